@@ -1,0 +1,63 @@
+"""The one interface every backend implements (contract tests run against each)."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from ..bundle import Bundle
+
+
+class RemoteEntry(BaseModel):
+    """One session as the remote holds it."""
+
+    session_id: str
+    project_key: str
+    device: str
+    last_modified: str | None = None
+    title: str = ""
+    message_count: int = 0
+    size: int = 0  # bytes stored for this session
+    content_sha256: str  # identity of the version (see portable.content_digest)
+    sha256: str | None = None  # of the whole bundle, where the backend stores bundles
+
+
+@dataclass
+class PushItem:
+    bundle: Bundle
+    base: str | None  # content digest seen on the remote when deciding; None = expected absent
+
+
+class PushResult(str, enum.Enum):
+    PUSHED = "pushed"
+    CONFLICT = "conflict"  # the remote changed since `base`: decide again
+
+
+class Backend(abc.ABC):
+    name: str = "backend"
+
+    def refresh(self) -> None:  # noqa: B027 - optional
+        """Bring the view of the remote up to date (a fetch, for Git)."""
+
+    @abc.abstractmethod
+    def list(self) -> list[RemoteEntry]: ...
+
+    @abc.abstractmethod
+    def fetch(self, session_id: str) -> Bundle:
+        """The verified bundle of a session (BundleError when it fails verification)."""
+
+    @abc.abstractmethod
+    def push(self, items: list[PushItem]) -> dict[str, PushResult]:
+        """Store bundles unless the remote moved past their base; never force."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        pass
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,127 @@
+"""Where things live on this device, and the user's settings (config.json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ValidationError, field_validator
+
+from . import atomic
+from .errors import ConfigError
+from .path_tokens import Flavour
+
+CONFIG_VERSION = 1
+
+
+def home_dir() -> Path:
+    return Path(os.path.expanduser("~"))
+
+
+def claude_config_dir() -> Path:
+    """The Claude Code config dir: $CLAUDE_CONFIG_DIR, else ~/.claude."""
+    env = os.environ.get("CLAUDE_CONFIG_DIR")
+    return Path(env) if env else home_dir() / ".claude"
+
+
+def data_dir() -> Path:
+    """This tool's own folder: config, git mirror, backups, caches, logs."""
+    env = os.environ.get("CLAUDE_SYNC_HOME")
+    return Path(env) if env else home_dir() / ".claude-sync-sessions"
+
+
+def this_flavour() -> Flavour:
+    return Flavour.WINDOWS if os.name == "nt" else Flavour.POSIX
+
+
+class Config(BaseModel):
+    version: int = CONFIG_VERSION
+    device: str
+    projects_root: str
+    backend: Literal["git", "server"] = "git"
+    git_url: str | None = None
+    git_branch: str = "main"
+    server_url: str | None = None
+    ca_bundle: str | None = None
+    # Largest bundle, uncompressed, that pull accepts (a guard against gzip bombs).
+    max_bundle_bytes: int = 4 * 1024**3
+
+    @field_validator("device")
+    @classmethod
+    def _device_ok(cls, v: str) -> str:
+        v = v.strip()
+        if not v or any(c in v for c in "/\\\n\r\t"):
+            raise ValueError("device name must be non-empty, one line, without slashes")
+        return v
+
+    @field_validator("projects_root")
+    @classmethod
+    def _root_ok(cls, v: str) -> str:
+        if not os.path.isabs(v):
+            raise ValueError("projects root must be an absolute path")
+        return v
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every location the tool uses, resolved once."""
+
+    data: Path
+    claude: Path
+    home: Path
+
+    @classmethod
+    def current(cls) -> "Paths":
+        return cls(data=data_dir(), claude=claude_config_dir(), home=home_dir())
+
+    @property
+    def config_file(self) -> Path:
+        return self.data / "config.json"
+
+    @property
+    def repo(self) -> Path:
+        return self.data / "repo"
+
+    @property
+    def backups(self) -> Path:
+        return self.data / "backups"
+
+    @property
+    def cache(self) -> Path:
+        return self.data / "cache"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data / "state.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.data / "sync.lock"
+
+
+def default_device_name() -> str:
+    return socket.gethostname().split(".")[0] or "device"
+
+
+def load_config(paths: Paths | None = None) -> Config:
+    paths = paths or Paths.current()
+    f = paths.config_file
+    if not f.exists():
+        raise ConfigError(
+            f"not configured yet: run `claude-sync configure --device NAME --projects-root DIR` ({f} is missing)"
+        )
+    try:
+        return Config.model_validate(json.loads(f.read_text("utf-8")))
+    except (json.JSONDecodeError, ValidationError) as e:
+        raise ConfigError(f"{f} is not a valid configuration: {e}") from e
+
+
+def save_config(config: Config, paths: Paths | None = None) -> Path:
+    paths = paths or Paths.current()
+    paths.data.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(paths.config_file, config.model_dump_json(indent=2) + "\n", mode=0o600)
+    return paths.config_file

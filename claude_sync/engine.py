@@ -1,0 +1,368 @@
+"""SyncEngine: decides, per session, what push and pull do, and does it.
+
+Every bulk operation goes on after a single failure and ends with a Summary.
+Decisions (see docs/how-it-works.md):
+
+* identical content (same digest)             -> nothing to do
+* remote unchanged since our last sync         -> push our version
+* one copy's logs extend the other's           -> the longer copy wins, whatever the clocks say
+* diverged                                     -> last writer wins; a replaced local copy is backed up
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import claude_home
+from .backends import Backend, PushItem, PushResult, RemoteEntry, open_backend
+from .bundle import Bundle
+from .config import Config, Paths, this_flavour
+from .errors import NotPortable, SyncError
+from .locking import exclusive
+from .portable import content_digest, layout_for, pack, parse_time, render, render_title
+from .project import DeviceLayout
+from .restore import RestorePlan, apply
+from .sessions import TRANSCRIPT, LocalSession, MetaCache, discover
+from .state import SyncState
+from .versions import Relation, compare
+
+log = logging.getLogger(__name__)
+
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+CONFLICT_ROUNDS = 3
+
+Progress = Callable[[int, int, "Outcome"], None]
+
+
+@dataclass
+class Outcome:
+    session_id: str
+    status: str  # done | skipped | failed
+    reason: str = ""
+    project_key: str | None = None
+    title: str = ""
+
+
+@dataclass
+class Summary:
+    action: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.count(FAILED) else 0
+
+    def to_dict(self) -> dict:
+        return {
+            "action": self.action,
+            "done": self.count(DONE),
+            "skipped": self.count(SKIPPED),
+            "failed": self.count(FAILED),
+            "outcomes": [asdict(o) for o in self.outcomes],
+        }
+
+    def line(self) -> str:
+        return f"{self.action}: {self.count(DONE)} done, {self.count(SKIPPED)} skipped, {self.count(FAILED)} failed"
+
+
+@dataclass
+class _Push:
+    bundle: Bundle
+    why: str
+    base: str | None  # the remote version this push replaces
+
+
+@dataclass
+class Selection:
+    """What a push or pull applies to: everything, one project, or sessions by id or prefix."""
+
+    all: bool = False
+    project: str | None = None
+    ids: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        from .errors import UsageError
+
+        if sum([self.all, self.project is not None, bool(self.ids)]) != 1:
+            raise UsageError("name what to sync: --all, --project KEY, or one or more session ids / prefixes")
+
+
+def in_project(key: str | None, project: str) -> bool:
+    project = project.strip("/")
+    return key is not None and (key == project or key.startswith(project + "/"))
+
+
+def _match_ids(wanted: Iterable[str], available: list[str]) -> tuple[list[str], list[Outcome]]:
+    """Resolve ids and unique prefixes; unknown and ambiguous ones become failures."""
+    chosen, errors = [], []
+    for w in wanted:
+        hits = [sid for sid in available if sid.startswith(w.lower())]
+        if len(hits) == 1 or w.lower() in hits:
+            chosen.append(w.lower() if w.lower() in hits else hits[0])
+        elif not hits:
+            errors.append(Outcome(w, FAILED, "no such session"))
+        else:
+            errors.append(Outcome(w, FAILED, "ambiguous prefix: " + ", ".join(sorted(hits)[:10])))
+    return list(dict.fromkeys(chosen)), errors
+
+
+class SyncEngine:
+    def __init__(self, config: Config, paths: Paths | None = None, backend: Backend | None = None) -> None:
+        self.config = config
+        self.paths = paths or Paths.current()
+        self._backend = backend
+        self.layout: DeviceLayout = layout_for(config.projects_root, str(self.paths.home), this_flavour())
+
+    # -- plumbing ----------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = open_backend(self.config, self.paths)
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+    def _lock(self):  # type: ignore[no-untyped-def]
+        return exclusive(self.paths.lock_file)
+
+    def local_sessions(self) -> list[LocalSession]:
+        return discover(self.paths.claude, MetaCache(self.paths.cache / "sessions.json"))
+
+    def project_key(self, s: LocalSession) -> str | None:
+        try:
+            return self.layout.key_for(s.cwd) if s.cwd else None
+        except (NotPortable, ValueError):
+            return None
+
+    def remote(self) -> list[RemoteEntry]:
+        with self._lock():
+            self.backend.refresh()
+            entries = self.backend.list()
+        return [e.model_copy(update={"title": render_title(e.title, e.project_key, self.layout)}) for e in entries]
+
+    # -- push --------------------------------------------------------------
+
+    def push(self, sel: Selection, progress: Progress | None = None, cancel: threading.Event | None = None) -> Summary:
+        sel.check()
+        summary = Summary("push")
+        with self._lock():
+            sessions = self.local_sessions()
+            chosen, errors = self._select_local(sessions, sel)
+            summary.outcomes.extend(errors)
+            state = SyncState(self.paths.state_file)
+            try:
+                self.backend.refresh()
+            except SyncError as e:
+                summary.outcomes.extend(Outcome(s.session_id, FAILED, str(e), title=s.meta.title) for s in chosen)
+                return summary
+            total = len(chosen)
+            pending: dict[str, tuple[LocalSession, _Push]] = {}
+            done = 0
+            remote = {e.session_id: e for e in self.backend.list()}
+            for s in chosen:
+                if cancel is not None and cancel.is_set():
+                    out = Outcome(s.session_id, SKIPPED, "cancelled", title=s.meta.title)
+                else:
+                    out, item = self._decide_push(s, remote.get(s.session_id), state)
+                    if item is not None:
+                        pending[s.session_id] = (s, item)
+                        continue
+                done += 1
+                summary.outcomes.append(out)
+                if progress:
+                    progress(done, total, out)
+            for _round in range(CONFLICT_ROUNDS):
+                if not pending:
+                    break
+                results = self._push_items(pending, summary)
+                again: dict[str, tuple[LocalSession, _Push]] = {}
+                remote = {e.session_id: e for e in self.backend.list()}
+                for sid, res in results.items():
+                    s, push = pending[sid]
+                    if res is PushResult.PUSHED:
+                        state.record(sid, content_digest(push.bundle), s.files)
+                        out = Outcome(sid, DONE, push.why, push.bundle.manifest.project_key, s.meta.title)
+                    else:
+                        out, item = self._decide_push(s, remote.get(sid), state)
+                        if item is not None:
+                            again[sid] = (s, item)
+                            continue
+                    done += 1
+                    summary.outcomes.append(out)
+                    if progress:
+                        progress(done, total, out)
+                pending = again
+            for sid, (s, _p) in pending.items():
+                summary.outcomes.append(Outcome(sid, FAILED, "the remote kept changing; try again", title=s.meta.title))
+            state.save()
+        return summary
+
+    def _push_items(self, pending: dict[str, tuple[LocalSession, _Push]], summary: Summary) -> dict[str, PushResult]:
+        items = [PushItem(p.bundle, p.base) for _s, p in pending.values()]
+        try:
+            return self.backend.push(items)
+        except SyncError as e:
+            for sid, (s, _p) in list(pending.items()):
+                summary.outcomes.append(Outcome(sid, FAILED, str(e), title=s.meta.title))
+            pending.clear()
+            return {}
+
+    def _decide_push(
+        self, s: LocalSession, r: RemoteEntry | None, state: SyncState
+    ) -> tuple[Outcome, _Push | None]:
+        """What to do with one local session: an outcome now, or a bundle to push."""
+        sid = s.session_id
+        key = self.project_key(s)
+        base = Outcome(sid, SKIPPED, "", key, s.meta.title)
+        try:
+            if r is not None and state.content(sid) == r.content_sha256 and state.unchanged(sid, s.files):
+                base.reason = "up to date"
+                return base, None
+            b = pack(s, self.layout, self.config.device)
+            digest = content_digest(b)
+            if r is not None and r.content_sha256 == digest:
+                state.record(sid, digest, s.files)
+                base.reason = "up to date"
+                return base, None
+            if r is None:
+                return base, _Push(b, "new on the remote", None)
+            if r.content_sha256 == state.content(sid):
+                return base, _Push(b, "updated", r.content_sha256)
+            remote = self.backend.fetch(sid)
+            rel = compare(b.files, remote.files)
+            if rel is Relation.LOCAL_AHEAD:
+                return base, _Push(b, "extends the remote copy", r.content_sha256)
+            if rel is Relation.SAME:
+                state.record(sid, digest, s.files)
+                base.reason = "up to date"
+                return base, None
+            if rel is Relation.REMOTE_AHEAD:
+                base.reason = "the remote copy is longer (continued on another device); pull it first"
+                return base, None
+            if parse_time(b.manifest.last_modified) > parse_time(remote.manifest.last_modified):
+                return base, _Push(b, f"replaced an older diverged copy from {remote.manifest.device}", r.content_sha256)
+            base.reason = f"diverged, and the remote copy from {remote.manifest.device} is newer; pull it first"
+            return base, None
+        except SyncError as e:
+            return Outcome(sid, FAILED, str(e), key, s.meta.title), None
+        except OSError as e:
+            return Outcome(sid, FAILED, f"cannot read the session: {e}", key, s.meta.title), None
+
+    def _select_local(self, sessions: list[LocalSession], sel: Selection) -> tuple[list[LocalSession], list[Outcome]]:
+        if sel.all:
+            return sessions, []
+        if sel.project is not None:
+            return [s for s in sessions if in_project(self.project_key(s), sel.project)], []
+        by_id = {s.session_id: s for s in sessions}
+        ids, errors = _match_ids(sel.ids, sorted(by_id))
+        return [by_id[i] for i in ids], errors
+
+    # -- pull --------------------------------------------------------------
+
+    def pull(self, sel: Selection, progress: Progress | None = None, cancel: threading.Event | None = None) -> Summary:
+        sel.check()
+        summary = Summary("pull")
+        with self._lock():
+            try:
+                self.backend.refresh()
+                entries = self.backend.list()
+            except SyncError as e:
+                summary.outcomes.append(Outcome("*", FAILED, str(e)))
+                return summary
+            if sel.all:
+                chosen = entries
+            elif sel.project is not None:
+                chosen = [e for e in entries if in_project(e.project_key, sel.project)]
+            else:
+                by_id = {e.session_id: e for e in entries}
+                ids, errors = _match_ids(sel.ids, sorted(by_id))
+                summary.outcomes.extend(errors)
+                chosen = [by_id[i] for i in ids]
+            local = {s.session_id: s for s in self.local_sessions()}
+            live = claude_home.live_sessions(self.paths.claude)
+            state = SyncState(self.paths.state_file)
+            for i, e in enumerate(chosen, 1):
+                if cancel is not None and cancel.is_set():
+                    out = Outcome(e.session_id, SKIPPED, "cancelled", e.project_key, e.title)
+                elif e.session_id in live:
+                    out = Outcome(
+                        e.session_id, SKIPPED,
+                        f"in use by a running Claude Code (pid {live[e.session_id]}); it will be pulled next time",
+                        e.project_key, e.title,
+                    )
+                else:
+                    out = self._pull_one(e, local.get(e.session_id), state)
+                summary.outcomes.append(out)
+                if progress:
+                    progress(i, len(chosen), out)
+            state.save()
+        return summary
+
+    def _pull_one(self, e: RemoteEntry, local: LocalSession | None, state: SyncState) -> Outcome:
+        sid = e.session_id
+        out = Outcome(sid, SKIPPED, "", e.project_key, e.title)
+        try:
+            lb: Bundle | None = None
+            if local is not None:
+                if state.content(sid) == e.content_sha256 and state.unchanged(sid, local.files):
+                    out.reason = "up to date"
+                    return out
+                lb = pack(local, self.layout, self.config.device)
+                if content_digest(lb) == e.content_sha256:
+                    state.record(sid, e.content_sha256, local.files)
+                    out.reason = "up to date"
+                    return out
+            remote = self.backend.fetch(sid)
+            reason = "new on this device"
+            if lb is not None:
+                rel = compare(lb.files, remote.files)
+                if rel is Relation.SAME:
+                    state.record(sid, e.content_sha256, local.files)  # type: ignore[union-attr]
+                    out.reason = "up to date"
+                    return out
+                if rel is Relation.LOCAL_AHEAD:
+                    out.reason = "the local copy is longer (continued here); push it"
+                    return out
+                if rel is Relation.DIVERGED:
+                    if parse_time(lb.manifest.last_modified) >= parse_time(remote.manifest.last_modified):
+                        out.reason = "diverged, and the local copy is newer; kept it"
+                        return out
+                    reason = f"replaced an older diverged local copy (backed up) with {remote.manifest.device}'s"
+                else:
+                    reason = "updated"
+            written = self._write(remote, local, reason)
+            state.record(sid, e.content_sha256, written)
+            out.status, out.reason = DONE, reason
+            return out
+        except SyncError as ex:
+            out.status, out.reason = FAILED, str(ex)
+            return out
+        except OSError as ex:
+            out.status, out.reason = FAILED, f"cannot write the session: {ex}"
+            return out
+
+    def _write(self, remote: Bundle, local: LocalSession | None, reason: str) -> dict[str, Path]:
+        cwd, files = render(remote, self.layout)
+        project_dir = claude_home.find_project_folder(self.paths.claude / "projects", cwd)
+        plan = RestorePlan(
+            remote.session_id,
+            self.paths.claude,
+            project_dir,
+            files,
+            mtime=parse_time(remote.manifest.last_modified) or None,
+        )
+        if local is not None and local.project_dir != project_dir:
+            # The copy here lives under another folder: back it up, and the client finds only one.
+            plan.superseded = [p for n, p in local.files.items() if n == TRANSCRIPT or n.startswith(("session/", "legacy-agents/"))]
+        apply(plan, self.paths.backups, reason)
+        return plan.targets()

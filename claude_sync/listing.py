@@ -1,0 +1,66 @@
+"""Plain-data views of local sessions and remote bundles, shared by the CLI and the sidecar."""
+
+from __future__ import annotations
+
+from .backends import RemoteEntry
+from .errors import NotPortable
+from .project import DeviceLayout
+from .sessions import LocalSession
+
+
+def session_dict(s: LocalSession, layout: DeviceLayout) -> dict:
+    key, reason = None, ""
+    if not s.cwd:
+        reason = "records no working directory"
+    else:
+        try:
+            key = layout.key_for(s.cwd)
+        except (NotPortable, ValueError) as e:
+            reason = str(e)
+    return {
+        "session_id": s.session_id,
+        "title": s.meta.title,
+        "message_count": s.meta.message_count,
+        "first_timestamp": s.meta.first_timestamp,
+        "last_timestamp": s.meta.last_timestamp,
+        "size": s.size,
+        "cwd": s.cwd,
+        "project_key": key,
+        "portable": key is not None,
+        "reason": reason,
+        "transcript": str(s.transcript),
+        "files": len(s.files),
+    }
+
+
+def local_groups(sessions: list[LocalSession], layout: DeviceLayout) -> list[dict]:
+    """Sessions grouped by project, projects by name, sessions newest first."""
+    groups: dict[str, dict] = {}
+    for s in sessions:
+        d = session_dict(s, layout)
+        name = d["project_key"] if d["portable"] else (d["cwd"] or "(unknown directory)")
+        g = groups.setdefault(
+            name,
+            {"project_key": d["project_key"], "cwd": d["cwd"], "portable": d["portable"], "sessions": []},
+        )
+        g["sessions"].append(d)
+    for g in groups.values():
+        g["sessions"].sort(key=lambda d: d["last_timestamp"] or "", reverse=True)
+    return [groups[k] for k in sorted(groups, key=lambda k: (not groups[k]["portable"], k))]
+
+
+def remote_dicts(entries: list[RemoteEntry]) -> list[dict]:
+    return [e.model_dump(mode="json") for e in sorted(entries, key=lambda e: (e.project_key, e.last_modified or ""))]
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def short_time(ts: str | None) -> str:
+    return (ts or "")[:16].replace("T", " ") or "-"

@@ -1,0 +1,115 @@
+"""Fixtures for end-to-end tests that run the real Claude Code CLI against a mock API.
+
+- ``claude_bin`` (session): path of the pinned client, installed by
+  ``scripts/install-claude-code.sh`` (cached outside the repo). An install failure FAILS
+  the test with the installer's output; set ``CLAUDE_SYNC_SKIP_E2E=1`` to skip these
+  tests instead. ``CLAUDE_SYNC_CLAUDE_BIN=/path/to/claude`` uses that binary as is.
+- ``claude_version`` (session): its version tuple, e.g. ``(2, 1, 197)``.
+- ``mock_api``: a started :class:`MockMessagesAPI` (no script: every request gets a
+  short text answer); tests call ``mock_api.set_script(...)``. Teardown fails the test
+  if a script raised.
+- ``make_machine``: factory ``make_machine(name="a") -> ClaudeMachine`` with its own HOME
+  under ``tmp_path/name``, talking to ``mock_api``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # helpers are plain modules beside this file
+    sys.path.insert(0, str(HERE))
+
+from claude_client import ClaudeMachine, client_version  # noqa: E402
+from mock_messages_api import MockMessagesAPI  # noqa: E402
+
+REPO = HERE.parent.parent
+INSTALL_SCRIPT = REPO / "scripts" / "install-claude-code.sh"
+INSTALL_TIMEOUT = 1200
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            inside = Path(str(item.path)).resolve().is_relative_to(HERE)
+        except (AttributeError, ValueError):
+            inside = False
+        if inside:
+            item.add_marker(pytest.mark.e2e)
+
+
+def _skip_requested() -> bool:
+    return os.environ.get("CLAUDE_SYNC_SKIP_E2E", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def claude_bin() -> str:
+    """Absolute path of the pinned ``claude`` executable (installing it if needed)."""
+    if _skip_requested():
+        pytest.skip("CLAUDE_SYNC_SKIP_E2E=1: end-to-end tests with the real client skipped")
+    override = os.environ.get("CLAUDE_SYNC_CLAUDE_BIN")
+    if override:
+        if not os.access(override, os.X_OK):
+            pytest.fail(f"CLAUDE_SYNC_CLAUDE_BIN={override!r} is not an executable file")
+        return override
+    if not INSTALL_SCRIPT.exists():
+        pytest.fail(f"install script missing: {INSTALL_SCRIPT}")
+    try:
+        proc = subprocess.run(
+            ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True,
+            timeout=INSTALL_TIMEOUT, stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"installing the Claude Code CLI timed out after {INSTALL_TIMEOUT}s "
+            f"({INSTALL_SCRIPT}); stderr so far:\n{exc.stderr or ''}\n"
+            "Set CLAUDE_SYNC_SKIP_E2E=1 to skip the end-to-end tests."
+        )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    path = lines[-1].strip() if lines else ""
+    if proc.returncode != 0 or not path or not os.access(path, os.X_OK):
+        pytest.fail(
+            f"installing the Claude Code CLI failed (exit {proc.returncode}) with {INSTALL_SCRIPT}\n"
+            f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}\n"
+            "The end-to-end tests need npm and the npm registry. "
+            "Set CLAUDE_SYNC_SKIP_E2E=1 to skip them."
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def claude_version(claude_bin: str) -> tuple[int, ...]:
+    """Version of ``claude_bin`` as a tuple, e.g. ``(2, 1, 197)``."""
+    return client_version(claude_bin)
+
+
+@pytest.fixture
+def mock_api() -> Iterator[MockMessagesAPI]:
+    """A running mock Messages API on 127.0.0.1 (stopped after the test)."""
+    with MockMessagesAPI() as api:
+        yield api
+        if api.errors:
+            pytest.fail(f"mock API script raised: {api.errors!r}")
+
+
+@pytest.fixture
+def make_machine(
+    tmp_path: Path, claude_bin: str, mock_api: MockMessagesAPI
+) -> Callable[..., ClaudeMachine]:
+    """Factory for simulated machines: ``make_machine("a")``, ``make_machine("b")``."""
+    made: dict[str, ClaudeMachine] = {}
+
+    def factory(name: str = "machine", **kwargs) -> ClaudeMachine:
+        if name in made:
+            return made[name]
+        m = ClaudeMachine(tmp_path / name, claude_bin, mock_api.url, name=name, **kwargs)
+        made[name] = m
+        return m
+
+    return factory
