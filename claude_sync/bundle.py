@@ -81,7 +81,7 @@ class Bundle:
     files: dict[str, bytes]  # logical name -> tokenized content
 
     @classmethod
-    def build(cls, manifest: Manifest, files: dict[str, bytes], binary: set[str] = frozenset()) -> "Bundle":  # type: ignore[assignment]
+    def build(cls, manifest: Manifest, files: dict[str, bytes], binary: set[str] = frozenset()) -> Bundle:  # type: ignore[assignment]
         for name in files:
             check_logical(name)
         manifest = manifest.model_copy(
@@ -115,7 +115,7 @@ class Bundle:
         *,
         session_id: str | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
-    ) -> "Bundle":
+    ) -> Bundle:
         """Verify and read a bundle; raises BundleError and has no side effects."""
         if expected_sha256 is not None and sha256(data) != expected_sha256:
             raise BundleError(
@@ -161,8 +161,8 @@ class Bundle:
         if set(listed) != set(files):
             raise BundleError("bundle files do not match its manifest")
         for name, d in files.items():
-            e = listed[name]
-            if len(d) != e.size or sha256(d) != e.sha256:
+            entry = listed[name]
+            if len(d) != entry.size or sha256(d) != entry.sha256:
                 raise BundleError(f"bundle file {name!r} does not match its manifest checksum")
         return cls(manifest, files)
 

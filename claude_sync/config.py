@@ -75,7 +75,7 @@ class Paths:
     home: Path
 
     @classmethod
-    def current(cls) -> "Paths":
+    def current(cls) -> Paths:
         return cls(data=data_dir(), claude=claude_config_dir(), home=home_dir())
 
     @property

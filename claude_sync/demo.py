@@ -43,7 +43,7 @@ def run_demo(keep: bool = False) -> int:
         subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
         devices = {"laptop": root / "laptop", "desktop": root / "desktop"}
         roots = {"laptop": devices["laptop"] / "code", "desktop": devices["desktop"] / "src" / "projects"}
-        for name, home in devices.items():
+        for name in devices:
             (roots[name] / "acme" / "api").mkdir(parents=True)
         laptop_cwd = str(roots["laptop"] / "acme" / "api")
         sid = _sample_session(devices["laptop"] / ".claude", laptop_cwd, str(devices["laptop"]))

@@ -147,13 +147,14 @@ class SyncEngine:
     def remote(self) -> list[RemoteEntry]:
         with self._lock():
             self.backend.refresh()
-            entries = self.backend.list()
+            entries = self.backend.entries()
         return [e.model_copy(update={"title": render_title(e.title, e.project_key, self.layout)}) for e in entries]
 
     # -- push --------------------------------------------------------------
 
     def push(self, sel: Selection, progress: Progress | None = None, cancel: threading.Event | None = None) -> Summary:
         sel.check()
+        _ = self.backend  # a configuration error stops here, before any session is touched
         summary = Summary("push")
         with self._lock():
             sessions = self.local_sessions()
@@ -168,7 +169,7 @@ class SyncEngine:
             total = len(chosen)
             pending: dict[str, tuple[LocalSession, _Push]] = {}
             done = 0
-            remote = {e.session_id: e for e in self.backend.list()}
+            remote = {e.session_id: e for e in self.backend.entries()}
             for s in chosen:
                 if cancel is not None and cancel.is_set():
                     out = Outcome(s.session_id, SKIPPED, "cancelled", title=s.meta.title)
@@ -186,7 +187,7 @@ class SyncEngine:
                     break
                 results = self._push_items(pending, summary)
                 again: dict[str, tuple[LocalSession, _Push]] = {}
-                remote = {e.session_id: e for e in self.backend.list()}
+                remote = {e.session_id: e for e in self.backend.entries()}
                 for sid, res in results.items():
                     s, push = pending[sid]
                     if res is PushResult.PUSHED:
@@ -271,11 +272,12 @@ class SyncEngine:
 
     def pull(self, sel: Selection, progress: Progress | None = None, cancel: threading.Event | None = None) -> Summary:
         sel.check()
+        _ = self.backend  # a configuration error stops here, before any session is touched
         summary = Summary("pull")
         with self._lock():
             try:
                 self.backend.refresh()
-                entries = self.backend.list()
+                entries = self.backend.entries()
             except SyncError as e:
                 summary.outcomes.append(Outcome("*", FAILED, str(e)))
                 return summary
@@ -291,17 +293,15 @@ class SyncEngine:
             local = {s.session_id: s for s in self.local_sessions()}
             live = claude_home.live_sessions(self.paths.claude)
             state = SyncState(self.paths.state_file)
-            for i, e in enumerate(chosen, 1):
+            for i, entry in enumerate(chosen, 1):
+                sid = entry.session_id
                 if cancel is not None and cancel.is_set():
-                    out = Outcome(e.session_id, SKIPPED, "cancelled", e.project_key, e.title)
-                elif e.session_id in live:
-                    out = Outcome(
-                        e.session_id, SKIPPED,
-                        f"in use by a running Claude Code (pid {live[e.session_id]}); it will be pulled next time",
-                        e.project_key, e.title,
-                    )
+                    out = Outcome(sid, SKIPPED, "cancelled", entry.project_key, entry.title)
+                elif sid in live:
+                    why = f"in use by a running Claude Code (pid {live[sid]}); it will be pulled next time"
+                    out = Outcome(sid, SKIPPED, why, entry.project_key, entry.title)
                 else:
-                    out = self._pull_one(e, local.get(e.session_id), state)
+                    out = self._pull_one(entry, local.get(sid), state)
                 summary.outcomes.append(out)
                 if progress:
                     progress(i, len(chosen), out)

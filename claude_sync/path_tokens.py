@@ -30,10 +30,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "TOKEN_NAMES",
     "Context",
     "Flavour",
     "PathTokens",
-    "TOKEN_NAMES",
     "json_escape",
     "split_path",
 ]

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .bundle import Bundle, Manifest, context_for
-from .path_tokens import Context
 from .errors import NotPortable, SyncError
+from .path_tokens import Context
 from .project import DeviceLayout
 from .sessions import LocalSession, is_log
 

@@ -83,7 +83,7 @@ def apply(plan: RestorePlan, backups: Path, reason: str) -> Path | None:
         atomic.write_bytes(path, plan.files[name])
     if plan.mtime:
         os.utime(targets[TRANSCRIPT], (plan.mtime, plan.mtime))
-    for old in plan.superseded:
-        if old.exists() and old not in targets.values():
-            old.unlink()
+    for stale in plan.superseded:
+        if stale.exists() and stale not in targets.values():
+            stale.unlink()
     return backup_dir

@@ -37,7 +37,7 @@ class SyncState:
     def unchanged(self, sid: str, files: dict[str, Path]) -> bool:
         """True when the local files are exactly as they were at the last sync."""
         rec = self.sessions.get(sid)
-        return bool(rec) and rec.get("stats") == file_stats(files)
+        return rec is not None and rec.get("stats") == file_stats(files)
 
     def record(self, sid: str, content: str, files: dict[str, Path]) -> None:
         self.sessions[sid] = {"content": content, "stats": file_stats(files)}

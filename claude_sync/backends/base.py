@@ -39,11 +39,12 @@ class PushResult(str, enum.Enum):
 class Backend(abc.ABC):
     name: str = "backend"
 
-    def refresh(self) -> None:  # noqa: B027 - optional
+    def refresh(self) -> None:
         """Bring the view of the remote up to date (a fetch, for Git)."""
 
     @abc.abstractmethod
-    def list(self) -> list[RemoteEntry]: ...
+    def entries(self) -> list[RemoteEntry]:
+        """Every session the remote holds (as of the last refresh)."""
 
     @abc.abstractmethod
     def fetch(self, session_id: str) -> Bundle:
@@ -53,7 +54,7 @@ class Backend(abc.ABC):
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         """Store bundles unless the remote moved past their base; never force."""
 
-    def close(self) -> None:  # noqa: B027 - optional
+    def close(self) -> None:
         pass
 
     def __enter__(self):  # type: ignore[no-untyped-def]

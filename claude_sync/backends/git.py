@@ -197,7 +197,7 @@ class GitBackend(Backend):
             raise BackendError(f"cannot fetch from the Git repository {self.url}: {e.stderr.strip() or e}") from e
         self._head = self._rev(f"refs/remotes/origin/{self.branch}")
 
-    def list(self) -> list[RemoteEntry]:
+    def entries(self) -> list[RemoteEntry]:
         head = self._head
         if head is None:
             return []
@@ -249,8 +249,8 @@ class GitBackend(Backend):
         results: dict[str, PushResult] = {}
         pending = list(items)
         for attempt in range(PUSH_ATTEMPTS):
-            current = {e.session_id: e.content_sha256 for e in self.list()}
-            todo = []
+            current = {e.session_id: e.content_sha256 for e in self.entries()}
+            todo: list[PushItem] = []
             for item in pending:
                 if current.get(item.bundle.session_id) != item.base:
                     results[item.bundle.session_id] = PushResult.CONFLICT

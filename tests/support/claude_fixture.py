@@ -57,13 +57,13 @@ class FixtureSession:
                 return r["uuid"]
         return None
 
-    def user(self, text: str) -> "FixtureSession":
+    def user(self, text: str) -> FixtureSession:
         r = self._base("user", self.last_uuid)
         r["message"] = {"role": "user", "content": text}
         self.records.append(r)
         return self
 
-    def write_tool(self, rel: str, content: str) -> "FixtureSession":
+    def write_tool(self, rel: str, content: str) -> FixtureSession:
         path = f"{self.cwd}/{rel}"
         tid = "toolu_" + uuid.uuid4().hex[:12]
         a = self._base("assistant", self.last_uuid)
@@ -93,7 +93,7 @@ class FixtureSession:
         self.file_history[self.backup_name(path, 1)] = content
         return self
 
-    def bash(self, command: str, stdout: str) -> "FixtureSession":
+    def bash(self, command: str, stdout: str) -> FixtureSession:
         tid = "toolu_" + uuid.uuid4().hex[:12]
         a = self._base("assistant", self.last_uuid)
         a["message"] = {"role": "assistant", "content": [{"type": "tool_use", "id": tid, "name": "Bash", "input": {"command": command}}]}
@@ -104,13 +104,13 @@ class FixtureSession:
         self.records.append(u)
         return self
 
-    def assistant(self, text: str) -> "FixtureSession":
+    def assistant(self, text: str) -> FixtureSession:
         a = self._base("assistant", self.last_uuid)
         a["message"] = {"role": "assistant", "content": [{"type": "text", "text": text}]}
         self.records.append(a)
         return self
 
-    def title(self, text: str) -> "FixtureSession":
+    def title(self, text: str) -> FixtureSession:
         self.records.append({"type": "custom-title", "customTitle": text, "sessionId": self.session_id})
         return self
 
@@ -122,18 +122,18 @@ class FixtureSession:
     subagents: dict[str, list[dict]] = field(default_factory=dict)
     tasks: dict[str, dict] = field(default_factory=dict)
 
-    def subagent(self, agent_id: str, prompt: str) -> "FixtureSession":
+    def subagent(self, agent_id: str, prompt: str) -> FixtureSession:
         r = self._base("user", None)
         r.update(isSidechain=True, agentId=agent_id)
         r["message"] = {"role": "user", "content": prompt}
         self.subagents[agent_id] = [r]
         return self
 
-    def task(self, n: int, subject: str, description: str) -> "FixtureSession":
+    def task(self, n: int, subject: str, description: str) -> FixtureSession:
         self.tasks[f"{n}.json"] = {"id": str(n), "subject": subject, "description": description, "status": "pending"}
         return self
 
-    def write(self) -> "FixtureSession":
+    def write(self) -> FixtureSession:
         self.project_dir.mkdir(parents=True, exist_ok=True)
         self.transcript.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in self.records))
         for agent_id, recs in self.subagents.items():

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Set everything up on a fresh clone, then run the main job on the embedded default:
+# `claude-sync demo` moves a sample session between two simulated devices through a
+# local Git repository, offline. Idempotent: a second run takes seconds.
+#   scripts/setup.sh            set up, then run the demo
+#   scripts/setup.sh --no-demo  set up only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+demo=1
+[ "${1:-}" = "--no-demo" ] && demo=0
+
+python=${PYTHON:-python3}
+"$python" - <<'PY' || { echo "setup: Python 3.10 or newer is needed (set PYTHON=...)" >&2; exit 2; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 10) else 1)
+PY
+
+# System packages the tests use (a real sshd for Git over SSH). Installed when we can.
+need=()
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v git >/dev/null || need+=(git)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${need[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "setup: please install ${need[*]} (the SSH tests need them)" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,dev]' 2>&1 | grep -v -e '^WARNING: Location' -e '^$' >&2 || true
+.venv/bin/python -c "import claude_sync, pygls, git, httpx, fastapi" || { echo "setup: Python packages failed to install" >&2; exit 1; }
+
+# The real Claude Code CLI, for the end-to-end tests (cached outside the repository).
+if command -v npm >/dev/null; then
+  scripts/install-claude-code.sh >/dev/null || echo "setup: could not install the Claude Code CLI; the end-to-end tests will fail" >&2
+else
+  echo "setup: npm is missing; the end-to-end tests need it for the Claude Code CLI" >&2
+fi
+
+if [ "$demo" = 1 ]; then
+  .venv/bin/claude-sync demo
+fi

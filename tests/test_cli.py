@@ -1,0 +1,81 @@
+"""The `claude-sync` command line as a user (and the extension and hooks) calls it."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.devices import Device
+
+
+def test_sessions_json_groups_by_project(devices):
+    a, _ = devices
+    s1 = a.rich_session("acme/api")
+    s2 = a.rich_session("acme/web")
+    groups = a.cli_json("sessions")
+    by_key = {g["project_key"]: g for g in groups}
+    assert set(by_key) == {"acme/api", "acme/web"}
+    [sess] = by_key["acme/api"]["sessions"]
+    assert sess["session_id"] == s1.session_id and sess["message_count"] > 0 and sess["size"] > 0
+    assert sess["title"].startswith("Create hello.py")
+    assert by_key["acme/web"]["sessions"][0]["session_id"] == s2.session_id
+
+
+def test_push_pull_and_remote_through_the_cli(devices):
+    a, b = devices
+    s = a.rich_session()
+    r = a.cli("push", "--all")
+    assert r.returncode == 0, r.stderr
+    assert "push: 1 done, 0 skipped, 0 failed" in r.stdout
+    assert f"[1/1] {s.session_id[:8]} acme/api: done" in r.stderr
+    [entry] = b.cli_json("remote")
+    assert entry["session_id"] == s.session_id and entry["device"] == "alpha" and entry["project_key"] == "acme/api"
+    assert str(a.home) not in entry["title"]
+    summary = b.cli_json("pull", s.session_id[:6])
+    assert summary["done"] == 1 and summary["outcomes"][0]["session_id"] == s.session_id
+
+
+def test_exit_code_is_1_when_some_sessions_failed(devices):
+    a, _ = devices
+    a.rich_session()
+    r = a.cli("push", "no-such-id")
+    assert r.returncode == 1
+    assert "failed: no-such-id: no such session" in r.stdout
+
+
+def test_usage_and_configuration_errors_exit_2(tmp_path):
+    dev = Device(tmp_path, "alpha", "code")
+    assert dev.cli("push").returncode == 2  # nothing selected
+    assert dev.cli("push", "--all", "--project", "x").returncode == 2
+    r = dev.cli("push", "--all")  # no repository configured
+    assert r.returncode == 2 and "no Git repository configured" in r.stderr
+    fresh = Device(tmp_path, "beta", "code")
+    fresh.paths.config_file.unlink()
+    r = fresh.cli("sessions")
+    assert r.returncode == 2 and "not configured yet" in r.stderr
+    fresh.paths.config_file.write_text("{broken")
+    r = fresh.cli("sessions")
+    assert r.returncode == 2 and "not a valid configuration" in r.stderr
+
+
+def test_configure_writes_and_updates_config_json(tmp_path):
+    dev = Device(tmp_path, "alpha", "code")
+    dev.paths.config_file.unlink()
+    r = dev.cli("configure", "--projects-root", "~/code")
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads(dev.paths.config_file.read_text())
+    assert cfg["projects_root"] == str(dev.home / "code") and cfg["device"]
+    dev.cli("configure", "--device", "laptop", "--git-url", "git@example.invalid:me/sessions.git")
+    cfg = json.loads(dev.paths.config_file.read_text())
+    assert cfg["device"] == "laptop" and cfg["git_url"].startswith("git@") and cfg["backend"] == "git"
+    assert cfg["projects_root"] == str(dev.home / "code")
+    r = dev.cli("configure", "--projects-root", "relative/path")
+    assert r.returncode == 0  # made absolute
+    r = dev.cli("configure", "--device", "bad/name")
+    assert r.returncode == 2
+
+
+def test_first_configure_needs_a_projects_root(tmp_path):
+    dev = Device(tmp_path, "alpha", "code")
+    dev.paths.config_file.unlink()
+    r = dev.cli("configure", "--device", "x")
+    assert r.returncode == 2 and "--projects-root" in r.stderr
