@@ -16,20 +16,21 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = [
+    "DEFAULT_ALLOWED_TOOLS",
+    "RESUME_SEARCHES_ALL_PROJECTS_SINCE",
     "ClaudeMachine",
     "ClaudeRun",
     "ClaudeRunTimeout",
-    "DEFAULT_ALLOWED_TOOLS",
-    "encode_project_dir",
     "base_env",
     "client_version",
+    "encode_project_dir",
     "parse_version",
-    "RESUME_SEARCHES_ALL_PROJECTS_SINCE",
 ]
 
 # Tools the scenarios use; names of both 2.0 and 2.1 clients, unknown names are harmless.
@@ -138,7 +139,7 @@ class ClaudeRun:
             return str(self.result.get("result", ""))
         return self.stdout
 
-    def check(self) -> "ClaudeRun":
+    def check(self) -> ClaudeRun:
         """Raise AssertionError with the whole output unless the run succeeded."""
         if not self.ok:
             raise AssertionError(f"claude failed:\n{self.describe()}")
@@ -180,12 +181,13 @@ def _parse_json_output(stdout: str) -> dict[str, Any] | None:
 class ClaudeMachine:
     """One simulated machine with its own HOME and ``HOME/.claude`` config dir.
 
-    ``root`` is created if needed and holds ``home/`` and ``projects/`` (the folder
-    under which :meth:`project` makes project folders). ``api_url`` is the mock API.
+    ``root`` is created if needed and holds ``home/`` (HOME; config dir ``home/.claude``)
+    and ``work/`` (``projects_root``, where :meth:`project` makes project folders).
+    ``api_url`` is the mock API.
     """
 
     root: Path
-    claude_bin: str | os.PathLike[str]
+    claude_bin: str  # an os.PathLike is accepted too
     api_url: str | None = None
     name: str = "machine"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -197,7 +199,7 @@ class ClaudeMachine:
         self.home.mkdir(parents=True, exist_ok=True)
         self.config_dir.mkdir(parents=True, exist_ok=True)
         self.projects_root.mkdir(parents=True, exist_ok=True)
-        self.claude_bin = str(self.claude_bin)
+        self.claude_bin = os.fspath(self.claude_bin)
 
     # layout
     @property
@@ -336,7 +338,7 @@ def client_version(claude_bin: str | os.PathLike[str], timeout: float = 60) -> t
         env = base_env(Path(home), Path(home) / ".claude", None)
         out = subprocess.run([os.fspath(claude_bin), "--version"], env=env, cwd=home,
                              capture_output=True, text=True, timeout=timeout,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, check=False)
     return parse_version(out.stdout)
 
 

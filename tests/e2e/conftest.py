@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -26,12 +26,18 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # helpers are plain modules beside this file
     sys.path.insert(0, str(HERE))
 
-from claude_client import ClaudeMachine, client_version  # noqa: E402
-from mock_messages_api import MockMessagesAPI  # noqa: E402
+from claude_client import ClaudeMachine, client_version
+from mock_messages_api import MockMessagesAPI
 
 REPO = HERE.parent.parent
 INSTALL_SCRIPT = REPO / "scripts" / "install-claude-code.sh"
 INSTALL_TIMEOUT = 1200
+
+# Taken at import time, before any fixture points HOME at a temp dir (tests/conftest.py
+# does, per test): the client cache must stay in the real user's cache folder.
+_CACHE_ROOT = os.environ.get("CLAUDE_SYNC_CACHE") or os.path.join(
+    os.environ.get("HOME") or os.path.expanduser("~"), ".cache", "claude-sync-sessions"
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,7 +69,8 @@ def claude_bin() -> str:
     try:
         proc = subprocess.run(
             ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True,
-            timeout=INSTALL_TIMEOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, "CLAUDE_SYNC_CACHE": _CACHE_ROOT},
+            timeout=INSTALL_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(

@@ -29,22 +29,23 @@ import re
 import threading
 import uuid
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Sequence, Union
+from typing import Any, Union
 from urllib.parse import urlsplit
 
 __all__ = [
-    "MockMessagesAPI",
     "MessagesRequest",
+    "MockMessagesAPI",
     "RecordedRequest",
     "Reply",
     "StepScenario",
-    "text",
-    "tool_use",
-    "thinking",
-    "sse_events",
     "default_reply",
+    "sse_events",
+    "text",
+    "thinking",
+    "tool_use",
 ]
 
 # --------------------------------------------------------------------------- replies
@@ -85,7 +86,7 @@ class Reply:
         return "end_turn"
 
 
-ReplyLike = Union[Reply, Sequence[dict], str, None]
+ReplyLike = Union[Reply, Sequence[dict], str, None]  # noqa: UP007 (runtime alias, py3.10)
 Script = Callable[["MessagesRequest"], ReplyLike]
 
 
@@ -260,7 +261,7 @@ class MessagesRequest:
 
     def tool_uses(self) -> list[dict[str, Any]]:
         """Every tool_use block the assistant sent in this conversation."""
-        out = []
+        out: list[dict[str, Any]] = []
         for m in self.messages:
             if m.get("role") == "assistant":
                 out.extend(b for b in _content_blocks(m) if b.get("type") == "tool_use")
@@ -280,11 +281,6 @@ class MessagesRequest:
         if not found:
             return None
         return re.sub(r"\s+\(was .*\)$", "", found[-1]).strip() or None
-
-    @property
-    def is_main_agent(self) -> bool:
-        """Heuristic: the main interactive agent (offers the Agent/Task tool)."""
-        return bool(self.pick_tool("Agent", "Task"))
 
     def __repr__(self) -> str:
         return (
@@ -479,7 +475,7 @@ def _chunks(s: str, n: int) -> list[str]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr logging
         pass
@@ -573,7 +569,7 @@ class _Handler(BaseHTTPRequestHandler):
             req = MessagesRequest(body, rec.path, rec.headers)
             try:
                 reply = api.answer(req)
-            except Exception as exc:  # a broken script must be visible, not hang the client
+            except Exception as exc:  # noqa: BLE001 - a broken script must be visible, not hang the client
                 api.errors.append(exc)
                 self._json(500, {"type": "error", "error": {"type": "api_error",
                                                              "message": f"mock script error: {exc!r}"}})
@@ -599,7 +595,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    api: "MockMessagesAPI"
+    api: MockMessagesAPI
 
 
 class MockMessagesAPI:
@@ -645,7 +641,7 @@ class MockMessagesAPI:
         return default_reply(req)
 
     # lifecycle
-    def start(self) -> "MockMessagesAPI":
+    def start(self) -> MockMessagesAPI:
         if self._server is not None:
             return self
         self._server = _Server((self.host, 0), _Handler)
@@ -665,10 +661,10 @@ class MockMessagesAPI:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> "MockMessagesAPI":
+    def __enter__(self) -> MockMessagesAPI:  # noqa: PYI034
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     @property
@@ -692,11 +688,10 @@ class MockMessagesAPI:
         """Message requests whose conversation text contains ``needle``."""
         return [r for r in self.message_requests if needle in r.all_text()]
 
-    @property
-    def last_main_request(self) -> MessagesRequest | None:
-        """The last message request made by the main agent (one offering Agent/Task)."""
-        mains = [r for r in self.message_requests if r.is_main_agent]
-        return mains[-1] if mains else None
+    def requests_started_by(self, marker: str) -> list[MessagesRequest]:
+        """Message requests of the conversation whose first user prompt contains ``marker``
+        (the main agent's requests, resumed runs included; not its sub-agents')."""
+        return [r for r in self.message_requests if marker in r.first_user_text]
 
     def clear(self) -> None:
         with self._lock:

@@ -44,7 +44,7 @@ from mock_messages_api import (
     tool_use,
 )
 
-__all__ = ["RichSession", "rich_session_scenario", "on_prompt", "agent_tool_input"]
+__all__ = ["RichSession", "agent_tool_input", "on_prompt", "rich_session_scenario"]
 
 
 def on_prompt(marker: str, reply: Any):

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from claude_client import RESUME_SEARCHES_ALL_PROJECTS_SINCE, ClaudeMachine, encode_project_dir
 from mock_messages_api import MockMessagesAPI
 from scenarios import RichSession, rich_session_scenario

@@ -1,0 +1,107 @@
+"""The product's promise, end to end, with the real Claude Code CLI.
+
+Machine A (its own HOME, projects under one root) runs a session that writes and
+edits files, runs Bash, creates a task and runs a sub-agent; `claude-sync push`.
+Machine B (its own HOME, projects under another, deeper root) runs
+`claude-sync pull`; then `claude -p --resume <id>` from B's project folder must
+succeed, the mock Messages API must receive every earlier message, and none of
+A's paths.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from claude_client import ClaudeMachine, encode_project_dir
+from mock_messages_api import MockMessagesAPI, text
+from scenarios import on_prompt, rich_session_scenario
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+
+
+def claude_sync(machine: ClaudeMachine, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = machine.env(extra_env)
+    r = subprocess.run(
+        [sys.executable, "-m", "claude_sync", *args],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert r.returncode == 0, f"claude-sync {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+@pytest.fixture(params=["git"])
+def backend_args(request, tmp_path: Path) -> tuple[list[str], dict[str, str]]:  # type: ignore[no-untyped-def]
+    """configure arguments and env for each backend the machines share."""
+    if request.param == "git":
+        remote = tmp_path / "sessions.git"
+        subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True)
+        return ["--backend", "git", "--git-url", str(remote)], {}
+    raise AssertionError(request.param)
+
+
+def test_session_resumes_on_another_machine_with_its_own_paths(
+    make_machine, mock_api: MockMessagesAPI, backend_args, tmp_path: Path
+) -> None:
+    configure, extra_env = backend_args
+    a: ClaudeMachine = make_machine("machine-a")
+    b: ClaudeMachine = make_machine("machine-b")
+
+    # Machine A: a real session with tools, a task and a sub-agent.
+    project_a = a.project("acme-api")
+    sc = rich_session_scenario(project_a)
+    mock_api.set_script(sc)
+    run = a.run(sc.prompt, project_a).check()
+    sid = run.session_id
+    assert sid and sc.finished(mock_api), run.describe()
+    a_paths = [str(tmp_path / "machine-a"), str(a.home), str(project_a)]
+
+    claude_sync(a, "configure", "--device", "machine-a", "--projects-root", str(a.projects_root), *configure, extra_env=extra_env)
+    pushed = json.loads(claude_sync(a, "push", sid, "--json", extra_env=extra_env).stdout)
+    assert pushed["done"] == 1, pushed
+
+    # Machine B: projects live somewhere else entirely.
+    b_root = b.home / "src" / "company-projects"
+    project_b = b_root / "acme-api"
+    project_b.mkdir(parents=True)
+    claude_sync(b, "configure", "--device", "machine-b", "--projects-root", str(b_root), *configure, extra_env=extra_env)
+    remote = json.loads(claude_sync(b, "remote", "--json", extra_env=extra_env).stdout)
+    assert [e["session_id"] for e in remote] == [sid]
+    pulled = json.loads(claude_sync(b, "pull", sid[:8], "--json", extra_env=extra_env).stdout)
+    assert pulled["done"] == 1, pulled
+
+    # Every artifact is where B's client looks, and no byte of it names A's paths.
+    enc_b = b.config_dir / "projects" / encode_project_dir(project_b)
+    assert (enc_b / f"{sid}.jsonl").is_file()
+    assert list((enc_b / sid / "subagents").glob("agent-*.jsonl"))
+    assert list((b.config_dir / "file-history" / sid).iterdir())
+    assert list((b.config_dir / "tasks" / sid).glob("*.json"))
+    for f in b.config_dir.rglob("*"):
+        if f.is_file():
+            content = f.read_text(errors="replace")
+            for p in a_paths:
+                assert p not in content, f"{f} still names {p}"
+
+    # Resume on B from B's project folder.
+    marker = "RESUMED-ON-B"
+    mock_api.set_script(on_prompt(marker, text("Continuing on machine B.")))
+    resumed = b.run(f"{marker}: what did we do so far?", project_b, resume=sid).check()
+    assert resumed.session_id == sid
+    [req] = [r for r in mock_api.message_requests if marker in r.last_user_text][-1:]
+    body = json.dumps(req.body)
+    # every earlier message reached the model ...
+    earlier = [m for m in req.messages[:-1]]
+    assert len(earlier) >= 10, f"only {len(earlier)} earlier messages were sent"
+    final_on_b = sc.final_text.replace(str(project_a), str(project_b))
+    for expected in (sc.marker, final_on_b, f"File created successfully at: {project_b}/"):
+        assert expected in body, f"{expected!r} missing from the resumed request"
+    # ... with B's paths, and none of A's
+    assert str(project_b) in body
+    for p in a_paths:
+        assert p not in body, f"A's path {p} reached the model"
+    # the client appended to the pulled transcript in place
+    assert marker in (enc_b / f"{sid}.jsonl").read_text()
