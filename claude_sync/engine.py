@@ -23,6 +23,7 @@ from .bundle import Bundle
 from .config import Config, Paths, this_flavour
 from .errors import NotPortable, SyncError
 from .locking import exclusive
+from .merge import merged_bundle
 from .portable import content_digest, layout_for, pack, parse_time, render, render_title
 from .project import DeviceLayout
 from .restore import RestorePlan, apply
@@ -77,6 +78,7 @@ class _Push:
     bundle: Bundle
     why: str
     base: str | None  # the remote version this push replaces
+    force: bool = False
 
 
 @dataclass
@@ -114,10 +116,23 @@ def _match_ids(wanted: Iterable[str], available: list[str]) -> tuple[list[str], 
 
 
 class SyncEngine:
-    def __init__(self, config: Config, paths: Paths | None = None, backend: Backend | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        paths: Paths | None = None,
+        backend: Backend | None = None,
+        *,
+        lock_timeout: float = 600.0,
+        stop_when_unreachable: bool = False,
+    ) -> None:
         self.config = config
         self.paths = paths or Paths.current()
         self._backend = backend
+        # How long to wait for another sync (CLI, hooks, sidecar) before giving up with Busy.
+        self.lock_timeout = lock_timeout
+        # The sidecar wants a remote that cannot be refreshed as one error, not a failure per session.
+        self.stop_when_unreachable = stop_when_unreachable
+        self._force = False
         self.layout: DeviceLayout = layout_for(config.projects_root, str(self.paths.home), this_flavour())
 
     # -- plumbing ----------------------------------------------------------
@@ -133,7 +148,7 @@ class SyncEngine:
             self._backend.close()
 
     def _lock(self):  # type: ignore[no-untyped-def]
-        return exclusive(self.paths.lock_file)
+        return exclusive(self.paths.lock_file, self.lock_timeout)
 
     def local_sessions(self) -> list[LocalSession]:
         return discover(self.paths.claude, MetaCache(self.paths.cache / "sessions.json"))
@@ -152,8 +167,17 @@ class SyncEngine:
 
     # -- push --------------------------------------------------------------
 
-    def push(self, sel: Selection, progress: Progress | None = None, cancel: threading.Event | None = None) -> Summary:
+    def push(
+        self,
+        sel: Selection,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        *,
+        force: bool = False,
+    ) -> Summary:
+        """Upload sessions; `force` replaces remote copies even when they are longer."""
         sel.check()
+        self._force = force
         _ = self.backend  # a configuration error stops here, before any session is touched
         summary = Summary("push")
         with self._lock():
@@ -164,6 +188,8 @@ class SyncEngine:
             try:
                 self.backend.refresh()
             except SyncError as e:
+                if self.stop_when_unreachable:
+                    raise
                 summary.outcomes.extend(Outcome(s.session_id, FAILED, str(e), title=s.meta.title) for s in chosen)
                 return summary
             total = len(chosen)
@@ -209,7 +235,7 @@ class SyncEngine:
         return summary
 
     def _push_items(self, pending: dict[str, tuple[LocalSession, _Push]], summary: Summary) -> dict[str, PushResult]:
-        items = [PushItem(p.bundle, p.base) for _s, p in pending.values()]
+        items = [PushItem(p.bundle, p.base, p.force) for _s, p in pending.values()]
         try:
             return self.backend.push(items)
         except SyncError as e:
@@ -226,7 +252,12 @@ class SyncEngine:
         key = self.project_key(s)
         base = Outcome(sid, SKIPPED, "", key, s.meta.title)
         try:
-            if r is not None and state.content(sid) == r.content_sha256 and state.unchanged(sid, s.files):
+            if (
+                r is not None
+                and state.content(sid) == r.content_sha256
+                and state.in_sync(sid)
+                and state.unchanged(sid, s.files)
+            ):
                 base.reason = "up to date"
                 return base, None
             b = pack(s, self.layout, self.config.device)
@@ -239,6 +270,8 @@ class SyncEngine:
                 return base, _Push(b, "new on the remote", None)
             if r.content_sha256 == state.content(sid):
                 return base, _Push(b, "updated", r.content_sha256)
+            if self._force:
+                return base, _Push(b, "replaced the remote copy (forced)", r.content_sha256, force=True)
             remote = self.backend.fetch(sid)
             rel = compare(b.files, remote.files)
             if rel is Relation.LOCAL_AHEAD:
@@ -248,12 +281,14 @@ class SyncEngine:
                 base.reason = "up to date"
                 return base, None
             if rel is Relation.REMOTE_AHEAD:
-                base.reason = "the remote copy is longer (continued on another device); pull it first"
+                base.reason = "the remote copy is longer (continued on another device); pull it first, or push --force"
                 return base, None
-            if parse_time(b.manifest.last_modified) > parse_time(remote.manifest.last_modified):
-                return base, _Push(b, f"replaced an older diverged copy from {remote.manifest.device}", r.content_sha256)
-            base.reason = f"diverged, and the remote copy from {remote.manifest.device} is newer; pull it first"
-            return base, None
+            # Continued on both devices: keep every turn of both, here and on the remote.
+            merged = merged_bundle(b, remote)
+            why = f"merged with the copy from {remote.manifest.device}"
+            if sid not in claude_home.live_sessions(self.paths.claude):
+                self._write(merged, s, why)
+            return base, _Push(merged, why, r.content_sha256)
         except SyncError as e:
             return Outcome(sid, FAILED, str(e), key, s.meta.title), None
         except OSError as e:
@@ -279,6 +314,8 @@ class SyncEngine:
                 self.backend.refresh()
                 entries = self.backend.entries()
             except SyncError as e:
+                if self.stop_when_unreachable:
+                    raise
                 summary.outcomes.append(Outcome("*", FAILED, str(e)))
                 return summary
             if sel.all:
@@ -334,14 +371,13 @@ class SyncEngine:
                     out.reason = "the local copy is longer (continued here); push it"
                     return out
                 if rel is Relation.DIVERGED:
-                    if parse_time(lb.manifest.last_modified) >= parse_time(remote.manifest.last_modified):
-                        out.reason = "diverged, and the local copy is newer; kept it"
-                        return out
-                    reason = f"replaced an older diverged local copy (backed up) with {remote.manifest.device}'s"
+                    # Continued on both devices: keep every turn of both (the local copy is backed up).
+                    remote = merged_bundle(lb, remote)
+                    reason = f"merged with the copy from {e.device} (local copy backed up)"
                 else:
                     reason = "updated"
             written = self._write(remote, local, reason)
-            state.record(sid, e.content_sha256, written)
+            state.record(sid, e.content_sha256, written, local=content_digest(remote))
             out.status, out.reason = DONE, reason
             return out
         except SyncError as ex:

@@ -20,7 +20,12 @@ def file_stats(files: dict[str, Path]) -> dict[str, list[int]]:
 
 
 class SyncState:
-    """session id -> {"content": digest last synced, "stats": {logical: [size, mtime_ns]}}."""
+    """session id -> what the last sync saw.
+
+    {"content": digest of the remote version, "local": digest of the local files
+    (differs after a merge that the remote does not have yet),
+    "stats": {logical: [size, mtime_ns]} of the local files}.
+    """
 
     def __init__(self, file: Path) -> None:
         self.file = file
@@ -39,8 +44,13 @@ class SyncState:
         rec = self.sessions.get(sid)
         return rec is not None and rec.get("stats") == file_stats(files)
 
-    def record(self, sid: str, content: str, files: dict[str, Path]) -> None:
-        self.sessions[sid] = {"content": content, "stats": file_stats(files)}
+    def in_sync(self, sid: str) -> bool:
+        """True when, at the last sync, the local copy was the remote version."""
+        rec = self.sessions.get(sid)
+        return rec is not None and rec.get("local", rec.get("content")) == rec.get("content")
+
+    def record(self, sid: str, content: str, files: dict[str, Path], local: str | None = None) -> None:
+        self.sessions[sid] = {"content": content, "local": local or content, "stats": file_stats(files)}
 
     def save(self) -> None:
         atomic.write_text(self.file, json.dumps({"version": 1, "sessions": self.sessions}))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from claude_sync.backends.git import GitBackend, session_dir
+from claude_sync.engine import Selection
 from tests.support.devices import Device
 
 
@@ -105,50 +106,87 @@ def test_longer_copy_wins_whatever_the_clocks_say(devices):
     assert "b-continued" in s.transcript.read_text()
 
 
-def test_diverged_pull_backs_up_the_older_local_copy(devices):
+def _extend(transcript: Path, uuid: str, ts: str, text: str) -> None:
+    last = json.loads(transcript.read_text().splitlines()[-1])
+    rec = {**last, "uuid": uuid, "parentUuid": last.get("uuid"), "timestamp": ts, "type": "user"}
+    rec["message"] = {"role": "user", "content": text}
+    with transcript.open("a") as f:
+        f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+
+def _uuids(transcript: Path) -> list[str]:
+    return [json.loads(x).get("uuid", "") for x in transcript.read_text().splitlines()]
+
+
+def test_session_continued_on_both_devices_is_merged_and_both_converge(devices):
     a, b = devices
     s = a.rich_session()
     a.push()
     b.pull()
     tb = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
-    # both continue differently; A's turn is newer
-    older = json.loads(tb.read_text().splitlines()[-1])
-    older.update(uuid="b-branch", timestamp="2026-11-02T00:00:00.000Z")
-    with tb.open("a") as f:
-        f.write(json.dumps(older) + "\n")
-    s.records[-1] = {**s.records[-1]}
-    s.user("from A").write()
-    s.records[-1]["timestamp"] = "2026-11-03T00:00:00.000Z"
-    s.write()
-    assert outcomes(a.push())[s.session_id][0] == "done"
+    _extend(s.transcript, "a-turn", "2026-11-02T00:00:00.000Z", "from A")
+    _extend(tb, "b-turn", "2026-11-03T00:00:00.000Z", "from B")
+    assert outcomes(a.push())[s.session_id] == ("done", "updated")
+    out = outcomes(b.pull())[s.session_id]
+    assert out[0] == "done" and "merged" in out[1]
+    assert outcomes(b.push())[s.session_id][0] == "done"
+    assert outcomes(a.pull())[s.session_id][0] == "done"
+    assert _uuids(s.transcript) == _uuids(tb)
+    assert _uuids(tb)[-2:] == ["a-turn", "b-turn"]  # the newest leaf last: resume continues from it
+    assert outcomes(a.push())[s.session_id] == ("skipped", "up to date")
+    assert outcomes(b.pull())[s.session_id] == ("skipped", "up to date")
+
+
+def test_merge_that_reorders_the_local_copy_backs_it_up_first(devices):
+    a, b = devices
+    s = a.rich_session()
+    a.push()
+    b.pull()
+    tb = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
+    _extend(s.transcript, "a-turn", "2026-11-04T00:00:00.000Z", "from A (older)")
+    _extend(tb, "b-turn", "2026-11-05T00:00:00.000Z", "from B")
+    before = tb.read_text()
+    a.push()
     out = outcomes(b.pull())[s.session_id]
     assert out[0] == "done" and "backed up" in out[1]
-    assert "from A" in tb.read_text()
-    backups = list(b.paths.backups.iterdir())
-    assert len(backups) == 1
-    info = json.loads((backups[0] / "backup.json").read_text())
+    assert _uuids(tb)[-2:] == ["a-turn", "b-turn"]  # A's older turn goes before B's
+    [backup] = list(b.paths.backups.iterdir())
+    info = json.loads((backup / "backup.json").read_text())
     assert info["session_id"] == s.session_id
-    saved = backups[0] / "files" / tb.relative_to(b.paths.claude)
-    assert "b-branch" in saved.read_text()
+    assert (backup / "files" / tb.relative_to(b.paths.claude)).read_text() == before
 
 
-def test_diverged_pull_keeps_a_newer_local_copy(devices):
+def test_push_merges_when_the_remote_moved_on_and_writes_the_merge_locally(devices):
     a, b = devices
     s = a.rich_session()
     a.push()
     b.pull()
-    s.user("from A").write()
-    s.records[-1]["timestamp"] = "2026-11-02T00:00:00.000Z"
-    s.write()
-    a.push()
     tb = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
-    newer = json.loads(tb.read_text().splitlines()[-1])
-    newer.update(uuid="b-newer", timestamp="2026-11-05T00:00:00.000Z")
-    before = tb.read_text() + json.dumps(newer) + "\n"
-    tb.write_text(before)
-    out = outcomes(b.pull())[s.session_id]
-    assert out[0] == "skipped" and "newer" in out[1]
-    assert tb.read_text() == before
+    _extend(tb, "b-turn", "2026-11-02T00:00:00.000Z", "from B")
+    b.push()
+    _extend(s.transcript, "a-turn", "2026-11-03T00:00:00.000Z", "from A")
+    out = outcomes(a.push())[s.session_id]
+    assert out[0] == "done" and "merged" in out[1]
+    assert _uuids(s.transcript)[-2:] == ["b-turn", "a-turn"]
+    assert outcomes(b.pull())[s.session_id][0] == "done"
+    assert _uuids(tb) == _uuids(s.transcript)
+
+
+def test_push_never_replaces_a_longer_remote_copy_unless_forced(devices):
+    a, b = devices
+    s = a.rich_session()
+    a.push()
+    b.pull()
+    tb = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
+    _extend(tb, "b-turn", "2026-11-02T00:00:00.000Z", "from B")
+    b.push()
+    out = outcomes(a.push())[s.session_id]
+    assert out[0] == "skipped" and "longer" in out[1]
+    e = a.engine()
+    forced = e.push(Selection(ids=(s.session_id,)), force=True)
+    assert outcomes(forced)[s.session_id] == ("done", "replaced the remote copy (forced)")
+    b.pull()
+    assert "b-turn" in tb.read_text()  # B still has its own turn: pulling a shorter copy keeps the longer local one
 
 
 def test_session_held_by_a_running_client_is_never_written(devices):

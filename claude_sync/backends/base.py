@@ -29,6 +29,7 @@ class RemoteEntry(BaseModel):
 class PushItem:
     bundle: Bundle
     base: str | None  # content digest seen on the remote when deciding; None = expected absent
+    force: bool = False  # replace the remote copy even when it is longer (the user asked)
 
 
 class PushResult(str, enum.Enum):
