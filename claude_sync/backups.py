@@ -1,0 +1,93 @@
+"""List and restore the backups that pulls and merges leave behind.
+
+Every local file a pull replaces is first copied to
+`~/.claude-sync-sessions/backups/<UTC time>-<sid8>/files/<path under the Claude dir>`
+with a `backup.json` saying which session, when and why. Restoring puts those
+files back — after backing up what is there now, so a restore loses nothing either.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import atomic, claude_home
+from .config import Paths
+from .errors import SessionNotFound, SyncError
+from .restore import new_backup_dir
+
+
+@dataclass
+class Backup:
+    id: str
+    path: Path
+    session_id: str
+    created: str
+    reason: str
+    files: list[str]
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "session_id": self.session_id, "created": self.created, "reason": self.reason, "files": self.files}
+
+
+def list_backups(paths: Paths, session: str | None = None) -> list[Backup]:
+    """Backups, newest first; `session` filters by session id or prefix."""
+    out = []
+    if not paths.backups.is_dir():
+        return out
+    for d in sorted(paths.backups.iterdir(), reverse=True):
+        try:
+            info = json.loads((d / "backup.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        sid = str(info.get("session_id", ""))
+        if session and not sid.startswith(session):
+            continue
+        out.append(Backup(d.name, d, sid, str(info.get("created", "")), str(info.get("reason", "")), list(info.get("files", []))))
+    return out
+
+
+def find_backup(paths: Paths, ident: str) -> Backup:
+    hits = [b for b in list_backups(paths) if b.id == ident] or [b for b in list_backups(paths) if b.id.startswith(ident)]
+    if not hits:
+        raise SessionNotFound(f"no backup {ident!r}: `claude-sync backups` lists them")
+    if len(hits) > 1:
+        raise SyncError(f"backup {ident!r} is ambiguous: " + ", ".join(b.id for b in hits[:10]))
+    return hits[0]
+
+
+def restore_backup(paths: Paths, ident: str) -> tuple[Backup, Path | None]:
+    """Put a backup's files back; returns it and the backup of what was replaced."""
+    backup = find_backup(paths, ident)
+    live = claude_home.live_sessions(paths.claude)
+    if backup.session_id in live:
+        raise SyncError(f"session {backup.session_id} is open in a running Claude Code (pid {live[backup.session_id]}); close it first")
+    targets = []
+    for rel in backup.files:
+        src = backup.path / "files" / rel
+        dst = paths.claude / rel
+        if ".." in Path(rel).parts or Path(rel).is_absolute() or not src.is_file():
+            raise SyncError(f"backup {backup.id} is damaged: {rel!r}")
+        targets.append((src, dst))
+    current = [dst for src, dst in targets if dst.exists() and dst.read_bytes() != src.read_bytes()]
+    safety = None
+    if current:
+        safety = new_backup_dir(paths.backups, backup.session_id)
+        saved = []
+        for dst in current:
+            rel = dst.relative_to(paths.claude)
+            (safety / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (safety / "files" / rel).write_bytes(dst.read_bytes())
+            saved.append(rel.as_posix())
+        info = {"session_id": backup.session_id, "created": _now(), "reason": f"before restoring backup {backup.id}", "files": saved}
+        atomic.write_text(safety / "backup.json", json.dumps(info, indent=1))
+    for src, dst in targets:
+        atomic.write_bytes(dst, src.read_bytes())
+    return backup, safety
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat()
