@@ -33,7 +33,7 @@ class Backup:
 
 def list_backups(paths: Paths, session: str | None = None) -> list[Backup]:
     """Backups, newest first; `session` filters by session id or prefix."""
-    out = []
+    out: list[Backup] = []
     if not paths.backups.is_dir():
         return out
     for d in sorted(paths.backups.iterdir(), reverse=True):
@@ -76,10 +76,10 @@ def restore_backup(paths: Paths, ident: str) -> tuple[Backup, Path | None]:
         safety = new_backup_dir(paths.backups, backup.session_id)
         saved = []
         for dst in current:
-            rel = dst.relative_to(paths.claude)
-            (safety / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
-            (safety / "files" / rel).write_bytes(dst.read_bytes())
-            saved.append(rel.as_posix())
+            rel_path = dst.relative_to(paths.claude)
+            (safety / "files" / rel_path).parent.mkdir(parents=True, exist_ok=True)
+            (safety / "files" / rel_path).write_bytes(dst.read_bytes())
+            saved.append(rel_path.as_posix())
         info = {"session_id": backup.session_id, "created": _now(), "reason": f"before restoring backup {backup.id}", "files": saved}
         atomic.write_text(safety / "backup.json", json.dumps(info, indent=1))
     for src, dst in targets:
