@@ -13,8 +13,10 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
@@ -175,3 +177,115 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     tar.addfile(info, io.BytesIO(data))
+
+
+MAX_MANIFEST_BYTES = 64 * 1024**2
+_CHUNK = 1024 * 1024
+
+
+class _HashingReader:
+    """A read-only file wrapper that hashes every byte read through it."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+def verify_file(
+    path: str | os.PathLike[str],
+    expected_sha256: str | None = None,
+    *,
+    session_id: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Manifest:
+    """Verify a bundle on disk as `Bundle.from_bytes` does, holding one chunk at a time.
+
+    Members are hashed as they stream past and checked against the manifest at
+    the end (the manifest may come anywhere in the archive). Returns the manifest;
+    raises BundleError. A checksum mismatch is reported in preference to any
+    damage it explains.
+    """
+    seen: dict[str, tuple[int, str]] = {}
+    manifest_bytes: bytes | None = None
+    total = 0
+    with open(path, "rb") as raw:
+        reader = _HashingReader(raw)
+        try:
+            try:
+                with tarfile.open(fileobj=reader, mode="r|gz") as tar:  # type: ignore[call-overload]
+                    for info in tar:
+                        if len(seen) >= MAX_MEMBERS:
+                            raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
+                        if not info.isfile():
+                            raise BundleError(f"refusing bundle member {info.name!r}: not a regular file")
+                        name = info.name
+                        if name != MANIFEST:
+                            if not name.startswith(FILES_PREFIX):
+                                raise BundleError(f"refusing unknown bundle member {name!r}")
+                            check_logical(name[len(FILES_PREFIX) :])
+                        elif info.size > MAX_MANIFEST_BYTES:
+                            raise BundleError("bundle manifest is too large")
+                        if name in seen:
+                            raise BundleError(f"bundle member {name!r} appears twice")
+                        total += info.size
+                        if total > max_bytes:
+                            raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
+                        f = tar.extractfile(info)
+                        assert f is not None
+                        if name == MANIFEST:
+                            manifest_bytes = f.read()
+                            seen[name] = (len(manifest_bytes), sha256(manifest_bytes))
+                            continue
+                        h, n = hashlib.sha256(), 0
+                        while chunk := f.read(_CHUNK):
+                            h.update(chunk)
+                            n += len(chunk)
+                        seen[name] = (n, h.hexdigest())
+            except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as e:
+                raise BundleError(f"bundle is truncated or malformed: {e}") from e
+        except BundleError:
+            if expected_sha256 is not None:
+                reader.drain()
+                _check_sha(reader.digest.hexdigest(), expected_sha256)
+            raise
+        reader.drain()
+        if expected_sha256 is not None:
+            _check_sha(reader.digest.hexdigest(), expected_sha256)
+    if manifest_bytes is None:
+        raise BundleError("bundle has no manifest")
+    try:
+        manifest = Manifest.model_validate(json.loads(manifest_bytes))
+    except (ValueError, ValidationError) as e:
+        raise BundleError(f"bundle manifest is malformed: {e}") from e
+    if manifest.format > FORMAT:
+        raise BundleError(f"bundle format {manifest.format} is newer than this tool understands ({FORMAT}); upgrade")
+    if session_id is not None and manifest.session_id != session_id:
+        raise BundleError(f"bundle holds session {manifest.session_id}, not {session_id}")
+    files = {name[len(FILES_PREFIX) :]: v for name, v in seen.items() if name != MANIFEST}
+    listed = {e.path: e for e in manifest.files}
+    if set(listed) != set(files):
+        raise BundleError("bundle files do not match its manifest")
+    for name, (size, digest) in files.items():
+        entry = listed[name]
+        if size != entry.size or digest != entry.sha256:
+            raise BundleError(f"bundle file {name!r} does not match its manifest checksum")
+    return manifest
+
+
+def _check_sha(actual: str, expected: str) -> None:
+    if actual != expected:
+        raise BundleError(
+            f"bundle checksum mismatch (expected {expected[:12]}…, got {actual[:12]}…): "
+            "it was corrupted or truncated in transit; nothing was written"
+        )

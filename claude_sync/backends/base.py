@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from ..bundle import Bundle
+from ..errors import BackendError
 
 
 class RemoteEntry(BaseModel):
@@ -30,6 +31,14 @@ class PushItem:
     bundle: Bundle
     base: str | None  # content digest seen on the remote when deciding; None = expected absent
     force: bool = False  # replace the remote copy even when it is longer (the user asked)
+
+
+class PartialPush(BackendError):
+    """Some bundles of a push failed on their own (too large, invalid); the rest went through."""
+
+    def __init__(self, results: dict[str, PushResult], failures: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{sid}: {why}" for sid, why in failures.items()))
+        self.results, self.failures = results, failures
 
 
 class PushResult(str, enum.Enum):

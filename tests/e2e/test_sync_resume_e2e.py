@@ -34,14 +34,29 @@ def claude_sync(machine: ClaudeMachine, *args: str, extra_env: dict[str, str] | 
     return r
 
 
-@pytest.fixture(params=["git"])
+@pytest.fixture(params=["git", "server"])
 def backend_args(request, tmp_path: Path) -> tuple[list[str], dict[str, str]]:  # type: ignore[no-untyped-def]
     """configure arguments and env for each backend the machines share."""
     if request.param == "git":
         remote = tmp_path / "sessions.git"
         subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True)
         return ["--backend", "git", "--git-url", str(remote)], {}
-    raise AssertionError(request.param)
+    server = request.getfixturevalue("private_sync_server")
+    # The token reaches each machine the way a user gives it: `claude-sync token set` on stdin.
+    env = {"CLAUDE_SYNC_TEST_TOKEN": server.token, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    return ["--backend", "server", "--server-url", server.url], env
+
+
+def set_token(machine: ClaudeMachine, args: list[str], extra_env: dict[str, str]) -> None:
+    if "--server-url" not in args:
+        return
+    url = args[args.index("--server-url") + 1]
+    r = subprocess.run(
+        [sys.executable, "-m", "claude_sync", "token", "set", "--server-url", url],
+        input=extra_env["CLAUDE_SYNC_TEST_TOKEN"] + "\n",
+        env=machine.env(extra_env), cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert r.returncode == 0, r.stderr
 
 
 def test_session_resumes_on_another_machine_with_its_own_paths(
@@ -60,6 +75,7 @@ def test_session_resumes_on_another_machine_with_its_own_paths(
     assert sid and sc.finished(mock_api), run.describe()
     a_paths = [str(tmp_path / "machine-a"), str(a.home), str(project_a)]
 
+    set_token(a, configure, extra_env)
     claude_sync(a, "configure", "--device", "machine-a", "--projects-root", str(a.projects_root), *configure, extra_env=extra_env)
     pushed = json.loads(claude_sync(a, "push", sid, "--json", extra_env=extra_env).stdout)
     assert pushed["done"] == 1, pushed
@@ -68,6 +84,7 @@ def test_session_resumes_on_another_machine_with_its_own_paths(
     b_root = b.home / "src" / "company-projects"
     project_b = b_root / "acme-api"
     project_b.mkdir(parents=True)
+    set_token(b, configure, extra_env)
     claude_sync(b, "configure", "--device", "machine-b", "--projects-root", str(b_root), *configure, extra_env=extra_env)
     remote = json.loads(claude_sync(b, "remote", "--json", extra_env=extra_env).stdout)
     assert [e["session_id"] for e in remote] == [sid]

@@ -1,0 +1,294 @@
+"""HTTP backend: sessions on a self-hosted `claude-sync serve`, over httpx.
+
+One request per bundle. The server compares the pushed version's base with what
+it holds (compare-and-swap), so a device that pushed meanwhile makes this push a
+CONFLICT and the engine decides again, as with Git. Only transient failures
+(connection errors, timeouts, 502/503/504) are retried, with exponential backoff;
+every push is safe to repeat because identical content is a no-op on the server.
+The token is read from the credential store at each request, never kept in config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from .. import __version__
+from ..bundle import DEFAULT_MAX_BYTES, Bundle
+from ..errors import AmbiguousSession, BackendError, BundleError, ConfigError, SessionNotFound, SyncError
+from .base import Backend, PartialPush, PushItem, PushResult, RemoteEntry
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_STATUS = {502, 503, 504}
+PAGE_SIZE = 1000
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class HttpBackend(Backend):
+    name = "server"
+
+    def __init__(
+        self,
+        url: str,
+        token: Callable[[], str | None],
+        *,
+        ca_bundle: str | None = None,
+        max_bundle_bytes: int = DEFAULT_MAX_BYTES,
+        timeout: float = 60.0,
+        push_timeout: float = 600.0,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"not a server URL: {url!r} (expected https://host[:port])")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            log.warning("the sync server %s is plain HTTP: the token and sessions travel unencrypted", url)
+        self.url = url.rstrip("/")
+        self._token = token
+        self.max_bundle_bytes = max_bundle_bytes
+        self.attempts, self.backoff, self.push_timeout = max(1, attempts), backoff, push_timeout
+        verify: ssl.SSLContext | bool = True
+        if ca_bundle:
+            try:
+                verify = ssl.create_default_context(cafile=ca_bundle)
+            except (OSError, ssl.SSLError) as e:
+                raise ConfigError(f"cannot use the CA bundle {ca_bundle}: {e}") from e
+        self._client = httpx.Client(
+            base_url=self.url,
+            verify=verify,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            headers={"User-Agent": f"claude-sync/{__version__}"},
+            follow_redirects=False,  # a redirect must not carry the token elsewhere
+            transport=transport,
+        )
+        self._entries: dict[str, RemoteEntry] | None = None
+
+    @classmethod
+    def from_config(cls, config, paths) -> HttpBackend:  # type: ignore[no-untyped-def]
+        from .. import credentials
+
+        url = config.server_url
+        if not url:
+            raise ConfigError(
+                "no sync server configured: run `claude-sync configure --backend server --server-url URL`"
+            )
+        return cls(
+            url,
+            lambda: credentials.get_token(url, paths),
+            ca_bundle=config.ca_bundle,
+            max_bundle_bytes=config.max_bundle_bytes,
+        )
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _auth(self) -> dict[str, str]:
+        token = self._token()
+        if not token:
+            raise ConfigError(
+                f"no token for the sync server {self.url}: run `claude-sync token set` (it reads the token from stdin)"
+            )
+        return {"Authorization": f"Bearer {token}"}
+
+    def _send(self, method: str, path: str, *, stream: bool = False, **kw: Any) -> httpx.Response:
+        """Send with retries for transient failures; any answer other than 502/503/504 is returned."""
+        headers = {**kw.pop("headers", {}), **self._auth()}
+        last = ""
+        for attempt in range(self.attempts):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                req = self._client.build_request(method, path, headers=headers, **kw)
+                resp = self._client.send(req, stream=stream)
+            except httpx.ConnectError as e:
+                if "CERTIFICATE_VERIFY_FAILED" in str(e) or isinstance(e.__cause__, ssl.SSLError):
+                    raise BackendError(
+                        f"cannot verify the TLS certificate of the sync server {self.url}: {e} "
+                        "(configure the CA that signed it with `claude-sync configure --ca-bundle FILE`)"
+                    ) from e
+                last = str(e) or type(e).__name__
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
+                last = str(e) or type(e).__name__
+            else:
+                if resp.status_code not in TRANSIENT_STATUS:
+                    return resp
+                last = f"HTTP {resp.status_code}"
+                resp.close()
+            log.info("sync server %s: %s (attempt %d of %d)", self.url, last, attempt + 1, self.attempts)
+        raise BackendError(f"cannot reach the sync server at {self.url}: {last} (tried {self.attempts} times)")
+
+    def _fail(self, resp: httpx.Response, what: str) -> SyncError:
+        """A clear error for an answer we did not expect."""
+        code, detail = _error_of(resp)
+        status = resp.status_code
+        if status == 401:
+            return BackendError(
+                f"the sync server {self.url} did not accept the token ({detail}): "
+                "set a valid one with `claude-sync token set`"
+            )
+        if status == 403:
+            return BackendError(f"the sync server {self.url} refused access to {what}: {detail}")
+        if status == 404 and code is None:
+            return BackendError(
+                f"{self.url} does not look like a claude-sync server (404 for {what}); check the server URL"
+            )
+        if status == 404:
+            return SessionNotFound(f"{what}: {detail}")
+        if status == 409:
+            return BackendError(f"the sync server refused {what}: {detail}")
+        if status == 413:
+            return BackendError(f"{what} is larger than the sync server accepts: {detail}")
+        return BackendError(f"the sync server {self.url} answered {status} to {what}: {detail}")
+
+    # -- Backend -----------------------------------------------------------
+
+    def refresh(self) -> None:
+        entries: dict[str, RemoteEntry] = {}
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"limit": PAGE_SIZE}
+            if cursor:
+                params["cursor"] = cursor
+            resp = self._send("GET", "/api/sessions", params=params)
+            if resp.status_code != 200:
+                raise self._fail(resp, "the session list")
+            try:
+                page = resp.json()
+                for item in page["sessions"]:
+                    e = RemoteEntry.model_validate(item)
+                    entries[e.session_id] = e
+            except (ValueError, KeyError, TypeError) as e:
+                raise BackendError(f"the sync server {self.url} sent an unreadable session list: {e}") from e
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        self._entries = entries
+
+    def entries(self) -> list[RemoteEntry]:
+        if self._entries is None:
+            self.refresh()
+        assert self._entries is not None
+        return sorted(self._entries.values(), key=lambda e: e.session_id)
+
+    def fetch(self, session_id: str) -> Bundle:
+        what = f"session {session_id}"
+        for attempt in range(self.attempts):
+            resp = self._send("GET", f"/api/sessions/{quote(session_id, safe='')}", stream=True)
+            try:
+                if resp.status_code == 409:
+                    resp.read()
+                    body = _json(resp)
+                    raise AmbiguousSession(
+                        f"{what}: {body.get('detail', 'ambiguous')}", list(body.get("candidates", []))
+                    )
+                if resp.status_code != 200:
+                    resp.read()
+                    raise self._fail(resp, what)
+                expected = resp.headers.get("X-Bundle-SHA256")
+                if not expected:
+                    raise BundleError(f"the sync server sent {what} without its checksum; nothing was written")
+                data = bytearray()
+                try:
+                    for chunk in resp.iter_bytes():
+                        data += chunk
+                        if len(data) > self.max_bundle_bytes:
+                            raise BundleError(
+                                f"{what} is larger than the limit of {self.max_bundle_bytes} bytes; refused"
+                            )
+                except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
+                    if attempt + 1 < self.attempts:
+                        log.info("download of %s interrupted (%s); retrying", what, e)
+                        continue
+                    raise BackendError(f"the download of {what} from {self.url} kept failing: {e}") from e
+            finally:
+                resp.close()
+            return Bundle.from_bytes(bytes(data), expected, session_id=session_id, max_bytes=self.max_bundle_bytes)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def push(self, items: list[PushItem]) -> dict[str, PushResult]:
+        """Push each bundle; a refused base (or, unless forced, a server copy that is longer) is a CONFLICT.
+
+        Failures of single bundles (too large, invalid) do not stop the others; they are
+        raised together at the end.
+        """
+        results: dict[str, PushResult] = {}
+        failures: dict[str, str] = {}
+        for item in items:
+            sid = item.bundle.session_id
+            data = item.bundle.to_bytes()
+            params: dict[str, str] = {}
+            if item.base:
+                params["base"] = item.base
+            if item.force:
+                params["force"] = "true"
+            headers = {"X-Bundle-SHA256": hashlib.sha256(data).hexdigest(), "Content-Type": "application/gzip"}
+            resp = self._send(
+                "POST", "/api/sessions/push", content=data, params=params, headers=headers, timeout=self.push_timeout
+            )
+            code, detail = _error_of(resp) if resp.status_code != 200 else (None, "")
+            if resp.status_code == 200:
+                try:
+                    entry = RemoteEntry.model_validate(resp.json()["entry"])
+                except (ValueError, KeyError, TypeError) as e:
+                    raise BackendError(f"the sync server {self.url} sent an unreadable answer to a push: {e}") from e
+                self._remember(sid, entry)
+                results[sid] = PushResult.PUSHED
+            elif resp.status_code == 409 and code in ("stale_base", "would_shrink"):
+                # The engine decides again against what the server holds now.
+                current = _json(resp).get("current")
+                self._remember(sid, RemoteEntry.model_validate(current) if current else None)
+                log.info("push of %s refused (%s): %s", sid, code, detail)
+                results[sid] = PushResult.CONFLICT
+            elif resp.status_code in (401, 403):
+                raise self._fail(resp, f"the push of session {sid}")
+            else:
+                failures[sid] = str(self._fail(resp, f"session {sid}"))
+        if failures:
+            raise PartialPush(results, failures)
+        return results
+
+    def _remember(self, sid: str, entry: RemoteEntry | None) -> None:
+        if self._entries is None:
+            return
+        if entry is None:
+            self._entries.pop(sid, None)
+        else:
+            self._entries[sid] = entry
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _json(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_of(resp: httpx.Response) -> tuple[str | None, str]:
+    """The server's structured error (code, detail), or (None, a bit of the body)."""
+    body = _json(resp)
+    if isinstance(body.get("error"), str):
+        return body["error"], str(body.get("detail", ""))
+    text = resp.text.strip().replace("\n", " ")
+    return None, (text[:200] or resp.reason_phrase or f"HTTP {resp.status_code}")

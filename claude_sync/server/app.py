@@ -1,0 +1,303 @@
+"""The HTTP API of the sync server (FastAPI). Handlers translate HTTP to storage calls and back.
+
+Every error body is `{"error": <short code>, "detail": <message>}` (plus `candidates`
+for an ambiguous prefix and `current` for a refused push), whatever raised it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, BinaryIO
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from .. import __version__
+from ..errors import BundleError
+from .storage import PREFIX_RE, PushRefused, PushStatus, Storage, StorageError, StoredSession, Upload
+
+log = logging.getLogger("claude_sync.server")
+
+SHA256_PATTERN = "^[0-9a-f]{64}$"
+DEFAULT_MAX_BUNDLE_BYTES = 1024**3
+_CHUNK = 1024 * 1024
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    500: "internal",
+}
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str
+
+
+class AmbiguousBody(ErrorBody):
+    candidates: list[str]
+
+
+class ConflictBody(ErrorBody):
+    current: StoredSession | None = None
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    max_bundle_bytes: int
+
+
+class SessionList(BaseModel):
+    sessions: list[StoredSession]
+    next_cursor: str | None = None
+
+
+class PushReply(BaseModel):
+    result: PushStatus
+    entry: StoredSession
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, error: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.headers, self.extra = status, error, detail, headers, extra
+
+
+def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status, headers=headers)
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing, unknown or revoked token"},
+    422: {"model": ErrorBody, "description": "Invalid request"},
+}
+
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `claude-sync server add-user NAME`")
+
+
+def current_user(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """The user whose token the request carries (401 otherwise)."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if creds is None or not creds.credentials:
+        raise ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)", challenge)
+    storage: Storage = request.app.state.storage
+    user = storage.user_for_token(creds.credentials)
+    if user is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked token", challenge)
+    return user
+
+
+User = Annotated[str, Depends(current_user)]
+
+
+def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES) -> FastAPI:
+    app = FastAPI(
+        title="claude-sync server",
+        version=__version__,
+        summary="Stores Claude Code session bundles for claude-sync clients.",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.storage = storage
+
+    # -- errors ------------------------------------------------------------
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.error, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err.get("loc", ()))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return _error(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def _crash(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error: %s", type(exc).__name__)
+        return _error(500, "internal", "internal server error")
+
+    # -- routes ------------------------------------------------------------
+
+    @app.get("/health", response_model=Health, tags=["server"])
+    def health() -> Health:
+        """Liveness and version; needs no token."""
+        return Health(status="ok", version=__version__, max_bundle_bytes=max_bundle_bytes)
+
+    @app.get("/api/sessions", response_model=SessionList, responses=_ERRORS, tags=["sessions"])
+    def list_sessions(
+        user: User,
+        project: Annotated[
+            str | None, Query(max_length=1000, description="a project key; includes its subprojects")
+        ] = None,
+        since: Annotated[datetime | None, Query(description="only sessions stored after this time (ISO 8601)")] = None,
+        cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> SessionList:
+        """The user's sessions, ordered by session id, one page at a time."""
+        try:
+            page = storage.list_sessions(user, project=project, since=since, cursor=cursor, limit=limit)
+        except OverflowError as e:
+            raise ApiError(422, "invalid_request", f"since: {e}") from e
+        return SessionList(sessions=page.sessions, next_cursor=page.next_cursor)
+
+    @app.get(
+        "/api/sessions/{prefix}",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "The bundle (tar.gz); X-Bundle-SHA256 carries its SHA-256",
+                "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            404: {"model": ErrorBody, "description": "No session of this user starts with the prefix"},
+            409: {"model": AmbiguousBody, "description": "More than one session starts with the prefix"},
+            **_ERRORS,
+        },
+        tags=["sessions"],
+    )
+    def download(user: User, prefix: str) -> StreamingResponse:
+        """Download the bundle of the session whose id starts with `prefix`."""
+        wanted = prefix.lower()
+        hits = storage.find(user, wanted) if PREFIX_RE.match(wanted) else []
+        exact = [h for h in hits if h.session_id == wanted]
+        if exact:
+            hits = exact
+        if not hits:
+            raise ApiError(404, "not_found", f"no session starts with {prefix!r}")
+        if len(hits) > 1:
+            ids = [h.session_id for h in hits[:50]]
+            raise ApiError(409, "ambiguous", f"{len(hits)} sessions start with {prefix!r}", candidates=ids)
+        entry = hits[0]
+        try:
+            f = storage.open_blob(entry)
+        except StorageError as e:
+            log.error("%s", e)
+            raise ApiError(500, "storage_error", str(e)) from e
+        headers = {
+            "X-Bundle-SHA256": entry.sha256 or "",
+            "X-Content-SHA256": entry.content_sha256,
+            "X-Session-Id": entry.session_id,
+            "Content-Length": str(entry.size),
+        }
+        return StreamingResponse(_chunks(f), media_type="application/gzip", headers=headers)
+
+    @app.post(
+        "/api/sessions/push",
+        response_model=PushReply,
+        responses={
+            409: {
+                "model": ConflictBody,
+                "description": "The server's copy is not `base` (stale_base) or is a longer version of this one (would_shrink)",
+            },
+            413: {"model": ErrorBody, "description": "The bundle is larger than the server accepts"},
+            **_ERRORS,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "The bundle: a tar.gz as `claude-sync` writes it",
+                "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+        tags=["sessions"],
+    )
+    async def push(
+        request: Request,
+        user: User,
+        x_bundle_sha256: Annotated[str, Header(pattern=SHA256_PATTERN, description="SHA-256 of the request body")],
+        base: Annotated[
+            str | None,
+            Query(pattern=SHA256_PATTERN, description="content digest of the copy the client saw; absent: it saw none"),
+        ] = None,
+        force: Annotated[
+            bool, Query(description="store it even when the server's copy is a longer version of it")
+        ] = False,
+    ) -> PushReply:
+        """Upload one bundle; stored only if the server's copy is still `base`."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_bundle_bytes:
+            raise ApiError(
+                413, "too_large", f"the bundle is larger than this server accepts ({max_bundle_bytes} bytes)"
+            )
+        upload: Upload = await run_in_threadpool(storage.new_upload)
+        try:
+            try:
+                async for chunk in request.stream():
+                    if upload.size + len(chunk) > max_bundle_bytes:
+                        raise ApiError(
+                            413,
+                            "too_large",
+                            f"the bundle is larger than this server accepts ({max_bundle_bytes} bytes)",
+                        )
+                    upload.write(chunk)
+            except ClientDisconnect as e:
+                raise ApiError(400, "disconnected", "the client went away mid-upload") from e
+            if upload.size == 0:
+                raise ApiError(422, "invalid_bundle", "empty request body: send the bundle")
+            if upload.sha256 != x_bundle_sha256:
+                raise ApiError(
+                    422,
+                    "checksum_mismatch",
+                    f"the body's SHA-256 is {upload.sha256}, not {x_bundle_sha256}: it was corrupted or truncated in transit",
+                )
+            try:
+                outcome = await run_in_threadpool(
+                    storage.commit_push, user, upload, x_bundle_sha256, base=base, force=force
+                )
+            except BundleError as e:
+                raise ApiError(422, "invalid_bundle", str(e)) from e
+            except PushRefused as e:
+                current = e.current.model_dump(mode="json") if e.current else None
+                raise ApiError(409, e.code, e.detail, current=current) from e
+            except (StorageError, OSError) as e:
+                log.error("cannot store a bundle for %s: %s", user, e)
+                raise ApiError(500, "storage_error", "the server could not store the bundle") from e
+        finally:
+            await run_in_threadpool(upload.discard)
+        log.info(
+            "push %s %s by %s: %s (%d bytes)",
+            user,
+            outcome.entry.session_id,
+            outcome.entry.device,
+            outcome.status.value,
+            outcome.entry.size,
+        )
+        return PushReply(result=outcome.status, entry=outcome.entry)
+
+    return app
+
+
+def _chunks(f: BinaryIO) -> Iterator[bytes]:
+    try:
+        while chunk := f.read(_CHUNK):
+            yield chunk
+    finally:
+        f.close()

@@ -1,0 +1,175 @@
+"""What the sync server stores, behind one interface (the embedded default is SQLite + a blob folder).
+
+A session version is identified by its content digest (portable.content_digest over
+the manifest's files); the bundle's own SHA-256 names the stored blob and checks
+transport. Every session belongs to one user and is invisible to every other.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from ..backends.base import RemoteEntry
+from ..errors import SyncError
+
+USER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SESSION_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+PREFIX_RE = re.compile(r"^[0-9a-f-]{1,36}$")
+
+
+class StorageError(SyncError):
+    code = "storage_error"
+
+
+class StoredSession(RemoteEntry):
+    """A session as the index lists it: the client's RemoteEntry plus server bookkeeping."""
+
+    updated_at: str  # when the server stored this version (ISO 8601, UTC)
+
+
+class PushStatus(str, enum.Enum):
+    STORED = "stored"
+    UNCHANGED = "unchanged"  # identical content was already there: nothing written
+
+
+@dataclass
+class PushOutcome:
+    status: PushStatus
+    entry: StoredSession
+
+
+class PushRefused(Exception):
+    """The push was not stored; `current` is what the server holds."""
+
+    code = "refused"
+
+    def __init__(self, detail: str, current: StoredSession | None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.current = current
+
+
+class StaleBase(PushRefused):
+    code = "stale_base"
+
+
+class WouldShrink(PushRefused):
+    code = "would_shrink"
+
+
+@dataclass
+class UserInfo:
+    name: str
+    created: str
+    tokens: int
+    sessions: int
+
+
+@dataclass
+class Page:
+    sessions: list[StoredSession]
+    next_cursor: str | None
+
+
+class Upload(abc.ABC):
+    """A bundle being received: written to a private temp file, then committed or discarded."""
+
+    path: Path
+    size: int
+
+    @property
+    @abc.abstractmethod
+    def sha256(self) -> str:
+        """SHA-256 of the bytes written so far."""
+
+    @abc.abstractmethod
+    def write(self, chunk: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def finish(self) -> None:
+        """Flush and fsync: the bytes are on disk before anything refers to them."""
+
+    @abc.abstractmethod
+    def discard(self) -> None:
+        """Remove the temp file (idempotent)."""
+
+
+class Storage(abc.ABC):
+    # -- users and tokens --------------------------------------------------
+
+    @abc.abstractmethod
+    def add_user(self, name: str) -> str:
+        """Create the user if needed and return a new token for it (shown once, stored hashed)."""
+
+    @abc.abstractmethod
+    def revoke(self, name: str) -> int:
+        """Remove every token of a user (their sessions stay); returns how many were removed."""
+
+    @abc.abstractmethod
+    def users(self) -> list[UserInfo]: ...
+
+    @abc.abstractmethod
+    def user_for_token(self, token: str) -> str | None:
+        """The user a token belongs to, or None."""
+
+    # -- sessions ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def list_sessions(
+        self,
+        user: str,
+        *,
+        project: str | None = None,
+        since: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 500,
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    def find(self, user: str, prefix: str) -> list[StoredSession]:
+        """The user's sessions whose id starts with `prefix` (lower case)."""
+
+    @abc.abstractmethod
+    def open_blob(self, entry: StoredSession) -> BinaryIO:
+        """The stored bundle, opened for reading (stays readable if replaced meanwhile)."""
+
+    @abc.abstractmethod
+    def new_upload(self) -> Upload: ...
+
+    @abc.abstractmethod
+    def commit_push(
+        self, user: str, upload: Upload, bundle_sha256: str, *, base: str | None, force: bool
+    ) -> PushOutcome:
+        """Verify an uploaded bundle and store it atomically (compare-and-swap on `base`).
+
+        Identical content is a no-op whatever the base. Raises BundleError (invalid
+        bundle), StaleBase (the server's copy is not `base`) or WouldShrink (the
+        server's copy is a longer version of this one; `force` accepts that). The
+        upload is consumed either way.
+        """
+
+    def sessions(self, user: str) -> Iterator[StoredSession]:
+        cursor = None
+        while True:
+            page = self.list_sessions(user, cursor=cursor)
+            yield from page.sessions
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def close(self) -> None:
+        pass
+
+
+def open_storage(data: Path, *, max_expanded_bytes: int | None = None) -> Storage:
+    """The embedded default storage under `data`."""
+    from .sqlite_storage import SqliteStorage
+
+    return SqliteStorage(data, **({"max_expanded_bytes": max_expanded_bytes} if max_expanded_bytes else {}))

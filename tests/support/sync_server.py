@@ -1,0 +1,238 @@
+"""The real sync server in a subprocess on 127.0.0.1, for tests.
+
+`SyncServer.start()` runs `python -m claude_sync serve` on a free port with its own data
+dir and waits for /health; `stop()` ends it by its pid. Its output goes to `log_file`, so
+tests can read what it logged.
+
+Fixtures:
+* ``private_sync_server`` -> a server process of the test's own, with a user and token
+                             (for tests that stop, kill or reconfigure it)
+* ``sync_server``         -> a fresh user and token on one server process shared by the
+                             session (users see only their own sessions, so tests stay apart)
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from claude_sync import credentials
+from claude_sync.backends.http import HttpBackend
+from claude_sync.server.sqlite_storage import SqliteStorage
+from tests.support.devices import Device
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SyncServer:
+    def __init__(self, data: Path, *, max_bundle_bytes: int | None = None) -> None:
+        self.data = data
+        self.max_bundle_bytes = max_bundle_bytes
+        self.log_file = data.parent / f"{data.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.user = "alice"
+        self.token = ""
+        self.shared = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> SyncServer:
+        for _attempt in range(5):  # another process may grab the free port first
+            self.port = free_port()
+            cmd = [
+                sys.executable,
+                "-m",
+                "claude_sync",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--data",
+                str(self.data),
+            ]
+            if self.max_bundle_bytes is not None:
+                cmd += ["--max-bundle-bytes", str(self.max_bundle_bytes)]
+            with open(self.log_file, "ab") as log:
+                self.proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            if self._wait_healthy():
+                return self
+        raise RuntimeError(f"the sync server did not start; its log:\n{self.log()}")
+
+    def _wait_healthy(self) -> bool:
+        assert self.proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        return False
+
+    def as_user(self, name: str) -> SyncServer:
+        """A view of this running server as a new user with its own token; it cannot stop the process."""
+        view = copy.copy(self)
+        view.proc, view.shared = None, True
+        view.user, view.token = name, self.add_user(name)
+        return view
+
+    def _own(self) -> None:
+        if self.shared:
+            raise RuntimeError("this server is shared by other tests: use private_sync_server to stop or kill it")
+
+    def stop(self) -> None:
+        """Stop the server by its pid: SIGTERM (uvicorn shuts down cleanly), SIGKILL if it lingers."""
+        self._own()
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+    def kill(self) -> None:
+        """Crash the server: SIGKILL, no chance to clean up."""
+        self._own()
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+    def restart(self) -> SyncServer:
+        self._own()
+        self.stop()
+        return self.start()
+
+    def log(self) -> str:
+        return self.log_file.read_text("utf-8", "replace") if self.log_file.exists() else ""
+
+    # -- users and clients -------------------------------------------------
+
+    def storage(self) -> SqliteStorage:
+        return SqliteStorage(self.data)
+
+    def add_user(self, name: str) -> str:
+        return self.storage().add_user(name)
+
+    def revoke(self, name: str) -> int:
+        return self.storage().revoke(name)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """A raw HTTP client; token None: the default user's, "" none at all."""
+        token = self.token if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def backend(self, token: str | None = None, **kw: object) -> HttpBackend:
+        token = self.token if token is None else token
+        kw.setdefault("backoff", 0.05)
+        return HttpBackend(self.url, lambda: token, **kw)  # type: ignore[arg-type]
+
+    def device(self, root: Path, name: str, projects: str, token: str | None = None, **config: object) -> Device:
+        """A simulated device using this server, its token stored through the credential store."""
+        dev = Device(root, name, projects, backend="server", server_url=self.url, **config)
+        credentials.set_token(self.url, self.token if token is None else token, dev.paths)
+        return dev
+
+    # -- what is on disk ---------------------------------------------------
+
+    def stray_files(self) -> list[str]:
+        """Files under tmp/ and blobs/ that no listed session accounts for."""
+        used = {e.sha256 for u in self.storage().users() for e in self.storage().sessions(u.name)}
+        out = [str(p.relative_to(self.data)) for p in (self.data / "tmp").rglob("*") if p.is_file()]
+        out += [
+            str(p.relative_to(self.data))
+            for p in (self.data / "blobs").rglob("*")
+            if p.is_file() and p.name not in used
+        ]
+        return sorted(out)
+
+
+@pytest.fixture
+def no_os_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep tokens away from the developer's real keyring: the credential store falls back to its file.
+
+    Set for this process (keyring caches its backend) and, through the environment, for subprocesses.
+    """
+    import keyring
+    from keyring.backends import fail
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def private_sync_server(start_sync_server: Callable[..., SyncServer]) -> SyncServer:
+    return start_sync_server()
+
+
+@pytest.fixture
+def start_sync_server(tmp_path: Path, no_os_keyring: None) -> Iterator[Callable[..., SyncServer]]:
+    """Start servers of the test's own with options (e.g. max_bundle_bytes); all are stopped at the end."""
+    started: list[SyncServer] = []
+
+    def start(name: str = "server-data", **options: int) -> SyncServer:
+        server = SyncServer(tmp_path / name, **options)
+        server.data.mkdir()
+        server.token = server.add_user(server.user)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def _shared_sync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncServer]:
+    server = SyncServer(tmp_path_factory.mktemp("shared-sync-server") / "data")
+    server.data.mkdir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_users = itertools.count(1)
+
+
+@pytest.fixture
+def sync_server(_shared_sync_server: SyncServer, no_os_keyring: None) -> SyncServer:
+    return _shared_sync_server.as_user(f"user{next(_users)}")
