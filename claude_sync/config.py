@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from . import atomic
 from .errors import ConfigError
@@ -49,6 +49,10 @@ class Config(BaseModel):
     ca_bundle: str | None = None
     # Largest bundle, uncompressed, that pull accepts (a guard against gzip bombs).
     max_bundle_bytes: int = 4 * 1024**3
+    # Claude Code hooks: how long SessionStart waits for its pull before leaving it to the
+    # background, and whether it tells the model (one line in its context) what arrived.
+    hook_pull_timeout: float = Field(default=5.0, ge=0, le=60)
+    hook_note: bool = False
 
     @field_validator("device")
     @classmethod
@@ -125,3 +129,39 @@ def save_config(config: Config, paths: Paths | None = None) -> Path:
     paths.data.mkdir(parents=True, exist_ok=True)
     atomic.write_text(paths.config_file, config.model_dump_json(indent=2) + "\n", mode=0o600)
     return paths.config_file
+
+
+def update_config(paths: Paths | None = None, **changes: object) -> Config:
+    """Merge `changes` (Config field names; None = keep) into config.json and save it.
+
+    The one place `claude-sync configure` and the sidecar's configure request change settings.
+    """
+    paths = paths or Paths.current()
+    try:
+        current = load_config(paths).model_dump()
+    except ConfigError:
+        if paths.config_file.exists():
+            raise
+        current = {}
+    given = {k: v for k, v in changes.items() if v is not None}
+    unknown = set(given) - set(Config.model_fields)
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    merged = {**current, **given}
+    merged.setdefault("device", default_device_name())
+    if "projects_root" not in merged:
+        raise ConfigError(
+            "the first configuration needs a projects root, the folder your projects live under"
+            " (`claude-sync configure --projects-root DIR`)"
+        )
+    # A repository or server URL alone picks its backend, unless one was chosen before.
+    if given.get("git_url") and "backend" not in given and not current.get("backend"):
+        merged["backend"] = "git"
+    if given.get("server_url") and "backend" not in given and "git_url" not in current:
+        merged["backend"] = "server"
+    try:
+        config = Config.model_validate(merged)
+    except ValueError as e:
+        raise ConfigError(f"invalid configuration: {e}") from e
+    save_config(config, paths)
+    return config
