@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import Config, Paths, default_device_name, load_config, save_config
+from .config import Paths, load_config, update_config
 from .engine import Outcome, Selection, SyncEngine
-from .errors import ConfigError, SyncError
+from .errors import SyncError
 from .listing import human_size, local_groups, remote_dicts, short_time
 
 
@@ -26,34 +26,18 @@ def _print_json(data: object) -> None:
 
 
 def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
-    try:
-        current = load_config(paths).model_dump()
-    except ConfigError:
-        if not paths.config_file.exists():
-            current = {}
-        else:
-            raise
-    updates = {
-        "device": args.device,
-        "projects_root": os.path.abspath(os.path.expanduser(args.projects_root)) if args.projects_root else None,
-        "backend": args.backend,
-        "git_url": args.git_url,
-        "server_url": args.server_url,
-        "ca_bundle": args.ca_bundle,
-    }
-    merged = {**current, **{k: v for k, v in updates.items() if v is not None}}
-    merged.setdefault("device", default_device_name())
-    if "projects_root" not in merged:
-        raise ConfigError("the first `configure` needs --projects-root DIR (where your projects live)")
-    if args.git_url and not args.backend and not current.get("backend"):
-        merged["backend"] = "git"
-    if args.server_url and not args.backend and "git_url" not in current:
-        merged["backend"] = "server"
-    try:
-        config = Config.model_validate(merged)
-    except ValueError as e:
-        raise ConfigError(f"invalid configuration: {e}") from e
-    f = save_config(config, paths)
+    config = update_config(
+        paths,
+        device=args.device,
+        projects_root=os.path.abspath(os.path.expanduser(args.projects_root)) if args.projects_root else None,
+        backend=args.backend,
+        git_url=args.git_url,
+        server_url=args.server_url,
+        ca_bundle=args.ca_bundle,
+        hook_note=args.hook_note,
+        hook_pull_timeout=args.hook_pull_timeout,
+    )
+    f = paths.config_file
     if args.json:
         _print_json(config.model_dump(mode="json"))
     else:
@@ -121,7 +105,10 @@ def cmd_sync(args: argparse.Namespace, paths: Paths) -> int:
             print(f"[{i}/{n}] {o.session_id[:8]}{where}: {o.status}" + (f" ({o.reason})" if o.reason else ""), file=sys.stderr)
 
     try:
-        summary = (engine.push if args.command == "push" else engine.pull)(sel, progress)
+        if args.command == "push":
+            summary = engine.push(sel, progress, force=args.force)
+        else:
+            summary = engine.pull(sel, progress)
     finally:
         engine.close()
     if args.json:
@@ -134,10 +121,146 @@ def cmd_sync(args: argparse.Namespace, paths: Paths) -> int:
     return summary.exit_code
 
 
+def cmd_backups(args: argparse.Namespace, paths: Paths) -> int:
+    from .backups import list_backups
+
+    found = list_backups(paths, args.session)
+    if args.json:
+        _print_json([b.to_dict() for b in found])
+        return 0
+    if not found:
+        print("no backups")
+    for b in found:
+        print(f"{b.id}  {b.session_id[:8]}  {len(b.files)} file(s)  {b.reason}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, paths: Paths) -> int:
+    from .backups import restore_backup
+
+    backup, safety = restore_backup(paths, args.backup)
+    if args.json:
+        _print_json({"restored": backup.to_dict(), "replaced_backup": safety.name if safety else None})
+        return 0
+    print(f"restored {len(backup.files)} file(s) of session {backup.session_id} from {backup.id}")
+    if safety:
+        print(f"what was there before is in backup {safety.name}")
+    return 0
+
+
+def cmd_lsp(args: argparse.Namespace, paths: Paths) -> int:
+    from .lsp import serve
+
+    serve(paths)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     from .demo import run_demo
 
     return run_demo(keep=args.keep)
+
+
+def _server_data(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from .server.serve import default_data_dir
+
+    return Path(args.data).expanduser() if args.data else default_data_dir()
+
+
+def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
+    from .server.serve import serve
+
+    serve(_server_data(args), host=args.host, port=args.port, max_bundle_bytes=args.max_bundle_bytes)
+    return 0
+
+
+def cmd_server(args: argparse.Namespace, paths: Paths) -> int:
+    from .server.sqlite_storage import SqliteStorage
+
+    storage = SqliteStorage(_server_data(args))
+    if args.server_command == "add-user":
+        token = storage.add_user(args.name)
+        print(f"token for {args.name} (shown once; give it to `claude-sync token set` on each device):", file=sys.stderr)
+        print(token)
+    elif args.server_command == "revoke":
+        n = storage.revoke(args.name)
+        print(f"revoked {n} token(s) of {args.name}")
+    else:
+        users = storage.users()
+        if args.json:
+            _print_json([vars(u) for u in users])
+            return 0
+        if not users:
+            print("no users yet: `claude-sync server add-user NAME`")
+        for u in users:
+            print(f"{u.name:<20} {u.tokens} token(s)  {u.sessions} session(s)  since {u.created[:10]}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, paths: Paths) -> int:
+    from . import credentials
+    from .errors import ConfigError
+
+    url = args.server_url or load_config(paths).server_url
+    if not url:
+        raise ConfigError("no sync server configured: run `claude-sync configure --backend server --server-url URL`")
+    if args.token_command == "set":
+        if sys.stdin.isatty():
+            import getpass
+
+            text = getpass.getpass(f"token for {url}: ")
+        else:
+            text = sys.stdin.read()
+        where = credentials.set_token(url, text, paths)
+        print(f"saved the token for {url} in {where}")
+    elif credentials.clear_token(url, paths):
+        print(f"removed the token for {url}")
+    else:
+        print(f"no token was stored for {url}")
+    return 0
+
+
+def cmd_hooks(args: argparse.Namespace, paths: Paths) -> int:
+    from . import hooks
+
+    if args.hooks_command == "status":
+        st = hooks.status(paths)
+        if args.json:
+            _print_json(st)
+            return 0
+        if st["error"]:
+            raise hooks.SettingsError(st["error"])
+        print(f"hooks {'installed' if st['installed'] else 'not installed'} in {st['settings']}")
+        for event, state in st["events"].items():
+            print(f"  {event}: {state}")
+        lc = st["launcher"]
+        print(f"  launcher: {lc['path']}" + ("" if lc["exists"] else " (missing)"))
+        if lc["python"]:
+            print(f"  python: {lc['python']}" + ("" if lc["python_exists"] else " (missing: run `claude-sync hooks install`)"))
+        ob = st["outbox"]
+        print(f"  waiting to be pushed: {ob['pending']}" + (f" (last error: {ob['last_error']})" if ob["last_error"] else ""))
+        print(f"  log: {st['log']}")
+        return 0
+    if args.hooks_command == "install":
+        change = hooks.install(paths, tuple(args.libs or ()), args.python)
+    else:
+        change = hooks.remove(paths)
+    if args.json:
+        _print_json(change.to_dict())
+    else:
+        verb = "installed in" if args.hooks_command == "install" else "removed from"
+        print(f"hooks {verb} {change.settings}" if change.changed else f"{change.settings} already up to date")
+        if change.backup:
+            print(f"  previous file backed up to {change.backup}")
+    return 0
+
+
+def cmd_hook(args: argparse.Namespace, paths: Paths) -> int:
+    from .hook_runner import run_hook
+
+    return run_hook(args.event, paths.data, sys.stdin.buffer, sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--git-url", help="your private repository: SSH, HTTPS or a local path")
     c.add_argument("--server-url", help="a claude-sync server, e.g. https://sync.example.com")
     c.add_argument("--ca-bundle", help="a CA bundle to verify the server's certificate")
+    c.add_argument("--hook-note", choices=["on", "off"], help="let the SessionStart hook tell the model what it pulled")
+    c.add_argument("--hook-pull-timeout", metavar="SECONDS", help="how long the SessionStart hook waits for its pull")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_configure)
 
@@ -171,11 +296,73 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--project", metavar="KEY", help=f"{verb} the sessions of one project (e.g. acme/api)")
         x.add_argument("ids", nargs="*", metavar="SESSION_ID_OR_PREFIX")
         x.add_argument("--json", action="store_true")
+        if name == "push":
+            x.add_argument("--force", action="store_true", help="replace remote copies even when they are longer")
         x.set_defaults(func=cmd_sync)
+
+    bk = sub.add_parser("backups", help="list the local copies that pulls replaced")
+    bk.add_argument("--session", metavar="ID_OR_PREFIX", help="only the backups of this session")
+    bk.add_argument("--json", action="store_true")
+    bk.set_defaults(func=cmd_backups)
+
+    rs = sub.add_parser("restore", help="put a backup's files back (what is there now is backed up first)")
+    rs.add_argument("backup", metavar="BACKUP_ID_OR_PREFIX")
+    rs.add_argument("--json", action="store_true")
+    rs.set_defaults(func=cmd_restore)
+
+    ls = sub.add_parser("lsp", help="serve the VS Code extension: JSON-RPC over stdin/stdout")
+    ls.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)  # what language clients append
+    ls.set_defaults(func=cmd_lsp)
 
     d = sub.add_parser("demo", help="move a sample session between two simulated devices, offline")
     d.add_argument("--keep", action="store_true", help="keep the demo folder")
     d.set_defaults(func=cmd_demo)
+
+    data_help = "the server's data dir (default: the platform's user data dir for claude-sync-server)"
+    sv = sub.add_parser("serve", help="run the self-hosted sync server")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8787)
+    sv.add_argument("--data", metavar="DIR", help=data_help)
+    sv.add_argument("--max-bundle-bytes", type=int, default=1024**3, metavar="N", help="largest upload accepted")
+    sv.set_defaults(func=cmd_serve)
+
+    srv = sub.add_parser("server", help="manage the sync server's users and tokens")
+    srv_sub = srv.add_subparsers(dest="server_command", required=True)
+    for name, text in (("add-user", "create a user (if new) and print a new token once"),
+                       ("revoke", "remove every token of a user (their sessions stay)")):
+        x = srv_sub.add_parser(name, help=text)
+        x.add_argument("name")
+        x.add_argument("--data", metavar="DIR", help=data_help)
+    x = srv_sub.add_parser("users", help="list users")
+    x.add_argument("--data", metavar="DIR", help=data_help)
+    x.add_argument("--json", action="store_true")
+    srv.set_defaults(func=cmd_server)
+
+    tk = sub.add_parser("token", help="store or forget this device's sync server token")
+    tk_sub = tk.add_subparsers(dest="token_command", required=True)
+    for name, text in (("set", "read the token from stdin and store it (keyring, else a private file)"),
+                       ("clear", "forget the stored token")):
+        x = tk_sub.add_parser(name, help=text)
+        x.add_argument("--server-url", help="the server the token is for (default: the configured one)")
+    tk.set_defaults(func=cmd_token)
+
+    hk = sub.add_parser("hooks", help="sync automatically: Claude Code hooks that push at session end, pull at start")
+    hk_sub = hk.add_subparsers(dest="hooks_command", required=True)
+    hi = hk_sub.add_parser("install", help="add the hooks to the client's settings.json (again: refreshes them)")
+    hi.add_argument("--libs", action="append", metavar="DIR", help="a folder the launcher puts on PYTHONPATH (repeatable)")
+    hi.add_argument("--python", metavar="PATH", help="the interpreter the hooks run (default: this one)")
+    hk_sub.add_parser("remove", help="take the hooks out of settings.json, leaving the rest as it was")
+    hk_sub.add_parser("status", help="whether the hooks are installed, and what waits to be pushed")
+    for x in hk_sub.choices.values():
+        x.add_argument("--json", action="store_true")
+    hk.set_defaults(func=cmd_hooks)
+
+    # Hidden: a hook run by hand, payload on stdin. The launcher calls claude_sync.hook_runner
+    # directly instead, which skips this module's imports and starts several times faster.
+    hook = sub.add_parser("hook")
+    hook.add_argument("event", choices=["session-start", "session-end"])
+    hook.set_defaults(func=cmd_hook)
+    sub.metavar = "{" + ",".join(name for name in sub.choices if name != "hook") + "}"
     return p
 
 

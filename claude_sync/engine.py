@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import claude_home
 from .backends import Backend, PushItem, PushResult, RemoteEntry, open_backend
+from .backends.base import PartialPush
 from .bundle import Bundle
 from .config import Config, Paths, this_flavour
 from .errors import NotPortable, SyncError
@@ -178,9 +179,11 @@ class SyncEngine:
         """Upload sessions; `force` replaces remote copies even when they are longer."""
         sel.check()
         self._force = force
-        _ = self.backend  # a configuration error stops here, before any session is touched
         summary = Summary("push")
         with self._lock():
+            # A configuration error stops here, before any session is touched. Opened under the lock:
+            # opening a Git backend sets up its local mirror, which two syncs must not do at once.
+            _ = self.backend
             sessions = self.local_sessions()
             chosen, errors = self._select_local(sessions, sel)
             summary.outcomes.extend(errors)
@@ -238,6 +241,11 @@ class SyncEngine:
         items = [PushItem(p.bundle, p.base, p.force) for _s, p in pending.values()]
         try:
             return self.backend.push(items)
+        except PartialPush as e:
+            for sid, why in e.failures.items():
+                s, _p = pending.pop(sid)
+                summary.outcomes.append(Outcome(sid, FAILED, why, title=s.meta.title))
+            return e.results
         except SyncError as e:
             for sid, (s, _p) in list(pending.items()):
                 summary.outcomes.append(Outcome(sid, FAILED, str(e), title=s.meta.title))
@@ -307,9 +315,9 @@ class SyncEngine:
 
     def pull(self, sel: Selection, progress: Progress | None = None, cancel: threading.Event | None = None) -> Summary:
         sel.check()
-        _ = self.backend  # a configuration error stops here, before any session is touched
         summary = Summary("pull")
         with self._lock():
+            _ = self.backend  # under the lock, as in push
             try:
                 self.backend.refresh()
                 entries = self.backend.entries()

@@ -1,0 +1,146 @@
+"""What each sidecar request does: blocking calls into the core, run in a worker thread.
+
+Each returns plain JSON data with the protocol's camelCase keys (docs/sidecar-protocol.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+from pydantic.alias_generators import to_camel
+
+from .. import __version__, credentials
+from .. import hooks as claude_hooks
+from ..config import Config, Paths, default_device_name, load_config, update_config
+from ..engine import Outcome, Progress, Selection, SyncEngine
+from ..errors import ConfigError
+from ..listing import local_groups, remote_dicts
+from .models import SidecarOptions
+
+
+def camel(data: Any) -> Any:
+    """snake_case keys (the core's plain views) -> the protocol's camelCase, recursively."""
+    if isinstance(data, dict):
+        return {to_camel(k): camel(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [camel(v) for v in data]
+    return data
+
+
+def config_view(config: Config) -> dict[str, Any]:
+    return {
+        "deviceName": config.device,
+        "projectsRoot": config.projects_root,
+        "backend": config.backend,
+        "gitRepoUrl": config.git_url,
+        "serverUrl": config.server_url,
+    }
+
+
+def status(paths: Paths) -> dict[str, Any]:
+    config: Config | None = None
+    problem: str | None = None
+    try:
+        config = load_config(paths)
+    except ConfigError as e:
+        if paths.config_file.exists():  # a broken file, not a fresh device
+            problem = str(e)
+    return {
+        "version": __version__,
+        "configured": config is not None,
+        "config": config_view(config) if config else None,
+        "configError": problem,
+        "defaultDeviceName": default_device_name(),
+        "hasToken": _has_token(paths, config),
+        "hooks": hooks(paths, "status"),
+    }
+
+
+def configure(paths: Paths, changes: dict[str, str | None]) -> dict[str, Any]:
+    update_config(paths, **changes)
+    return status(paths)
+
+
+def list_local(paths: Paths) -> dict[str, Any]:
+    engine = SyncEngine(load_config(paths), paths)
+    return {"groups": camel(local_groups(engine.local_sessions(), engine.layout))}
+
+
+def _engine(paths: Paths, options: SidecarOptions) -> SyncEngine:
+    return SyncEngine(load_config(paths), paths, lock_timeout=options.lock_wait_seconds, stop_when_unreachable=True)
+
+
+def list_remote(paths: Paths, options: SidecarOptions) -> dict[str, Any]:
+    engine = _engine(paths, options)
+    try:
+        return {"entries": camel(remote_dicts(engine.remote()))}
+    finally:
+        engine.close()
+
+
+def sync(
+    paths: Paths,
+    options: SidecarOptions,
+    action: Literal["push", "pull"],
+    selection: Selection,
+    progress: Progress,
+    cancel: threading.Event,
+) -> dict[str, Any]:
+    engine = _engine(paths, options)
+    try:
+        run = engine.push if action == "push" else engine.pull
+        return camel(run(selection, progress, cancel).to_dict())  # type: ignore[no-any-return]
+    finally:
+        engine.close()
+
+
+def progress_view(operation_id: str, done: int, total: int, o: Outcome) -> dict[str, Any]:
+    what = o.title or o.session_id[:8]
+    return {
+        "operationId": operation_id,
+        "done": done,
+        "total": total,
+        "sessionId": o.session_id,
+        "projectKey": o.project_key,
+        "title": o.title,
+        "status": o.status,
+        "reason": o.reason,
+        "message": f"{done}/{total} {what}: {o.status}" + (f" ({o.reason})" if o.reason else ""),
+    }
+
+
+def _has_token(paths: Paths, config: Config | None) -> bool:
+    if config is None or not config.server_url:
+        return False
+    try:
+        return credentials.get_token(config.server_url, paths) is not None
+    except ConfigError:  # an unreadable token file: as good as none, and status must still answer
+        return False
+
+
+def set_token(paths: Paths, token: str, server_url: str | None) -> dict[str, Any]:
+    url = server_url or load_config(paths).server_url
+    if not url:
+        raise ConfigError("no sync server configured: set the server URL first")
+    where = credentials.set_token(url, token, paths)
+    return {"hasToken": True, "serverUrl": url, "storedIn": where}
+
+
+def hooks(paths: Paths, action: Literal["status", "install", "remove"]) -> dict[str, Any]:
+    change: dict[str, Any] = {}
+    if action != "status":
+        # install: the launcher runs this interpreter with the folder claude_sync is imported from,
+        # which is the extension's bundled libraries when the sidecar runs from the .vsix.
+        done = claude_hooks.install(paths) if action == "install" else claude_hooks.remove(paths)
+        change = {"changed": done.changed, "backup": str(done.backup) if done.backup else None}
+    st = claude_hooks.status(paths)
+    return {
+        "installed": st["installed"],
+        "settingsPath": st["settings"],
+        "events": st["events"],
+        "error": st["error"],
+        "pending": st["outbox"]["pending"],
+        "lastError": st["outbox"]["last_error"],
+        **change,
+    }

@@ -1,0 +1,118 @@
+"""The sidecar's request params, parsed once from what pygls hands over.
+
+pygls gives the params of custom methods as nested namedtuples with the client's camelCase
+names (and `initializationOptions` as a dict); `parse` turns either into one of these models,
+or into an Invalid Params error. Empty strings count as "not given".
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from ..engine import Selection
+from .errors import invalid_params
+
+M = TypeVar("M", bound="Params")
+
+
+class Params(BaseModel):
+    # strict: "yes" is not a boolean and 5 is not a session id; forbid: a misspelt key is an error.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    model_config = ConfigDict(extra="ignore")
+
+
+class SidecarOptions(Params):
+    """`initializationOptions`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    # How long a request waits for another sync (CLI, hooks) before answering `busy`.
+    lock_wait_seconds: float = Field(default=10.0, ge=0)
+
+
+class ConfigureParams(Params):
+    device_name: str | None = None
+    projects_root: str | None = None
+    backend: Literal["git", "server"] | None = None
+    git_repo_url: str | None = None
+    server_url: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_not_given(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    def changes(self) -> dict[str, str | None]:
+        """Config field name -> new value (None = keep)."""
+        return {
+            "device": self.device_name,
+            "projects_root": os.path.expanduser(self.projects_root) if self.projects_root else None,
+            "backend": self.backend,
+            "git_url": self.git_repo_url,
+            "server_url": self.server_url,
+        }
+
+
+class SetTokenParams(Params):
+    token: str = Field(min_length=1, repr=False)
+    server_url: str | None = None  # default: the configured one
+
+
+class SyncParams(Params):
+    """push / pull: exactly one of sessionIds, project, all."""
+
+    operation_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1)
+    session_ids: list[str] | None = None
+    project: str | None = None
+    all_: bool = Field(default=False, alias="all")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SyncParams:
+        if sum([bool(self.session_ids), self.project is not None, self.all_]) != 1:
+            raise ValueError("name exactly one of: sessionIds (non-empty), project, all: true")
+        return self
+
+    def selection(self) -> Selection:
+        return Selection(all=self.all_, project=self.project, ids=tuple(self.session_ids or ()))
+
+
+class CancelParams(Params):
+    operation_id: str = Field(min_length=1)
+
+
+class HooksParams(Params):
+    action: Literal["status", "install", "remove"] = "status"
+
+
+def plain(value: Any) -> Any:
+    """Namedtuples (pygls' view of JSON objects) back into dicts, recursively."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def parse(model: type[M], params: Any) -> M:
+    raw = plain(params)
+    if raw is None or raw == [] or raw == [None]:  # vscode-jsonrpc sends [null] for an undefined param
+        raw = {}
+    if not isinstance(raw, dict):
+        raise invalid_params("params must be an object", [])
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "(params)", "message": err["msg"]} for err in e.errors()
+        ]
+        raise invalid_params("; ".join(f"{p['field']}: {p['message']}" for p in problems), problems) from None
