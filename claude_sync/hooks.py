@@ -394,7 +394,7 @@ def remove(paths: Paths) -> Change:
     return Change(path, changed, backup, lp, removed)
 
 
-def status(paths: Paths) -> dict[str, Any]:
+def status(paths: Paths, libs: tuple[str, ...] = ()) -> dict[str, Any]:
     path = settings_path(paths)
     lp = launcher_path(paths.data)
     python = read_python(lp)
@@ -418,7 +418,7 @@ def status(paths: Paths) -> dict[str, Any]:
         "python_exists": bool(python and shutil.which(python)),
         # False when it runs another interpreter or package than this process (an older extension,
         # say): `hooks install` from here refreshes it.
-        "current": text == LauncherSpec.current(paths.data).render(),
+        "current": text == LauncherSpec.current(paths.data, libs).render(),
     }
     pending = Outbox(paths.data).pending()
     errors = [e.data["last_error"] for e in pending if e.data.get("last_error")]

@@ -5,6 +5,7 @@ Each returns plain JSON data with the protocol's camelCase keys (docs/sidecar-pr
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Literal
 
@@ -127,14 +128,27 @@ def set_token(paths: Paths, token: str, server_url: str | None) -> dict[str, Any
     return {"hasToken": True, "serverUrl": url, "storedIn": where}
 
 
+def _libs() -> tuple[str, ...]:
+    """The library folders this sidecar runs with: the extension's bundled libraries when
+    it runs from a .vsix (the extension sets PYTHONPATH). The hook launcher needs them all."""
+    return tuple(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+
+
 def hooks(paths: Paths, action: Literal["status", "install", "remove"]) -> dict[str, Any]:
     change: dict[str, Any] = {}
-    if action != "status":
+    libs = _libs()
+    if action == "status":
+        st = claude_hooks.status(paths, libs)
+        if st["installed"] and not st["launcher"]["current"]:
+            # Installed by another interpreter or an older extension: point the launcher at this
+            # one, so the hooks keep working after the extension updated.
+            claude_hooks.install(paths, libs)
+    else:
         # install: the launcher runs this interpreter with the folder claude_sync is imported from,
-        # which is the extension's bundled libraries when the sidecar runs from the .vsix.
-        done = claude_hooks.install(paths) if action == "install" else claude_hooks.remove(paths)
+        # plus the bundled libraries when the sidecar runs from the .vsix.
+        done = claude_hooks.install(paths, libs) if action == "install" else claude_hooks.remove(paths)
         change = {"changed": done.changed, "backup": str(done.backup) if done.backup else None}
-    st = claude_hooks.status(paths)
+    st = claude_hooks.status(paths, libs)
     return {
         "installed": st["installed"],
         "settingsPath": st["settings"],

@@ -1,0 +1,359 @@
+// The commands. Each one asks the sidecar to do the work and turns the answer (or the error) into
+// a message; none of them throws into VS Code.
+import * as os from 'os';
+import { ProgressLocation, Uri, type Disposable } from 'vscode';
+import { SidecarUnavailable, reportError } from './errors';
+import { outcomeLine, summaryLine, tildify } from './format';
+import { showLog, traceError, traceInfo } from './log';
+import {
+  Method,
+  type ConfigParams,
+  type HooksState,
+  type ProgressEvent,
+  type Selection,
+  type SidecarApi,
+  type Status,
+  type Summary,
+  type SyncAction,
+} from './protocol';
+import { configureParams, readSettings, updateSetting } from './settings';
+import type { HooksStatusBar } from './statusBar';
+import type { LocalProjectItem, LocalSessionItem, RemoteProjectItem, RemoteSessionItem } from './views';
+import {
+  executeCommand,
+  registerCommand,
+  showInformationMessage,
+  showInputBox,
+  showOpenDialog,
+  showWarningMessage,
+  withProgress,
+} from './vscodeapi';
+
+/** Where the server token lives in VS Code's SecretStorage (never in settings). */
+export const TOKEN_SECRET = 'claudeSyncSessions.serverToken';
+
+export interface Secrets {
+  get(key: string): Thenable<string | undefined>;
+  store(key: string, value: string): Thenable<void>;
+}
+
+export interface Refreshable {
+  refresh(): void;
+}
+
+export interface ControllerDeps {
+  sidecar: SidecarApi & { restart?(): Promise<void>; readonly running?: boolean; readonly problem?: string };
+  local: Refreshable;
+  remote: Refreshable;
+  statusBar: HooksStatusBar;
+  secrets: Secrets;
+}
+
+export class Controller {
+  private readonly progressListeners = new Map<string, (p: ProgressEvent) => void>();
+  private operations = 0;
+
+  constructor(private readonly deps: ControllerDeps) {}
+
+  // --- sync ---------------------------------------------------------------------------------
+
+  uploadSession(item: LocalSessionItem): Promise<Summary | undefined> {
+    const title = item.session.title || item.session.sessionId.slice(0, 8);
+    return this.sync('push', { sessionIds: [item.session.sessionId] }, `Uploading "${title}"`);
+  }
+
+  uploadProject(item: LocalProjectItem): Promise<Summary | undefined> {
+    const key = item.group.projectKey ?? '';
+    return this.sync('push', { project: key }, `Uploading ${key}`);
+  }
+
+  uploadAll(): Promise<Summary | undefined> {
+    return this.sync('push', { all: true }, 'Uploading all sessions');
+  }
+
+  downloadSession(item: RemoteSessionItem): Promise<Summary | undefined> {
+    const title = item.entry.title || item.entry.sessionId.slice(0, 8);
+    return this.sync('pull', { sessionIds: [item.entry.sessionId] }, `Downloading "${title}"`);
+  }
+
+  downloadProject(item: RemoteProjectItem): Promise<Summary | undefined> {
+    return this.sync('pull', { project: item.projectKey }, `Downloading ${item.projectKey}`);
+  }
+
+  downloadAll(): Promise<Summary | undefined> {
+    return this.sync('pull', { all: true }, 'Downloading all sessions');
+  }
+
+  /** Feeds a claudeSync/progress notification to the operation it belongs to. */
+  onProgress(p: ProgressEvent): void {
+    this.progressListeners.get(p.operationId)?.(p);
+  }
+
+  /** Runs a push or pull under a cancellable progress notification, then shows the summary. */
+  async sync(action: SyncAction, selection: Selection, title: string): Promise<Summary | undefined> {
+    const operationId = `${action}-${process.pid}-${++this.operations}`;
+    const method = action === 'push' ? Method.push : Method.pull;
+    let summary: Summary;
+    try {
+      summary = await withProgress({ location: ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+        this.progressListeners.set(operationId, (p) => {
+          progress.report({ message: p.message || `${p.done}/${p.total}`, increment: p.total ? 100 / p.total : undefined });
+        });
+        const cancelling = token.onCancellationRequested(() => {
+          // $/cancelRequest cannot stop a worker thread: the sidecar has its own cancel, and still answers with a summary.
+          this.deps.sidecar.request(Method.cancel, { operationId }).then(undefined, (e) => traceError('cancel failed', e));
+        });
+        try {
+          return await this.deps.sidecar.request<Summary>(method, { operationId, ...selection });
+        } finally {
+          cancelling.dispose();
+          this.progressListeners.delete(operationId);
+        }
+      });
+    } catch (e) {
+      await reportError(e, action === 'push' ? 'Upload failed' : 'Download failed');
+      return undefined;
+    } finally {
+      // Even a failed batch may have changed something.
+      this.deps.remote.refresh();
+      if (action === 'pull') this.deps.local.refresh();
+    }
+    await this.reportSummary(action, summary);
+    return summary;
+  }
+
+  private async reportSummary(action: SyncAction, s: Summary): Promise<void> {
+    const verb = action === 'push' ? 'upload' : 'download';
+    for (const o of s.outcomes) {
+      const line = `${verb} ${o.status}: ${o.title || '(untitled)'} (${o.sessionId})${o.reason ? `: ${o.reason}` : ''}`;
+      if (o.status === 'failed') traceError(line);
+      else traceInfo(line);
+    }
+    // One session reads better by name; a batch as counts.
+    const text = s.outcomes.length === 1 ? outcomeLine(action, s.outcomes[0]) : summaryLine(action, s);
+    if (s.failed > 0) {
+      const picked = await showWarningMessage(text, 'Show Failures');
+      if (picked === 'Show Failures') showLog();
+    } else {
+      void showInformationMessage(text);
+    }
+  }
+
+  // --- refresh and settings -------------------------------------------------------------------
+
+  refreshLocal(): void {
+    this.deps.local.refresh();
+  }
+
+  refreshRemote(): void {
+    this.deps.remote.refresh();
+  }
+
+  /** Hands the user's settings and the stored token to the sidecar (on start and on change). */
+  async pushSettings(): Promise<Status | undefined> {
+    const params = configureParams();
+    const status = Object.keys(params).length
+      ? await this.deps.sidecar.request<Status>(Method.configure, params)
+      : await this.deps.sidecar.request<Status>(Method.status, {});
+    this.showStatus(status);
+    // The token belongs to the configured server; without one there is nothing to hand over.
+    const token = await this.deps.secrets.get(TOKEN_SECRET);
+    const serverUrl = status.config?.serverUrl;
+    if (token && serverUrl) await this.deps.sidecar.request(Method.setToken, { token, serverUrl });
+    return status;
+  }
+
+  async refreshStatus(): Promise<void> {
+    try {
+      this.showStatus(await this.deps.sidecar.request<Status>(Method.status, {}));
+    } catch (e) {
+      this.deps.statusBar.update(undefined, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  /** The hooks in the status bar; whether the device and the remote are set, for the views' welcome text. */
+  private showStatus(status: Status): void {
+    this.deps.statusBar.update(status.hooks);
+    const c = status.config;
+    const remote = Boolean(c && (c.backend === 'server' ? c.serverUrl : c.gitRepoUrl));
+    void executeCommand('setContext', 'claudeSync.configured', status.configured).then(undefined, () => undefined);
+    void executeCommand('setContext', 'claudeSync.remoteConfigured', remote).then(undefined, () => undefined);
+  }
+
+  private async currentStatus(): Promise<Status | undefined> {
+    try {
+      return await this.deps.sidecar.request<Status>(Method.status, {});
+    } catch {
+      return undefined; // the commands still work from the settings alone
+    }
+  }
+
+  /** Saves to the sidecar first, so an invalid value is refused before it reaches the settings. */
+  private async configure(params: ConfigParams): Promise<Status> {
+    const status = await this.deps.sidecar.request<Status>(Method.configure, params);
+    for (const [key, value] of Object.entries(params)) await updateSetting(key as keyof ConfigParams, value);
+    this.showStatus(status);
+    this.deps.local.refresh();
+    this.deps.remote.refresh();
+    return status;
+  }
+
+  async configureDevice(): Promise<void> {
+    const settings = readSettings();
+    const status = await this.currentStatus();
+    const current = status?.config;
+    const deviceName = await showInputBox({
+      title: 'Claude Sync: Configure Device (1/2)',
+      prompt: 'A name for this device, shown on the sessions it uploads',
+      value: settings.deviceName || current?.deviceName || status?.defaultDeviceName || os.hostname().split('.')[0],
+      ignoreFocusOut: true,
+      validateInput: validateDeviceName,
+    });
+    if (deviceName === undefined) return;
+    const root = settings.projectsRoot || current?.projectsRoot || os.homedir();
+    const picked = await showOpenDialog({
+      title: 'Claude Sync: the folder your projects live under (2/2)',
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      defaultUri: Uri.file(root),
+      openLabel: 'Use as Projects Root',
+    });
+    if (!picked || picked.length === 0) return;
+    const saved = await this.configure({ deviceName: deviceName.trim(), projectsRoot: picked[0].fsPath });
+    void showInformationMessage(
+      `Claude Sync: this device is "${saved.config?.deviceName ?? deviceName.trim()}", projects under ${saved.config?.projectsRoot ?? picked[0].fsPath}.`,
+    );
+  }
+
+  async setGitRepoUrl(): Promise<void> {
+    const settings = readSettings();
+    const current = (await this.currentStatus())?.config;
+    const url = await showInputBox({
+      title: 'Claude Sync: Set Git Repository URL',
+      prompt: 'Your private Git repository: SSH (git@host:me/sessions.git), HTTPS or a local path',
+      value: settings.gitRepoUrl || current?.gitRepoUrl || '',
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim() ? undefined : 'Enter a repository URL or path'),
+    });
+    if (url === undefined) return;
+    await this.configure({ gitRepoUrl: url.trim(), backend: 'git' });
+    void showInformationMessage(`Claude Sync: sessions sync through the Git repository ${url.trim()}.`);
+  }
+
+  async setServerUrl(): Promise<void> {
+    const settings = readSettings();
+    const current = await this.currentStatus();
+    const url = await showInputBox({
+      title: 'Claude Sync: Set Server URL (1/2)',
+      prompt: 'Your claude-sync server, e.g. https://sync.example.com',
+      value: settings.serverUrl || current?.config?.serverUrl || '',
+      ignoreFocusOut: true,
+      validateInput: validateServerUrl,
+    });
+    if (url === undefined) return;
+    const hasToken = Boolean(await this.deps.secrets.get(TOKEN_SECRET));
+    const token = await showInputBox({
+      title: 'Claude Sync: Set Server URL (2/2)',
+      prompt: hasToken ? 'The access token (leave empty to keep the stored one)' : 'The access token the server gave you',
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim() || hasToken ? undefined : 'Enter the token'),
+    });
+    if (token === undefined) return;
+    if (token.trim()) {
+      await this.deps.secrets.store(TOKEN_SECRET, token.trim());
+      await this.deps.sidecar.request(Method.setToken, { token: token.trim(), serverUrl: url.trim() });
+    }
+    await this.configure({ serverUrl: url.trim(), backend: 'server' });
+    void showInformationMessage(`Claude Sync: sessions sync through the server ${url.trim()}.`);
+  }
+
+  // --- hooks ------------------------------------------------------------------------------------
+
+  async installHooks(): Promise<HooksState | undefined> {
+    return this.hooks('install');
+  }
+
+  async removeHooks(): Promise<HooksState | undefined> {
+    return this.hooks('remove');
+  }
+
+  async toggleHooks(): Promise<HooksState | undefined> {
+    const known = this.deps.statusBar.state ?? (await this.deps.sidecar.request<HooksState>(Method.hooks, { action: 'status' }));
+    return this.hooks(known.installed ? 'remove' : 'install');
+  }
+
+  private async hooks(action: 'install' | 'remove'): Promise<HooksState | undefined> {
+    const previous = this.deps.statusBar.state;
+    this.deps.statusBar.busy();
+    try {
+      const state = await this.deps.sidecar.request<HooksState>(Method.hooks, { action });
+      this.deps.statusBar.update(state);
+      const where = tildify(state.settingsPath);
+      void showInformationMessage(
+        state.installed ? `Claude Sync: auto-sync hooks installed in ${where}.` : `Claude Sync: auto-sync hooks removed from ${where}.`,
+      );
+      return state;
+    } catch (e) {
+      this.deps.statusBar.update(previous);
+      await reportError(e, action === 'install' ? 'Could not install the hooks' : 'Could not remove the hooks');
+      return undefined;
+    }
+  }
+
+  /** Restarts the sidecar (also after the Python setting changed); a failed start is reported. */
+  async restartSidecar(): Promise<void> {
+    const sidecar = this.deps.sidecar;
+    if (!sidecar.restart) return;
+    await sidecar.restart();
+    if (!sidecar.running) {
+      this.deps.statusBar.update(undefined, sidecar.problem);
+      await reportError(new SidecarUnavailable(sidecar.problem ?? 'it did not start'));
+    }
+  }
+}
+
+export function validateDeviceName(v: string): string | undefined {
+  const name = v.trim();
+  if (!name) return 'Enter a name';
+  if (/[/\\\n\r\t]/.test(name)) return 'One line, without slashes';
+  return undefined;
+}
+
+export function validateServerUrl(v: string): string | undefined {
+  return /^https?:\/\/\S+$/.test(v.trim()) ? undefined : 'Enter an http:// or https:// URL';
+}
+
+/** Registers every command; a failure becomes a message, never an exception in VS Code. */
+export function registerCommands(c: Controller): Disposable[] {
+  const commands: Record<string, (...args: any[]) => unknown> = {
+    'claudeSync.uploadSession': (item: LocalSessionItem) => c.uploadSession(item),
+    'claudeSync.uploadProject': (item: LocalProjectItem) => c.uploadProject(item),
+    'claudeSync.uploadAll': () => c.uploadAll(),
+    'claudeSync.downloadSession': (item: RemoteSessionItem) => c.downloadSession(item),
+    'claudeSync.downloadProject': (item: RemoteProjectItem) => c.downloadProject(item),
+    'claudeSync.downloadAll': () => c.downloadAll(),
+    'claudeSync.refreshLocal': () => c.refreshLocal(),
+    'claudeSync.refreshRemote': () => c.refreshRemote(),
+    'claudeSync.configureDevice': () => c.configureDevice(),
+    'claudeSync.setGitRepoUrl': () => c.setGitRepoUrl(),
+    'claudeSync.setServerUrl': () => c.setServerUrl(),
+    'claudeSync.installHooks': () => c.installHooks(),
+    'claudeSync.removeHooks': () => c.removeHooks(),
+    'claudeSync.toggleHooks': () => c.toggleHooks(),
+    'claudeSync.showOutput': () => showLog(),
+    'claudeSync.restartSidecar': () => c.restartSidecar(),
+  };
+  return Object.entries(commands).map(([id, run]) => registerCommand(id, (...args: unknown[]) => safely(id, () => run(...args))));
+}
+
+/** Runs a command; whatever it throws is shown as a message and logged. */
+export async function safely<T>(id: string, run: () => T | Thenable<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (e) {
+    await reportError(e, `Claude Sync (${id.replace('claudeSync.', '')})`);
+    return undefined;
+  }
+}

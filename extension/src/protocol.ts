@@ -1,0 +1,147 @@
+// The sidecar's JSON-RPC protocol, as fixed in docs/sidecar-protocol.md. Types only: the
+// extension renders these answers and decides nothing itself.
+
+export const Method = {
+  status: 'claudeSync/status',
+  configure: 'claudeSync/configure',
+  setToken: 'claudeSync/setToken',
+  listLocal: 'claudeSync/listLocal',
+  listRemote: 'claudeSync/listRemote',
+  push: 'claudeSync/push',
+  pull: 'claudeSync/pull',
+  cancel: 'claudeSync/cancel',
+  hooks: 'claudeSync/hooks',
+} as const;
+
+export const Notification = {
+  progress: 'claudeSync/progress',
+  changed: 'claudeSync/changed',
+} as const;
+
+export type Backend = 'git' | 'server';
+
+export interface ConfigParams {
+  deviceName?: string;
+  projectsRoot?: string;
+  backend?: Backend;
+  gitRepoUrl?: string;
+  serverUrl?: string;
+}
+
+export interface HooksState {
+  installed: boolean;
+  settingsPath: string;
+  /** Per hook event: "installed" | "outdated" | "missing". */
+  events?: Record<string, string>;
+  /** Why settings.json could not be read (it is then left alone). */
+  error?: string | null;
+  /** Sessions the hooks still have to upload, and why the last hook upload failed. */
+  pending?: number;
+  lastError?: string | null;
+}
+
+export interface Status {
+  version: string;
+  configured: boolean;
+  config: {
+    deviceName: string;
+    projectsRoot: string;
+    backend: Backend;
+    gitRepoUrl: string | null;
+    serverUrl: string | null;
+  } | null;
+  /** Why config.json could not be read, when it exists but is broken. */
+  configError?: string | null;
+  /** The host name, offered as the device name. */
+  defaultDeviceName?: string;
+  hasToken: boolean;
+  hooks: HooksState;
+}
+
+export interface Session {
+  sessionId: string;
+  title: string;
+  messageCount: number;
+  firstTimestamp: string | null;
+  lastTimestamp: string | null;
+  size: number;
+  cwd: string | null;
+  projectKey: string | null;
+  portable: boolean;
+  reason: string;
+  transcript: string;
+  /** Files that travel with the session (transcript, sub-agents, tasks, file history). */
+  files?: number;
+}
+
+export interface ProjectGroup {
+  projectKey: string | null;
+  cwd: string | null;
+  portable: boolean;
+  sessions: Session[];
+}
+
+export interface RemoteEntry {
+  sessionId: string;
+  projectKey: string;
+  device: string;
+  lastModified: string | null;
+  title: string;
+  messageCount: number;
+  size: number;
+  contentSha256: string;
+  sha256: string;
+}
+
+/** Exactly one of the three. */
+export type Selection = { sessionIds: string[] } | { project: string } | { all: true };
+
+export type SyncAction = 'push' | 'pull';
+
+export type OutcomeStatus = 'done' | 'skipped' | 'failed';
+
+export interface Outcome {
+  sessionId: string;
+  status: OutcomeStatus;
+  reason: string;
+  projectKey: string | null;
+  title: string;
+}
+
+export interface Summary {
+  action: string;
+  done: number;
+  skipped: number;
+  failed: number;
+  outcomes: Outcome[];
+}
+
+export interface ProgressEvent {
+  operationId: string;
+  done: number;
+  total: number;
+  sessionId: string;
+  status: OutcomeStatus;
+  reason: string;
+  message: string;
+}
+
+export interface ChangedEvent {
+  what: 'local' | 'remote' | 'config' | 'hooks';
+}
+
+/** The JSON-RPC error codes of the domain errors (`data.code` names them). */
+export const ErrorCode = {
+  config: -32001,
+  backend: -32002,
+  bundle: -32003,
+  notFound: -32004,
+  busy: -32005,
+  other: -32010,
+  invalidParams: -32602,
+} as const;
+
+/** What the commands need from the sidecar: stubbed in the unit tests. */
+export interface SidecarApi {
+  request<R>(method: string, params: object): Promise<R>;
+}

@@ -1,0 +1,142 @@
+// The Python sidecar's lifecycle: start, restart, stop (failures logged, never thrown at VS Code),
+// and the one way the rest of the extension talks to it: `request`.
+import { EventEmitter, type Disposable, type Event, type LogOutputChannel } from 'vscode';
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  RevealOutputChannelOn,
+  State,
+  type Executable,
+} from 'vscode-languageclient/node';
+import { SidecarUnavailable } from './errors';
+import { traceError, traceInfo, traceWarn } from './log';
+import type { SidecarApi } from './protocol';
+import { checkImportable, findPython, sidecarLaunch } from './python';
+
+const RESTARTS_ALLOWED = 3;
+const RESTART_WINDOW_MS = 3 * 60_000;
+
+export class Sidecar implements SidecarApi, Disposable {
+  private client: LanguageClient | undefined;
+  private starting: Promise<void> | undefined;
+  private lastError: string | undefined;
+  private stopping = false;
+  private crashes: number[] = [];
+  private readonly handlers = new Map<string, (params: any) => void>();
+  private readonly didStart = new EventEmitter<void>();
+  /** Fires each time a sidecar is up (first start, restart, or after a crash). */
+  readonly onDidStart: Event<void> = this.didStart.event;
+
+  constructor(
+    private readonly extensionRoot: string,
+    private readonly channel: LogOutputChannel,
+    private readonly pythonSetting: () => string,
+  ) {}
+
+  /** Registers a handler for a sidecar notification; it survives restarts. */
+  onNotification<P>(method: string, handler: (params: P) => void): void {
+    this.handlers.set(method, handler);
+    this.client?.onNotification(method, handler);
+  }
+
+  /** Why the last start failed, if it did. */
+  get problem(): string | undefined {
+    return this.lastError;
+  }
+
+  get running(): boolean {
+    return this.client?.state === State.Running;
+  }
+
+  /** Starts the sidecar unless it runs; on failure logs and remembers why, then resolves. */
+  start(): Promise<void> {
+    if (this.running) return Promise.resolve();
+    this.starting ??= this.create().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    this.crashes = [];
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.starting;
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    this.stopping = true;
+    try {
+      if (client.state !== State.Stopped) await client.stop(5000);
+    } catch (e) {
+      traceWarn(`the sidecar did not stop cleanly: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.stopping = false;
+    }
+  }
+
+  async request<R>(method: string, params: object): Promise<R> {
+    if (!this.running) await this.start();
+    const client = this.client;
+    if (!client || client.state !== State.Running) {
+      throw new SidecarUnavailable(this.lastError ?? 'it is not running');
+    }
+    return client.sendRequest<R>(method, params);
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.didStart.dispose();
+  }
+
+  private async create(): Promise<void> {
+    try {
+      const python = await findPython(this.pythonSetting(), this.extensionRoot);
+      const launch = sidecarLaunch(python, this.extensionRoot);
+      await checkImportable(launch);
+      traceInfo(`starting the sidecar: ${launch.command} ${launch.args.join(' ')} (Python ${python.version.join('.')})`);
+      const server: Executable = { command: launch.command, args: launch.args, options: { cwd: launch.cwd, env: launch.env } };
+      const client = new LanguageClient('claudeSync', 'Claude Sync', server, {
+        documentSelector: [], // a sidecar: no documents are synced
+        outputChannel: this.channel,
+        revealOutputChannelOn: RevealOutputChannelOn.Never,
+        errorHandler: {
+          error: () => ({ action: ErrorAction.Continue }),
+          closed: () => this.onClosed(),
+        },
+        initializationFailedHandler: (e) => {
+          traceError('the sidecar failed to initialize', e);
+          return false;
+        },
+      });
+      for (const [method, handler] of this.handlers) client.onNotification(method, handler);
+      client.onDidChangeState((e) => {
+        if (e.newState === State.Running) this.didStart.fire();
+      });
+      this.client = client;
+      await client.start();
+      this.lastError = undefined;
+    } catch (e) {
+      this.lastError = e instanceof Error ? e.message : String(e);
+      traceError('the sidecar could not be started', e);
+      const failed = this.client;
+      this.client = undefined;
+      if (failed && failed.state !== State.Stopped) await failed.stop(2000).catch(() => undefined);
+    }
+  }
+
+  private onClosed(): { action: CloseAction; handled: boolean } {
+    if (this.stopping) return { action: CloseAction.DoNotRestart, handled: true };
+    const now = Date.now();
+    this.crashes = [...this.crashes.filter((t) => now - t < RESTART_WINDOW_MS), now];
+    if (this.crashes.length <= RESTARTS_ALLOWED) {
+      traceWarn('the sidecar exited; restarting it');
+      return { action: CloseAction.Restart, handled: true };
+    }
+    this.lastError = `it exited ${this.crashes.length} times in a few minutes (see the output channel); run "Claude Sync: Restart Sidecar" to try again`;
+    traceError(`the sidecar ${this.lastError}`);
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+}

@@ -1,0 +1,195 @@
+// The two views: Local Sessions (grouped by project) and Remote Bundles (grouped by project, with
+// the device each came from). They render what the sidecar lists and keep nothing else.
+import {
+  EventEmitter,
+  MarkdownString,
+  ThemeIcon,
+  TreeItem,
+  TreeItemCollapsibleState,
+  type Event,
+  type TreeDataProvider,
+  type TreeView,
+} from 'vscode';
+import { describeError } from './errors';
+import { humanSize, plural, shortTime } from './format';
+import { traceError } from './log';
+import { Method, type ProjectGroup, type RemoteEntry, type Session, type SidecarApi } from './protocol';
+
+export class LocalProjectItem extends TreeItem {
+  constructor(readonly group: ProjectGroup) {
+    const name = group.projectKey ?? group.cwd ?? '(unknown directory)';
+    super(name, TreeItemCollapsibleState.Expanded);
+    this.id = `local-project:${name}`;
+    this.description = plural(group.sessions.length, 'session') + (group.portable ? '' : ' · not portable');
+    this.tooltip = group.portable
+      ? `${group.projectKey}\n${group.cwd ?? ''}`
+      : `${group.cwd ?? name}\nNot portable: ${group.sessions[0]?.reason || 'outside the projects root'}`;
+    this.iconPath = new ThemeIcon(group.portable ? 'folder' : 'folder-library');
+    // Only portable projects get the inline upload (see package.json menus).
+    this.contextValue = group.portable ? 'localProject' : 'localProject.notPortable';
+  }
+}
+
+export class LocalSessionItem extends TreeItem {
+  constructor(readonly session: Session) {
+    super(session.title || session.sessionId.slice(0, 8), TreeItemCollapsibleState.None);
+    this.id = `local-session:${session.sessionId}`;
+    this.description = `${shortTime(session.lastTimestamp)} · ${humanSize(session.size)}`;
+    const md = new MarkdownString();
+    md.appendMarkdown(`**${escape(session.title || '(untitled)')}**\n\n`);
+    md.appendMarkdown(`Session: \`${session.sessionId}\`\n\n`);
+    md.appendMarkdown(`Path: \`${session.transcript}\`\n\n`);
+    if (session.cwd) md.appendMarkdown(`Working directory: \`${session.cwd}\`\n\n`);
+    md.appendMarkdown(
+      `${plural(session.messageCount, 'message')} · last activity ${shortTime(session.lastTimestamp)} · ${humanSize(session.size)}` +
+        (session.files ? ` in ${plural(session.files, 'file')}` : ''),
+    );
+    if (!session.portable) md.appendMarkdown(`\n\nNot portable: ${escape(session.reason)}`);
+    this.tooltip = md;
+    this.iconPath = new ThemeIcon(session.portable ? 'comment-discussion' : 'circle-slash');
+    this.contextValue = session.portable ? 'localSession' : 'localSession.notPortable';
+  }
+}
+
+export class RemoteProjectItem extends TreeItem {
+  constructor(
+    readonly projectKey: string,
+    readonly entries: RemoteEntry[],
+  ) {
+    super(projectKey, TreeItemCollapsibleState.Expanded);
+    this.id = `remote-project:${projectKey}`;
+    this.description = plural(entries.length, 'session');
+    this.tooltip = projectKey;
+    this.iconPath = new ThemeIcon('folder');
+    this.contextValue = 'remoteProject';
+  }
+}
+
+export class RemoteSessionItem extends TreeItem {
+  constructor(readonly entry: RemoteEntry) {
+    super(entry.title || entry.sessionId.slice(0, 8), TreeItemCollapsibleState.None);
+    this.id = `remote-session:${entry.sessionId}`;
+    this.description = `${entry.device} · ${shortTime(entry.lastModified)} · ${humanSize(entry.size)}`;
+    const md = new MarkdownString();
+    md.appendMarkdown(`**${escape(entry.title || '(untitled)')}**\n\n`);
+    md.appendMarkdown(`Session: \`${entry.sessionId}\`\n\n`);
+    md.appendMarkdown(`Path: \`${entry.projectKey}\` (under the projects root)\n\n`);
+    md.appendMarkdown(`From device: ${escape(entry.device)}\n\n`);
+    md.appendMarkdown(
+      `${plural(entry.messageCount, 'message')} · last activity ${shortTime(entry.lastModified)} · ${humanSize(entry.size)}`,
+    );
+    this.tooltip = md;
+    this.iconPath = new ThemeIcon('cloud');
+    this.contextValue = 'remoteSession';
+  }
+}
+
+export type LocalNode = LocalProjectItem | LocalSessionItem;
+export type RemoteNode = RemoteProjectItem | RemoteSessionItem;
+
+function escape(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!<>|]/g, '\\$&');
+}
+
+export const REFRESH_DELAY_MS = 100;
+
+/** Loads the roots from the sidecar on each refresh; a failure becomes the view's message. */
+abstract class SidecarTree<T extends TreeItem> implements TreeDataProvider<T> {
+  private readonly changed = new EventEmitter<T | undefined>();
+  readonly onDidChangeTreeData: Event<T | undefined> = this.changed.event;
+  private view: TreeView<T> | undefined;
+  private pending: ReturnType<typeof setTimeout> | undefined;
+  /** What the last load showed: the message (an error) and the number of sessions. */
+  message: string | undefined;
+
+  constructor(protected readonly sidecar: SidecarApi) {}
+
+  attach(view: TreeView<T>): void {
+    this.view = view;
+  }
+
+  /** Reloads soon; refreshes asked for together (a command and the sidecar's `changed`) load once. */
+  refresh(): void {
+    this.pending ??= setTimeout(() => {
+      this.pending = undefined;
+      this.changed.fire(undefined);
+    }, REFRESH_DELAY_MS);
+  }
+
+  getTreeItem(element: T): TreeItem {
+    return element;
+  }
+
+  async getChildren(element?: T): Promise<T[]> {
+    if (element) return this.childrenOf(element);
+    try {
+      const roots = await this.load();
+      this.show(undefined, roots);
+      return roots;
+    } catch (e) {
+      const text = describeError(e, this.failure).text;
+      traceError(text);
+      this.show(text, []);
+      return [];
+    }
+  }
+
+  protected abstract readonly failure: string;
+  protected abstract load(): Promise<T[]>;
+  protected abstract childrenOf(element: T): T[];
+  protected abstract count(roots: T[]): number;
+
+  private show(message: string | undefined, roots: T[]): void {
+    this.message = message;
+    if (!this.view) return;
+    this.view.message = message;
+    const n = this.count(roots);
+    this.view.description = message ? undefined : n ? plural(n, 'session') : undefined;
+  }
+}
+
+export class LocalSessionsProvider extends SidecarTree<LocalNode> {
+  protected readonly failure = 'Could not list local sessions';
+
+  protected async load(): Promise<LocalNode[]> {
+    const { groups } = await this.sidecar.request<{ groups: ProjectGroup[] }>(Method.listLocal, {});
+    return groups.map((g) => new LocalProjectItem(g));
+  }
+
+  protected childrenOf(element: LocalNode): LocalNode[] {
+    return element instanceof LocalProjectItem ? element.group.sessions.map((s) => new LocalSessionItem(s)) : [];
+  }
+
+  protected count(roots: LocalNode[]): number {
+    return roots.reduce((n, r) => n + (r instanceof LocalProjectItem ? r.group.sessions.length : 0), 0);
+  }
+}
+
+export class RemoteBundlesProvider extends SidecarTree<RemoteNode> {
+  protected readonly failure = 'Could not list remote bundles';
+
+  protected async load(): Promise<RemoteNode[]> {
+    const { entries } = await this.sidecar.request<{ entries: RemoteEntry[] }>(Method.listRemote, {});
+    const byProject = new Map<string, RemoteEntry[]>();
+    for (const e of entries) {
+      const list = byProject.get(e.projectKey) ?? [];
+      list.push(e);
+      byProject.set(e.projectKey, list);
+    }
+    return [...byProject.keys()]
+      .sort()
+      .map((key) => new RemoteProjectItem(key, newestFirst(byProject.get(key)!)));
+  }
+
+  protected childrenOf(element: RemoteNode): RemoteNode[] {
+    return element instanceof RemoteProjectItem ? element.entries.map((e) => new RemoteSessionItem(e)) : [];
+  }
+
+  protected count(roots: RemoteNode[]): number {
+    return roots.reduce((n, r) => n + (r instanceof RemoteProjectItem ? r.entries.length : 0), 0);
+  }
+}
+
+function newestFirst(entries: RemoteEntry[]): RemoteEntry[] {
+  return [...entries].sort((a, b) => (b.lastModified ?? '').localeCompare(a.lastModified ?? ''));
+}

@@ -1,0 +1,72 @@
+// Thin wrappers over the VS Code API: the one place the other modules reach `vscode.window`,
+// `vscode.workspace` and `vscode.commands`, so unit tests can replace them with a fake module.
+import * as vscode from 'vscode';
+
+export function showInformationMessage(message: string, ...items: string[]): Thenable<string | undefined> {
+  return vscode.window.showInformationMessage(message, ...items);
+}
+
+export function showWarningMessage(message: string, ...items: string[]): Thenable<string | undefined> {
+  return vscode.window.showWarningMessage(message, ...items);
+}
+
+export function showErrorMessage(message: string, ...items: string[]): Thenable<string | undefined> {
+  return vscode.window.showErrorMessage(message, ...items);
+}
+
+export function showInputBox(options: vscode.InputBoxOptions): Thenable<string | undefined> {
+  return vscode.window.showInputBox(options);
+}
+
+export function showQuickPick<T extends vscode.QuickPickItem>(
+  items: readonly T[],
+  options: vscode.QuickPickOptions,
+): Thenable<T | undefined> {
+  return vscode.window.showQuickPick(items, options);
+}
+
+export function showOpenDialog(options: vscode.OpenDialogOptions): Thenable<vscode.Uri[] | undefined> {
+  return vscode.window.showOpenDialog(options);
+}
+
+export function withProgress<R>(
+  options: vscode.ProgressOptions,
+  task: (
+    progress: vscode.Progress<{ message?: string; increment?: number }>,
+    token: vscode.CancellationToken,
+  ) => Thenable<R>,
+): Thenable<R> {
+  return vscode.window.withProgress(options, task);
+}
+
+export function createStatusBarItem(id: string, alignment: vscode.StatusBarAlignment, priority: number): vscode.StatusBarItem {
+  return vscode.window.createStatusBarItem(id, alignment, priority);
+}
+
+export function createOutputChannel(name: string): vscode.LogOutputChannel {
+  return vscode.window.createOutputChannel(name, { log: true });
+}
+
+export function createTreeView<T>(viewId: string, options: vscode.TreeViewOptions<T>): vscode.TreeView<T> {
+  return vscode.window.createTreeView(viewId, options);
+}
+
+export function onDidChangeWindowState(listener: (state: vscode.WindowState) => unknown): vscode.Disposable {
+  return vscode.window.onDidChangeWindowState(listener);
+}
+
+export function getConfiguration(section: string): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration(section);
+}
+
+export function onDidChangeConfiguration(listener: (e: vscode.ConfigurationChangeEvent) => unknown): vscode.Disposable {
+  return vscode.workspace.onDidChangeConfiguration(listener);
+}
+
+export function registerCommand(command: string, callback: (...args: any[]) => unknown): vscode.Disposable {
+  return vscode.commands.registerCommand(command, callback);
+}
+
+export function executeCommand<T>(command: string, ...rest: unknown[]): Thenable<T> {
+  return vscode.commands.executeCommand<T>(command, ...rest);
+}

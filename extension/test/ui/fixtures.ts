@@ -1,0 +1,92 @@
+// Two fixture devices sharing a local bare Git repository, made with the Python test helpers
+// (tests/support/devices.py): alpha holds sessions in two projects, beta holds none yet.
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+
+export interface FixtureSession {
+  id: string;
+  title: string;
+  projectKey: string;
+  transcript: string;
+}
+
+export interface FixtureDevice {
+  name: string;
+  home: string;
+  projects: string;
+  claude: string;
+}
+
+export interface Fixtures {
+  remote: string;
+  alpha: FixtureDevice;
+  beta: FixtureDevice;
+  /** The session the tests move from alpha to beta, and where it must land on beta. */
+  moved: FixtureSession & { betaTranscript: string; alphaCwd: string; betaCwd: string };
+  sessions: FixtureSession[];
+}
+
+const MAKE_FIXTURES = String.raw`
+import json, subprocess, sys
+from pathlib import Path
+from tests.support.devices import Device
+
+root = Path(sys.argv[1])
+remote = root / "remote.git"
+subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True)
+alpha = Device(root / "machines", "alpha", "code", git_url=str(remote))
+beta = Device(root / "machines", "beta", "work/projects", git_url=str(remote))
+
+def story(key, title, day, steps):
+    s = alpha.session(key, day=day)
+    cwd = alpha.cwd(key)
+    s.user(title)
+    steps(s, cwd)
+    s.title(title)
+    return s.write()
+
+login = story("acme/api", "Fix the flaky login test", 3, lambda s, cwd: (
+    s.write_tool("tests/test_login.py", "def test_login(frozen_clock):\n    assert login('ada') is not None\n"),
+    s.bash(f"cd {cwd} && pytest -q tests/test_login.py", "1 passed"),
+    s.assistant(f"Fixed {cwd}/tests/test_login.py: the clock is now frozen."),
+))
+limits = story("acme/api", "Add rate limiting to the public API", 2, lambda s, cwd: (
+    s.write_tool("api/limits.py", "LIMIT = 100\n"),
+    s.assistant(f"Added {cwd}/api/limits.py."),
+))
+dark = story("acme/web", "Dark mode for the settings page", 1, lambda s, cwd: (
+    s.write_tool("src/theme.css", ":root { color-scheme: dark; }\n"),
+    s.assistant(f"Updated {cwd}/src/theme.css."),
+))
+
+def device(d):
+    return {"name": d.name, "home": str(d.home), "projects": str(d.projects), "claude": str(d.paths.claude)}
+
+def session(s, key):
+    title = next(r["customTitle"] for r in s.records if r.get("type") == "custom-title")
+    return {"id": s.session_id, "title": title, "projectKey": key, "transcript": str(s.transcript)}
+
+moved = session(login, "acme/api")
+moved.update(
+    betaTranscript=str(beta.project_dir("acme/api") / f"{login.session_id}.jsonl"),
+    alphaCwd=alpha.cwd("acme/api"),
+    betaCwd=beta.cwd("acme/api"),
+)
+print(json.dumps({
+    "remote": str(remote),
+    "alpha": device(alpha),
+    "beta": device(beta),
+    "moved": moved,
+    "sessions": [session(login, "acme/api"), session(limits, "acme/api"), session(dark, "acme/web")],
+}))
+`;
+
+export function makeFixtures(repo: string, root: string): Fixtures {
+  const python = path.join(repo, '.venv', 'bin', 'python');
+  const out = execFileSync(python, ['-c', MAKE_FIXTURES, root], {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, HOME: root, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', PYTHONPATH: repo },
+  });
+  return JSON.parse(out) as Fixtures;
+}

@@ -1,0 +1,268 @@
+// UI tests in a real VS Code (code-server) driven by Playwright in headless Chromium:
+// two fixture devices share a local bare Git repository; on alpha the Claude Sync view lists the
+// sessions and one is uploaded, on beta it is downloaded (with beta's paths) and the hooks are
+// toggled from the status bar. Screenshots of each step go to test-artifacts/ui/.
+//
+//   npm run test:ui                          (installs what it needs first)
+//   CLAUDE_SYNC_UI_VSIX=x.vsix npm run test:ui   test a packaged .vsix (bundled libraries, system python3)
+//   CLAUDE_SYNC_UI_DOCS_IMAGE=1 ...          also refresh docs/images/claude-sync-view.png
+//   CLAUDE_SYNC_UI_KEEP=1 ...                keep the fixture folder
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeFixtures, type Fixtures } from './fixtures';
+import { CodeServer, hostTools, type HostTools } from './host';
+import { Workbench } from './workbench';
+
+const repo = path.resolve(__dirname, '..', '..', '..', '..');
+const artifacts = path.join(repo, 'test-artifacts', 'ui');
+
+interface Step {
+  name: string;
+  run: () => Promise<void>;
+}
+
+class Failure extends Error {}
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Failure(message);
+}
+
+function buildDevVsix(work: string): string {
+  // The extension without bundled libraries: the sidecar runs in the repository's .venv.
+  const ignore = path.join(work, 'dev.vscodeignore');
+  fs.writeFileSync(ignore, `${fs.readFileSync(path.join(repo, '.vscodeignore'), 'utf8')}\nextension/bundled/**\n`);
+  const out = path.join(work, 'claude-sync-sessions-dev.vsix');
+  execFileSync(
+    'npx',
+    ['vsce', 'package', '--no-dependencies', '--no-rewrite-relative-links', '--allow-missing-repository', '--ignoreFile', ignore, '-o', out],
+    { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return out;
+}
+
+function hooksIn(settingsFile: string): string {
+  if (!fs.existsSync(settingsFile)) return '';
+  const hooks = (JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as { hooks?: unknown }).hooks;
+  return hooks ? JSON.stringify(hooks) : '';
+}
+
+class Device {
+  server: CodeServer | undefined;
+  bench: Workbench | undefined;
+
+  constructor(
+    readonly name: 'alpha' | 'beta',
+    private readonly tools: HostTools,
+    private readonly fx: Fixtures,
+    private readonly work: string,
+    private readonly vsix: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  async open(): Promise<Workbench> {
+    const d = this.fx[this.name];
+    this.server = new CodeServer(this.tools, { stateDir: path.join(this.work, `code-server-${this.name}`), home: d.home, workspace: d.projects, env: this.env });
+    this.server.installExtension(this.vsix);
+    await this.server.start();
+    this.bench = await Workbench.open(this.tools.chromium, this.server.url, artifacts);
+    await this.bench.openClaudeSync();
+    return this.bench;
+  }
+
+  async close(): Promise<void> {
+    await this.bench?.close();
+    await this.server?.stop();
+    this.bench = undefined;
+    this.server = undefined;
+  }
+
+  /** The extension's own log (its output channel), for a failure report. */
+  extensionLog(): string {
+    const dir = path.join(this.work, `code-server-${this.name}`, 'user-data', 'logs');
+    const found: string[] = [];
+    const walk = (d: string) => {
+      if (!fs.existsSync(d)) return;
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (/Claude Sync\.log$/.test(e.name)) found.push(p);
+      }
+    };
+    walk(dir);
+    return found.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  }
+}
+
+async function main(): Promise<number> {
+  fs.mkdirSync(artifacts, { recursive: true });
+  for (const f of fs.readdirSync(artifacts)) if (f.endsWith('.png') || f.endsWith('.log')) fs.rmSync(path.join(artifacts, f));
+  const tools = hostTools();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'claude-sync-ui-'));
+  const fx = makeFixtures(repo, work);
+  const packaged = process.env.CLAUDE_SYNC_UI_VSIX;
+  const vsix = packaged ? path.resolve(packaged) : buildDevVsix(work);
+  const env: Record<string, string> = packaged ? {} : { CLAUDE_SYNC_PYTHON: path.join(repo, '.venv', 'bin', 'python') };
+  console.log(`ui: fixtures in ${work}; extension ${path.basename(vsix)}${packaged ? ' (bundled libraries)' : ' (sidecar from .venv)'}`);
+
+  const alpha = new Device('alpha', tools, fx, work, vsix, env);
+  const beta = new Device('beta', tools, fx, work, vsix, env);
+  const stopAll = async () => {
+    await alpha.close();
+    await beta.close();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+  }
+
+  const moved = fx.moved;
+  const betaSettings = path.join(fx.beta.claude, 'settings.json');
+  let shot = 0;
+  const screenshot = (bench: Workbench, name: string) => bench.screenshot(`${String(++shot).padStart(2, '0')}-${name}`);
+
+  const steps: Step[] = [
+    {
+      name: 'alpha: the Claude Sync view lists the projects and their sessions',
+      run: async () => {
+        const bench = await alpha.open();
+        await bench.waitForRow('Local Sessions', 'acme/api');
+        await bench.waitForRow('Local Sessions', 'acme/web');
+        for (const s of fx.sessions) await bench.waitForRow('Local Sessions', s.title);
+        const project = await bench.rowDescription(bench.row('Local Sessions', 'acme/api'));
+        check(project === '2 sessions', `acme/api reads "${project}"`);
+        const described = await bench.rowDescription(bench.row('Local Sessions', moved.title));
+        check(/^\d{4}-\d\d-\d\d \d\d:\d\d · [\d.]+ (B|KB)$/.test(described), `the session reads "${described}"`);
+        await screenshot(bench, 'alpha-local-sessions');
+      },
+    },
+    {
+      name: 'alpha: the inline ↑ on a session uploads it',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.clickInline(bench.row('Local Sessions', moved.title), 'Upload Session');
+        await bench.waitForToast(new RegExp(`^Uploaded "${moved.title}"`));
+        await screenshot(bench, 'alpha-uploaded');
+        const log = execFileSync('git', ['--git-dir', fx.remote, 'log', '--oneline', '--all'], { encoding: 'utf8' });
+        check(log.trim() !== '', 'the bare repository has no commit after the upload');
+      },
+    },
+    {
+      name: 'alpha: the uploaded session is listed under Remote Bundles, from alpha',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.waitForRow('Remote Bundles', 'acme/api');
+        const row = await bench.waitForRow('Remote Bundles', moved.title);
+        const described = await bench.rowDescription(row);
+        check(described.startsWith('alpha · '), `the bundle reads "${described}"`);
+        check((await bench.row('Remote Bundles', fx.sessions[1].title).count()) === 0, 'a session that was not uploaded is listed as remote');
+        await screenshot(bench, 'alpha-remote-bundles');
+        await alpha.close();
+      },
+    },
+    {
+      name: 'beta: the bundle from alpha is listed under Remote Bundles',
+      run: async () => {
+        const bench = await beta.open();
+        await bench.waitForRow('Remote Bundles', moved.title);
+        check((await bench.row('Local Sessions', moved.title).count()) === 0, 'beta lists the session before downloading it');
+        check(!fs.existsSync(moved.betaTranscript), 'the transcript is on beta before the download');
+        await screenshot(bench, 'beta-remote-bundles');
+      },
+    },
+    {
+      name: "beta: the inline ↓ downloads it into beta's ~/.claude with beta's paths",
+      run: async () => {
+        const bench = beta.bench!;
+        await bench.clickInline(bench.row('Remote Bundles', moved.title), 'Download Session');
+        await bench.waitForToast(new RegExp(`^Downloaded "${moved.title}"`));
+        await bench.waitForRow('Local Sessions', moved.title);
+        check(fs.existsSync(moved.betaTranscript), `${moved.betaTranscript} is missing`);
+        const text = fs.readFileSync(moved.betaTranscript, 'utf8');
+        check(text.includes(`"cwd":"${moved.betaCwd}"`) || text.includes(`"cwd": "${moved.betaCwd}"`), "the transcript's cwd is not beta's");
+        check(!text.includes(fx.alpha.home), "alpha's home is still in beta's transcript");
+        await screenshot(bench, 'beta-downloaded');
+      },
+    },
+    {
+      name: "beta: the status bar item toggles the hooks and beta's settings.json changes",
+      run: async () => {
+        const bench = beta.bench!;
+        const before = hooksIn(betaSettings);
+        await bench.statusItem(/Claude Sync: Hooks OFF/).click();
+        await bench.statusItem(/Claude Sync: Hooks ON/).waitFor({ timeout: 30_000 });
+        const installed = hooksIn(betaSettings);
+        check(installed !== before && /claude[_-]sync/.test(installed), `settings.json hooks after install: ${installed || '(none)'}`);
+        await screenshot(bench, 'beta-hooks-on');
+        await bench.statusItem(/Claude Sync: Hooks ON/).click();
+        await bench.statusItem(/Claude Sync: Hooks OFF/).waitFor({ timeout: 30_000 });
+        const removed = hooksIn(betaSettings);
+        check(!/claude[_-]sync/.test(removed), `settings.json hooks after remove: ${removed}`);
+        await screenshot(bench, 'beta-hooks-off');
+      },
+    },
+    {
+      name: 'beta: a Python path that does not work is reported with a way to fix it',
+      run: async () => {
+        const bench = beta.bench!;
+        beta.server!.updateMachineSettings({ 'claudeSyncSessions.pythonPath': '/nonexistent/python3' });
+        const text = await bench.waitForToast(/Claude Sync could not start its Python sidecar/);
+        check(text.includes('/nonexistent/python3'), `the message does not name the interpreter: ${text}`);
+        await bench.statusItem(/Claude Sync: Hooks \?/).waitFor({ timeout: 30_000 });
+        await screenshot(bench, 'beta-no-python');
+      },
+    },
+  ];
+
+  let passed = 0;
+  let failed = 0;
+  const started = Date.now();
+  try {
+    for (const step of steps) {
+      if (failed) {
+        console.log(`ui: - ${step.name} (not run)`);
+        failed++;
+        continue;
+      }
+      const t = Date.now();
+      try {
+        await step.run();
+        passed++;
+        console.log(`ui: ✔ ${step.name} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+      } catch (e) {
+        failed++;
+        console.log(`ui: ✖ ${step.name}\n    ${e instanceof Error ? e.message.split('\n').join('\n    ') : String(e)}`);
+        for (const d of [alpha, beta]) {
+          if (d.bench) await d.bench.screenshot(`failure-${d.name}`).catch(() => undefined);
+          const log = d.extensionLog();
+          if (log) fs.writeFileSync(path.join(artifacts, `${d.name}-extension.log`), log);
+          if (d.server) fs.copyFileSync(d.server.log, path.join(artifacts, `${d.name}-code-server.log`));
+        }
+        console.log(`    screenshots and logs: ${path.relative(repo, artifacts)}/`);
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+
+  if (!failed && process.env.CLAUDE_SYNC_UI_DOCS_IMAGE) {
+    const image = path.join(repo, 'docs', 'images', 'claude-sync-view.png');
+    fs.mkdirSync(path.dirname(image), { recursive: true });
+    fs.copyFileSync(path.join(artifacts, '03-alpha-remote-bundles.png'), image);
+    console.log(`ui: updated ${path.relative(repo, image)}`);
+  }
+  if (failed || process.env.CLAUDE_SYNC_UI_KEEP) console.log(`ui: fixtures kept in ${work}`);
+  else fs.rmSync(work, { recursive: true, force: true });
+  console.log(`ui: screenshots in ${path.relative(repo, artifacts)}/ (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  console.log(`ui: ${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`ui: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    console.log('ui: 0 passed, 1 failed');
+    process.exit(1);
+  },
+);

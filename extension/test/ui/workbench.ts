@@ -1,0 +1,103 @@
+// Driving the VS Code workbench (code-server) with playwright-core and Debian's chromium.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+
+const VIEW_TIMEOUT = 60_000;
+
+export class Workbench {
+  private constructor(
+    private readonly context: BrowserContext,
+    readonly page: Page,
+    private readonly profile: string,
+    private readonly screenshots: string,
+  ) {}
+
+  static async open(chromiumPath: string, url: string, screenshots: string): Promise<Workbench> {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'claude-sync-ui-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      viewport: { width: 1280, height: 760 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      env: { ...process.env, XDG_CONFIG_HOME: profile, XDG_CACHE_HOME: profile },
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(url);
+    await page.locator('.part.activitybar').waitFor({ timeout: VIEW_TIMEOUT });
+    return new Workbench(context, page, profile, screenshots);
+  }
+
+  async close(): Promise<void> {
+    await this.context.close().catch(() => undefined);
+    fs.rmSync(this.profile, { recursive: true, force: true });
+  }
+
+  /** Opens the Claude Sync container from the activity bar and widens the side bar for readable rows. */
+  async openClaudeSync(): Promise<void> {
+    const icon = this.page.locator('.part.activitybar [aria-label^="Claude Sync"]').first();
+    await icon.waitFor({ timeout: VIEW_TIMEOUT });
+    await icon.click();
+    // attached, not visible: an empty view shows its welcome text instead of the tree
+    await this.tree('Local Sessions').waitFor({ state: 'attached', timeout: VIEW_TIMEOUT });
+    const sidebar = await this.page.locator('.part.sidebar').boundingBox();
+    if (sidebar && sidebar.width < 450) {
+      const x = sidebar.x + sidebar.width + 1;
+      const y = sidebar.y + sidebar.height / 2;
+      await this.page.mouse.move(x, y);
+      await this.page.mouse.down();
+      await this.page.mouse.move(x + 560 - sidebar.width, y, { steps: 5 });
+      await this.page.mouse.up();
+    }
+  }
+
+  tree(view: 'Local Sessions' | 'Remote Bundles'): Locator {
+    return this.page.locator(`.part.sidebar [role="tree"][aria-label="${view}"]`);
+  }
+
+  /** The tree row whose label is exactly `label`. */
+  row(view: 'Local Sessions' | 'Remote Bundles', label: string): Locator {
+    return this.tree(view).locator('.monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) });
+  }
+
+  async waitForRow(view: 'Local Sessions' | 'Remote Bundles', label: string): Promise<Locator> {
+    const row = this.row(view, label).first();
+    await row.waitFor({ timeout: VIEW_TIMEOUT });
+    return row;
+  }
+
+  async rowDescription(row: Locator): Promise<string> {
+    return (await row.locator('.label-description').first().textContent()) ?? '';
+  }
+
+  /** Hovers a row and clicks its inline action (e.g. "Upload Session"). */
+  async clickInline(row: Locator, action: string): Promise<void> {
+    await row.hover();
+    const button = row.locator(`.action-label[aria-label="${action}"]`);
+    await button.waitFor({ timeout: 10_000 });
+    await button.click();
+  }
+
+  /** Waits for a notification toast whose text matches. */
+  async waitForToast(text: RegExp, timeout = VIEW_TIMEOUT): Promise<string> {
+    const toast = this.page.locator('.notifications-toasts .notification-list-item-message').filter({ hasText: text }).first();
+    await toast.waitFor({ timeout });
+    return (await toast.textContent()) ?? '';
+  }
+
+  statusItem(text: RegExp): Locator {
+    return this.page.locator('.part.statusbar .statusbar-item').filter({ hasText: text }).first();
+  }
+
+  async screenshot(name: string): Promise<string> {
+    await this.page.waitForTimeout(1000); // toasts fade in: a shot taken at once shows them faint
+    const file = path.join(this.screenshots, `${name}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,136 @@
+process.env.TZ = 'UTC';
+import assert from 'node:assert/strict';
+import { beforeEach, describe, mock, test } from 'node:test';
+import { Method } from '../../src/protocol';
+import {
+  LocalProjectItem,
+  LocalSessionItem,
+  LocalSessionsProvider,
+  RemoteBundlesProvider,
+  RemoteProjectItem,
+  RemoteSessionItem,
+  REFRESH_DELAY_MS,
+} from '../../src/views';
+import { MarkdownString, TreeItemCollapsibleState, fake, window } from './fake-vscode';
+import { FakeSidecar, RpcError, group, remoteEntry, session } from './fake-sidecar';
+
+const tooltip = (item: { tooltip?: unknown }): string => (item.tooltip instanceof MarkdownString ? item.tooltip.value : String(item.tooltip));
+
+describe('Local Sessions view', () => {
+  beforeEach(() => fake.reset());
+
+  test('shows one expanded node per project with its sessions under it', async () => {
+    const a = session({ sessionId: 'aaaaaaaa-0000-0000-0000-000000000001', title: 'Fix the flaky login test' });
+    const b = session({ sessionId: 'aaaaaaaa-0000-0000-0000-000000000002', title: 'Add rate limiting' });
+    const c = session({ sessionId: 'bbbbbbbb-0000-0000-0000-000000000003', projectKey: 'acme/web', cwd: '/home/alpha/code/acme/web', title: 'Dark mode' });
+    const sidecar = new FakeSidecar().on(Method.listLocal, () => ({ groups: [group([a, b]), group([c])] }));
+    const provider = new LocalSessionsProvider(sidecar);
+
+    const roots = await provider.getChildren();
+    assert.deepEqual(roots.map((r) => r.label), ['acme/api', 'acme/web']);
+    assert.ok(roots.every((r) => r instanceof LocalProjectItem && r.collapsibleState === TreeItemCollapsibleState.Expanded));
+    assert.equal(roots[0].description, '2 sessions');
+    assert.equal(roots[0].contextValue, 'localProject');
+
+    const children = await provider.getChildren(roots[0]);
+    assert.deepEqual(children.map((s) => s.label), ['Fix the flaky login test', 'Add rate limiting']);
+    assert.ok(children.every((s) => s instanceof LocalSessionItem && s.contextValue === 'localSession'));
+  });
+
+  test('a session shows last activity and size, and its tooltip the session id and path', async () => {
+    const s = session();
+    const provider = new LocalSessionsProvider(new FakeSidecar().on(Method.listLocal, () => ({ groups: [group([s])] })));
+    const [project] = await provider.getChildren();
+    const [item] = await provider.getChildren(project);
+
+    assert.equal(item.description, '2026-11-01 10:42 · 2.5 KB');
+    assert.match(tooltip(item), new RegExp(s.sessionId));
+    assert.ok(tooltip(item).includes(s.transcript));
+    assert.match(tooltip(item), /12 messages/);
+  });
+
+  test('a project outside the projects root has no upload action and says why', async () => {
+    const s = session({ projectKey: null, portable: false, cwd: '/opt/elsewhere', reason: 'outside the projects root /home/alpha/code' });
+    const provider = new LocalSessionsProvider(new FakeSidecar().on(Method.listLocal, () => ({ groups: [group([s])] })));
+    const [project] = await provider.getChildren();
+    const [item] = await provider.getChildren(project);
+
+    assert.equal(project.label, '/opt/elsewhere');
+    assert.equal(project.contextValue, 'localProject.notPortable');
+    assert.equal(item.contextValue, 'localSession.notPortable');
+    assert.match(tooltip(item), /Not portable: outside the projects root/);
+  });
+
+  test('a listing error becomes the view message instead of a thrown error', async () => {
+    const sidecar = new FakeSidecar().on(Method.listLocal, () => {
+      throw new RpcError(-32001, 'not configured yet: run claude-sync configure', { code: 'config_error' });
+    });
+    const provider = new LocalSessionsProvider(sidecar);
+    const view = window.createTreeView('claudeSync.localSessions', {});
+    provider.attach(view as any);
+
+    assert.deepEqual(await provider.getChildren(), []);
+    assert.equal(view.message, 'Could not list local sessions: not configured yet: run claude-sync configure');
+  });
+
+  test('the view description counts the sessions, and refreshes asked for together reload once', async () => {
+    let groups = [group([session()])];
+    const sidecar = new FakeSidecar().on(Method.listLocal, () => ({ groups }));
+    const provider = new LocalSessionsProvider(sidecar);
+    const view = window.createTreeView('claudeSync.localSessions', {});
+    provider.attach(view as any);
+    let fired = 0;
+    provider.onDidChangeTreeData(() => fired++);
+
+    await provider.getChildren();
+    assert.equal(view.description, '1 session');
+    groups = [];
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      provider.refresh();
+      provider.refresh();
+      assert.equal(fired, 0);
+      mock.timers.tick(REFRESH_DELAY_MS);
+    } finally {
+      mock.timers.reset();
+    }
+    assert.equal(fired, 1);
+    assert.deepEqual(await provider.getChildren(), []);
+    assert.equal(view.description, undefined);
+    assert.equal(sidecar.callsTo(Method.listLocal).length, 2);
+  });
+});
+
+describe('Remote Bundles view', () => {
+  beforeEach(() => fake.reset());
+
+  test('groups bundles by project, newest first, with the device each came from', async () => {
+    const older = remoteEntry({ sessionId: 'r1', title: 'Older', lastModified: '2026-11-01T09:00:00Z', device: 'alpha' });
+    const newer = remoteEntry({ sessionId: 'r2', title: 'Newer', lastModified: '2026-11-02T09:00:00Z', device: 'gamma' });
+    const web = remoteEntry({ sessionId: 'r3', title: 'Web', projectKey: 'acme/web' });
+    const provider = new RemoteBundlesProvider(new FakeSidecar().on(Method.listRemote, () => ({ entries: [web, older, newer] })));
+
+    const roots = await provider.getChildren();
+    assert.deepEqual(roots.map((r) => r.label), ['acme/api', 'acme/web']);
+    assert.ok(roots[0] instanceof RemoteProjectItem && roots[0].contextValue === 'remoteProject');
+    const items = await provider.getChildren(roots[0]);
+    assert.deepEqual(items.map((i) => i.label), ['Newer', 'Older']);
+    assert.ok(items[0] instanceof RemoteSessionItem);
+    assert.equal(items[0].contextValue, 'remoteSession');
+    assert.equal(items[0].description, 'gamma · 2026-11-02 09:00 · 2.5 KB');
+    assert.match(tooltip(items[0]), /Session: `r2`/);
+    assert.match(tooltip(items[0]), /Path: `acme\/web`|Path: `acme\/api`/);
+  });
+
+  test('an unreachable remote is shown as the view message', async () => {
+    const provider = new RemoteBundlesProvider(
+      new FakeSidecar().on(Method.listRemote, () => {
+        throw new RpcError(-32002, 'git fetch failed: repository not found', { code: 'backend_error' });
+      }),
+    );
+    const view = window.createTreeView('claudeSync.remoteBundles', {});
+    provider.attach(view as any);
+    assert.deepEqual(await provider.getChildren(), []);
+    assert.match(view.message ?? '', /^Could not list remote bundles: the remote could not be reached or refused: git fetch failed/);
+  });
+});
