@@ -44,6 +44,11 @@ else
   echo "setup: npm is missing; the end-to-end tests need it for the Claude Code CLI" >&2
 fi
 
+# The VS Code extension: its npm packages, and a real VS Code (code-server) + Chromium for its UI tests.
+if command -v npm >/dev/null; then
+  scripts/install-ui-test-deps.sh || echo "setup: could not install the extension's UI test tools; npm run test:ui will fail" >&2
+fi
+
 if [ "$demo" = 1 ]; then
   .venv/bin/claude-sync demo
 fi
