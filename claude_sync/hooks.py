@@ -269,22 +269,30 @@ class Settings:
                 self._remove_one(*mine[-1])  # a duplicate (two installs merged by hand, say)
         return self.text != before
 
-    def remove(self) -> bool:
+    def remove(self, keep: frozenset[str] = frozenset()) -> bool:
+        """Take out our hooks; `keep` names containers ("hooks", an event) the user had
+        before install, which stay even when they end up empty."""
         before = self.text
         while mine := self.ours():
-            self._remove_one(*mine[0])
+            self._remove_one(*mine[0], keep=keep)
         return self.text != before
 
-    def _remove_one(self, name: str, ev: Node, group: Node, hook: Node) -> None:
+    def containers(self) -> frozenset[str]:
+        """The hook containers present now: "hooks" and the names of our events."""
+        if self.hooks() is None:
+            return frozenset()
+        return frozenset({"hooks"} | {name for name in EVENTS if self.event(name) is not None})
+
+    def _remove_one(self, name: str, ev: Node, group: Node, hook: Node, keep: frozenset[str] = frozenset()) -> None:
         hooks = self.hooks()
         assert hooks is not None
         inner = group.get("hooks")
         assert inner is not None
         if len(inner.children) > 1:
             self.delete(inner, inner.children.index(hook))
-        elif len(ev.children) > 1:
+        elif len(ev.children) > 1 or name in keep:
             self.delete(ev, ev.children.index(group))
-        elif len(hooks.children) > 1:
+        elif len(hooks.children) > 1 or "hooks" in keep:
             self.delete(hooks, hooks.children.index(ev))
         else:
             self.delete(self.root, self.root.children.index(hooks))
@@ -376,13 +384,40 @@ def install(paths: Paths, libs: tuple[str, ...] = (), python: str | None = None,
         problem = check_launcher(spec.path)
         if problem:
             raise ConfigError(f"the hook launcher cannot load claude-sync: {problem}")
+    _remember_containers(paths)
     path, changed, backup = _edit(paths, lambda s: s.install(spec))
     return Change(path, changed, backup, spec.path, launcher_changed)
 
 
+def _containers_file(paths: Paths) -> Path:
+    return paths.data / "hooks-install.json"
+
+
+def _remember_containers(paths: Paths) -> None:
+    """Before our first install, note which hook containers the user already had, so that
+    remove gives back an empty `"hooks": {}` or `"SessionEnd": []` they had written."""
+    f = _containers_file(paths)
+    settings = _load(settings_path(paths), _read(Path(os.path.realpath(settings_path(paths)))))
+    if settings.ours():
+        return  # installed already: what is there now is partly ours
+    atomic.write_text(f, json.dumps({"settings": str(settings_path(paths)), "keep": sorted(settings.containers())}))
+
+
+def _kept_containers(paths: Paths) -> frozenset[str]:
+    try:
+        rec = json.loads(_containers_file(paths).read_text("utf-8"))
+    except (OSError, ValueError):
+        return frozenset()
+    if rec.get("settings") != str(settings_path(paths)):
+        return frozenset()
+    return frozenset(str(k) for k in rec.get("keep", []))
+
+
 def remove(paths: Paths) -> Change:
     """Take our hooks out of settings.json and delete the launcher; nothing else changes."""
-    path, changed, backup = _edit(paths, lambda s: s.remove())
+    keep = _kept_containers(paths)
+    path, changed, backup = _edit(paths, lambda s: s.remove(keep))
+    _containers_file(paths).unlink(missing_ok=True)
     lp = launcher_path(paths.data)
     removed = lp.exists()
     if removed:

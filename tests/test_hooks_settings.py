@@ -98,7 +98,17 @@ def test_install_adds_our_two_hooks_and_changes_no_byte_of_the_users(paths: Path
 
 
 @pytest.mark.parametrize(
-    "original", [CLIENT_STYLE, HAND_STYLE, CLIENT_STYLE.replace("\n", "\r\n"), "", "{}", '{"model": "opus"}\n']
+    "original",
+    [
+        CLIENT_STYLE,
+        HAND_STYLE,
+        CLIENT_STYLE.replace("\n", "\r\n"),
+        "",
+        "{}",
+        '{"model": "opus"}\n',
+        '{"a": {}, "hooks": {}}',
+        '{\n  "hooks": {\n    "SessionEnd": []\n  }\n}\n',
+    ],
 )
 def test_remove_after_install_gives_back_the_very_same_file(paths: Paths, original: str) -> None:
     settings(paths).write_bytes(original.encode())
