@@ -20,6 +20,7 @@ PY
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v git >/dev/null || need+=(git)
+command -v tmux >/dev/null || need+=(tmux)  # drives the interactive client in tests/e2e
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need[*]}" >&2

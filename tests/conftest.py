@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.devices import Device
-from tests.support.fixtures import *
+
+# Real git remotes over SSH and HTTP, and the real sync server, for every test directory.
+pytest_plugins = ["tests.support.fixtures", "tests.support.sync_server"]
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,6 @@ from tests.support.claude_fixture import FixtureSession
 from tests.support.devices import Device
 from tests.support.hook_waits import hook_log, wait_for
 from tests.support.hook_waits import wait_settled as settle
-from tests.support.sync_server import _shared_sync_server, no_os_keyring, sync_server  # noqa: F401 - fixtures
 
 
 @pytest.fixture(params=["git", "server"])

@@ -20,7 +20,6 @@ from claude_sync.locking import exclusive
 from tests.support.claude_fixture import rich_session
 from tests.support.devices import Device
 from tests.support.sidecar_client import RawJsonRpc, SidecarClient
-from tests.support.sync_server import _shared_sync_server, no_os_keyring, sync_server
 
 StartSidecar = Callable[..., Awaitable[SidecarClient]]
 

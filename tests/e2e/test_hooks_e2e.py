@@ -26,7 +26,6 @@ from scenarios import rich_session_scenario
 
 from claude_sync.launcher import launcher_path
 from tests.support.hook_waits import hook_log, wait_for, wait_settled
-from tests.support.sync_server import _shared_sync_server, no_os_keyring, sync_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 
