@@ -200,3 +200,52 @@ def test_a_forced_push_replaces_a_longer_copy_but_still_respects_the_base(remote
     b = remote("beta")
     b.refresh()
     assert b.fetch(sid).files == short.files
+
+
+def test_fetching_with_an_older_or_other_copy_at_hand_gives_the_same_version(remote: Factory):
+    a = remote("alpha")
+    a.refresh()
+    sid = str(uuid.uuid4())
+    v1 = bundle(sid, transcript=b'{"n":1}\n', tasks__one__json=b'{"id":"1"}')
+    v2 = bundle(
+        sid,
+        transcript=b'{"n":1}\n{"n":2}\n',
+        tasks__two__json=b'{"id":"2"}',
+        **{"file-history__abc@v1.bin": bytes(range(256))},
+    )
+    a.push([PushItem(v1, None)])
+    a.push([PushItem(v2, content_digest(v1))])
+    b = remote("beta")
+    b.refresh()
+    longer = bundle(sid, transcript=b'{"n":1}\n{"n":2}\n{"n":3}\n')
+    for have in (v1, v2, longer, bundle(sid, transcript=b'{"other":1}\n')):
+        got = b.fetch(sid, have=have)
+        assert got.files == v2.files
+        assert {e.path: e.text for e in got.manifest.files} == {e.path: e.text for e in v2.manifest.files}
+        assert content_digest(got) == content_digest(v2)
+
+
+def test_a_push_that_extends_the_remote_copy_stores_exactly_the_new_version(remote: Factory):
+    a = remote("alpha")
+    a.refresh()
+    sid = str(uuid.uuid4())
+    v1 = bundle(sid, transcript=b'{"n":1}\n', session__agent__jsonl=b'{"a":1}\n', tasks__one__json=b"1")
+    a.push([PushItem(v1, None)])
+    b = remote("beta")
+    b.refresh()
+    v2 = bundle(
+        sid,
+        device="beta",
+        transcript=b'{"n":1}\n{"n":2}\n',
+        session__agent__jsonl=b'{"a":1}\n{"a":2}\n',
+        tasks__two__json=b"2",
+    )
+    v2.manifest.title, v2.manifest.message_count = "Renamed", 4
+    assert b.push([PushItem(v2, content_digest(v1))])[sid] is PushResult.PUSHED
+    c = remote("gamma")
+    c.refresh()
+    [entry] = c.entries()
+    assert (entry.device, entry.title, entry.message_count) == ("beta", "Renamed", 4)
+    assert entry.content_sha256 == content_digest(v2)
+    got = c.fetch(sid)
+    assert got.files == v2.files and got.manifest.title == "Renamed"

@@ -337,8 +337,8 @@ class FirstPushTogether(Backend):
     def entries(self) -> list[RemoteEntry]:
         return self.inner.entries()
 
-    def fetch(self, session_id: str) -> Bundle:
-        return self.inner.fetch(session_id)
+    def fetch(self, session_id: str, have: Bundle | None = None) -> Bundle:
+        return self.inner.fetch(session_id, have)
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         if self.first:
@@ -417,7 +417,7 @@ def test_one_oversized_session_fails_alone_and_the_rest_of_the_batch_lands(start
     import random
 
     rnd = random.Random(7)
-    for i in range(40):  # incompressible text: the bundle stays large
+    for _i in range(40):  # incompressible text: the bundle stays large
         big.user("".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1000)))
     big.write()
     summary = dev.push()

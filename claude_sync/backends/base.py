@@ -57,12 +57,19 @@ class Backend(abc.ABC):
         """Every session the remote holds (as of the last refresh)."""
 
     @abc.abstractmethod
-    def fetch(self, session_id: str) -> Bundle:
-        """The verified bundle of a session (BundleError when it fails verification)."""
+    def fetch(self, session_id: str, have: Bundle | None = None) -> Bundle:
+        """The verified bundle of a session (BundleError when it fails verification).
+
+        `have` is the copy this device holds, if any: a backend may then transfer
+        only what that copy lacks. The result is the same either way.
+        """
 
     @abc.abstractmethod
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
-        """Store bundles unless the remote moved past their base; never force."""
+        """Store bundles unless the remote moved past their base; never force.
+
+        A backend may send only what is new against the remote copy `base`; the result is the same.
+        """
 
     def close(self) -> None:
         pass

@@ -6,12 +6,20 @@ CONFLICT and the engine decides again, as with Git. Only transient failures
 (connection errors, timeouts, 502/503/504) are retried, with exponential backoff;
 every push is safe to repeat because identical content is a no-op on the server.
 The token is read from the credential store at each request, never kept in config.
+
+Only what is new travels (claude_sync/delta.py): when the server's copy is a prefix
+of the pushed one, the push is an append against it; when this device holds an
+older copy, a fetch downloads only what it lacks. Either falls back to whole
+bundles when it does not apply, when the result does not verify, or when the
+server is older and lacks those routes (404/405).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import ipaddress
+import json
 import logging
 import ssl
 import time
@@ -21,9 +29,10 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from .. import __version__
-from ..bundle import DEFAULT_MAX_BYTES, Bundle
+from .. import __version__, delta
+from ..bundle import DEFAULT_MAX_BYTES, Bundle, Manifest
 from ..errors import AmbiguousSession, BackendError, BundleError, ConfigError, SessionNotFound, SyncError
+from ..portable import content_digest
 from .base import Backend, PartialPush, PushItem, PushResult, RemoteEntry
 
 log = logging.getLogger(__name__)
@@ -81,6 +90,8 @@ class HttpBackend(Backend):
             transport=transport,
         )
         self._entries: dict[str, RemoteEntry] | None = None
+        self._manifests: dict[str, Manifest] = {}  # content digest -> manifest of a version seen on the server
+        self.takes_deltas = True  # False once the server turned out to lack the delta routes
 
     @classmethod
     def from_config(cls, config, paths) -> HttpBackend:  # type: ignore[no-untyped-def]
@@ -188,7 +199,55 @@ class HttpBackend(Backend):
         assert self._entries is not None
         return sorted(self._entries.values(), key=lambda e: e.session_id)
 
-    def fetch(self, session_id: str) -> Bundle:
+    def fetch(self, session_id: str, have: Bundle | None = None) -> Bundle:
+        got = None
+        if have is not None and self.takes_deltas:
+            got = self._fetch_delta(session_id, have)
+        if got is None:
+            got = self._fetch_whole(session_id)
+        self._manifests[content_digest(got)] = got.manifest
+        return got
+
+    def _fetch_delta(self, session_id: str, have: Bundle) -> Bundle | None:
+        """What this device lacks of a session it holds `have` of, verified; None: download it whole."""
+        what = f"session {session_id}"
+        have_list = json.dumps({"have": [e.model_dump(mode="json") for e in have.manifest.files]}).encode()
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        resp = self._send(
+            "POST",
+            f"/api/sessions/{quote(session_id, safe='')}/delta",
+            content=gzip.compress(have_list, mtime=0),
+            headers=headers,
+            stream=True,
+        )
+        try:
+            if resp.status_code != 200:
+                resp.read()
+                if resp.status_code in (401, 403):
+                    raise self._fail(resp, what)
+                self._note_missing_route(resp)
+                return None
+            declared = resp.headers.get("X-Content-SHA256")
+            data = bytearray()
+            for chunk in resp.iter_bytes():
+                data += chunk
+                if len(data) > self.max_bundle_bytes:
+                    return None
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
+            log.info("the download of only what is new of %s was interrupted (%s); downloading it whole", what, e)
+            return None
+        finally:
+            resp.close()
+        try:
+            got = delta.apply(bytes(data), have, session_id=session_id, max_bytes=self.max_bundle_bytes)
+            if declared and content_digest(got) != declared:
+                raise BundleError(f"the delta of {what} leads to another version than the server lists")
+        except BundleError as e:
+            log.warning("%s; downloading %s whole", e, what)
+            return None
+        return got
+
+    def _fetch_whole(self, session_id: str) -> Bundle:
         what = f"session {session_id}"
         for attempt in range(self.attempts):
             resp = self._send("GET", f"/api/sessions/{quote(session_id, safe='')}", stream=True)
@@ -233,16 +292,9 @@ class HttpBackend(Backend):
         failures: dict[str, str] = {}
         for item in items:
             sid = item.bundle.session_id
-            data = item.bundle.to_bytes()
-            params: dict[str, str] = {}
-            if item.base:
-                params["base"] = item.base
-            if item.force:
-                params["force"] = "true"
-            headers = {"X-Bundle-SHA256": hashlib.sha256(data).hexdigest(), "Content-Type": "application/gzip"}
-            resp = self._send(
-                "POST", "/api/sessions/push", content=data, params=params, headers=headers, timeout=self.push_timeout
-            )
+            resp = self._push_append(item) if item.base and self.takes_deltas else None
+            if resp is None:
+                resp = self._push_whole(item)
             code, detail = _error_of(resp) if resp.status_code != 200 else (None, "")
             if resp.status_code == 200:
                 try:
@@ -250,6 +302,7 @@ class HttpBackend(Backend):
                 except (ValueError, KeyError, TypeError) as e:
                     raise BackendError(f"the sync server {self.url} sent an unreadable answer to a push: {e}") from e
                 self._remember(sid, entry)
+                self._manifests[entry.content_sha256] = item.bundle.manifest
                 results[sid] = PushResult.PUSHED
             elif resp.status_code == 409 and code in ("stale_base", "would_shrink"):
                 # The engine decides again against what the server holds now.
@@ -264,6 +317,74 @@ class HttpBackend(Backend):
         if failures:
             raise PartialPush(results, failures)
         return results
+
+    def _push_whole(self, item: PushItem) -> httpx.Response:
+        data = item.bundle.to_bytes()
+        params: dict[str, str] = {}
+        if item.base:
+            params["base"] = item.base
+        if item.force:
+            params["force"] = "true"
+        headers = {"X-Bundle-SHA256": hashlib.sha256(data).hexdigest(), "Content-Type": "application/gzip"}
+        return self._send(
+            "POST", "/api/sessions/push", content=data, params=params, headers=headers, timeout=self.push_timeout
+        )
+
+    def _push_append(self, item: PushItem) -> httpx.Response | None:
+        """Send only what is new against the server's copy `item.base`; None: push the whole bundle."""
+        assert item.base
+        sid = item.bundle.session_id
+        base = self._server_manifest(sid, item.base)
+        if base is None:
+            return None
+        planned = delta.diff(base.files, item.bundle, logs_must_extend=True)
+        if planned is None:
+            log.info("session %s does not extend the server's copy: pushing it whole", sid)
+            return None
+        body = delta.encode(*planned)
+        params = {"base": item.base, **({"force": "true"} if item.force else {})}
+        headers = {"X-Delta-SHA256": hashlib.sha256(body).hexdigest(), "Content-Type": "application/gzip"}
+        resp = self._send(
+            "POST",
+            f"/api/sessions/{quote(sid, safe='')}/append",
+            content=body,
+            params=params,
+            headers=headers,
+            timeout=self.push_timeout,
+        )
+        if resp.status_code in (404, 405):
+            self._note_missing_route(resp)
+            return None
+        if resp.status_code == 422 and _error_of(resp)[0] in ("invalid_delta", "checksum_mismatch"):
+            log.warning("the server refused the append to session %s (%s); pushing it whole", sid, _error_of(resp)[1])
+            return None
+        return resp
+
+    def _server_manifest(self, sid: str, digest: str) -> Manifest | None:
+        """The manifest of the server's version `digest` of a session; None when unknown or gone."""
+        if digest in self._manifests:
+            return self._manifests[digest]
+        resp = self._send("GET", f"/api/sessions/{quote(sid, safe='')}/manifest")
+        if resp.status_code != 200:
+            if resp.status_code in (401, 403):
+                raise self._fail(resp, f"session {sid}")
+            self._note_missing_route(resp)
+            return None
+        try:
+            body = resp.json()
+            entry = RemoteEntry.model_validate(body["entry"])
+            manifest = Manifest.model_validate(body["manifest"])
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("the sync server %s sent an unreadable manifest of %s: %s", self.url, sid, e)
+            return None
+        self._manifests[entry.content_sha256] = manifest
+        return manifest if entry.content_sha256 == digest else None  # moved on: the server will say so
+
+    def _note_missing_route(self, resp: httpx.Response) -> None:
+        """An older server answers the delta routes as unknown: use whole bundles from now on."""
+        if resp.status_code == 405 or (resp.status_code == 404 and _error_of(resp) in ((None, "Not Found"), ("not_found", "Not Found"))):
+            log.info("the sync server %s does not take deltas; sending whole bundles", self.url)
+            self.takes_deltas = False
 
     def _remember(self, sid: str, entry: RemoteEntry | None) -> None:
         if self._entries is None:

@@ -6,27 +6,42 @@ for an ambiguous prefix and `current` for a refused push), whatever raised it.
 
 from __future__ import annotations
 
+import gzip
 import logging
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from .. import __version__
+from ..bundle import MAX_MEMBERS, FileEntry, Manifest
 from ..errors import BundleError
-from .storage import PREFIX_RE, PushRefused, PushStatus, Storage, StorageError, StoredSession, Upload
+from .storage import (
+    PREFIX_RE,
+    BundleTooLarge,
+    PushRefused,
+    PushStatus,
+    Storage,
+    StorageError,
+    StoredSession,
+    Upload,
+)
 
 log = logging.getLogger("claude_sync.server")
 
 SHA256_PATTERN = "^[0-9a-f]{64}$"
+SESSION_ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+MAX_HAVE_BYTES = 32 * 1024**2  # a delta request lists at most MAX_MEMBERS files
 DEFAULT_MAX_BUNDLE_BYTES = 1024**3
 _CHUNK = 1024 * 1024
 _STATUS_CODES = {
@@ -72,6 +87,46 @@ class SessionList(BaseModel):
 class PushReply(BaseModel):
     result: PushStatus
     entry: StoredSession
+
+
+class RemoteManifest(BaseModel):
+    entry: StoredSession
+    manifest: Manifest
+
+
+class HaveFile(BaseModel):
+    """A file the device already has (tokenized, as in bundles)."""
+
+    path: str = Field(min_length=1, max_length=4096)
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=SHA256_PATTERN)
+    text: bool = True
+
+
+class DeltaRequest(BaseModel):
+    have: list[HaveFile] = Field(max_length=MAX_MEMBERS)
+
+
+_DELTA_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["have"],
+    "properties": {
+        "have": {
+            "type": "array",
+            "maxItems": MAX_MEMBERS,
+            "items": {
+                "type": "object",
+                "required": ["path", "size", "sha256"],
+                "properties": {
+                    "path": {"type": "string", "minLength": 1, "maxLength": 4096},
+                    "size": {"type": "integer", "minimum": 0},
+                    "sha256": {"type": "string", "pattern": SHA256_PATTERN},
+                    "text": {"type": "boolean", "default": True},
+                },
+            },
+        }
+    },
+}
 
 
 class ApiError(Exception):
@@ -242,48 +297,188 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         ] = False,
     ) -> PushReply:
         """Upload one bundle; stored only if the server's copy is still `base`."""
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bundle_bytes:
-            raise ApiError(
-                413, "too_large", f"the bundle is larger than this server accepts ({max_bundle_bytes} bytes)"
+        upload = await receive(request, "bundle", x_bundle_sha256)
+        try:
+            outcome = await store(
+                "bundle", storage.commit_push, user, upload, x_bundle_sha256, base=base, force=force
             )
+        finally:
+            await run_in_threadpool(upload.discard)
+        return outcome
+
+    @app.get(
+        "/api/sessions/{session_id}/manifest",
+        response_model=RemoteManifest,
+        responses={404: {"model": ErrorBody, "description": "The user has no session with this id"}, **_ERRORS},
+        tags=["delta"],
+    )
+    def manifest(
+        request: Request,
+        user: User,
+        session_id: Annotated[str, PathParam(pattern=SESSION_ID_PATTERN, description="a full session id")],
+    ) -> Response:
+        """The stored version's entry and manifest: what a client needs to send only what is new."""
+        found = storage.manifest(user, session_id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no session {session_id}")
+        body = RemoteManifest(entry=found[0], manifest=found[1]).model_dump_json().encode("utf-8")
+        if _takes_gzip(request) and len(body) > 1024:  # 100 file-history entries: 16 KB, a third of it gzip'd
+            return Response(
+                gzip.compress(body, mtime=0),
+                media_type="application/json",
+                headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+            )
+        return Response(body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
+
+    @app.post(
+        "/api/sessions/{session_id}/append",
+        response_model=PushReply,
+        responses={
+            409: {
+                "model": ConflictBody,
+                "description": "The server's copy is not `base` (stale_base) or is a longer version of the result (would_shrink)",
+            },
+            413: {"model": ErrorBody, "description": "The delta or the bundle it leads to is larger than the server accepts"},
+            **_ERRORS,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "A delta against the stored copy `base` (see docs/server.md)",
+                "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+        tags=["delta"],
+    )
+    async def append(
+        request: Request,
+        user: User,
+        session_id: Annotated[str, PathParam(pattern=SESSION_ID_PATTERN, description="a full session id")],
+        x_delta_sha256: Annotated[str, Header(pattern=SHA256_PATTERN, description="SHA-256 of the request body")],
+        base: Annotated[str, Query(pattern=SHA256_PATTERN, description="content digest of the copy the delta applies to")],
+        force: Annotated[
+            bool, Query(description="store it even when the server's copy is a longer version of the result")
+        ] = False,
+    ) -> PushReply:
+        """Upload only what is new: the stored copy `base` plus this delta is stored as the new version."""
+        upload = await receive(request, "delta", x_delta_sha256)
+        try:
+            outcome = await store(
+                "delta",
+                storage.commit_append,
+                user,
+                session_id,
+                upload,
+                base=base,
+                force=force,
+                max_bundle_bytes=max_bundle_bytes,
+            )
+        finally:
+            await run_in_threadpool(upload.discard)
+        return outcome
+
+    @app.post(
+        "/api/sessions/{session_id}/delta",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "A delta from the listed files to the stored version (see docs/server.md)",
+                "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            404: {"model": ErrorBody, "description": "The user has no session with this id"},
+            413: {"model": ErrorBody, "description": "The request is too large"},
+            **_ERRORS,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "The files the device already has (tokenized, as in bundles); "
+                "may be gzip'd with `Content-Encoding: gzip`",
+                "content": {"application/json": {"schema": _DELTA_REQUEST_SCHEMA}},
+            }
+        },
+        tags=["delta"],
+    )
+    async def delta(
+        request: Request,
+        user: User,
+        session_id: Annotated[str, PathParam(pattern=SESSION_ID_PATTERN, description="a full session id")],
+    ) -> StreamingResponse:
+        """Download only what the device lacks of a session it holds an older copy of."""
+        body = bytearray()
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_HAVE_BYTES:
+                    raise ApiError(413, "too_large", f"the request is larger than {MAX_HAVE_BYTES} bytes")
+        except ClientDisconnect as e:
+            raise ApiError(400, "disconnected", "the client went away mid-request") from e
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding == "gzip":
+            body = bytearray(_gunzip(bytes(body), MAX_HAVE_BYTES))
+        elif encoding != "identity":
+            raise ApiError(415, "unsupported_media_type", f"unsupported Content-Encoding {encoding!r} (gzip or none)")
+        try:
+            wanted = DeltaRequest.model_validate_json(bytes(body))
+        except (ValueError, ValidationError) as e:
+            raise ApiError(422, "invalid_request", f"body: {e}") from e
+        have = [FileEntry(**h.model_dump()) for h in wanted.have]
+        try:
+            found = await run_in_threadpool(storage.download_delta, user, session_id, have)
+        except (StorageError, OSError) as e:
+            log.error("cannot read session %s of %s: %s", session_id, user, e)
+            raise ApiError(500, "storage_error", f"the server could not read session {session_id}") from e
+        if found is None:
+            raise ApiError(404, "not_found", f"no session {session_id}")
+        entry, chunks = found
+        headers = {"X-Content-SHA256": entry.content_sha256, "X-Session-Id": entry.session_id}
+        return StreamingResponse(chunks, media_type="application/gzip", headers=headers)
+
+    async def receive(request: Request, what: str, declared_sha256: str) -> Upload:
+        """Stream a request body to a temp file, within the size limit, and check its checksum."""
+        declared = request.headers.get("content-length")
+        too_large = f"the {what} is larger than this server accepts ({max_bundle_bytes} bytes)"
+        if declared is not None and declared.isdigit() and int(declared) > max_bundle_bytes:
+            raise ApiError(413, "too_large", too_large)
         upload: Upload = await run_in_threadpool(storage.new_upload)
         try:
             try:
                 async for chunk in request.stream():
                     if upload.size + len(chunk) > max_bundle_bytes:
-                        raise ApiError(
-                            413,
-                            "too_large",
-                            f"the bundle is larger than this server accepts ({max_bundle_bytes} bytes)",
-                        )
+                        raise ApiError(413, "too_large", too_large)
                     upload.write(chunk)
             except ClientDisconnect as e:
                 raise ApiError(400, "disconnected", "the client went away mid-upload") from e
             if upload.size == 0:
-                raise ApiError(422, "invalid_bundle", "empty request body: send the bundle")
-            if upload.sha256 != x_bundle_sha256:
+                raise ApiError(422, f"invalid_{what}", f"empty request body: send the {what}")
+            if upload.sha256 != declared_sha256:
                 raise ApiError(
                     422,
                     "checksum_mismatch",
-                    f"the body's SHA-256 is {upload.sha256}, not {x_bundle_sha256}: it was corrupted or truncated in transit",
+                    f"the body's SHA-256 is {upload.sha256}, not {declared_sha256}: it was corrupted or truncated in transit",
                 )
-            try:
-                outcome = await run_in_threadpool(
-                    storage.commit_push, user, upload, x_bundle_sha256, base=base, force=force
-                )
-            except BundleError as e:
-                raise ApiError(422, "invalid_bundle", str(e)) from e
-            except PushRefused as e:
-                current = e.current.model_dump(mode="json") if e.current else None
-                raise ApiError(409, e.code, e.detail, current=current) from e
-            except (StorageError, OSError) as e:
-                log.error("cannot store a bundle for %s: %s", user, e)
-                raise ApiError(500, "storage_error", "the server could not store the bundle") from e
-        finally:
+        except BaseException:
             await run_in_threadpool(upload.discard)
+            raise
+        return upload
+
+    async def store(what: str, commit: Any, user: str, *args: Any, **kw: Any) -> PushReply:
+        """Run a storage commit and turn its refusals into answers."""
+        try:
+            outcome = await run_in_threadpool(commit, user, *args, **kw)
+        except BundleError as e:
+            raise ApiError(422, f"invalid_{what}", str(e)) from e
+        except BundleTooLarge as e:
+            raise ApiError(413, "too_large", str(e)) from e
+        except PushRefused as e:
+            current = e.current.model_dump(mode="json") if e.current else None
+            raise ApiError(409, e.code, e.detail, current=current) from e
+        except (StorageError, OSError) as e:
+            log.error("cannot store a %s for %s: %s", what, user, e)
+            raise ApiError(500, "storage_error", f"the server could not store the {what}") from e
         log.info(
-            "push %s %s by %s: %s (%d bytes)",
+            "%s %s %s by %s: %s (%d bytes)",
+            "push" if what == "bundle" else "append",
             user,
             outcome.entry.session_id,
             outcome.entry.device,
@@ -293,6 +488,28 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         return PushReply(result=outcome.status, entry=outcome.entry)
 
     return app
+
+
+def _takes_gzip(request: Request) -> bool:
+    for part in request.headers.get("accept-encoding", "").split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            return True
+    return False
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """A gzip'd request body, refused past `limit` bytes unpacked."""
+    d = zlib.decompressobj(31)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise ApiError(422, "invalid_request", f"body: not valid gzip: {e}") from e
+    if len(out) > limit or d.unconsumed_tail:
+        raise ApiError(413, "too_large", f"the request is larger than {limit} bytes unpacked")
+    if not d.eof:
+        raise ApiError(422, "invalid_request", "body: the gzip stream is truncated")
+    return out
 
 
 def _chunks(f: BinaryIO) -> Iterator[bytes]:

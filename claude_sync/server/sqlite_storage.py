@@ -11,18 +11,23 @@ write transaction, checks the base, renames the blob into place (and fsyncs the
 folder) before the index row commits. A crash at any point leaves at worst an
 unreferenced blob or temp file, which start-up removes; never a listed bundle
 whose bytes are missing or partial.
+
+An append (a delta against the stored copy, see claude_sync/delta.py) is streamed
+to tmp/ the same way; the new bundle is rebuilt from the stored one and the delta
+into another temp file there, checked file by file, and then stored exactly as a
+pushed bundle is.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import hmac
 import logging
 import os
 import shutil
 import sqlite3
-import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,9 +35,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from ..bundle import DEFAULT_MAX_BYTES, FILES_PREFIX, Bundle, BundleError, Manifest, verify_file
+from ..bundle import DEFAULT_MAX_BYTES, Bundle, BundleError, FileEntry, Manifest, verify_file
+from ..delta import read_header, result_manifest
 from ..portable import content_digest
 from ..sessions import is_log
+from . import deltas
 from .auth import new_token, token_hash
 from .storage import (
     PREFIX_RE,
@@ -331,62 +338,131 @@ class SqliteStorage(Storage):
             paths = [e.path for e in manifest.files]
             if paths != sorted(set(paths)):
                 raise BundleError("bundle manifest does not list its files in canonical order")
-            digest = content_digest(Bundle(manifest, {}))
-            shrink_checked: dict[str, bool] = {}  # current digest -> would the push shrink it
-
-            def shrinks(cur: StoredSession, cur_manifest: str) -> bool:
-                if cur.content_sha256 not in shrink_checked:
-                    old = Manifest.model_validate_json(cur_manifest)
-                    shrink_checked[cur.content_sha256] = self._is_shorter(manifest, old, cur)
-                return shrink_checked[cur.content_sha256]
-
-            if not force:  # the expensive check runs outside the write lock
-                with self._connect() as con:
-                    row = self._current(con, user, sid)
-                if row is not None and row[0].content_sha256 == base and row[0].content_sha256 != digest:
-                    shrinks(*row)
-            with self._write() as con:
-                if con.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone() is None:
-                    raise StorageError(f"no such user: {user}")
-                row = self._current(con, user, sid)
-                cur = row[0] if row else None
-                if cur is not None and cur.content_sha256 == digest:
-                    return PushOutcome(PushStatus.UNCHANGED, cur)
-                if (cur.content_sha256 if cur else None) != base:
-                    raise StaleBase(f"session {sid} changed on the server since version {base or '(none)'}", cur)
-                if not force:
-                    if row is not None and shrinks(*row):
-                        raise WouldShrink(
-                            f"session {sid} on the server is a longer version of this one; pull it, or push with force to replace it",
-                            row[0],
-                        )
-                self._place_blob(upload, bundle_sha256)
-                now = micros(datetime.now(timezone.utc))
-                con.execute(
-                    "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        user,
-                        sid,
-                        manifest.project_key,
-                        manifest.device,
-                        manifest.last_modified,
-                        manifest.title,
-                        manifest.message_count,
-                        upload.size,
-                        digest,
-                        bundle_sha256,
-                        manifest.model_dump_json(),
-                        now,
-                    ),
-                )
-                row = self._current(con, user, sid)
-                assert row is not None
-                stored = row[0]
-            if cur is not None and cur.sha256 and cur.sha256 != bundle_sha256:
-                self._drop_blob_if_unused(cur.sha256)
-            return PushOutcome(PushStatus.STORED, stored)
+            return self._store(user, manifest, upload, base=base, force=force)
         finally:
             upload.discard()
+
+    def commit_append(
+        self, user: str, session_id: str, upload: Upload, *, base: str, force: bool, max_bundle_bytes: int
+    ) -> PushOutcome:
+        assert isinstance(upload, FileUpload)
+        rebuilt: FileUpload | None = None
+        try:
+            upload.finish()
+            if not SESSION_ID_RE.match(session_id):
+                raise BundleError(f"not a session id: {session_id!r}")
+            with gzip.open(upload.path, "rb") as payloads:
+                header = read_header(payloads)
+                if header.manifest.session_id != session_id:
+                    raise BundleError(f"the delta is for session {header.manifest.session_id}, not {session_id}")
+                with self._connect() as con:
+                    row = self._current(con, user, session_id)
+                cur = row[0] if row else None
+                if cur is not None and cur.content_sha256 == header.content_sha256:
+                    return PushOutcome(PushStatus.UNCHANGED, cur)
+                if row is None or row[0].content_sha256 != base:
+                    raise StaleBase(f"session {session_id} changed on the server since version {base}", cur)
+                old = Manifest.model_validate_json(row[1])
+                result = result_manifest(old.files, header, max_bytes=self.max_expanded_bytes)
+                try:
+                    blob = self.open_blob(row[0])
+                except StorageError:
+                    with self._connect() as con:
+                        now = self._current(con, user, session_id)
+                    if now is None or now[0].content_sha256 != base:  # replaced meanwhile, its blob dropped
+                        raise StaleBase(
+                            f"session {session_id} changed on the server since version {base}", now[0] if now else None
+                        ) from None
+                    raise
+                rebuilt = FileUpload(self.tmp)
+                with blob:
+                    deltas.rebuild(
+                        blob, old, payloads, header, result, rebuilt, scratch=self.new_upload, limit=max_bundle_bytes
+                    )
+            rebuilt.finish()
+            return self._store(user, result, rebuilt, base=base, force=force)
+        finally:
+            upload.discard()
+            if rebuilt is not None:
+                rebuilt.discard()
+
+    def manifest(self, user: str, session_id: str) -> tuple[StoredSession, Manifest] | None:
+        with self._connect() as con:
+            row = self._current(con, user, session_id)
+        if row is None:
+            return None
+        return row[0], Manifest.model_validate_json(row[1])
+
+    def download_delta(
+        self, user: str, session_id: str, have: list[FileEntry]
+    ) -> tuple[StoredSession, Iterator[bytes]] | None:
+        found = self.manifest(user, session_id)
+        if found is None:
+            return None
+        entry, manifest = found
+        blob = self.open_blob(entry)
+        return entry, deltas.download(blob, manifest, entry.content_sha256, have, scratch=self.new_upload)
+
+    def _store(
+        self, user: str, manifest: Manifest, blob: FileUpload, *, base: str | None, force: bool
+    ) -> PushOutcome:
+        """Compare-and-swap a finished, verified bundle of `manifest` into place (the row and its blob)."""
+        sid = manifest.session_id
+        bundle_sha256 = blob.sha256
+        digest = content_digest(Bundle(manifest, {}))
+        shrink_checked: dict[str, bool] = {}  # current digest -> would the push shrink it
+
+        def shrinks(cur: StoredSession, cur_manifest: str) -> bool:
+            if cur.content_sha256 not in shrink_checked:
+                old = Manifest.model_validate_json(cur_manifest)
+                shrink_checked[cur.content_sha256] = self._is_shorter(manifest, old, cur)
+            return shrink_checked[cur.content_sha256]
+
+        if not force:  # the expensive check runs outside the write lock
+            with self._connect() as con:
+                row = self._current(con, user, sid)
+            if row is not None and row[0].content_sha256 == base and row[0].content_sha256 != digest:
+                shrinks(*row)
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone() is None:
+                raise StorageError(f"no such user: {user}")
+            row = self._current(con, user, sid)
+            cur = row[0] if row else None
+            if cur is not None and cur.content_sha256 == digest:
+                return PushOutcome(PushStatus.UNCHANGED, cur)
+            if (cur.content_sha256 if cur else None) != base:
+                raise StaleBase(f"session {sid} changed on the server since version {base or '(none)'}", cur)
+            if not force:
+                if row is not None and shrinks(*row):
+                    raise WouldShrink(
+                        f"session {sid} on the server is a longer version of this one; pull it, or push with force to replace it",
+                        row[0],
+                    )
+            self._place_blob(blob, bundle_sha256)
+            now = micros(datetime.now(timezone.utc))
+            con.execute(
+                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user,
+                    sid,
+                    manifest.project_key,
+                    manifest.device,
+                    manifest.last_modified,
+                    manifest.title,
+                    manifest.message_count,
+                    blob.size,
+                    digest,
+                    bundle_sha256,
+                    manifest.model_dump_json(),
+                    now,
+                ),
+            )
+            row = self._current(con, user, sid)
+            assert row is not None
+            stored = row[0]
+        if cur is not None and cur.sha256 and cur.sha256 != bundle_sha256:
+            self._drop_blob_if_unused(cur.sha256)
+        return PushOutcome(PushStatus.STORED, stored)
 
     def _current(self, con: sqlite3.Connection, user: str, sid: str) -> tuple[StoredSession, str] | None:
         row = con.execute(
@@ -443,22 +519,5 @@ class SqliteStorage(Storage):
     @staticmethod
     def _prefix_digests(blob: Path, wanted: dict[str, int]) -> dict[str, str]:
         """SHA-256 of the first `wanted[name]` bytes of each named file in a stored bundle, streamed."""
-        out: dict[str, str] = {}
-        with tarfile.open(blob, mode="r|gz") as tar:
-            for info in tar:
-                name = info.name[len(FILES_PREFIX) :] if info.name.startswith(FILES_PREFIX) else None
-                if name not in wanted:
-                    continue
-                f = tar.extractfile(info)
-                assert f is not None
-                h, left = hashlib.sha256(), wanted[name]
-                while left > 0:
-                    chunk = f.read(min(left, 1024 * 1024))
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    left -= len(chunk)
-                out[name] = h.hexdigest()
-                if len(out) == len(wanted):
-                    break
-        return out
+        with open(blob, "rb") as f:
+            return deltas.prefix_digests(f, wanted)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..backends.base import RemoteEntry
+from ..bundle import FileEntry, Manifest
 from ..errors import SyncError
 
 USER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -26,6 +27,12 @@ PREFIX_RE = re.compile(r"^[0-9a-f-]{1,36}$")
 
 class StorageError(SyncError):
     code = "storage_error"
+
+
+class BundleTooLarge(SyncError):
+    """The bundle a push would store is larger than the server accepts."""
+
+    code = "too_large"
 
 
 class StoredSession(RemoteEntry):
@@ -154,6 +161,28 @@ class Storage(abc.ABC):
         server's copy is a longer version of this one; `force` accepts that). The
         upload is consumed either way.
         """
+
+    @abc.abstractmethod
+    def manifest(self, user: str, session_id: str) -> tuple[StoredSession, Manifest] | None:
+        """A session (full id) and the manifest of its stored bundle, or None."""
+
+    @abc.abstractmethod
+    def commit_append(
+        self, user: str, session_id: str, upload: Upload, *, base: str, force: bool, max_bundle_bytes: int
+    ) -> PushOutcome:
+        """Apply an uploaded delta (claude_sync/delta.py) to the stored copy `base` and store the result.
+
+        The same contract as `commit_push`: compare-and-swap on `base`, identical content
+        a no-op, and the same refusals; BundleError also when the delta does not lead to
+        what it declares, BundleTooLarge when the result exceeds `max_bundle_bytes`.
+        Nothing changes unless the whole result verified. The upload is consumed either way.
+        """
+
+    @abc.abstractmethod
+    def download_delta(
+        self, user: str, session_id: str, have: list[FileEntry]
+    ) -> tuple[StoredSession, Iterator[bytes]] | None:
+        """What a device holding the files `have` lacks of a session, as the chunks of a delta; None: no session."""
 
     def sessions(self, user: str) -> Iterator[StoredSession]:
         cursor = None
