@@ -11,6 +11,7 @@ Decisions (see docs/how-it-works.md):
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -25,7 +26,7 @@ from .config import Config, Paths, this_flavour
 from .errors import NotPortable, SyncError
 from .locking import exclusive
 from .merge import merged_bundle
-from .portable import content_digest, layout_for, pack, parse_time, render, render_title
+from .portable import Packer, content_digest, layout_for, pack, parse_time, render, render_title
 from .project import DeviceLayout
 from .restore import RestorePlan, apply
 from .sessions import TRANSCRIPT, LocalSession, MetaCache, discover
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 CONFLICT_ROUNDS = 3
+# A bulk push goes out in batches (a commit, for Git) of a sixteenth of what it sends, within these
+# bounds: memory stays bounded, and packing the next batch overlaps with sending this one.
+PUSH_BATCH_BYTES = (32 * 1024 * 1024, 128 * 1024 * 1024)
 
 Progress = Callable[[int, int, "Outcome"], None]
 
@@ -97,6 +101,46 @@ class Selection:
             raise UsageError("name what to sync: --all, --project KEY, or one or more session ids / prefixes")
 
 
+class _InFlight:
+    """At most one batch being pushed in a background thread; always waited for before the lock is let go."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._pending: dict[str, tuple[LocalSession, _Push]] = {}
+        self._results: dict[str, PushResult] = {}
+        self._error: BaseException | None = None
+
+    def start(self, pending: dict[str, tuple[LocalSession, _Push]], push: Callable[[], dict[str, PushResult]]) -> None:
+        assert self._thread is None
+
+        def run() -> None:
+            try:
+                self._results = push()
+            except BaseException as e:  # noqa: BLE001 - raised again in the engine's thread by land()
+                self._error = e
+
+        self._pending, self._results, self._error = pending, {}, None
+        self._thread = threading.Thread(target=run, name="claude-sync-push", daemon=True)
+        self._thread.start()
+
+    def land(self) -> tuple[dict[str, tuple[LocalSession, _Push]], dict[str, PushResult]] | None:
+        if self._thread is None:
+            return None
+        self._thread.join()
+        self._thread = None
+        if self._error is not None:
+            raise self._error
+        return self._pending, self._results
+
+    def __enter__(self) -> _InFlight:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
 def in_project(key: str | None, project: str) -> bool:
     project = project.strip("/")
     return key is not None and (key == project or key.startswith(project + "/"))
@@ -134,6 +178,7 @@ class SyncEngine:
         # The sidecar wants a remote that cannot be refreshed as one error, not a failure per session.
         self.stop_when_unreachable = stop_when_unreachable
         self._force = False
+        self._packer: Packer | None = None
         self.layout: DeviceLayout = layout_for(config.projects_root, str(self.paths.home), this_flavour())
 
     # -- plumbing ----------------------------------------------------------
@@ -180,7 +225,7 @@ class SyncEngine:
         sel.check()
         self._force = force
         summary = Summary("push")
-        with self._lock():
+        with self._lock(), Packer(self.layout, self.config.device) as packer, _InFlight() as flying:
             # A configuration error stops here, before any session is touched. Opened under the lock:
             # opening a Git backend sets up its local mirror, which two syncs must not do at once.
             _ = self.backend
@@ -197,8 +242,17 @@ class SyncEngine:
                 return summary
             total = len(chosen)
             pending: dict[str, tuple[LocalSession, _Push]] = {}
-            done = 0
+            pending_bytes = done = 0
             remote = {e.session_id: e for e in self.backend.entries()}
+            # Tokenizing is CPU-bound: what changed is packed ahead, on every core.
+            changed = [
+                s for s in chosen
+                if self.project_key(s) is not None and not self._unchanged(s, remote.get(s.session_id), state)
+            ]
+            packer.plan(changed)
+            self._packer = packer
+            low, high = PUSH_BATCH_BYTES
+            batch_bytes = min(high, max(low, sum(s.size for s in changed) // 16))
             for s in chosen:
                 if cancel is not None and cancel.is_set():
                     out = Outcome(s.session_id, SKIPPED, "cancelled", title=s.meta.title)
@@ -206,36 +260,71 @@ class SyncEngine:
                     out, item = self._decide_push(s, remote.get(s.session_id), state)
                     if item is not None:
                         pending[s.session_id] = (s, item)
+                        pending_bytes += sum(f.size for f in item.bundle.manifest.files)
+                        if pending_bytes >= batch_bytes:
+                            # This batch goes out in the background while the next one is packed.
+                            done = self._land(flying, summary, state, done, total, progress)
+                            flying.start(pending, functools.partial(self._push_items, pending, summary))
+                            pending, pending_bytes = {}, 0
                         continue
                 done += 1
                 summary.outcomes.append(out)
                 if progress:
                     progress(done, total, out)
-            for _round in range(CONFLICT_ROUNDS):
-                if not pending:
-                    break
-                results = self._push_items(pending, summary)
-                again: dict[str, tuple[LocalSession, _Push]] = {}
-                remote = {e.session_id: e for e in self.backend.entries()}
-                for sid, res in results.items():
-                    s, push = pending[sid]
-                    if res is PushResult.PUSHED:
-                        state.record(sid, content_digest(push.bundle), s.files)
-                        out = Outcome(sid, DONE, push.why, push.bundle.manifest.project_key, s.meta.title)
-                    else:
-                        out, item = self._decide_push(s, remote.get(sid), state)
-                        if item is not None:
-                            again[sid] = (s, item)
-                            continue
-                    done += 1
-                    summary.outcomes.append(out)
-                    if progress:
-                        progress(done, total, out)
-                pending = again
-            for sid, (s, _p) in pending.items():
-                summary.outcomes.append(Outcome(sid, FAILED, "the remote kept changing; try again", title=s.meta.title))
+            self._packer = None
+            done = self._land(flying, summary, state, done, total, progress)
+            self._push_pending(pending, summary, state, done, total, progress)
             state.save()
         return summary
+
+    def _land(
+        self, flying: _InFlight, summary: Summary, state: SyncState, done: int, total: int, progress: Progress | None
+    ) -> int:
+        """Wait for the batch pushed in the background, and settle it as _push_pending does."""
+        landed = flying.land()
+        if landed is None:
+            return done
+        pending, results = landed
+        return self._push_pending(pending, summary, state, done, total, progress, results)
+
+    def _push_pending(
+        self,
+        pending: dict[str, tuple[LocalSession, _Push]],
+        summary: Summary,
+        state: SyncState,
+        done: int,
+        total: int,
+        progress: Progress | None,
+        pushed: dict[str, PushResult] | None = None,
+    ) -> int:
+        """Push what was decided (`pushed`: already pushed, with these results), deciding again for
+        sessions the remote changed meanwhile; returns `done`."""
+        for _round in range(CONFLICT_ROUNDS):
+            if not pending:
+                break
+            results = self._push_items(pending, summary) if pushed is None else pushed
+            pushed = None
+            again: dict[str, tuple[LocalSession, _Push]] = {}
+            remote = {e.session_id: e for e in self.backend.entries()}
+            for sid, res in results.items():
+                s, push = pending[sid]
+                if res is PushResult.PUSHED:
+                    state.record(sid, content_digest(push.bundle), s.files)
+                    out = Outcome(sid, DONE, push.why, push.bundle.manifest.project_key, s.meta.title)
+                else:
+                    out, item = self._decide_push(s, remote.get(sid), state)
+                    if item is not None:
+                        again[sid] = (s, item)
+                        continue
+                done += 1
+                summary.outcomes.append(out)
+                if progress:
+                    progress(done, total, out)
+            pending = again
+        for sid, (s, _p) in pending.items():
+            summary.outcomes.append(Outcome(sid, FAILED, "the remote kept changing; try again", title=s.meta.title))
+        state.save()  # a long push that is interrupted keeps what went through
+        return done
 
     def _push_items(self, pending: dict[str, tuple[LocalSession, _Push]], summary: Summary) -> dict[str, PushResult]:
         items = [PushItem(p.bundle, p.base, p.force) for _s, p in pending.values()]
@@ -260,27 +349,23 @@ class SyncEngine:
         key = self.project_key(s)
         base = Outcome(sid, SKIPPED, "", key, s.meta.title)
         try:
-            if (
-                r is not None
-                and state.content(sid) == r.content_sha256
-                and state.in_sync(sid)
-                and state.unchanged(sid, s.files)
-            ):
+            if self._unchanged(s, r, state):
                 base.reason = "up to date"
                 return base, None
-            b = pack(s, self.layout, self.config.device)
+            b = self._pack(s)
             digest = content_digest(b)
             if r is not None and r.content_sha256 == digest:
                 state.record(sid, digest, s.files)
                 base.reason = "up to date"
                 return base, None
             if r is None:
+                self._stage(b)
                 return base, _Push(b, "new on the remote", None)
             if r.content_sha256 == state.content(sid):
                 return base, _Push(b, "updated", r.content_sha256)
             if self._force:
                 return base, _Push(b, "replaced the remote copy (forced)", r.content_sha256, force=True)
-            remote = self.backend.fetch(sid)
+            remote = self.backend.fetch(sid, have=b)  # only what this copy lacks travels
             rel = compare(b.files, remote.files)
             if rel is Relation.LOCAL_AHEAD:
                 return base, _Push(b, "extends the remote copy", r.content_sha256)
@@ -301,6 +386,28 @@ class SyncEngine:
             return Outcome(sid, FAILED, str(e), key, s.meta.title), None
         except OSError as e:
             return Outcome(sid, FAILED, f"cannot read the session: {e}", key, s.meta.title), None
+
+    def _unchanged(self, s: LocalSession, r: RemoteEntry | None, state: SyncState) -> bool:
+        """The remote holds what this device last synced, and the local files did not change since."""
+        sid = s.session_id
+        return (
+            r is not None
+            and state.content(sid) == r.content_sha256
+            and state.in_sync(sid)
+            and state.unchanged(sid, s.files)
+        )
+
+    def _stage(self, b: Bundle) -> None:
+        # A backend may start storing a session that is new on the remote right away (Git: its
+        # compression overlaps with packing the next sessions); push() still decides.
+        stage = getattr(self.backend, "stage", None)
+        if stage is not None and self._packer is not None and self._packer.parallel:
+            stage(b)
+
+    def _pack(self, s: LocalSession) -> Bundle:
+        if self._packer is not None:
+            return self._packer.pack(s)
+        return pack(s, self.layout, self.config.device)
 
     def _select_local(self, sessions: list[LocalSession], sel: Selection) -> tuple[list[LocalSession], list[Outcome]]:
         if sel.all:
@@ -367,7 +474,7 @@ class SyncEngine:
                     state.record(sid, e.content_sha256, local.files)
                     out.reason = "up to date"
                     return out
-            remote = self.backend.fetch(sid)
+            remote = self.backend.fetch(sid, have=lb)  # only what the local copy lacks travels
             reason = "new on this device"
             if lb is not None:
                 rel = compare(lb.files, remote.files)

@@ -8,19 +8,28 @@ from .project import DeviceLayout
 from .sessions import LocalSession
 
 
-def session_dict(s: LocalSession, layout: DeviceLayout) -> dict:
-    key, reason = None, ""
-    if not s.cwd:
-        reason = "records no working directory"
-    else:
-        try:
-            key = layout.key_for(s.cwd)
-        except (NotPortable, ValueError) as e:
-            reason = str(e)
+def project_of(cwd: str | None, layout: DeviceLayout) -> tuple[str | None, str]:
+    """(project key, why not portable) of a working directory."""
+    if not cwd:
+        return None, "records no working directory"
+    try:
+        return layout.key_for(cwd), ""
+    except (NotPortable, ValueError) as e:
+        return None, str(e)
+
+
+def session_dict(s: LocalSession, layout: DeviceLayout, keys: dict[str | None, tuple[str | None, str]] | None = None) -> dict:
+    if keys is None:
+        key, reason = project_of(s.cwd, layout)
+    else:  # many sessions share a working directory: its key is worked out once
+        if s.cwd not in keys:
+            keys[s.cwd] = project_of(s.cwd, layout)
+        key, reason = keys[s.cwd]
     return {
         "session_id": s.session_id,
         "title": s.meta.title,
         "message_count": s.meta.message_count,
+        "message_count_exact": s.meta.message_count_exact,
         "first_timestamp": s.meta.first_timestamp,
         "last_timestamp": s.meta.last_timestamp,
         "size": s.size,
@@ -36,8 +45,9 @@ def session_dict(s: LocalSession, layout: DeviceLayout) -> dict:
 def local_groups(sessions: list[LocalSession], layout: DeviceLayout) -> list[dict]:
     """Sessions grouped by project, projects by name, sessions newest first."""
     groups: dict[str, dict] = {}
+    keys: dict[str | None, tuple[str | None, str]] = {}
     for s in sessions:
-        d = session_dict(s, layout)
+        d = session_dict(s, layout, keys)
         name = d["project_key"] if d["portable"] else (d["cwd"] or "(unknown directory)")
         g = groups.setdefault(
             name,

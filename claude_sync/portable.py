@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO
 
 from .bundle import Bundle, Manifest, context_for
 from .errors import NotPortable, SyncError
 from .path_tokens import Context
 from .project import DeviceLayout
-from .sessions import LocalSession, is_log
+from .sessions import TRANSCRIPT, LocalSession, count_messages, is_log
+
+log = logging.getLogger(__name__)
 
 
 def content_digest(files: dict[str, bytes] | Bundle) -> str:
@@ -46,8 +57,11 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     tokens = layout.tokens_for(cwd)
     files: dict[str, bytes] = {}
     binary: set[str] = set()
+    messages = session.meta.message_count
     for name, path in sorted(session.files.items()):
         data = read_complete(path, is_log(name))
+        if name == TRANSCRIPT:
+            messages = count_messages(data)  # exact, while listing may have estimated it
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -64,7 +78,7 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
         last_modified=last,
         first_timestamp=session.meta.first_timestamp,
         title=tokens.tokenize(session.meta.title, Context.RAW),
-        message_count=session.meta.message_count,
+        message_count=messages,
     )
     return Bundle.build(manifest, files, binary)
 
@@ -105,3 +119,186 @@ def layout_for(projects_root: str, home: str, flavour) -> DeviceLayout:  # type:
     """The device layout with the projects root as the client sees it (symlinks resolved)."""
     root = os.path.realpath(projects_root) if os.path.isdir(projects_root) else projects_root
     return DeviceLayout(projects_root=root, home=home, flavour=flavour)
+
+
+# -- packing many sessions ------------------------------------------------------
+
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, worker processes cost more than they save
+AHEAD_BYTES = 256 * 1024 * 1024  # packed but not yet taken: bounds the memory a bulk push holds
+_FRAME = struct.Struct("!Q")
+
+
+def _pack_result(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle | tuple[str, str]:
+    try:
+        return pack(session, layout, device)
+    except OSError as e:
+        return ("os", str(e))
+    except SyncError as e:
+        return ("sync", str(e))
+
+
+def _send(stream: IO[bytes], obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> object:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError("the packing worker went away")
+    (n,) = _FRAME.unpack(head)
+    data = stream.read(n)
+    if len(data) < n:
+        raise EOFError("the packing worker went away")
+    return pickle.loads(data)  # from our own child process
+
+
+def worker_main() -> None:
+    """`python -m claude_sync.portable`: pack the sessions sent on stdin, answer on stdout, until EOF."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            job = _receive(stdin)
+        except EOFError:
+            return
+        session: LocalSession
+        layout: DeviceLayout
+        device: str
+        session, layout, device = job  # type: ignore[misc]
+        _send(stdout, _pack_result(session, layout, device))
+
+
+class _Worker:
+    """One packing process, fed one session at a time by its own thread."""
+
+    def __init__(self, jobs: queue.Queue[tuple[Future[Bundle | tuple[str, str]], tuple] | None]) -> None:
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "claude_sync.portable"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root,
+        )
+        self.jobs = jobs
+        self.thread = threading.Thread(target=self._run, name="claude-sync-packer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        broken: BaseException | None = None
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            future, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            if broken is not None:  # a dead worker fails its jobs at once: they are packed in process
+                future.set_exception(broken)
+                continue
+            try:
+                _send(self.proc.stdin, args)
+                future.set_result(_receive(self.proc.stdout))  # type: ignore[arg-type]
+            except (OSError, EOFError, pickle.PickleError) as e:
+                broken = e
+                future.set_exception(e)
+
+    def stop(self) -> None:
+        # Workers only compute: one still busy is killed (its answer is no longer wanted).
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.thread.join()
+        self.proc.stdout.close()  # type: ignore[union-attr]
+
+
+class Packer:
+    """Packs sessions in worker processes, in the order they will be asked for, a bounded amount ahead.
+
+    Tokenizing is CPU-bound Python: a bulk push packs on every core while the main process
+    decides and the backend compresses and sends. Few or small sessions are packed in process,
+    as without a Packer, and so is a session whose worker failed. The workers are plain
+    `python -m claude_sync.portable` processes over pipes (not multiprocessing, which would
+    import the caller's main module again, and must not fork a threaded sidecar).
+    """
+
+    def __init__(self, layout: DeviceLayout, device: str, *, workers: int | None = None, ahead_bytes: int = AHEAD_BYTES) -> None:
+        self.layout, self.device = layout, device
+        self.workers = workers or os.cpu_count() or 1
+        self.ahead_bytes = ahead_bytes
+        self._queue: list[LocalSession] = []
+        self._next = 0
+        self._ahead = 0
+        self._futures: dict[str, tuple[Future[Bundle | tuple[str, str]], int]] = {}
+        self._jobs: queue.Queue[tuple[Future[Bundle | tuple[str, str]], tuple] | None] = queue.Queue()
+        self._pool: list[_Worker] = []
+
+    def plan(self, sessions: list[LocalSession]) -> None:
+        """The sessions that will be packed, in the order they will be asked for."""
+        self._queue, self._next = list(sessions), 0
+        if self.workers > 1 and len(self._queue) > 1 and sum(s.size for s in self._queue) >= PARALLEL_MIN_BYTES:
+            try:
+                self._pool = [_Worker(self._jobs) for _ in range(self.workers)]
+            except OSError as e:
+                log.warning("cannot start packing workers (%s); packing here", e)
+                self.close()
+            self._fill()
+
+    @property
+    def parallel(self) -> bool:
+        """Whether sessions are being packed in worker processes (a bulk push)."""
+        return bool(self._pool)
+
+    def _fill(self) -> None:
+        while self._pool and self._next < len(self._queue) and self._ahead < self.ahead_bytes:
+            s = self._queue[self._next]
+            self._next += 1
+            size = s.size
+            future: Future[Bundle | tuple[str, str]] = Future()
+            self._jobs.put((future, (s, self.layout, self.device)))
+            self._futures[s.session_id] = (future, size)
+            self._ahead += size
+
+    def pack(self, session: LocalSession) -> Bundle:
+        planned = self._futures.pop(session.session_id, None)
+        if planned is None:
+            return pack(session, self.layout, self.device)
+        future, size = planned
+        self._ahead -= size
+        self._fill()
+        try:
+            got = future.result()
+        except (OSError, EOFError, pickle.PickleError) as e:
+            log.warning("a packing worker failed (%s); packing here", e)
+            return pack(session, self.layout, self.device)
+        if isinstance(got, tuple):
+            kind, message = got
+            raise OSError(message) if kind == "os" else SyncError(message)
+        return got
+
+    def close(self) -> None:
+        for future, _size in self._futures.values():
+            future.cancel()
+        self._futures.clear()
+        for _ in self._pool:
+            self._jobs.put(None)
+        for w in self._pool:
+            w.stop()
+        self._pool = []
+        self._jobs = queue.Queue()
+
+    def __enter__(self) -> Packer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    worker_main()

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import atomic
+from .sessions import fingerprint
+
+STATE_VERSION = 2
 
 
-def file_stats(files: dict[str, Path]) -> dict[str, list[int]]:
-    out = {}
+def files_fingerprint(files: Mapping[str, Path]) -> str:
+    """The fingerprint of a session's files: the one discovery saw, else from a stat of each."""
+    known = getattr(files, "fingerprint", None)
+    if isinstance(known, str):
+        return known
+    stats = []
     for name, p in files.items():
         try:
             st = p.stat()
         except OSError:
             continue
-        out[name] = [st.st_size, st.st_mtime_ns]
-    return out
+        stats.append((name, st.st_size, st.st_mtime_ns))
+    return fingerprint(stats)
 
 
 class SyncState:
@@ -24,33 +32,43 @@ class SyncState:
 
     {"content": digest of the remote version, "local": digest of the local files
     (differs after a merge that the remote does not have yet),
-    "stats": {logical: [size, mtime_ns]} of the local files}.
+    "files": fingerprint of the local files (sessions.fingerprint)}.
+    Discovery's fingerprint is taken before the files are read, so a file that changes
+    while a sync reads it makes the next sync look again.
     """
 
     def __init__(self, file: Path) -> None:
         self.file = file
         self.sessions: dict[str, dict] = {}
+        self.dirty = False
         if file.exists():
             try:
-                self.sessions = json.loads(file.read_text("utf-8")).get("sessions", {})
+                raw = json.loads(file.read_text("utf-8"))
+                if raw.get("version") == STATE_VERSION:
+                    self.sessions = raw.get("sessions", {})
             except (OSError, ValueError, AttributeError):
                 self.sessions = {}
 
     def content(self, sid: str) -> str | None:
         return self.sessions.get(sid, {}).get("content")
 
-    def unchanged(self, sid: str, files: dict[str, Path]) -> bool:
+    def unchanged(self, sid: str, files: Mapping[str, Path]) -> bool:
         """True when the local files are exactly as they were at the last sync."""
         rec = self.sessions.get(sid)
-        return rec is not None and rec.get("stats") == file_stats(files)
+        return rec is not None and rec.get("files") == files_fingerprint(files)
 
     def in_sync(self, sid: str) -> bool:
         """True when, at the last sync, the local copy was the remote version."""
         rec = self.sessions.get(sid)
         return rec is not None and rec.get("local", rec.get("content")) == rec.get("content")
 
-    def record(self, sid: str, content: str, files: dict[str, Path], local: str | None = None) -> None:
-        self.sessions[sid] = {"content": content, "local": local or content, "stats": file_stats(files)}
+    def record(self, sid: str, content: str, files: Mapping[str, Path], local: str | None = None) -> None:
+        rec = {"content": content, "local": local or content, "files": files_fingerprint(files)}
+        if self.sessions.get(sid) != rec:
+            self.sessions[sid] = rec
+            self.dirty = True
 
     def save(self) -> None:
-        atomic.write_text(self.file, json.dumps({"version": 1, "sessions": self.sessions}))
+        if self.dirty or not self.file.exists():
+            atomic.write_text(self.file, json.dumps({"version": STATE_VERSION, "sessions": self.sessions}))
+            self.dirty = False
