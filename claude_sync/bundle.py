@@ -15,6 +15,7 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -129,17 +130,7 @@ class Bundle:
         try:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
                 for info in tar:
-                    if len(members) >= MAX_MEMBERS:
-                        raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
-                    if not info.isfile():
-                        raise BundleError(f"refusing bundle member {info.name!r}: not a regular file")
-                    name = info.name
-                    if name != MANIFEST:
-                        if not name.startswith(FILES_PREFIX):
-                            raise BundleError(f"refusing unknown bundle member {name!r}")
-                        check_logical(name[len(FILES_PREFIX) :])
-                    if name in members:
-                        raise BundleError(f"bundle member {name!r} appears twice")
+                    name = _checked_member(info, members)
                     total += info.size
                     if total > max_bytes:
                         raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
@@ -167,6 +158,22 @@ class Bundle:
             if len(d) != entry.size or sha256(d) != entry.sha256:
                 raise BundleError(f"bundle file {name!r} does not match its manifest checksum")
         return cls(manifest, files)
+
+
+def _checked_member(info: tarfile.TarInfo, seen: Collection[str]) -> str:
+    """The name of a member a bundle may hold; BundleError for anything else."""
+    if len(seen) >= MAX_MEMBERS:
+        raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
+    if not info.isfile():
+        raise BundleError(f"refusing bundle member {info.name!r}: not a regular file")
+    name = info.name
+    if name != MANIFEST:
+        if not name.startswith(FILES_PREFIX):
+            raise BundleError(f"refusing unknown bundle member {name!r}")
+        check_logical(name[len(FILES_PREFIX) :])
+    if name in seen:
+        raise BundleError(f"bundle member {name!r} appears twice")
+    return name
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -225,19 +232,9 @@ def verify_file(
             try:
                 with tarfile.open(fileobj=reader, mode="r|gz") as tar:  # type: ignore[call-overload]
                     for info in tar:
-                        if len(seen) >= MAX_MEMBERS:
-                            raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
-                        if not info.isfile():
-                            raise BundleError(f"refusing bundle member {info.name!r}: not a regular file")
-                        name = info.name
-                        if name != MANIFEST:
-                            if not name.startswith(FILES_PREFIX):
-                                raise BundleError(f"refusing unknown bundle member {name!r}")
-                            check_logical(name[len(FILES_PREFIX) :])
-                        elif info.size > MAX_MANIFEST_BYTES:
+                        name = _checked_member(info, seen)
+                        if name == MANIFEST and info.size > MAX_MANIFEST_BYTES:
                             raise BundleError("bundle manifest is too large")
-                        if name in seen:
-                            raise BundleError(f"bundle member {name!r} appears twice")
                         total += info.size
                         if total > max_bytes:
                             raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
