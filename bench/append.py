@@ -42,12 +42,23 @@ def filler(claude, cwd: str, count: int, seed: int) -> None:  # type: ignore[no-
     for i in range(count):
         sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         recs = [
-            {"type": "user", "uuid": str(uuid.UUID(int=rng.getrandbits(128))), "parentUuid": None, "cwd": cwd,
-             "sessionId": sid, "timestamp": f"2026-06-01T10:00:{i % 60:02d}.000Z",
-             "message": {"role": "user", "content": f"question {i} about {cwd}/src/app.py"}},
-            {"type": "assistant", "uuid": str(uuid.UUID(int=rng.getrandbits(128))), "cwd": cwd, "sessionId": sid,
-             "timestamp": f"2026-06-01T10:01:{i % 60:02d}.000Z",
-             "message": {"role": "assistant", "content": [{"type": "text", "text": "answer " * 20}]}},
+            {
+                "type": "user",
+                "uuid": str(uuid.UUID(int=rng.getrandbits(128))),
+                "parentUuid": None,
+                "cwd": cwd,
+                "sessionId": sid,
+                "timestamp": f"2026-06-01T10:00:{i % 60:02d}.000Z",
+                "message": {"role": "user", "content": f"question {i} about {cwd}/src/app.py"},
+            },
+            {
+                "type": "assistant",
+                "uuid": str(uuid.UUID(int=rng.getrandbits(128))),
+                "cwd": cwd,
+                "sessionId": sid,
+                "timestamp": f"2026-06-01T10:01:{i % 60:02d}.000Z",
+                "message": {"role": "assistant", "content": [{"type": "text", "text": "answer " * 20}]},
+            },
         ]
         (folder / f"{sid}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
 
@@ -109,12 +120,32 @@ def run(ctx: Run) -> list[Result]:
     ctx.log(f"  appended {len(appended)} B (gzip {gz} B): git +{growth} B in {git_time:.2f} s; server sent {sent} B")
     base = f"gzip of the {len(appended) / 1024:.1f} KB appended"
     return [
-        Result("4a", f"Git repository growth after appending to a {big / 2**20:.0f} MB session ({ts / 2**20:.0f} MB transcript)", growth, "B", base, gz,
-               "≤ 3× gzip", growth <= 3 * gz,
-               f"the incremental push took {git_time:.2f} s; the repository also holds {p.sessions} small sessions"),
-        Result("4b", "bytes sent to the server after appending to the same session", sent, "B", base, gz,
-               "≤ 3× gzip", sent <= 3 * gz,
-               f"the first push sent {first_bundle / 2**20:.1f} MB; this one took {server_time:.2f} s"
-               + ("" if sent <= 3 * gz else "; the server protocol sent the whole bundle again (only what is new "
-                  "travels with the append protocol of the log/delta issue)")),
+        Result(
+            "4a",
+            f"Git repository growth after appending to a {big / 2**20:.0f} MB session ({ts / 2**20:.0f} MB transcript)",
+            growth,
+            "B",
+            base,
+            gz,
+            "≤ 3× gzip",
+            growth <= 3 * gz,
+            f"the incremental push took {git_time:.2f} s; the repository also holds {p.sessions} small sessions",
+        ),
+        Result(
+            "4b",
+            "bytes sent to the server after appending to the same session",
+            sent,
+            "B",
+            base,
+            gz,
+            "≤ 3× gzip",
+            sent <= 3 * gz,
+            f"the first push sent {first_bundle / 2**20:.1f} MB; this one took {server_time:.2f} s"
+            + (
+                ""
+                if sent <= 3 * gz
+                else "; the server protocol sent the whole bundle again (only what is new "
+                "travels with the append protocol of the log/delta issue)"
+            ),
+        ),
     ]

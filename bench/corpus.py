@@ -283,16 +283,48 @@ class SessionWriter:
         r = self.rng
         if self.entry == "sdk-cli":
             prompt_ts = self.tick()
-            self.emit({"type": "queue-operation", "operation": "enqueue", "timestamp": prompt_ts, "sessionId": self.sid,
-                       "content": self.vocab.sentence(r)})
-            self.emit({"type": "queue-operation", "operation": "dequeue", "timestamp": self.tick(0, 0.1), "sessionId": self.sid})
-        hook = {"type": "hook_success", "hookName": "SessionStart:" + ("resume" if resumed else "startup"),
-                "toolUseID": _uuid(r), "hookEvent": "SessionStart", "content": "", "stdout": "", "stderr": "",
-                "exitCode": 0, "command": f"{self.cwd}/.claude/hooks/start.sh", "durationMs": r.randint(20, 400)}
+            self.emit(
+                {
+                    "type": "queue-operation",
+                    "operation": "enqueue",
+                    "timestamp": prompt_ts,
+                    "sessionId": self.sid,
+                    "content": self.vocab.sentence(r),
+                }
+            )
+            self.emit(
+                {
+                    "type": "queue-operation",
+                    "operation": "dequeue",
+                    "timestamp": self.tick(0, 0.1),
+                    "sessionId": self.sid,
+                }
+            )
+        hook = {
+            "type": "hook_success",
+            "hookName": "SessionStart:" + ("resume" if resumed else "startup"),
+            "toolUseID": _uuid(r),
+            "hookEvent": "SessionStart",
+            "content": "",
+            "stdout": "",
+            "stderr": "",
+            "exitCode": 0,
+            "command": f"{self.cwd}/.claude/hooks/start.sh",
+            "durationMs": r.randint(20, 400),
+        }
         self.emit(self.base("attachment", attachment=hook))
         if not resumed or r.random() < 0.5:
             self.emit(self.base("attachment", attachment={"type": "skill_listing", "content": _SKILLS}))
-            self.emit(self.base("attachment", attachment={"type": "agent_listing_delta", "addedTypes": ["general-purpose", "Explore", "Plan"], "addedLines": _AGENTS}))
+            self.emit(
+                self.base(
+                    "attachment",
+                    attachment={
+                        "type": "agent_listing_delta",
+                        "addedTypes": ["general-purpose", "Explore", "Plan"],
+                        "addedLines": _AGENTS,
+                    },
+                )
+            )
 
     def turn(self) -> None:
         r = self.rng
@@ -320,19 +352,39 @@ class SessionWriter:
         self.emit(self.assistant(content, "end_turn"))
 
     def end_run(self) -> None:
-        self.emit({"type": "last-prompt", "lastPrompt": self.vocab.sentence(self.rng)[:200], "leafUuid": self.parent, "sessionId": self.sid})
+        self.emit(
+            {
+                "type": "last-prompt",
+                "lastPrompt": self.vocab.sentence(self.rng)[:200],
+                "leafUuid": self.parent,
+                "sessionId": self.sid,
+            }
+        )
         if self.rng.random() < 0.3:
-            self.emit({"type": "mode", "mode": self.rng.choice(("default", "plan", "acceptEdits")), "sessionId": self.sid})
+            self.emit(
+                {"type": "mode", "mode": self.rng.choice(("default", "plan", "acceptEdits")), "sessionId": self.sid}
+            )
 
     def snapshot(self, message_id: str, update: bool) -> None:
-        self.emit({"type": "file-history-snapshot", "messageId": message_id,
-                   "snapshot": {"messageId": message_id, "trackedFileBackups": dict(self.tracked), "timestamp": _iso(self.clock)},
-                   "isSnapshotUpdate": update})
+        self.emit(
+            {
+                "type": "file-history-snapshot",
+                "messageId": message_id,
+                "snapshot": {
+                    "messageId": message_id,
+                    "trackedFileBackups": dict(self.tracked),
+                    "timestamp": _iso(self.clock),
+                },
+                "isSnapshotUpdate": update,
+            }
+        )
 
     def tool_step(self, prompt_id: str) -> None:
         r = self.rng
-        tool = r.choices(("Read", "Edit", "Bash", "Grep", "Write", "TaskCreate", "Agent", "Glob"),
-                         cum_weights=(30, 50, 66, 76, 82, 85, 87, 92))[0]
+        tool = r.choices(
+            ("Read", "Edit", "Bash", "Grep", "Write", "TaskCreate", "Agent", "Glob"),
+            cum_weights=(30, 50, 66, 76, 82, 85, 87, 92),
+        )[0]
         if tool == "Agent" and self.in_agent:
             tool = "Read"
         rel, content = r.choice(self.project.files)
@@ -346,7 +398,16 @@ class SessionWriter:
             inp: dict = {"file_path": p}
             numbered = "".join(f"{i:>6}\u2192{ln}\n" for i, ln in enumerate(content.splitlines()[:2000], 1))
             result: object = numbered
-            tur: dict = {"type": "text", "file": {"filePath": p, "content": content, "numLines": content.count("\n"), "startLine": 1, "totalLines": content.count("\n")}}
+            tur: dict = {
+                "type": "text",
+                "file": {
+                    "filePath": p,
+                    "content": content,
+                    "numLines": content.count("\n"),
+                    "startLine": 1,
+                    "totalLines": content.count("\n"),
+                },
+            }
         elif tool in ("Edit", "Write"):
             lines = content.splitlines()
             at = r.randrange(max(1, len(lines)))
@@ -357,24 +418,57 @@ class SessionWriter:
             self.contents[rel] = updated
             if tool == "Edit":
                 inp = {"file_path": p, "old_string": old, "new_string": new, "replace_all": False}
-                result = f"The file {p} has been updated. Here's the result of running `cat -n` on a snippet of the edited file:\n" + new
-                tur = {"filePath": p, "oldString": old, "newString": new, "originalFile": content,
-                       "structuredPatch": [{"oldStart": at + 1, "oldLines": old.count("\n") + 1, "newStart": at + 1,
-                                            "newLines": new.count("\n") + 1, "lines": ["-" + x for x in old.splitlines()] + ["+" + x for x in new.splitlines()]}],
-                       "userModified": False, "replaceAll": False}
+                result = (
+                    f"The file {p} has been updated. Here's the result of running `cat -n` on a snippet of the edited file:\n"
+                    + new
+                )
+                tur = {
+                    "filePath": p,
+                    "oldString": old,
+                    "newString": new,
+                    "originalFile": content,
+                    "structuredPatch": [
+                        {
+                            "oldStart": at + 1,
+                            "oldLines": old.count("\n") + 1,
+                            "newStart": at + 1,
+                            "newLines": new.count("\n") + 1,
+                            "lines": ["-" + x for x in old.splitlines()] + ["+" + x for x in new.splitlines()],
+                        }
+                    ],
+                    "userModified": False,
+                    "replaceAll": False,
+                }
             else:
                 inp = {"file_path": p, "content": updated}
                 result = f"File created successfully at: {p}"
-                tur = {"type": "update", "filePath": p, "content": updated, "structuredPatch": [], "originalFile": content}
+                tur = {
+                    "type": "update",
+                    "filePath": p,
+                    "content": updated,
+                    "structuredPatch": [],
+                    "originalFile": content,
+                }
         elif tool == "Bash":
-            cmd = r.choice((f"cd {self.cwd} && python -m pytest -q", f"ls -la {self.path(rel.rsplit('/', 1)[0])}",
-                            f"git -C {self.cwd} status --short", f"grep -rn {r.choice(self.project.identifiers)} {self.cwd}/src"))
-            out = "\n".join(f"{self.path(f)}:{r.randint(1, 400)}: {c.splitlines()[0] if c else ''}" for f, c in r.sample(self.project.files, min(len(self.project.files), r.randint(1, 25))))
+            cmd = r.choice(
+                (
+                    f"cd {self.cwd} && python -m pytest -q",
+                    f"ls -la {self.path(rel.rsplit('/', 1)[0])}",
+                    f"git -C {self.cwd} status --short",
+                    f"grep -rn {r.choice(self.project.identifiers)} {self.cwd}/src",
+                )
+            )
+            out = "\n".join(
+                f"{self.path(f)}:{r.randint(1, 400)}: {c.splitlines()[0] if c else ''}"
+                for f, c in r.sample(self.project.files, min(len(self.project.files), r.randint(1, 25)))
+            )
             inp = {"command": cmd, "description": self.vocab.sentence(r)[:60]}
             result = out
             tur = {"stdout": out, "stderr": "", "interrupted": False, "isImage": False}
         elif tool in ("Grep", "Glob"):
-            names = [self.path(f) for f, _ in r.sample(self.project.files, min(len(self.project.files), r.randint(1, 30)))]
+            names = [
+                self.path(f) for f, _ in r.sample(self.project.files, min(len(self.project.files), r.randint(1, 30)))
+            ]
             inp = {"pattern": r.choice(self.project.identifiers), "path": self.cwd}
             result = f"Found {len(names)} files\n" + "\n".join(names)
             tur = {"mode": "files_with_matches", "filenames": names, "numFiles": len(names)}
@@ -385,23 +479,43 @@ class SessionWriter:
             inp = {"subject": subject, "description": desc, "activeForm": subject[:40]}
             result = f"Task #{self.tasks} created successfully: {subject}"
             tur = {"task": {"id": str(self.tasks), "subject": subject}}
-            task = {"id": str(self.tasks), "subject": subject, "description": desc, "activeForm": subject[:40],
-                    "status": r.choice(("pending", "in_progress", "completed")), "blocks": [], "blockedBy": []}
-            self.extra.append((self.claude / "tasks" / self.sid / f"{self.tasks}.json", json.dumps(task, indent=2).encode()))
+            task: dict[str, object] = {
+                "id": str(self.tasks),
+                "subject": subject,
+                "description": desc,
+                "activeForm": subject[:40],
+                "status": r.choice(("pending", "in_progress", "completed")),
+                "blocks": [],
+                "blockedBy": [],
+            }
+            self.extra.append(
+                (self.claude / "tasks" / self.sid / f"{self.tasks}.json", json.dumps(task, indent=2).encode())
+            )
             self.extra.append((self.claude / "tasks" / self.sid / ".lock", b""))
         else:  # Agent: a sub-agent transcript of its own
             prompt = f"{self.vocab.sentence(r)} Look at {p} and {self.cwd}/src, then report back."
             inp = {"description": self.vocab.sentence(r)[:50], "prompt": prompt, "subagent_type": "general-purpose"}
             summary = self.vocab.prose(r, r.randint(1, 3))
             result = [{"type": "text", "text": summary}]
-            tur = {"status": "completed", "prompt": prompt, "content": result, "totalDurationMs": r.randint(2000, 90000)}
+            tur = {
+                "status": "completed",
+                "prompt": prompt,
+                "content": result,
+                "totalDurationMs": r.randint(2000, 90000),
+            }
             self.subagent(prompt, tid, prompt_id)
         blocks.append({"type": "tool_use", "id": tid, "name": tool, "input": inp})
         a = self.assistant(blocks, "tool_use")
         self.emit(a)
-        self.emit(self.base("user", promptId=prompt_id,
-                            message={"role": "user", "content": [{"tool_use_id": tid, "type": "tool_result", "content": result}]},
-                            toolUseResult=tur, sourceToolAssistantUUID=a["uuid"]))
+        self.emit(
+            self.base(
+                "user",
+                promptId=prompt_id,
+                message={"role": "user", "content": [{"tool_use_id": tid, "type": "tool_result", "content": result}]},
+                toolUseResult=tur,
+                sourceToolAssistantUUID=a["uuid"],
+            )
+        )
         if tool in ("Edit", "Write"):
             self.snapshot(a["uuid"], update=True)
 
@@ -455,9 +569,20 @@ class SessionWriter:
                 self.start_run(resumed=True)
                 runs += 1
             if self.size > 2 * MB and r.random() < 0.02:
-                self.emit(self.base("system", subtype="compact_boundary", content="Conversation compacted", level="info",
-                                    compactMetadata={"trigger": "auto", "preTokens": r.randint(150000, 190000)}))
-                self.emit(self.base("user", isCompactSummary=True, message={"role": "user", "content": self.vocab.prose(r, 6)}))
+                self.emit(
+                    self.base(
+                        "system",
+                        subtype="compact_boundary",
+                        content="Conversation compacted",
+                        level="info",
+                        compactMetadata={"trigger": "auto", "preTokens": r.randint(150000, 190000)},
+                    )
+                )
+                self.emit(
+                    self.base(
+                        "user", isCompactSummary=True, message={"role": "user", "content": self.vocab.prose(r, 6)}
+                    )
+                )
         if r.random() < 0.03:
             self.emit({"type": "custom-title", "customTitle": self.vocab.sentence(r)[:50], "sessionId": self.sid})
         self.end_run()
@@ -494,7 +619,8 @@ def plan_sessions(preset: Preset, seed: int) -> list[SessionPlan]:
     scale = preset.corpus_bytes * 0.9 / sum(raw)  # file history and small files add the rest
     cap = min(LARGEST_SESSION, preset.corpus_bytes // 3)
     weights = _zipf_weights(preset.projects)
-    versions, vweights = zip(*_VERSIONS)
+    versions = [v for v, _w in _VERSIONS]
+    vweights = [w for _v, w in _VERSIONS]
     plans = []
     for i, x in enumerate(raw):
         plans.append(
@@ -589,7 +715,9 @@ def generate(root: Path, preset: Preset, seed: int, log=print) -> Corpus:  # typ
         cwd = _project_cwd(seed, i, home)
         if cwd.startswith(home):
             Path(cwd).mkdir(parents=True, exist_ok=True)
-    log(f"generating the {preset.name} corpus: {preset.sessions} sessions, about {preset.corpus_bytes // MB} MB, in {root}")
+    log(
+        f"generating the {preset.name} corpus: {preset.sessions} sessions, about {preset.corpus_bytes // MB} MB, in {root}"
+    )
     jobs = [(home, str(corpus.claude), seed, p) for p in sorted(plans, key=lambda p: -p.budget)]
     workers = max(1, os.cpu_count() or 1)
     done = 0
@@ -611,8 +739,10 @@ def generate(root: Path, preset: Preset, seed: int, log=print) -> Corpus:  # typ
     corpus.largest = max(s.transcript_bytes for s in stats)
     corpus.seconds = round(time.perf_counter() - started, 1)
     (root / CORPUS_INFO).write_text(json.dumps(corpus.info(), indent=1))
-    log(f"  {corpus.sessions} sessions, {corpus.bytes / MB:.0f} MB in {corpus.files} files, largest transcript "
-        f"{corpus.largest / MB:.1f} MB; took {corpus.seconds:.0f} s")
+    log(
+        f"  {corpus.sessions} sessions, {corpus.bytes / MB:.0f} MB in {corpus.files} files, largest transcript "
+        f"{corpus.largest / MB:.1f} MB; took {corpus.seconds:.0f} s"
+    )
     return corpus
 
 
@@ -639,7 +769,9 @@ def append_turn(transcript: Path, session_id: str, cwd: str, nbytes: int, seed: 
     w.parent = next((rec["uuid"] for rec in reversed(tail) if "uuid" in rec), None)
     while w.size < nbytes:
         text = vocab.prose(w.rng, 1)
-        w.emit(w.base("user", promptId=_uuid(w.rng), message={"role": "user", "content": text}, permissionMode="default"))
+        w.emit(
+            w.base("user", promptId=_uuid(w.rng), message={"role": "user", "content": text}, permissionMode="default")
+        )
         w.emit(w.assistant([{"type": "text", "text": vocab.prose(w.rng, 2)}], "end_turn"))
     data = b"".join(w.lines)
     with open(transcript, "ab") as f:

@@ -1,6 +1,6 @@
 """Figure 6's baseline: uvicorn with an app that reads each request body and answers 200, nothing else.
 
-    python -m bench.echo_server --port N
+python -m bench.echo_server --port N
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ CODE = Path(os.environ.get("CLAUDE_SYNC_BENCH_CODE") or REPO)
 
 
 class BenchEnv:
-    def __init__(self, home: Path, data: Path, *, claude: Path | None = None, projects_root: Path | None = None) -> None:
+    def __init__(
+        self, home: Path, data: Path, *, claude: Path | None = None, projects_root: Path | None = None
+    ) -> None:
         self.home = home
         self.data = data
         self.claude = claude or home / ".claude"
@@ -51,7 +53,9 @@ class BenchEnv:
             GIT_TERMINAL_PROMPT="0",
             # Tokens go to the credential store's file, never to a desktop keyring.
             PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
-            PYTHONPATH=os.pathsep.join(dict.fromkeys(p for p in (str(CODE), str(REPO), os.environ.get("PYTHONPATH", "")) if p)),
+            PYTHONPATH=os.pathsep.join(
+                dict.fromkeys(p for p in (str(CODE), str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+            ),
         )
         env.update(extra)
         return env
@@ -61,8 +65,13 @@ class BenchEnv:
 
     def cli(self, *args: str, timeout: float = 3600, check: bool = True) -> subprocess.CompletedProcess[str]:
         r = subprocess.run(
-            self.cli_command(*args), env=self.environ(), cwd=CODE, capture_output=True, text=True,
-            timeout=timeout, stdin=subprocess.DEVNULL,
+            self.cli_command(*args),
+            env=self.environ(),
+            cwd=CODE,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
         if check and r.returncode not in (0, 1):
             raise RuntimeError(f"claude-sync {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()[-2000:]}")

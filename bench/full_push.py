@@ -38,8 +38,9 @@ def run(ctx: Run) -> list[Result]:
     for _round in range(rounds):
         tarball = work / "corpus.tar.gz"
         load = os.getloadavg()[0]
-        wall, cpu, _rss, code = _run_measured(["tar", "czf", str(tarball), "-C", str(c.home_dir), ".claude"], None,
-                                              work / "tar.log")
+        wall, cpu, _rss, code = _run_measured(
+            ["tar", "czf", str(tarball), "-C", str(c.home_dir), ".claude"], None, work / "tar.log"
+        )
         if code != 0:
             raise RuntimeError(f"tar failed: {(work / 'tar.err').read_text()[-1000:]}")
         tars.append((wall, cpu))
@@ -62,8 +63,10 @@ def run(ctx: Run) -> list[Result]:
             raise RuntimeError(f"push printed no summary (exit {code}): {err}") from e
         pushes.append((wall, cpu, rss, summary))
         ctx.pushed = env
-        ctx.log(f"  push --all: {wall:.1f} s (CPU {cpu:.0f} s, load {load:.1f}), {summary['done']} pushed, "
-                f"{summary['failed']} failed")
+        ctx.log(
+            f"  push --all: {wall:.1f} s (CPU {cpu:.0f} s, load {load:.1f}), {summary['done']} pushed, "
+            f"{summary['failed']} failed"
+        )
     repo = tree_bytes(remote / "objects")
     ctx.extra["repo_bytes"] = repo
     tar_wall, tar_cpu = min(tars)
@@ -78,6 +81,15 @@ def run(ctx: Run) -> list[Result]:
         f"remote repository {repo / 2**20:.0f} MB, tar.gz {ctx.extra['tar_bytes'] / 2**20:.0f} MB"
     )
     return [
-        Result("3", "full push of the corpus to a bare Git remote", wall, "s", "`tar czf` of the config dir", tar_wall,
-               "≤ 1.0× `tar czf`", wall <= tar_wall, note),
+        Result(
+            "3",
+            "full push of the corpus to a bare Git remote",
+            wall,
+            "s",
+            "`tar czf` of the config dir",
+            tar_wall,
+            "≤ 1.0× `tar czf`",
+            wall <= tar_wall,
+            note,
+        ),
     ]

@@ -37,9 +37,14 @@ def _settle(data: Path) -> bool:
 
 def _append(transcript: Path, sid: str, cwd: str, i: int) -> None:
     """A small turn, so that every run has something new for its worker to push."""
-    rec = {"type": "user", "uuid": str(uuid.uuid4()), "cwd": cwd, "sessionId": sid,
-           "timestamp": f"2026-06-02T10:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
-           "message": {"role": "user", "content": f"one more thing ({i}) about {cwd}/src/app.py"}}
+    rec = {
+        "type": "user",
+        "uuid": str(uuid.uuid4()),
+        "cwd": cwd,
+        "sessionId": sid,
+        "timestamp": f"2026-06-02T10:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+        "message": {"role": "user", "content": f"one more thing ({i}) about {cwd}/src/app.py"},
+    }
     with open(transcript, "a") as f:
         f.write(json.dumps(rec) + "\n")
 
@@ -55,10 +60,15 @@ def run(ctx: Run) -> list[Result]:
     env.cli("hooks", "install")
     settings = json.loads((env.claude / "settings.json").read_text())
     command = settings["hooks"]["SessionEnd"][0]["hooks"][0]["command"]
-    payload = json.dumps({
-        "session_id": sid, "transcript_path": str(transcript), "cwd": str(cwd),
-        "hook_event_name": "SessionEnd", "reason": "other",
-    }).encode()
+    payload = json.dumps(
+        {
+            "session_id": sid,
+            "transcript_path": str(transcript),
+            "cwd": str(cwd),
+            "hook_event_name": "SessionEnd",
+            "reason": "other",
+        }
+    ).encode()
     environ = env.environ()
 
     def hook() -> subprocess.CompletedProcess[bytes]:
@@ -73,7 +83,9 @@ def run(ctx: Run) -> list[Result]:
         failures += r.returncode != 0 or bool(r.stdout)
         unsettled += not _settle(env.data)  # the next session ends on an idle machine
     floor_cmd = f"{sys.executable} -S -c pass"
-    floor = [timed(lambda: subprocess.run(floor_cmd, shell=True, capture_output=True, cwd=REPO))[0] for _ in range(runs)]
+    floor = [
+        timed(lambda: subprocess.run(floor_cmd, shell=True, capture_output=True, cwd=REPO))[0] for _ in range(runs)
+    ]
     engine = env.engine()
     try:
         remote = {e.session_id: e for e in engine.remote()}
@@ -82,13 +94,34 @@ def run(ctx: Run) -> list[Result]:
     landed = sid in remote
     p50, p99 = percentile(times, 50), percentile(times, 99)
     ctx.log(f"  SessionEnd hook p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms over {runs} runs")
-    note = (f"{runs} runs through the installed launcher (`sh -c`, payload on stdin), each after the previous "
-            f"worker finished; the session reached the remote: {'yes' if landed else 'NO'}")
+    note = (
+        f"{runs} runs through the installed launcher (`sh -c`, payload on stdin), each after the previous "
+        f"worker finished; the session reached the remote: {'yes' if landed else 'NO'}"
+    )
     if failures or unsettled:
-        note += f"; {failures} runs exited non-zero or printed, {unsettled} workers still busy after {WORKER_WAIT:.0f} s"
+        note += (
+            f"; {failures} runs exited non-zero or printed, {unsettled} workers still busy after {WORKER_WAIT:.0f} s"
+        )
     return [
-        Result("5a", "SessionEnd hook, time to return, p50", p50 * 1000, "ms", "p50 of `python -S -c pass`",
-               percentile(floor, 50) * 1000, "", None, note),
-        Result("5b", "SessionEnd hook, time to return, p99", p99 * 1000, "ms", "p99 of `python -S -c pass`",
-               percentile(floor, 99) * 1000, "p99 < 200 ms", p99 < 0.2),
+        Result(
+            "5a",
+            "SessionEnd hook, time to return, p50",
+            p50 * 1000,
+            "ms",
+            "p50 of `python -S -c pass`",
+            percentile(floor, 50) * 1000,
+            "",
+            None,
+            note,
+        ),
+        Result(
+            "5b",
+            "SessionEnd hook, time to return, p99",
+            p99 * 1000,
+            "ms",
+            "p99 of `python -S -c pass`",
+            percentile(floor, 99) * 1000,
+            "p99 < 200 ms",
+            p99 < 0.2,
+        ),
     ]

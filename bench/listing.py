@@ -38,10 +38,36 @@ def run(ctx: Run) -> list[Result]:
     ctx.log(f"  stat walk {walk:.3f} s ({files} files); cold listing {median(cold):.3f} s; warm {median(warm):.3f} s")
     note = f"{listed} sessions listed, {files:,} files walked; median of {n} runs; OS page cache warm on both sides"
     return [
-        Result("1a", "warm listing (metadata cached)", median(warm), "s", "stat walk", walk, "< 0.3 s",
-               median(warm) < 0.3, note),
-        Result("1b", "cold listing (no metadata cache)", median(cold), "s", "stat walk", walk, "≤ 1.2× stat walk",
-               median(cold) <= 1.2 * walk),
-        Result("1c", "`claude-sync sessions --json`, warm, whole process", median(cli), "s", "stat walk", walk, "",
-               None, "includes interpreter start and imports; the tree view's sidecar pays those once"),
+        Result(
+            "1a",
+            "warm listing (metadata cached)",
+            median(warm),
+            "s",
+            "stat walk",
+            walk,
+            "< 0.3 s",
+            median(warm) < 0.3,
+            note,
+        ),
+        Result(
+            "1b",
+            "cold listing (no metadata cache)",
+            median(cold),
+            "s",
+            "stat walk",
+            walk,
+            "≤ 1.2× stat walk",
+            median(cold) <= 1.2 * walk,
+        ),
+        Result(
+            "1c",
+            "`claude-sync sessions --json`, warm, whole process",
+            median(cli),
+            "s",
+            "stat walk",
+            walk,
+            "",
+            None,
+            "includes interpreter start and imports; the tree view's sidecar pays those once",
+        ),
     ]

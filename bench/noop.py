@@ -48,15 +48,26 @@ def run(ctx: Run) -> list[Result]:
     base = median([timed(floor)[0] for _ in range(n)])
     cli = median([timed(lambda: env.cli("push", "--all"))[0] for _ in range(min(n, 3))])
     push, pull = median(times["push"]), median(times["pull"])
-    ctx.log(f"  no-op push {push:.3f} s, pull {pull:.3f} s; {len(audit.opened)} session files opened; floor {base:.3f} s")
+    ctx.log(
+        f"  no-op push {push:.3f} s, pull {pull:.3f} s; {len(audit.opened)} session files opened; floor {base:.3f} s"
+    )
     opened = len(audit.opened)
     note = f"median of {n} runs, in process as the sidecar and hook worker run it; {pushed} pushed, {pulled} pulled"
     if opened:
-        note += "; opened: " + ", ".join(sorted({p.rsplit('/', 1)[-1] for p in audit.opened})[:5])
+        note += "; opened: " + ", ".join(sorted({p.rsplit("/", 1)[-1] for p in audit.opened})[:5])
     return [
         Result("2a", "no-op `push --all`", push, "s", "stat walk + `git fetch`", base, "< 0.3 s", push < 0.3, note),
         Result("2b", "no-op `pull --all`", pull, "s", "stat walk + `git fetch`", base, "< 0.3 s", pull < 0.3),
         Result("2c", "session files opened by the no-op syncs", opened, "files", "", None, "0", opened == 0),
-        Result("2d", "no-op `claude-sync push --all`, whole process", cli, "s", "stat walk + `git fetch`", base, "",
-               None, "includes interpreter start and imports"),
+        Result(
+            "2d",
+            "no-op `claude-sync push --all`, whole process",
+            cli,
+            "s",
+            "stat walk + `git fetch`",
+            base,
+            "",
+            None,
+            "includes interpreter start and imports",
+        ),
     ]

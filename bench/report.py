@@ -101,7 +101,9 @@ def markdown(preset: str, seed: int, command: str, corpus: dict, results: list[R
         base = f"{fmt(r.baseline, r.unit)} ({r.baseline_what})" if r.baseline is not None else (r.baseline_what or "-")
         ratio = f"{r.ratio:.2f}×" if r.ratio is not None else "-"
         met = {True: "yes", False: "**no**", None: "-"}[r.met]
-        lines.append(f"| {r.figure} | {r.what} | {fmt(r.value, r.unit)} | {base} | {ratio} | {r.target or '-'} | {met} |")
+        lines.append(
+            f"| {r.figure} | {r.what} | {fmt(r.value, r.unit)} | {base} | {ratio} | {r.target or '-'} | {met} |"
+        )
     notes = [r for r in results if r.note]
     if notes:
         lines += ["", "Notes from this run:", ""]
@@ -109,17 +111,28 @@ def markdown(preset: str, seed: int, command: str, corpus: dict, results: list[R
     return "\n".join(lines) + "\n"
 
 
-def save(out: Path, preset: str, seed: int, command: str, corpus: dict, results: list[Result], extra: dict) -> tuple[Path, Path]:
+def save(
+    out: Path, preset: str, seed: int, command: str, corpus: dict, results: list[Result], extra: dict
+) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     md = markdown(preset, seed, command, corpus, results, extra)
     md_file = out / f"results-{preset}.md"
     md_file.write_text(md)
     js = out / f"results-{preset}.json"
-    js.write_text(json.dumps(
-        {"preset": preset, "seed": seed, "command": command, "machine": machine(), "corpus": corpus,
-         "extra": extra, "results": [r.to_dict() for r in results]},
-        indent=1,
-    ))
+    js.write_text(
+        json.dumps(
+            {
+                "preset": preset,
+                "seed": seed,
+                "command": command,
+                "machine": machine(),
+                "corpus": corpus,
+                "extra": extra,
+                "results": [r.to_dict() for r in results],
+            },
+            indent=1,
+        )
+    )
     return md_file, js
 
 

@@ -53,7 +53,9 @@ def run(
             results.extend(figure(ctx))
         except Exception as e:  # noqa: BLE001 - one broken figure must not hide the others
             traceback.print_exc()
-            results.append(Result(key, f"figure {key} failed", float("nan"), "", met=False, note=f"{type(e).__name__}: {e}"))
+            results.append(
+                Result(key, f"figure {key} failed", float("nan"), "", met=False, note=f"{type(e).__name__}: {e}")
+            )
         log(f"  ({time.perf_counter() - t:.0f} s)")
     results.sort(key=lambda r: r.figure)
     argv = ["--preset", preset.name] + (["--seed", str(seed)] if seed != 1 else [])

@@ -47,7 +47,9 @@ def make_bundles(ctx: Run, count: int, size: int) -> list[tuple[str, bytes]]:
         head = json.dumps({"type": "custom-title", "customTitle": f"bench {sid}", "sessionId": sid}).encode() + b"\n"
         body = text[:n]
         body = body[: body.rfind(b"\n") + 1]
-        m = Manifest(session_id=sid, project_key=f"bench/p{rng.randint(0, 9)}", device="bench", title=f"bench {sid[:8]}")
+        m = Manifest(
+            session_id=sid, project_key=f"bench/p{rng.randint(0, 9)}", device="bench", title=f"bench {sid[:8]}"
+        )
         data = Bundle.build(m, {"transcript.jsonl": head + body}).to_bytes()
         return hashlib.sha256(data).hexdigest(), data
 
@@ -59,7 +61,7 @@ def make_bundles(ctx: Run, count: int, size: int) -> list[tuple[str, bytes]]:
 
 def huge_bundle(ctx: Run, size: int) -> tuple[Path, str]:
     """A bundle of about `size` bytes on disk (incompressible file-history content), cached between runs."""
-    from claude_sync.bundle import FILES_PREFIX, MANIFEST, Manifest
+    from claude_sync.bundle import FILES_PREFIX, MANIFEST, FileEntry, Manifest
 
     folder = ctx.out.parent / "bundles"
     path = folder / f"huge-{size}-seed{ctx.seed}.tar.gz"
@@ -81,12 +83,27 @@ def huge_bundle(ctx: Run, size: int) -> tuple[Path, str]:
     h = hashlib.sha256()
     for c in chunks():  # type: ignore[attr-defined]
         h.update(c)
-    transcript = json.dumps({"type": "user", "sessionId": sid, "cwd": "/home/u/code/acme/huge",
-                             "message": {"role": "user", "content": "a big one"}}).encode() + b"\n"
-    manifest = Manifest(session_id=sid, project_key="acme/huge", device="bench", title="huge", files=[
-        {"path": name, "size": size, "sha256": h.hexdigest(), "text": False},
-        {"path": "transcript.jsonl", "size": len(transcript), "sha256": hashlib.sha256(transcript).hexdigest()},
-    ])
+    transcript = (
+        json.dumps(
+            {
+                "type": "user",
+                "sessionId": sid,
+                "cwd": "/home/u/code/acme/huge",
+                "message": {"role": "user", "content": "a big one"},
+            }
+        ).encode()
+        + b"\n"
+    )
+    manifest = Manifest(
+        session_id=sid,
+        project_key="acme/huge",
+        device="bench",
+        title="huge",
+        files=[
+            FileEntry(path=name, size=size, sha256=h.hexdigest(), text=False),
+            FileEntry(path="transcript.jsonl", size=len(transcript), sha256=hashlib.sha256(transcript).hexdigest()),
+        ],
+    )
 
     class Stream(io.RawIOBase):
         def __init__(self) -> None:
@@ -139,8 +156,11 @@ def load(url: str, token: str, bundles: list[tuple[str, bytes]], pushers: int) -
             for sha, data in mine:
                 t = time.perf_counter()
                 try:
-                    r = client.post("/api/sessions/push", content=data,
-                                    headers={"X-Bundle-SHA256": sha, "Content-Type": "application/gzip"})
+                    r = client.post(
+                        "/api/sessions/push",
+                        content=data,
+                        headers={"X-Bundle-SHA256": sha, "Content-Type": "application/gzip"},
+                    )
                     ok = r.status_code == 200
                 except httpx.HTTPError:
                     ok = False
@@ -179,8 +199,10 @@ def run(ctx: Run) -> list[Result]:
         cpu0 = cpu_seconds(server.pid)
         lat, wall, errors = load(server.url, token, bundles, p.pushers)
         server_cpu = cpu_seconds(server.pid) - cpu0
-    ctx.log(f"  {p.pushers} pushers: p50 {percentile(lat, 50):.3f} s, p99 {percentile(lat, 99):.3f} s, "
-            f"{mb / wall:.1f} MB/s ({errors} errors)")
+    ctx.log(
+        f"  {p.pushers} pushers: p50 {percentile(lat, 50):.3f} s, p99 {percentile(lat, 99):.3f} s, "
+        f"{mb / wall:.1f} MB/s ({errors} errors)"
+    )
 
     path, sha = huge_bundle(ctx, p.huge_bundle_bytes)
     size = path.stat().st_size
@@ -189,36 +211,83 @@ def run(ctx: Run) -> list[Result]:
     with server:
         warm = make_bundles(ctx, 1, 256 * 1024)[0]
         headers = {"Authorization": f"Bearer {token}"}
-        httpx.post(f"{server.url}/api/sessions/push", content=warm[1], timeout=60,
-                   headers={**headers, "X-Bundle-SHA256": warm[0], "Content-Type": "application/gzip"}).raise_for_status()
+        httpx.post(
+            f"{server.url}/api/sessions/push",
+            content=warm[1],
+            timeout=60,
+            headers={**headers, "X-Bundle-SHA256": warm[0], "Content-Type": "application/gzip"},
+        ).raise_for_status()
         httpx.get(f"{server.url}/api/sessions", headers=headers, timeout=60).raise_for_status()
         time.sleep(0.5)
         idle = rss_kb(server.pid)
         hwm_before = rss_kb(server.pid, "VmHWM")
         with RssSampler(server.pid) as sampler, open(path, "rb") as f:
             t = time.perf_counter()
-            r = httpx.post(f"{server.url}/api/sessions/push", content=f, timeout=1800,
-                           headers={**headers, "X-Bundle-SHA256": sha, "Content-Type": "application/gzip",
-                                    "Content-Length": str(size)})
+            r = httpx.post(
+                f"{server.url}/api/sessions/push",
+                content=f,
+                timeout=1800,
+                headers={
+                    **headers,
+                    "X-Bundle-SHA256": sha,
+                    "Content-Type": "application/gzip",
+                    "Content-Length": str(size),
+                },
+            )
             upload = time.perf_counter() - t
         hwm_after = rss_kb(server.pid, "VmHWM")
     stored = r.status_code == 200
     peak = hwm_after if hwm_after > hwm_before else sampler.peak_kb
     above = (max(peak, sampler.peak_kb) - idle) * 1024
     ctx.log(f"  {size / 2**20:.0f} MB bundle: idle {idle / 1024:.0f} MB, peak {peak / 1024:.0f} MB, stored: {stored}")
-    conc = (f"{p.pushers} pushers × {p.pushes_each} bundles of {sent / total / 2**20:.2f} MB over loopback, "
-            f"client threads on the same machine; {errors} failed; the server used {server_cpu:.1f} CPU s "
-            f"({server_cpu / total * 1000:.0f} ms per push) in {wall:.1f} s; baseline: the same load against uvicorn "
-            f"with an app that only reads the body")
+    conc = (
+        f"{p.pushers} pushers × {p.pushes_each} bundles of {sent / total / 2**20:.2f} MB over loopback, "
+        f"client threads on the same machine; {errors} failed; the server used {server_cpu:.1f} CPU s "
+        f"({server_cpu / total * 1000:.0f} ms per push) in {wall:.1f} s; baseline: the same load against uvicorn "
+        f"with an app that only reads the body"
+    )
     return [
-        Result("6a", f"{p.pushers} concurrent pushers, latency p50", percentile(lat, 50), "s", "echo app p50",
-               percentile(floor, 50), "", None, conc),
-        Result("6b", f"{p.pushers} concurrent pushers, latency p99", percentile(lat, 99), "s", "echo app p99",
-               percentile(floor, 99), "p99 < 0.5 s", percentile(lat, 99) < 0.5 and errors == 0),
-        Result("6c", f"{p.pushers} concurrent pushers, throughput", mb / wall, "MB/s", "echo app", mb / floor_wall,
-               "", None),
-        Result("6d", f"server memory above idle while receiving a {size / 2**20:.0f} MB bundle", above, "B",
-               "idle RSS", idle * 1024, "< 100 MB above idle", above < 100 * 2**20 and stored,
-               f"peak RSS from /proc VmRSS sampled every 5 ms and VmHWM; upload took {upload:.1f} s; "
-               f"{'stored' if stored else f'NOT stored: {r.status_code} {r.text[:200]}'}"),
+        Result(
+            "6a",
+            f"{p.pushers} concurrent pushers, latency p50",
+            percentile(lat, 50),
+            "s",
+            "echo app p50",
+            percentile(floor, 50),
+            "",
+            None,
+            conc,
+        ),
+        Result(
+            "6b",
+            f"{p.pushers} concurrent pushers, latency p99",
+            percentile(lat, 99),
+            "s",
+            "echo app p99",
+            percentile(floor, 99),
+            "p99 < 0.5 s",
+            percentile(lat, 99) < 0.5 and errors == 0,
+        ),
+        Result(
+            "6c",
+            f"{p.pushers} concurrent pushers, throughput",
+            mb / wall,
+            "MB/s",
+            "echo app",
+            mb / floor_wall,
+            "",
+            None,
+        ),
+        Result(
+            "6d",
+            f"server memory above idle while receiving a {size / 2**20:.0f} MB bundle",
+            above,
+            "B",
+            "idle RSS",
+            idle * 1024,
+            "< 100 MB above idle",
+            above < 100 * 2**20 and stored,
+            f"peak RSS from /proc VmRSS sampled every 5 ms and VmHWM; upload took {upload:.1f} s; "
+            f"{'stored' if stored else f'NOT stored: {r.status_code} {r.text[:200]}'}",
+        ),
     ]

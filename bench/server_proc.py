@@ -24,8 +24,9 @@ def free_port() -> int:
 class ServerProcess:
     """`claude-sync serve` (or another command taking --port) with its output in a log file."""
 
-    def __init__(self, data: Path, env: dict[str, str], *, max_bundle_bytes: int | None = None,
-                 command: list[str] | None = None) -> None:
+    def __init__(
+        self, data: Path, env: dict[str, str], *, max_bundle_bytes: int | None = None, command: list[str] | None = None
+    ) -> None:
         self.data, self.env, self.max_bundle_bytes = data, env, max_bundle_bytes
         self.command = command
         self.log = data.parent / f"{data.name}.log"
@@ -45,7 +46,12 @@ class ServerProcess:
         """A token for a new user, through the same command an administrator runs."""
         r = subprocess.run(
             [sys.executable, "-m", "claude_sync", "server", "add-user", name, "--data", str(self.data)],
-            env=self.env, cwd=CODE, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL,
+            env=self.env,
+            cwd=CODE,
+            capture_output=True,
+            text=True,
+            check=True,
+            stdin=subprocess.DEVNULL,
         )
         return r.stdout.strip().splitlines()[-1]
 
@@ -56,12 +62,24 @@ class ServerProcess:
             if self.command:
                 cmd = [*self.command, "--port", str(self.port)]
             else:
-                cmd = [sys.executable, "-m", "claude_sync", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                       "--data", str(self.data)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "claude_sync",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--data",
+                    str(self.data),
+                ]
                 if self.max_bundle_bytes:
                     cmd += ["--max-bundle-bytes", str(self.max_bundle_bytes)]
             with open(self.log, "ab") as log:
-                self.proc = subprocess.Popen(cmd, cwd=CODE, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                self.proc = subprocess.Popen(
+                    cmd, cwd=CODE, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                )
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:

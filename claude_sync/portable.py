@@ -180,6 +180,7 @@ class _Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "claude_sync.portable"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root,
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),  # no console window from the sidecar on Windows
         )
         self.jobs = jobs
         self.thread = threading.Thread(target=self._run, name="claude-sync-packer", daemon=True)

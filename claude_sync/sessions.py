@@ -436,6 +436,7 @@ def discover(claude_dir: Path, cache: MetaCache | None = None) -> list[LocalSess
 
 # -- metadata ---------------------------------------------------------------
 
+
 def _prompt_text(rec: dict) -> str | None:
     """The user's own words in a user record, or None for tool results and meta records."""
     if rec.get("isMeta") or rec.get("isSidechain"):
@@ -538,8 +539,11 @@ def _head_needed(meta: SessionMeta) -> bool:
     return meta.cwd is None or meta.first_timestamp is None or not meta.first_prompt
 
 
-def _fold_titles(meta: SessionMeta, buf: bytes, end: int, start: int = 0) -> None:
-    """Titles in buf[start:end]: a custom title beats an AI title beats a summary; a later one of a rank wins."""
+def _fold_titles(meta: SessionMeta, buf: bytes, end: int, start: int = 0, summaries: bool = True) -> None:
+    """Titles in buf[start:end]: a custom title beats an AI title beats a summary; a later one of a rank wins.
+
+    Summaries (older clients) head a transcript: a head-and-tail read looks for them in its first window only.
+    """
     hits = []
     pos = buf.find(b'-title"', start, end)  # one scan finds both "custom-title" and "ai-title"
     while pos >= 0:
@@ -548,7 +552,7 @@ def _fold_titles(meta: SessionMeta, buf: bytes, end: int, start: int = 0) -> Non
         elif buf.endswith(b'"ai', 0, pos):
             hits.append((pos, "aiTitle", 2))
         pos = buf.find(b'-title"', pos + 7, end)
-    pos = buf.find(b'"summary"', start, end)
+    pos = buf.find(b'"summary"', start, end) if summaries else -1
     while pos >= 0:
         hits.append((pos, "summary", 1))
         pos = buf.find(b'"summary"', pos + 9, end)
@@ -616,7 +620,7 @@ def _scan_fd(fd: int, size: int, whole: bool = False) -> _Scan:
         # The client titles a session right after its first prompt: look as far as its own picker does.
         head += os.pread(fd, min(size, TITLE_HEAD) - len(head), len(head))
         searched, head_end = head_end, head.rfind(b"\n") + 1
-        _fold_titles(meta, head, head_end, searched)
+        _fold_titles(meta, head, head_end, searched, summaries=False)
     # The tail: the complete lines after size - WINDOW, further back until one carries a timestamp.
     start = max(head_end, size - WINDOW)
     while True:
@@ -629,7 +633,7 @@ def _scan_fd(fd: int, size: int, whole: bool = False) -> _Scan:
             break
         start = max(head_end, size - 4 * (size - start))
     tail_lines = tail[skip:]
-    _fold_titles(meta, tail_lines, max(0, tail_end - skip))
+    _fold_titles(meta, tail_lines, max(0, tail_end - skip), summaries=start + skip == head_end)
     _fold_last(meta, tail_lines, max(0, tail_end - skip))
     if meta.last_timestamp is None:  # the head reached (nearly) the end
         _fold_last(meta, head, head_end)
@@ -637,9 +641,9 @@ def _scan_fd(fd: int, size: int, whole: bool = False) -> _Scan:
         meta.message_count = _count_messages(head, head_end) + _count_messages(tail, tail_end)
         stop = start + tail_end
         return _Scan(_finish(meta), stop, _sig(fd, stop))
-    count = _rough_count(head, 0, head_end) + _rough_count(tail, skip, tail_end)
-    seen = head_end + max(0, tail_end - skip)
-    meta.message_count = round(count * (start + tail_end) / seen) if seen else 0
+    # Records per byte in what was read, raw (a marker sits at the start of its record): an estimate.
+    count = _rough_count(head, 0, len(head)) + _rough_count(tail, 0, len(tail))
+    meta.message_count = round(count * size / (len(head) + len(tail)))
     meta.message_count_exact = False
     return _Scan(_finish(meta), None, "")
 
@@ -705,8 +709,13 @@ class MetaCache:
             scan = (_grown(fd, st.st_size, hit) if hit else None) or _scan_fd(fd, st.st_size, whole=hit is not None)
         finally:
             os.close(fd)
-        self.entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "meta": dict(vars(scan.meta)),
-                             "end": scan.end, "sig": scan.sig}
+        self.entries[key] = {
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "meta": dict(vars(scan.meta)),
+            "end": scan.end,
+            "sig": scan.sig,
+        }
         self.dirty = True
         return scan.meta
 

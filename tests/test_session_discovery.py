@@ -93,8 +93,16 @@ def test_an_appended_transcript_is_updated_from_the_new_bytes_only(tmp_path):
     cache = MetaCache(tmp_path / "cache.json")
     assert cache.meta_for(s.transcript).message_count == 2
     with s.transcript.open("a") as f:
-        f.write(line({"type": "user", "cwd": "/p", "timestamp": "2026-12-01T00:00:00.000Z",
-                      "message": {"role": "user", "content": "later"}}))
+        f.write(
+            line(
+                {
+                    "type": "user",
+                    "cwd": "/p",
+                    "timestamp": "2026-12-01T00:00:00.000Z",
+                    "message": {"role": "user", "content": "later"},
+                }
+            )
+        )
         f.write(line({"type": "ai-title", "aiTitle": "Greeting"}))
     meta = cache.meta_for(s.transcript)
     assert (meta.message_count, meta.message_count_exact) == (3, True)
@@ -187,7 +195,9 @@ def test_an_estimated_count_becomes_exact_once_the_transcript_changes(tmp_path):
     cache = MetaCache(tmp_path / "cache.json")
     assert not cache.meta_for(s.transcript).message_count_exact
     with s.transcript.open("a") as f:
-        f.write(line({"type": "user", "timestamp": "2026-12-01T00:00:00.000Z", "message": {"role": "user", "content": "x"}}))
+        f.write(
+            line({"type": "user", "timestamp": "2026-12-01T00:00:00.000Z", "message": {"role": "user", "content": "x"}})
+        )
     meta = cache.meta_for(s.transcript)
     records = [json.loads(x) for x in s.transcript.read_text().splitlines()]
     assert meta.message_count_exact
