@@ -35,6 +35,7 @@ def run(ctx: Run) -> list[Result]:
     read_all(c.claude)  # both sides start from a warm page cache
     tars: list[tuple[float, float]] = []
     pushes: list[tuple[float, float, int, dict]] = []
+    loads: list[float] = []
     for _round in range(rounds):
         tarball = work / "corpus.tar.gz"
         load = os.getloadavg()[0]
@@ -62,6 +63,7 @@ def run(ctx: Run) -> list[Result]:
             err = out_file.with_suffix(".err").read_text()[-2000:]
             raise RuntimeError(f"push printed no summary (exit {code}): {err}") from e
         pushes.append((wall, cpu, rss, summary))
+        loads.append(load)
         ctx.pushed = env
         ctx.log(
             f"  push --all: {wall:.1f} s (CPU {cpu:.0f} s, load {load:.1f}), {summary['done']} pushed, "
@@ -73,7 +75,7 @@ def run(ctx: Run) -> list[Result]:
     wall, cpu, rss, summary = min(pushes, key=lambda p: p[0])
     refused = [o for o in summary["outcomes"] if o["status"] == "failed"]
     why = {"not portable" if "neither under" in o["reason"] else o["reason"][:80] for o in refused}
-    runs = ", ".join(f"{t:.1f}/{p[0]:.1f} s" for (t, _c), p in zip(tars, pushes))
+    runs = ", ".join(f"{t:.1f}/{p[0]:.1f} s (load {ld:.1f})" for (t, _c), p, ld in zip(tars, pushes, loads))
     note = (
         f"{summary['done']} sessions pushed, {len(refused)} refused ({', '.join(sorted(why)) or 'none'}); "
         f"best of {rounds} alternating runs (tar/push: {runs}); push CPU {cpu:.0f} s on {cores()} cores "

@@ -79,7 +79,7 @@ def markdown(preset: str, seed: int, command: str, corpus: dict, results: list[R
     m = machine()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"### Preset `{preset}` (seed {seed}), {when}",
+        f"#### Preset `{preset}` (seed {seed}), {when}",
         "",
         f"Command: `{command}`",
         "",

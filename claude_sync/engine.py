@@ -37,9 +37,10 @@ log = logging.getLogger(__name__)
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 CONFLICT_ROUNDS = 3
-# A bulk push goes out in batches (a commit, for Git) of a sixteenth of what it sends, within these
-# bounds: memory stays bounded, and packing the next batch overlaps with sending this one.
-PUSH_BATCH_BYTES = (32 * 1024 * 1024, 128 * 1024 * 1024)
+# A bulk push goes out in about PUSH_BATCHES batches (a commit each, for Git) within these bounds:
+# memory stays bounded, and packing the next batch overlaps with sending this one.
+PUSH_BATCHES = 8
+PUSH_BATCH_BYTES = (64 * 1024 * 1024, 256 * 1024 * 1024)
 
 Progress = Callable[[int, int, "Outcome"], None]
 
@@ -252,7 +253,7 @@ class SyncEngine:
             packer.plan(changed)
             self._packer = packer
             low, high = PUSH_BATCH_BYTES
-            batch_bytes = min(high, max(low, sum(s.size for s in changed) // 16))
+            batch_bytes = min(high, max(low, sum(s.size for s in changed) // PUSH_BATCHES))
             for s in chosen:
                 if cancel is not None and cancel.is_set():
                     out = Outcome(s.session_id, SKIPPED, "cancelled", title=s.meta.title)
