@@ -15,14 +15,18 @@ import io
 import json
 import os
 import tarfile
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from isal import isal_zlib
 from pydantic import BaseModel, ValidationError
 
 from .errors import BundleError
 from .path_tokens import Context, Flavour
+
+# ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main cost.
+_INFLATE_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]  # the stub calls it an instance
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -55,7 +59,7 @@ class Manifest(BaseModel):
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8")
 
 
-def sha256(data: bytes) -> str:
+def sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -120,51 +124,24 @@ class Bundle:
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> Bundle:
         """Verify and read a bundle; raises BundleError and has no side effects."""
-        if expected_sha256 is not None and sha256(data) != expected_sha256:
-            raise BundleError(
-                f"bundle checksum mismatch (expected {expected_sha256[:12]}…, got {sha256(data)[:12]}…): "
-                "it was corrupted or truncated in transit; nothing was written"
-            )
-        members: dict[str, bytes] = {}
-        total = 0
-        try:
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
-                for info in tar:
-                    name = _checked_member(info, members)
-                    total += info.size
-                    if total > max_bytes:
-                        raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
-                    f = tar.extractfile(info)
-                    assert f is not None
-                    members[name] = f.read()
-        except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as e:
-            raise BundleError(f"bundle is truncated or malformed: {e}") from e
-        if MANIFEST not in members:
-            raise BundleError("bundle has no manifest")
-        try:
-            manifest = Manifest.model_validate(json.loads(members.pop(MANIFEST)))
-        except (ValueError, ValidationError) as e:
-            raise BundleError(f"bundle manifest is malformed: {e}") from e
-        if manifest.format > FORMAT:
-            raise BundleError(f"bundle format {manifest.format} is newer than this tool understands ({FORMAT}); upgrade")
-        if session_id is not None and manifest.session_id != session_id:
-            raise BundleError(f"bundle holds session {manifest.session_id}, not {session_id}")
-        files = {name[len(FILES_PREFIX) :]: d for name, d in members.items()}
-        listed = {e.path: e for e in manifest.files}
-        if set(listed) != set(files):
-            raise BundleError("bundle files do not match its manifest")
-        for name, d in files.items():
-            entry = listed[name]
-            if len(d) != entry.size or sha256(d) != entry.sha256:
-                raise BundleError(f"bundle file {name!r} does not match its manifest checksum")
-        return cls(manifest, files)
+        if expected_sha256 is not None:
+            _check_sha(sha256(data), expected_sha256)
+        tar = _inflate(data, max_bytes + _TAR_OVERHEAD)
+        if tar is None:
+            raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
+        members = {name: bytes(content) for name, content in _tar_members(tar, max_bytes)}
+        manifest_bytes = members.pop(MANIFEST, None)
+        manifest = _checked_manifest(
+            manifest_bytes, {n: (len(d), sha256(d)) for n, d in members.items()}, session_id
+        )
+        return cls(manifest, {name[len(FILES_PREFIX) :]: d for name, d in members.items()})
 
 
 def _checked_member(info: tarfile.TarInfo, seen: Collection[str]) -> str:
     """The name of a member a bundle may hold; BundleError for anything else."""
     if len(seen) >= MAX_MEMBERS:
         raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
-    if not info.isfile():
+    if not info.isfile() or info.issparse():
         raise BundleError(f"refusing bundle member {info.name!r}: not a regular file")
     name = info.name
     if name != MANIFEST:
@@ -209,6 +186,59 @@ class _HashingReader:
             pass
 
 
+_INFLATE_IN = 256 * 1024  # compressed bytes fed to the inflater at a time
+_TAR_BUFSIZE = 256 * 1024  # decompressed bytes tarfile asks for at a time
+_MAX_TRAILER = 1024**2  # what may follow the end-of-archive blocks unread (tar pads to 10 KB records)
+_TAR_OVERHEAD = 64 * 1024**2  # tar headers and padding on top of the files' bytes, at most
+_IN_MEMORY_PACKED = 16 * 1024**2  # bundles up to this size are verified in memory ...
+_IN_MEMORY_UNPACKED = 128 * 1024**2  # ... if they unpack to at most this much
+
+
+class _Inflater:
+    """A gzip file read as its decompressed bytes, at most `n` per read.
+
+    tarfile's own gzip reader inflates 10 KB at a time through Python and skips the
+    gzip CRC; this one feeds ISA-L 256 KB at a time (those 10 KB reads were 4 of the 22 ms
+    the server spent verifying a 1 MB bundle), bounds every read's output (a bomb cannot
+    balloon one read), and checks the CRC and length trailer when the stream ends.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._d = isal_zlib.decompressobj(31)  # gzip container: header, CRC-32 and size checked
+        self._raw_done = False
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = _CHUNK
+        out: list[bytes] = []
+        have = 0
+        while have < n and not self._d.eof:
+            src = self._d.unconsumed_tail
+            if not src and not self._raw_done:
+                src = self._raw.read(_INFLATE_IN)
+                self._raw_done = not src
+            if not src and self._raw_done:
+                piece = self._d.decompress(b"", n - have)  # output the inflater still holds
+                if not piece and not self._d.eof:
+                    raise EOFError("the compressed stream ends early")
+            else:
+                piece = self._d.decompress(src, n - have)
+            out.append(piece)
+            have += len(piece)
+        return b"".join(out)
+
+    def finish(self) -> None:
+        """Read to the end of the stream (CRC and length checked there); nothing may follow the gzip trailer."""
+        extra = 0
+        while piece := self.read(_CHUNK):
+            extra += len(piece)
+            if extra > _MAX_TRAILER:
+                raise BundleError("bundle is malformed: data after the end of the archive")
+        if self._d.unused_data or self._raw.read(1):
+            raise BundleError("bundle is malformed: bytes after the end of the compressed stream")
+
+
 def verify_file(
     path: str | os.PathLike[str],
     expected_sha256: str | None = None,
@@ -216,21 +246,46 @@ def verify_file(
     session_id: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Manifest:
-    """Verify a bundle on disk as `Bundle.from_bytes` does, holding one chunk at a time.
+    """Verify a bundle on disk as `Bundle.from_bytes` does; returns its manifest, raises BundleError.
 
-    Members are hashed as they stream past and checked against the manifest at
-    the end (the manifest may come anywhere in the archive). Returns the manifest;
-    raises BundleError. A checksum mismatch is reported in preference to any
-    damage it explains.
+    A bundle of up to 16 MB that unpacks to at most 128 MB is checked in memory: one
+    inflate call, every member hashed in place. Anything larger streams past, one chunk
+    at a time, so memory stays flat whatever the size.
+    """
+    if os.path.getsize(path) <= _IN_MEMORY_PACKED:
+        with open(path, "rb") as f:
+            data = f.read()
+        if expected_sha256 is not None:
+            _check_sha(sha256(data), expected_sha256)
+        tar = _inflate(data, min(max_bytes + _TAR_OVERHEAD, _IN_MEMORY_UNPACKED))
+        if tar is not None:
+            manifest_bytes, seen = None, {}
+            for name, content in _tar_members(tar, max_bytes):
+                if name == MANIFEST:
+                    manifest_bytes = content.tobytes()
+                else:
+                    seen[name] = (len(content), sha256(content))
+            return _checked_manifest(manifest_bytes, seen, session_id)
+        expected_sha256 = None  # checked already; too big to unpack in memory: stream it
+    return _verify_streaming(path, expected_sha256, session_id=session_id, max_bytes=max_bytes)
+
+
+def _verify_streaming(
+    path: str | os.PathLike[str], expected_sha256: str | None, *, session_id: str | None, max_bytes: int
+) -> Manifest:
+    """verify_file for any size: members are hashed as they stream past and checked at the end.
+
+    A checksum mismatch is reported in preference to any damage it explains.
     """
     seen: dict[str, tuple[int, str]] = {}
     manifest_bytes: bytes | None = None
     total = 0
     with open(path, "rb") as raw:
-        reader = _HashingReader(raw)
+        reader: BinaryIO | _HashingReader = raw if expected_sha256 is None else _HashingReader(raw)
         try:
             try:
-                with tarfile.open(fileobj=reader, mode="r|gz") as tar:  # type: ignore[call-overload]
+                inflater = _Inflater(reader)  # type: ignore[arg-type]
+                with tarfile.open(fileobj=inflater, mode="r|", bufsize=_TAR_BUFSIZE) as tar:  # type: ignore[call-overload]
                     for info in tar:
                         name = _checked_member(info, seen)
                         if name == MANIFEST and info.size > MAX_MANIFEST_BYTES:
@@ -249,16 +304,63 @@ def verify_file(
                             h.update(chunk)
                             n += len(chunk)
                         seen[name] = (n, h.hexdigest())
-            except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as e:
+                inflater.finish()
+            except (tarfile.TarError, OSError, EOFError, _INFLATE_ERROR) as e:
                 raise BundleError(f"bundle is truncated or malformed: {e}") from e
         except BundleError:
-            if expected_sha256 is not None:
-                reader.drain()
-                _check_sha(reader.digest.hexdigest(), expected_sha256)
+            _check_whole(reader, expected_sha256)  # a transport error explains any damage: report that
             raise
-        reader.drain()
-        if expected_sha256 is not None:
-            _check_sha(reader.digest.hexdigest(), expected_sha256)
+        _check_whole(reader, expected_sha256)
+    seen.pop(MANIFEST, None)
+    return _checked_manifest(manifest_bytes, seen, session_id)
+
+
+def _inflate(data: bytes, limit: int) -> bytes | None:
+    """The tar inside a gzip'd bundle (CRC and length checked); None if it unpacks to more than `limit`."""
+    d = isal_zlib.decompressobj(31)
+    try:
+        out = d.decompress(data, limit + 1)
+    except _INFLATE_ERROR as e:
+        raise BundleError(f"bundle is truncated or malformed: {e}") from e
+    if len(out) > limit:
+        return None
+    if not d.eof:
+        raise BundleError("bundle is truncated or malformed: the compressed stream ends early")
+    if d.unused_data:
+        raise BundleError("bundle is malformed: bytes after the end of the compressed stream")
+    return out
+
+
+def _tar_members(tar: bytes, max_bytes: int) -> Iterator[tuple[str, memoryview]]:
+    """Each member of an unpacked bundle as (name, content), content a view into `tar` (no copies)."""
+    view = memoryview(tar)
+    seen: dict[str, None] = {}
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
+            while (info := archive.next()) is not None:
+                name = _checked_member(info, seen)
+                seen[name] = None
+                if name == MANIFEST and info.size > MAX_MANIFEST_BYTES:
+                    raise BundleError("bundle manifest is too large")
+                total += info.size
+                if total > max_bytes:
+                    raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
+                end = info.offset_data + info.size
+                if end > len(view):
+                    raise BundleError(f"bundle is truncated or malformed: member {name!r} is cut short")
+                yield name, view[info.offset_data : end]
+            rest = view[archive.offset :]
+    except (tarfile.TarError, EOFError) as e:
+        raise BundleError(f"bundle is truncated or malformed: {e}") from e
+    if len(rest) > _MAX_TRAILER:
+        raise BundleError("bundle is malformed: data after the end of the archive")
+
+
+def _checked_manifest(
+    manifest_bytes: bytes | None, files: dict[str, tuple[int, str]], session_id: str | None
+) -> Manifest:
+    """The bundle's manifest, checked against its files: (size, sha256) by member name."""
     if manifest_bytes is None:
         raise BundleError("bundle has no manifest")
     try:
@@ -269,15 +371,20 @@ def verify_file(
         raise BundleError(f"bundle format {manifest.format} is newer than this tool understands ({FORMAT}); upgrade")
     if session_id is not None and manifest.session_id != session_id:
         raise BundleError(f"bundle holds session {manifest.session_id}, not {session_id}")
-    files = {name[len(FILES_PREFIX) :]: v for name, v in seen.items() if name != MANIFEST}
-    listed = {e.path: e for e in manifest.files}
+    listed = {FILES_PREFIX + e.path: e for e in manifest.files}
     if set(listed) != set(files):
         raise BundleError("bundle files do not match its manifest")
     for name, (size, digest) in files.items():
         entry = listed[name]
         if size != entry.size or digest != entry.sha256:
-            raise BundleError(f"bundle file {name!r} does not match its manifest checksum")
+            raise BundleError(f"bundle file {name[len(FILES_PREFIX) :]!r} does not match its manifest checksum")
     return manifest
+
+
+def _check_whole(reader: BinaryIO | _HashingReader, expected: str | None) -> None:
+    if isinstance(reader, _HashingReader) and expected is not None:
+        reader.drain()
+        _check_sha(reader.digest.hexdigest(), expected)
 
 
 def _check_sha(actual: str, expected: str) -> None:

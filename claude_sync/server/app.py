@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO
 
+import anyio
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -175,6 +177,9 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         redoc_url=None,
     )
     app.state.storage = storage
+    # Verifying a bundle is CPU work (inflate and hash every byte): run as many at once as
+    # there are cores, first come first served, rather than all of them at a crawl.
+    commits = anyio.Semaphore(os.cpu_count() or 2)
 
     # -- errors ------------------------------------------------------------
 
@@ -465,7 +470,8 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
     async def store(what: str, commit: Any, user: str, *args: Any, **kw: Any) -> PushReply:
         """Run a storage commit and turn its refusals into answers."""
         try:
-            outcome = await run_in_threadpool(commit, user, *args, **kw)
+            async with commits:
+                outcome = await run_in_threadpool(commit, user, *args, **kw)
         except BundleError as e:
             raise ApiError(422, f"invalid_{what}", str(e)) from e
         except BundleTooLarge as e:
