@@ -62,6 +62,8 @@ export interface Session {
   sessionId: string;
   title: string;
   messageCount: number;
+  /** false: estimated from the transcript's size (a cold listing reads only its head and tail). */
+  messageCountExact?: boolean;
   firstTimestamp: string | null;
   lastTimestamp: string | null;
   size: number;

@@ -41,7 +41,7 @@ export class LocalSessionItem extends TreeItem {
     md.appendMarkdown(`Path: \`${session.transcript}\`\n\n`);
     if (session.cwd) md.appendMarkdown(`Working directory: \`${session.cwd}\`\n\n`);
     md.appendMarkdown(
-      `${plural(session.messageCount, 'message')} · last activity ${shortTime(session.lastTimestamp)} · ${humanSize(session.size)}` +
+      `${session.messageCountExact === false ? 'about ' : ''}${plural(session.messageCount, 'message')} · last activity ${shortTime(session.lastTimestamp)} · ${humanSize(session.size)}` +
         (session.files ? ` in ${plural(session.files, 'file')}` : ''),
     );
     if (!session.portable) md.appendMarkdown(`\n\nNot portable: ${escape(session.reason)}`);

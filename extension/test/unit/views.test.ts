@@ -47,6 +47,16 @@ describe('Local Sessions view', () => {
     assert.match(tooltip(item), new RegExp(s.sessionId));
     assert.ok(tooltip(item).includes(s.transcript));
     assert.match(tooltip(item), /12 messages/);
+    assert.doesNotMatch(tooltip(item), /about/);
+  });
+
+  test('an estimated message count says so', async () => {
+    const s = session({ messageCount: 1200, messageCountExact: false });
+    const provider = new LocalSessionsProvider(new FakeSidecar().on(Method.listLocal, () => ({ groups: [group([s])] })));
+    const [project] = await provider.getChildren();
+    const [item] = await provider.getChildren(project);
+
+    assert.match(tooltip(item), /about 1200 messages/);
   });
 
   test('a project outside the projects root has no upload action and says why', async () => {
