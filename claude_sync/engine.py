@@ -401,9 +401,8 @@ class SyncEngine:
     def _stage(self, b: Bundle) -> None:
         # A backend may start storing a session that is new on the remote right away (Git: its
         # compression overlaps with packing the next sessions); push() still decides.
-        stage = getattr(self.backend, "stage", None)
-        if stage is not None and self._packer is not None and self._packer.parallel:
-            stage(b)
+        if self._packer is not None and self._packer.parallel:
+            self.backend.stage(b)
 
     def _pack(self, s: LocalSession) -> Bundle:
         if self._packer is not None:

@@ -71,6 +71,11 @@ class Backend(abc.ABC):
         A backend may send only what is new against the remote copy `base`; the result is the same.
         """
 
+    def stage(self, bundle: Bundle) -> None:
+        """A hint during a bulk push: this bundle is likely to be pushed soon, and is new on the
+        remote. A backend may start storing it (Git compresses it while the engine packs the
+        next sessions); push() still decides. By default nothing happens."""
+
     def close(self) -> None:
         pass
 
