@@ -15,12 +15,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,71 +25,19 @@ from claude_sync import credentials
 from claude_sync.backends.http import HttpBackend
 from claude_sync.server.sqlite_storage import SqliteStorage
 from tests.support.devices import Device
-
-REPO = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60.0
+from tests.support.server_process import ServerProcess
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class SyncServer:
+class SyncServer(ServerProcess):
     def __init__(self, data: Path, *, max_bundle_bytes: int | None = None) -> None:
-        self.data = data
-        self.max_bundle_bytes = max_bundle_bytes
-        self.log_file = data.parent / f"{data.name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
+        super().__init__(data, max_bundle_bytes=max_bundle_bytes)
         self.user = "alice"
         self.token = ""
         self.shared = False
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    # -- lifecycle ---------------------------------------------------------
-
     def start(self) -> SyncServer:
-        for _attempt in range(5):  # another process may grab the free port first
-            self.port = free_port()
-            cmd = [
-                sys.executable,
-                "-m",
-                "claude_sync",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--data",
-                str(self.data),
-            ]
-            if self.max_bundle_bytes is not None:
-                cmd += ["--max-bundle-bytes", str(self.max_bundle_bytes)]
-            with open(self.log_file, "ab") as log:
-                self.proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-            if self._wait_healthy():
-                return self
-        raise RuntimeError(f"the sync server did not start; its log:\n{self.log()}")
-
-    def _wait_healthy(self) -> bool:
-        assert self.proc is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        return False
+        super().start()
+        return self
 
     def as_user(self, name: str) -> SyncServer:
         """A view of this running server as a new user with its own token; it cannot stop the process."""
@@ -109,33 +51,17 @@ class SyncServer:
             raise RuntimeError("this server is shared by other tests: use private_sync_server to stop or kill it")
 
     def stop(self) -> None:
-        """Stop the server by its pid: SIGTERM (uvicorn shuts down cleanly), SIGKILL if it lingers."""
         self._own()
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
+        super().stop()
 
     def kill(self) -> None:
-        """Crash the server: SIGKILL, no chance to clean up."""
         self._own()
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
+        super().kill()
 
     def restart(self) -> SyncServer:
         self._own()
         self.stop()
         return self.start()
-
-    def log(self) -> str:
-        return self.log_file.read_text("utf-8", "replace") if self.log_file.exists() else ""
 
     # -- users and clients -------------------------------------------------
 
