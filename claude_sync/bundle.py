@@ -190,8 +190,8 @@ _INFLATE_IN = 256 * 1024  # compressed bytes fed to the inflater at a time
 _TAR_BUFSIZE = 256 * 1024  # decompressed bytes tarfile asks for at a time
 _MAX_TRAILER = 1024**2  # what may follow the end-of-archive blocks unread (tar pads to 10 KB records)
 _TAR_OVERHEAD = 64 * 1024**2  # tar headers and padding on top of the files' bytes, at most
-_IN_MEMORY_PACKED = 16 * 1024**2  # bundles up to this size are verified in memory ...
-_IN_MEMORY_UNPACKED = 128 * 1024**2  # ... if they unpack to at most this much
+_IN_MEMORY_PACKED = 8 * 1024**2  # bundles up to this size are verified in memory ...
+_IN_MEMORY_UNPACKED = 32 * 1024**2  # ... if they unpack to at most this much (a 1 MB bundle of transcripts: 5 MB)
 
 
 class _Inflater:
@@ -248,7 +248,8 @@ def verify_file(
 ) -> Manifest:
     """Verify a bundle on disk as `Bundle.from_bytes` does; returns its manifest, raises BundleError.
 
-    A bundle of up to 16 MB that unpacks to at most 128 MB is checked in memory: one
+    A bundle of up to 8 MB that unpacks to at most 32 MB (the gzip trailer says how much,
+    which is only trusted as far as the inflater's limit) is checked in memory: one
     inflate call, every member hashed in place. Anything larger streams past, one chunk
     at a time, so memory stays flat whatever the size.
     """
@@ -257,7 +258,10 @@ def verify_file(
             data = f.read()
         if expected_sha256 is not None:
             _check_sha(sha256(data), expected_sha256)
-        tar = _inflate(data, min(max_bytes + _TAR_OVERHEAD, _IN_MEMORY_UNPACKED))
+            expected_sha256 = None
+        stated = int.from_bytes(data[-4:], "little")  # gzip ISIZE: the unpacked size, mod 4 GiB
+        limit = min(max_bytes + _TAR_OVERHEAD, _IN_MEMORY_UNPACKED)
+        tar = _inflate(data, limit) if stated <= limit else None
         if tar is not None:
             manifest_bytes, seen = None, {}
             for name, content in _tar_members(tar, max_bytes):
@@ -266,7 +270,6 @@ def verify_file(
                 else:
                     seen[name] = (len(content), sha256(content))
             return _checked_manifest(manifest_bytes, seen, session_id)
-        expected_sha256 = None  # checked already; too big to unpack in memory: stream it
     return _verify_streaming(path, expected_sha256, session_id=session_id, max_bytes=max_bytes)
 
 

@@ -198,3 +198,12 @@ def test_a_small_bundle_that_unpacks_past_memory_limits_is_streamed(tmp_path, mo
     assert verify_file(path, sha256(path.read_bytes())) == b.manifest
     with pytest.raises(BundleError, match="checksum mismatch"):
         verify_file(path, "0" * 64)
+
+
+def test_a_forged_size_in_the_gzip_trailer_is_refused(read, monkeypatch):
+    """verify_file picks its path by the size the trailer states; a lie there is caught, not trusted."""
+    monkeypatch.setattr(bundle_module, "_IN_MEMORY_UNPACKED", 50_000)
+    data = bytearray(make({"transcript.jsonl": b"a" * 100_000}).to_bytes())
+    data[-4:] = (1_000).to_bytes(4, "little")
+    with pytest.raises(BundleError, match="truncated or malformed"):
+        read(bytes(data), None)
