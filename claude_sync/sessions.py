@@ -33,7 +33,6 @@ Discovery is built for thousands of sessions and gigabytes of transcripts:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -42,6 +41,9 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+from pydantic_core import from_json as _from_json
+from pydantic_core import to_json as _to_json
 
 from . import atomic
 
@@ -118,12 +120,28 @@ class SessionFiles(Mapping[str, Path]):
     time they are needed (to pack the session). `fingerprint` is what discovery saw.
     """
 
-    def __init__(self, known: dict[str, str], folders: list[tuple[str, str]], count: int, fingerprint: str) -> None:
+    def __init__(
+        self,
+        known: dict[str, str],
+        folders: list[tuple[str, str]],
+        count: int,
+        logs: list[tuple[str, int, int]],
+        groups: dict[str, str],
+    ) -> None:
         self._known = known  # logical name -> path
         self._folders = folders  # (folder, logical prefix) whose files are not all in `known`
         self._count = count
         self._paths: dict[str, Path] | None = None
-        self.fingerprint = fingerprint
+        self._seen: tuple[list[tuple[str, int, int]], dict[str, str]] | None = (logs, groups)
+        self._fingerprint = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of what discovery saw, worked out when first asked for (a listing never does)."""
+        if self._seen is not None:
+            self._fingerprint = _combine(*self._seen)
+            self._seen = None
+        return self._fingerprint
 
     def _load(self) -> dict[str, Path]:
         if self._paths is None:
@@ -212,6 +230,18 @@ def disk_path(logical: str, claude_dir: Path, project_dir: Path, session_id: str
     raise ValueError(f"unknown session file {logical!r}")
 
 
+def _loads(data: bytes) -> object:
+    """json.loads, 2-3x faster: the Rust parser pydantic brings, json.loads for what it refuses.
+
+    The two agree on every document both accept; the Rust one refuses a few that json.loads takes
+    (lone surrogate escapes, a byte order mark, UTF-16), which then go to json.loads.
+    """
+    try:
+        return _from_json(data)
+    except ValueError:
+        return json.loads(data)
+
+
 def _scandir(path: str) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(path) as it:
@@ -221,31 +251,6 @@ def _scandir(path: str) -> list[os.DirEntry[str]]:
 
 
 _DIR_FD = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
-
-
-@contextlib.contextmanager
-def _open_dir(path: str) -> Iterator[tuple[os.stat_result, list[os.DirEntry[str]]] | None]:
-    """A folder's own stat and its entries, which stat relative to the open folder (no path walk)."""
-    if not _DIR_FD:
-        try:
-            st = os.stat(path)
-        except OSError:
-            yield None
-            return
-        yield st, _scandir(path)
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        yield None
-        return
-    try:
-        st = os.fstat(fd)
-        with os.scandir(fd) as it:
-            entries = list(it)
-        yield st, entries
-    finally:
-        os.close(fd)
 
 
 def _list_files(folder: str, prefix: str) -> Iterator[tuple[str, str]]:
@@ -260,7 +265,7 @@ def _legacy_agent_owner(path: str) -> str | None:
         with open(path, "rb") as f:
             for line in f:
                 try:
-                    rec = json.loads(line)
+                    rec = _loads(line)
                 except ValueError:
                     continue
                 if isinstance(rec, dict) and rec.get("sessionId"):
@@ -326,10 +331,23 @@ class _Found:
             return
         plain: list[tuple[str, int, int]] = []
         logs, subdirs = [], []
-        with _open_dir(path) as listing:
-            if listing is None:
-                return
-            st, entries = listing
+        size = 0
+        # The folder is opened once: its entries stat relative to it (no path walk per file).
+        fd = -1
+        try:
+            if _DIR_FD:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+                st = os.fstat(fd)
+                with os.scandir(fd) as it:
+                    entries = list(it)
+            else:
+                st = os.stat(path)
+                entries = _scandir(path)
+        except OSError:
+            if fd >= 0:
+                os.close(fd)
+            return
+        try:
             for e in entries:
                 name = e.name
                 if e.is_dir():
@@ -346,8 +364,12 @@ class _Found:
                     logs.append(name)
                     self.log(prefix + name, os.path.join(path, name), fst.st_size, fst.st_mtime_ns)
                 else:
-                    plain.append((name, fst.st_size, fst.st_mtime_ns))
-        size = sum(x[1] for x in plain)
+                    fsize = fst.st_size
+                    size += fsize
+                    plain.append((name, fsize, fst.st_mtime_ns))
+        finally:
+            if fd >= 0:
+                os.close(fd)
         digest = _group_digest(plain) if plain else ""
         self._plain(path, prefix, digest, size, len(plain))
         if now - st.st_mtime_ns > RACY_NS:
@@ -367,7 +389,7 @@ class _Found:
                 self.size += st.st_size
                 self.count += 1
             self.groups["todos"] = _group_digest(plain)
-        files = SessionFiles(self.known, self.folders, self.count, _combine(self.logs, self.groups))
+        files = SessionFiles(self.known, self.folders, self.count, self.logs, self.groups)
         return LocalSession(self.sid, self.project_dir, files, meta, self.size)
 
 
@@ -403,18 +425,7 @@ def discover(claude_dir: Path, cache: MetaCache | None = None) -> list[LocalSess
             f = found[stem] = _Found(stem, pdir, entry.path, st)
             if stem in subdirs:
                 f.visit(cache, os.path.join(pentry.path, stem), "session/", now)
-    for pdir, entry in legacy:
-        owner = cache.legacy_owner(entry)
-        if owner in found and found[owner].project_dir == pdir:
-            try:
-                st = entry.stat()
-            except OSError:
-                continue
-            found[owner].log("legacy-agents/" + entry.name, entry.path, st.st_size, st.st_mtime_ns)
-    for kind in ("file-history", "tasks"):
-        for e in _scandir(os.path.join(root, kind)):
-            if e.name in found and e.is_dir():
-                found[e.name].visit(cache, e.path, kind + "/", now)
+    _walk_rest(cache, root, found, legacy, now)
     todos: dict[str, list[tuple[str, str, os.stat_result]]] = {}
     for e in _scandir(os.path.join(root, "todos")):
         name = e.name
@@ -432,6 +443,24 @@ def discover(claude_dir: Path, cache: MetaCache | None = None) -> list[LocalSess
     cache.prune()
     cache.save()
     return sessions
+
+
+def _walk_rest(
+    cache: MetaCache, root: str, found: dict[str, _Found], legacy: list[tuple[Path, os.DirEntry[str]]], now: int
+) -> None:
+    """Legacy agent files, file history and tasks of the sessions found."""
+    for pdir, entry in legacy:
+        owner = cache.legacy_owner(entry)
+        if owner in found and found[owner].project_dir == pdir:
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            found[owner].log("legacy-agents/" + entry.name, entry.path, st.st_size, st.st_mtime_ns)
+    for kind in ("file-history", "tasks"):
+        for e in _scandir(os.path.join(root, kind)):
+            if e.name in found and e.is_dir():
+                found[e.name].visit(cache, e.path, kind + "/", now)
 
 
 # -- metadata ---------------------------------------------------------------
@@ -455,6 +484,10 @@ def _prompt_text(rec: dict) -> str | None:
 
 
 def shorten(text: str, limit: int = TITLE_MAX) -> str:
+    if len(text) > 4 * limit:  # a long prompt: its whitespace is collapsed only as far as the title goes
+        head = " ".join(text[: 4 * limit].split())
+        if len(head) > limit:  # the collapsed head is a prefix of the collapsed whole, and long enough
+            return head[: limit - 1].rstrip() + "…"
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -493,7 +526,7 @@ def _record_at(buf: bytes, pos: int, memo: dict[int, dict | None] | None = None)
     if memo is not None and start in memo:
         return memo[start], start, end
     try:
-        rec = json.loads(buf[start:end])
+        rec = _loads(buf[start:end])
     except ValueError:
         rec = None
     rec = rec if isinstance(rec, dict) else None
@@ -745,5 +778,9 @@ class MetaCache:
     def save(self) -> None:
         if self.file and self.dirty:
             data = {"version": CACHE_VERSION, "entries": self.entries, "dirs": self.dirs, "owners": self.owners}
-            atomic.write_text(self.file, json.dumps(data, separators=(",", ":")))
+            try:  # the Rust encoder, several times faster; json.dumps for what it refuses (lone surrogates)
+                raw = _to_json(data)
+            except ValueError:
+                raw = json.dumps(data, separators=(",", ":")).encode("utf-8")
+            atomic.write_bytes(self.file, raw)
             self.dirty = False
