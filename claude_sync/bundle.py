@@ -9,13 +9,14 @@ single byte reaches the user's disk.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import json
 import os
 import tarfile
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -126,31 +127,48 @@ class Bundle:
         """Verify and read a bundle; raises BundleError and has no side effects."""
         if expected_sha256 is not None:
             _check_sha(sha256(data), expected_sha256)
-        tar = _inflate(data, max_bytes + _TAR_OVERHEAD)
-        if tar is None:
-            raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
-        members = {name: bytes(content) for name, content in _tar_members(tar, max_bytes)}
+        tar = _inflate_small(data, max_bytes)
+        members: dict[str, bytes] = {}
+        if tar is not None:
+            members = {name: content.tobytes() for name, content in _tar_members(tar, max_bytes)}
+        else:  # larger ones stream past, as in verify_file: no buffer ever holds more than 32 MB of tar
+            with _malformed_as_bundle_error():
+                for name, f in _streamed_members(io.BytesIO(data), max_bytes):
+                    members[name] = f.read()
         manifest_bytes = members.pop(MANIFEST, None)
-        manifest = _checked_manifest(
-            manifest_bytes, {n: (len(d), sha256(d)) for n, d in members.items()}, session_id
-        )
+        manifest = _checked_manifest(manifest_bytes, {n: (len(d), sha256(d)) for n, d in members.items()}, session_id)
         return cls(manifest, {name[len(FILES_PREFIX) :]: d for name, d in members.items()})
 
 
-def _checked_member(info: tarfile.TarInfo, seen: Collection[str]) -> str:
-    """The name of a member a bundle may hold; BundleError for anything else."""
-    if len(seen) >= MAX_MEMBERS:
-        raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
-    if not info.isfile() or info.issparse():
-        raise BundleError(f"refusing bundle member {info.name!r}: not a regular file")
-    name = info.name
-    if name != MANIFEST:
-        if not name.startswith(FILES_PREFIX):
-            raise BundleError(f"refusing unknown bundle member {name!r}")
-        check_logical(name[len(FILES_PREFIX) :])
-    if name in seen:
-        raise BundleError(f"bundle member {name!r} appears twice")
-    return name
+class _MemberCheck:
+    """What every member of a bundle must be as it is read: a regular file with a safe, known name,
+    there once, the manifest at most MAX_MANIFEST_BYTES, all of them together within `max_bytes`."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.seen: set[str] = set()
+        self.total = 0
+
+    def __call__(self, info: tarfile.TarInfo) -> str:
+        """The member's name; BundleError for anything a bundle may not hold."""
+        if len(self.seen) >= MAX_MEMBERS:
+            raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
+        if not info.isfile() or info.issparse():
+            raise BundleError(f"refusing bundle member {info.name!r}: not a regular file")
+        name = info.name
+        if name != MANIFEST:
+            if not name.startswith(FILES_PREFIX):
+                raise BundleError(f"refusing unknown bundle member {name!r}")
+            check_logical(name[len(FILES_PREFIX) :])
+        elif info.size > MAX_MANIFEST_BYTES:
+            raise BundleError("bundle manifest is too large")
+        if name in self.seen:
+            raise BundleError(f"bundle member {name!r} appears twice")
+        self.seen.add(name)
+        self.total += info.size
+        if self.total > self.max_bytes:
+            raise BundleError(f"bundle expands past the limit of {self.max_bytes} bytes; refused")
+        return name
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -259,9 +277,7 @@ def verify_file(
         if expected_sha256 is not None:
             _check_sha(sha256(data), expected_sha256)
             expected_sha256 = None
-        stated = int.from_bytes(data[-4:], "little")  # gzip ISIZE: the unpacked size, mod 4 GiB
-        limit = min(max_bytes + _TAR_OVERHEAD, _IN_MEMORY_UNPACKED)
-        tar = _inflate(data, limit) if stated <= limit else None
+        tar = _inflate_small(data, max_bytes)
         if tar is not None:
             manifest_bytes, seen = None, {}
             for name, content in _tar_members(tar, max_bytes):
@@ -282,40 +298,58 @@ def _verify_streaming(
     """
     seen: dict[str, tuple[int, str]] = {}
     manifest_bytes: bytes | None = None
-    total = 0
     with open(path, "rb") as raw:
         reader: BinaryIO | _HashingReader = raw if expected_sha256 is None else _HashingReader(raw)
         try:
-            try:
-                inflater = _Inflater(reader)  # type: ignore[arg-type]
-                with tarfile.open(fileobj=inflater, mode="r|", bufsize=_TAR_BUFSIZE) as tar:  # type: ignore[call-overload]
-                    for info in tar:
-                        name = _checked_member(info, seen)
-                        if name == MANIFEST and info.size > MAX_MANIFEST_BYTES:
-                            raise BundleError("bundle manifest is too large")
-                        total += info.size
-                        if total > max_bytes:
-                            raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
-                        f = tar.extractfile(info)
-                        assert f is not None
-                        if name == MANIFEST:
-                            manifest_bytes = f.read()
-                            seen[name] = (len(manifest_bytes), sha256(manifest_bytes))
-                            continue
-                        h, n = hashlib.sha256(), 0
-                        while chunk := f.read(_CHUNK):
-                            h.update(chunk)
-                            n += len(chunk)
-                        seen[name] = (n, h.hexdigest())
-                inflater.finish()
-            except (tarfile.TarError, OSError, EOFError, _INFLATE_ERROR) as e:
-                raise BundleError(f"bundle is truncated or malformed: {e}") from e
+            with _malformed_as_bundle_error():
+                for name, f in _streamed_members(reader, max_bytes):  # type: ignore[arg-type]
+                    if name == MANIFEST:
+                        manifest_bytes = f.read()
+                        continue
+                    h, n = hashlib.sha256(), 0
+                    while chunk := f.read(_CHUNK):
+                        h.update(chunk)
+                        n += len(chunk)
+                    seen[name] = (n, h.hexdigest())
         except BundleError:
             _check_whole(reader, expected_sha256)  # a transport error explains any damage: report that
             raise
         _check_whole(reader, expected_sha256)
-    seen.pop(MANIFEST, None)
     return _checked_manifest(manifest_bytes, seen, session_id)
+
+
+@contextlib.contextmanager
+def _malformed_as_bundle_error() -> Iterator[None]:
+    """What reading a damaged archive raises, as the BundleError every caller handles."""
+    try:
+        yield
+    except (tarfile.TarError, OSError, EOFError, _INFLATE_ERROR) as e:
+        raise BundleError(f"bundle is truncated or malformed: {e}") from e
+
+
+def _streamed_members(raw: BinaryIO, max_bytes: int) -> Iterator[tuple[str, BinaryIO]]:
+    """Each member of a gzip'd bundle as (name, a reader of its content), one chunk in memory at a time.
+
+    Read each before asking for the next; the gzip trailer (CRC, size) is checked after the last.
+    """
+    check = _MemberCheck(max_bytes)
+    inflater = _Inflater(raw)
+    with tarfile.open(fileobj=inflater, mode="r|", bufsize=_TAR_BUFSIZE) as tar:  # type: ignore[call-overload]
+        for info in tar:
+            name = check(info)
+            f = tar.extractfile(info)
+            assert f is not None
+            yield name, f  # type: ignore[misc]
+    inflater.finish()
+
+
+def _inflate_small(data: bytes, max_bytes: int) -> bytes | None:
+    """The tar of a bundle that unpacks to at most 32 MB (as its gzip trailer states), or None: stream it."""
+    if len(data) > _IN_MEMORY_PACKED:
+        return None
+    stated = int.from_bytes(data[-4:], "little")  # gzip ISIZE: the unpacked size, mod 4 GiB
+    limit = min(max_bytes + _TAR_OVERHEAD, _IN_MEMORY_UNPACKED)
+    return _inflate(data, limit) if stated <= limit else None  # a trailer that lies small: None all the same
 
 
 def _inflate(data: bytes, limit: int) -> bytes | None:
@@ -337,18 +371,11 @@ def _inflate(data: bytes, limit: int) -> bytes | None:
 def _tar_members(tar: bytes, max_bytes: int) -> Iterator[tuple[str, memoryview]]:
     """Each member of an unpacked bundle as (name, content), content a view into `tar` (no copies)."""
     view = memoryview(tar)
-    seen: dict[str, None] = {}
-    total = 0
+    check = _MemberCheck(max_bytes)
     try:
         with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
             while (info := archive.next()) is not None:
-                name = _checked_member(info, seen)
-                seen[name] = None
-                if name == MANIFEST and info.size > MAX_MANIFEST_BYTES:
-                    raise BundleError("bundle manifest is too large")
-                total += info.size
-                if total > max_bytes:
-                    raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
+                name = check(info)
                 end = info.offset_data + info.size
                 if end > len(view):
                     raise BundleError(f"bundle is truncated or malformed: member {name!r} is cut short")

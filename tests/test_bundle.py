@@ -44,10 +44,10 @@ def member(name: str, data: bytes = b"x", kind: bytes = tarfile.REGTYPE) -> tupl
     return info, None
 
 
-@pytest.fixture(params=["from_bytes", "verify_file in memory", "verify_file streaming"])
+@pytest.fixture(params=["from_bytes in memory", "from_bytes streaming", "verify_file in memory", "verify_file streaming"])
 def read(request, tmp_path, monkeypatch):
-    """Each way a bundle is read and verified: the client's from_bytes, and the server's verify_file
-    on both of its paths (in memory for small bundles, streamed for large ones). All must agree."""
+    """Each way a bundle is read and verified: the client's from_bytes and the server's verify_file,
+    each on both of its paths (in memory for small bundles, streamed for large ones). All must agree."""
 
     def from_bytes(data: bytes, expected: str | None, **kw) -> Manifest:
         return Bundle.from_bytes(data, expected, **kw).manifest
@@ -57,9 +57,9 @@ def read(request, tmp_path, monkeypatch):
         path.write_bytes(data)
         return verify_file(path, expected, **kw)
 
-    if request.param == "verify_file streaming":
+    if request.param.endswith("streaming"):
         monkeypatch.setattr(bundle_module, "_IN_MEMORY_PACKED", 0)
-    return from_bytes if request.param == "from_bytes" else from_file
+    return from_bytes if request.param.startswith("from_bytes") else from_file
 
 
 def test_same_content_gives_the_same_bytes():
@@ -67,7 +67,10 @@ def test_same_content_gives_the_same_bytes():
     assert sha256(make().to_bytes()) == sha256(make().to_bytes())
 
 
-def test_round_trip_keeps_every_file_and_the_manifest():
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_round_trip_keeps_every_file_and_the_manifest(in_memory, monkeypatch):
+    if not in_memory:
+        monkeypatch.setattr(bundle_module, "_IN_MEMORY_PACKED", 0)
     b = make()
     data = b.to_bytes()
     back = Bundle.from_bytes(data, sha256(data), session_id=SID)
