@@ -16,18 +16,26 @@ import io
 import json
 import os
 import tarfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from isal import isal_zlib
 from pydantic import BaseModel, ValidationError
 
 from .errors import BundleError
 from .path_tokens import Context, Flavour
 
-# ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main cost.
-_INFLATE_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]  # the stub calls it an instance
+# ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main
+# cost. It is installed where it has wheels (pyproject.toml); elsewhere zlib does the same work.
+_decompressobj: Callable[[int], Any]
+_INFLATE_ERROR: type[Exception]
+try:
+    from isal import isal_zlib
+
+    _decompressobj, _INFLATE_ERROR = isal_zlib.decompressobj, isal_zlib.error  # type: ignore[assignment]
+except ImportError:  # pragma: no cover - a platform without an isal wheel (tests cover it by monkeypatching)
+    _decompressobj, _INFLATE_ERROR = zlib.decompressobj, zlib.error
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -216,14 +224,14 @@ class _Inflater:
     """A gzip file read as its decompressed bytes, at most `n` per read.
 
     tarfile's own gzip reader inflates 10 KB at a time through Python and skips the
-    gzip CRC; this one feeds ISA-L 256 KB at a time (those 10 KB reads were 4 of the 22 ms
+    gzip CRC; this one feeds ISA-L (or zlib) 256 KB at a time (those 10 KB reads were 4 of the 22 ms
     the server spent verifying a 1 MB bundle), bounds every read's output (a bomb cannot
     balloon one read), and checks the CRC and length trailer when the stream ends.
     """
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
-        self._d = isal_zlib.decompressobj(31)  # gzip container: header, CRC-32 and size checked
+        self._d = _decompressobj(31)  # gzip container: header, CRC-32 and size checked
         self._raw_done = False
 
     def read(self, n: int = -1) -> bytes:
@@ -354,7 +362,7 @@ def _inflate_small(data: bytes, max_bytes: int) -> bytes | None:
 
 def _inflate(data: bytes, limit: int) -> bytes | None:
     """The tar inside a gzip'd bundle (CRC and length checked); None if it unpacks to more than `limit`."""
-    d = isal_zlib.decompressobj(31)
+    d = _decompressobj(31)
     try:
         out = d.decompress(data, limit + 1)
     except _INFLATE_ERROR as e:

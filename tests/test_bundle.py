@@ -210,3 +210,18 @@ def test_a_forged_size_in_the_gzip_trailer_is_refused(read, monkeypatch):
     data[-4:] = (1_000).to_bytes(4, "little")
     with pytest.raises(BundleError, match="truncated or malformed"):
         read(bytes(data), None)
+
+
+def test_without_isal_zlib_reads_and_refuses_the_same(read, monkeypatch):
+    """Where isal has no wheel, zlib inflates: same results, same refusals."""
+    import zlib
+
+    monkeypatch.setattr(bundle_module, "_decompressobj", zlib.decompressobj)
+    monkeypatch.setattr(bundle_module, "_INFLATE_ERROR", zlib.error)
+    data = make().to_bytes()
+    assert read(data, sha256(data), session_id=SID) == make().manifest
+    damaged = bytearray(data)
+    damaged[-6] ^= 0xFF
+    for bad in (bytes(damaged), data[: len(data) // 2], b"not a bundle at all", data + b"trailing"):
+        with pytest.raises(BundleError):
+            read(bad, None)
