@@ -352,22 +352,16 @@ def _streamed_members(raw: BinaryIO, max_bytes: int) -> Iterator[tuple[str, Bina
 
 
 def _inflate_small(data: bytes, max_bytes: int) -> bytes | None:
-    """The tar of a bundle that unpacks to at most 32 MB (as its gzip trailer states), or None: stream it."""
+    """The tar of a bundle that unpacks to at most 32 MB (CRC and length checked), or None: stream it."""
     if len(data) > _IN_MEMORY_PACKED:
         return None
-    stated = int.from_bytes(data[-4:], "little")  # gzip ISIZE: the unpacked size, mod 4 GiB
     limit = min(max_bytes + _TAR_OVERHEAD, _IN_MEMORY_UNPACKED)
-    return _inflate(data, limit) if stated <= limit else None  # a trailer that lies small: None all the same
-
-
-def _inflate(data: bytes, limit: int) -> bytes | None:
-    """The tar inside a gzip'd bundle (CRC and length checked); None if it unpacks to more than `limit`."""
+    if int.from_bytes(data[-4:], "little") > limit:  # gzip ISIZE: the unpacked size, mod 4 GiB
+        return None
     d = _decompressobj(31)
-    try:
+    with _malformed_as_bundle_error():
         out = d.decompress(data, limit + 1)
-    except _INFLATE_ERROR as e:
-        raise BundleError(f"bundle is truncated or malformed: {e}") from e
-    if len(out) > limit:
+    if len(out) > limit:  # the trailer lied small: stream it all the same
         return None
     if not d.eof:
         raise BundleError("bundle is truncated or malformed: the compressed stream ends early")

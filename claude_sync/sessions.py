@@ -33,6 +33,7 @@ Discovery is built for thousands of sessions and gigabytes of transcripts:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -132,16 +133,12 @@ class SessionFiles(Mapping[str, Path]):
         self._folders = folders  # (folder, logical prefix) whose files are not all in `known`
         self._count = count
         self._paths: dict[str, Path] | None = None
-        self._seen: tuple[list[tuple[str, int, int]], dict[str, str]] | None = (logs, groups)
-        self._fingerprint = ""
+        self._logs, self._groups = logs, groups
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """The fingerprint of what discovery saw, worked out when first asked for (a listing never does)."""
-        if self._seen is not None:
-            self._fingerprint = _combine(*self._seen)
-            self._seen = None
-        return self._fingerprint
+        return _combine(self._logs, self._groups)
 
     def _load(self) -> dict[str, Path]:
         if self._paths is None:
