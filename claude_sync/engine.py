@@ -503,8 +503,10 @@ class SyncEngine:
             return out
 
     def _write(self, remote: Bundle, local: LocalSession | None, reason: str) -> dict[str, Path]:
-        cwd, files = render(remote, self.layout)
-        project_dir = claude_home.find_project_folder(self.paths.claude / "projects", cwd)
+        project_dir = claude_home.find_project_folder(
+            self.paths.claude / "projects", self.layout.cwd_for(remote.manifest.project_key)
+        )
+        _cwd, files = render(remote, self.layout, project_dir.name)
         plan = RestorePlan(
             remote.session_id,
             self.paths.claude,
