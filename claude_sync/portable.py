@@ -20,6 +20,7 @@ from typing import IO
 from .bundle import Bundle, Manifest, context_for
 from .claude_home import project_folder_name
 from .errors import NotPortable, SyncError
+from .forks import parents_in
 from .path_tokens import Context
 from .project import DeviceLayout
 from .sessions import TRANSCRIPT, LocalSession, count_messages, is_log
@@ -60,9 +61,12 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     tokens = layout.tokens_for(cwd, session.project_dir.name or None)
     files: dict[str, bytes] = {}
     binary: set[str] = set()
+    parents: set[str] = set()
     messages = session.meta.message_count
     for name, path in sorted(session.files.items()):
         data = read_complete(path, is_log(name))
+        if is_log(name):
+            parents |= parents_in(data, session.session_id)
         if name == TRANSCRIPT:
             messages = count_messages(data)  # exact, while listing may have estimated it
         try:
@@ -82,6 +86,7 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
         first_timestamp=session.meta.first_timestamp,
         title=tokens.tokenize(session.meta.title, Context.RAW),
         message_count=messages,
+        depends_on=sorted(parents),
     )
     return Bundle.build(manifest, files, binary)
 
