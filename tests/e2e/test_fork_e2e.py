@@ -8,7 +8,6 @@ takes the parent along (tests/test_forks.py).
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from claude_client import ClaudeMachine
 from conftest import Client
 from mock_messages_api import MockMessagesAPI, text
 from scenarios import on_prompt
+from sync_cli import share_git_remote
 from test_sync_resume_e2e import claude_sync
 
 pytestmark = pytest.mark.e2e
@@ -26,11 +26,8 @@ def test_fork_session_is_pushed_pulled_and_resumed_on_another_machine(
 ) -> None:
     a: ClaudeMachine = make_machine("machine-a", client=client)
     b: ClaudeMachine = make_machine("machine-b", client=client)
-    remote = tmp_path / "sessions.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True)
     project_a, project_b = a.project("api"), b.project("api")
-    for m in (a, b):
-        claude_sync(m, "configure", "--device", m.name, "--projects-root", str(m.projects_root), "--backend", "git", "--git-url", str(remote))
+    share_git_remote(tmp_path, a, b)
 
     mock_api.set_script([
         on_prompt("ORIGIN", text("Origin answer.")),

@@ -10,7 +10,6 @@ once the client has ended.
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from claude_client import ClaudeMachine
 from conftest import Client
 from mock_messages_api import MessagesRequest, MockMessagesAPI, Reply, text
 from scenarios import on_prompt
+from sync_cli import share_git_remote
 from test_sync_resume_e2e import claude_sync
 
 pytestmark = pytest.mark.e2e
@@ -53,11 +53,8 @@ def test_pull_leaves_a_session_alone_while_a_client_runs_it(
 ) -> None:
     a: ClaudeMachine = make_machine("machine-a", client=client)
     b: ClaudeMachine = make_machine("machine-b", client=client)
-    remote = tmp_path / "sessions.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True)
     project_a, project_b = a.project("api"), b.project("api")
-    for m in (a, b):
-        claude_sync(m, "configure", "--device", m.name, "--projects-root", str(m.projects_root), "--backend", "git", "--git-url", str(remote))
+    share_git_remote(tmp_path, a, b)
 
     mock_api.set_script(on_prompt("FIRST", text("First answer.")))
     sid = a.run("FIRST: hello", project_a).check().session_id

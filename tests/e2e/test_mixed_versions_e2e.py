@@ -9,7 +9,6 @@ other way round, with the receiving machine's paths only.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from claude_client import ClaudeMachine, encode_project_dir
 from conftest import Client
 from mock_messages_api import MockMessagesAPI, text
 from scenarios import on_prompt, rich_session_scenario
+from sync_cli import share_git_remote
 from test_sync_resume_e2e import claude_sync, persisted_outputs, spellings
 
 pytestmark = pytest.mark.e2e
@@ -30,22 +30,18 @@ def test_session_resumes_on_a_machine_running_the_other_client_version(
         pytest.skip(f"both clients are {clients[made_by]}")
     a: ClaudeMachine = make_machine("machine-a", client=clients[made_by])
     b: ClaudeMachine = make_machine("machine-b", client=clients[resumed_by])
-    remote = tmp_path / "sessions.git"
-    remote.mkdir()
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True)
+    b_root = b.home / "elsewhere"
+    share_git_remote(tmp_path, a, b, roots={b.name: b_root})
 
     project_a = a.project("acme-api")
     sc = rich_session_scenario(project_a, big_output=True, background_agent=True)
     mock_api.set_script(sc)
     sid = a.run(sc.prompt, project_a).check().session_id
     assert sid and sc.finished(mock_api)
-    claude_sync(a, "configure", "--device", "a", "--projects-root", str(a.projects_root), "--backend", "git", "--git-url", str(remote))
     assert json.loads(claude_sync(a, "push", sid, "--json").stdout)["done"] == 1
 
-    b_root = b.home / "elsewhere"
     project_b = b_root / "acme-api"
     project_b.mkdir(parents=True)
-    claude_sync(b, "configure", "--device", "b", "--projects-root", str(b_root), "--backend", "git", "--git-url", str(remote))
     assert json.loads(claude_sync(b, "pull", sid, "--json").stdout)["done"] == 1
 
     marker = f"RESUMED-BY-{resumed_by.upper()}"
