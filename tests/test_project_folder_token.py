@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claude_sync.claude_home import project_folder_name
-from claude_sync.path_tokens import PROJECT_FOLDER, Context, Flavour, PathTokens, json_escape
+from claude_sync.format.tokens import PROJECT_FOLDER, Context, Flavour, PathTokens, json_escape
 from claude_sync.project import DeviceLayout
 
 JSON, RAW = Context.JSON, Context.RAW
