@@ -35,6 +35,12 @@ class BundleTooLarge(SyncError):
     code = "too_large"
 
 
+class QuotaExceeded(SyncError):
+    """Storing the push would take the user past their quota."""
+
+    code = "quota_exceeded"
+
+
 class StoredSession(RemoteEntry):
     """A session as the index lists it: the client's RemoteEntry plus server bookkeeping."""
 
@@ -77,6 +83,34 @@ class UserInfo:
     created: str
     tokens: int
     sessions: int
+    bytes: int = 0  # the stored bundles' sizes, summed: what the quota counts
+    encrypted: bool = False  # the account holds only end-to-end-encrypted sessions (issue #16)
+    quota_bytes: int | None = None
+    retention_days: int | None = None
+
+
+@dataclass
+class TokenInfo:
+    """One device's token: named by the administrator, listed and revoked by that name."""
+
+    name: str
+    created: str
+
+
+@dataclass
+class StorageStats:
+    users: int
+    sessions: int
+    bytes: int
+
+
+class Unset(enum.Enum):
+    """Means "leave this setting as it is", which None ("no limit") cannot say."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
 
 
 @dataclass
@@ -112,15 +146,52 @@ class Storage(abc.ABC):
     # -- users and tokens --------------------------------------------------
 
     @abc.abstractmethod
-    def add_user(self, name: str) -> str:
-        """Create the user if needed and return a new token for it (shown once, stored hashed)."""
+    def add_user(self, name: str, *, token_name: str | None = None) -> str:
+        """Create the user if needed and return a new token for it (shown once, stored hashed).
+
+        `token_name` names the token (a device, say) so that it can be listed and revoked
+        alone; default `token-N`. A name the user's tokens already use is refused.
+        """
 
     @abc.abstractmethod
-    def revoke(self, name: str) -> int:
-        """Remove every token of a user (their sessions stay); returns how many were removed."""
+    def revoke(self, name: str, token_name: str | None = None) -> int:
+        """Remove every token of a user, or only the one named (their sessions stay); how many were removed."""
+
+    @abc.abstractmethod
+    def tokens(self, name: str) -> list[TokenInfo]: ...
+
+    @abc.abstractmethod
+    def delete_user(self, name: str) -> int:
+        """Remove a user, their tokens and every session of theirs; returns how many sessions went."""
+
+    @abc.abstractmethod
+    def set_account(
+        self,
+        name: str,
+        *,
+        quota_bytes: int | None | Unset = UNSET,
+        retention_days: int | None | Unset = UNSET,
+        encrypted: bool | Unset = UNSET,
+    ) -> UserInfo:
+        """Change a user's quota (bytes of stored bundles), retention (days since a session was last
+        stored) or end-to-end-encryption flag; None lifts a limit."""
 
     @abc.abstractmethod
     def users(self) -> list[UserInfo]: ...
+
+    def user(self, name: str) -> UserInfo | None:
+        return next((u for u in self.users() if u.name == name), None)
+
+    @abc.abstractmethod
+    def apply_retention(self, now: datetime | None = None) -> int:
+        """Delete the sessions that outlived their user's retention; returns how many went."""
+
+    @abc.abstractmethod
+    def stats(self) -> StorageStats: ...
+
+    def ping(self) -> None:
+        """Raise unless the storage answers (readiness)."""
+        self.stats()
 
     @abc.abstractmethod
     def user_for_token(self, token: str) -> str | None:
@@ -197,8 +268,26 @@ class Storage(abc.ABC):
         pass
 
 
-def open_storage(data: Path, *, max_expanded_bytes: int | None = None) -> Storage:
-    """The embedded default storage under `data`."""
+DATABASE_ENV = "CLAUDE_SYNC_DATABASE_URL"
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def open_storage(
+    data: Path | None = None, *, database: str | None = None, max_expanded_bytes: int | None = None
+) -> Storage:
+    """PostgreSQL when `database` is a postgresql:// URL, else the embedded default under `data`."""
+    kw = {"max_expanded_bytes": max_expanded_bytes} if max_expanded_bytes else {}
+    if database:
+        if not is_postgres_url(database):
+            raise StorageError("--database takes a postgresql:// URL (without it, --data DIR keeps SQLite)")
+        from .pg_storage import PostgresStorage
+
+        return PostgresStorage(database, **kw)
+    if data is None:
+        raise StorageError("no storage given: --data DIR or --database URL")
     from .sqlite_storage import SqliteStorage
 
-    return SqliteStorage(data, **({"max_expanded_bytes": max_expanded_bytes} if max_expanded_bytes else {}))
+    return SqliteStorage(data, **kw)
