@@ -45,7 +45,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
         s.close()
 
 
-def make_bundle(sid: str | None = None, transcript: bytes = b'{"n":1}\n', project: str = "acme/api", **files: bytes) -> Bundle:
+def make_bundle(
+    sid: str | None = None, transcript: bytes = b'{"n":1}\n', project: str = "acme/api", **files: bytes
+) -> Bundle:
     manifest = Manifest(session_id=sid or str(uuid.uuid4()), project_key=project, device="alpha")
     return Bundle.build(manifest, {"transcript.jsonl": transcript, **files})
 
@@ -259,3 +261,20 @@ def test_concurrent_pushes_of_one_session_store_exactly_one_per_base(store: Stor
         t.join()
     assert outcomes.count(PushStatus.STORED) == 1 and sum(isinstance(o, StaleBase) for o in outcomes) == 7
     assert store_blob_count(store) == 1  # the replaced version's bundle is gone
+
+
+@pytest.mark.parametrize(
+    "mine",
+    [b'{"n":1}\n', b'{"n":1}\n{"n":2}\n{"n":3}\n', b'{"n":1}\n{"x":2}\n'],
+    ids=["prefix", "longer", "diverged"],
+)
+# (A log the device holds more of, and that differs, is cut to the stored length: the client
+# finds the result wrong and downloads the whole bundle. By design, in both stores.)
+def test_a_download_delta_rebuilds_the_stored_copy_from_what_the_device_has(store: Storage, mine: bytes):
+    sid = str(uuid.uuid4())
+    stored = make_bundle(sid, b'{"n":1}\n{"n":2}\n', **{"tasks/t/1.json": b"{}"})
+    push(store, "alice", stored)
+    have = make_bundle(sid, mine, **{"tasks/t/1.json": b"[]"})
+    entry, chunks = store.download_delta("alice", sid, list(have.manifest.files))  # type: ignore[misc]
+    got = delta.apply(b"".join(chunks), have, session_id=sid, max_bytes=1024**3)
+    assert got.files == stored.files and content_digest(got) == entry.content_sha256

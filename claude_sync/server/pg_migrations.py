@@ -72,7 +72,9 @@ def migrate(con: psycopg.Connection) -> int:
     """Bring the database to the latest schema (an autocommit connection); returns the version."""
     con.execute("SELECT pg_advisory_lock(%s, 0)", (MIGRATION_LOCK,))
     try:
-        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied double precision NOT NULL)")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied double precision NOT NULL)"
+        )
         row = con.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
         version = int(row[0]) if row else 0
         if version > len(MIGRATIONS):
@@ -83,9 +85,7 @@ def migrate(con: psycopg.Connection) -> int:
         for number in range(version + 1, len(MIGRATIONS) + 1):
             with con.transaction():
                 con.execute(MIGRATIONS[number - 1])  # type: ignore[arg-type]  # our own constant SQL
-                con.execute(
-                    "INSERT INTO schema_migrations VALUES (%s, extract(epoch FROM now()))", (number,)
-                )
+                con.execute("INSERT INTO schema_migrations VALUES (%s, extract(epoch FROM now()))", (number,))
             log.info("database schema migrated to version %d", number)
         return len(MIGRATIONS)
     finally:

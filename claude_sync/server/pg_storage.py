@@ -100,8 +100,17 @@ class PostgresStorage(BlobStorage):
         except psycopg.OperationalError as e:
             raise StorageError(f"cannot reach the database {redact_url(url)}: {e}") from e
         size = pool_size or int(os.environ.get(POOL_SIZE_ENV) or 10)
+        # `check`: a connection the database dropped (a restart, a failover) is replaced on
+        # checkout, instead of failing the request that drew it.
         self.pool = ConnectionPool(
-            url, min_size=1, max_size=size, kwargs={"autocommit": True}, timeout=30, open=True, name="claude-sync"
+            url,
+            min_size=1,
+            max_size=size,
+            kwargs={"autocommit": True},
+            timeout=30,
+            open=True,
+            name="claude-sync",
+            check=ConnectionPool.check_connection,
         )
         # Uploads land on this replica's disk only while a request lasts; nothing here is shared.
         self.tmp = Path(tempfile.mkdtemp(prefix="claude-sync-uploads-"))
@@ -222,13 +231,22 @@ class PostgresStorage(BlobStorage):
         return info
 
     def users(self) -> list[UserInfo]:
+        return self._users(None)
+
+    def user(self, name: str) -> UserInfo | None:
+        found = self._users(name)
+        return found[0] if found else None
+
+    def _users(self, name: str | None) -> list[UserInfo]:
         with self._con() as con:
             rows = con.execute(
                 "SELECT u.name, u.created, u.encrypted, u.quota_bytes, u.retention_days,"
                 " (SELECT COUNT(*) FROM tokens t WHERE t.user_name = u.name) AS tokens,"
                 " COUNT(s.session_id) AS sessions, COALESCE(SUM(s.size), 0) AS bytes"
                 " FROM users u LEFT JOIN sessions s ON s.user_name = u.name"
-                " GROUP BY u.name ORDER BY u.name"
+                " WHERE %(name)s::text IS NULL OR u.name = %(name)s"
+                " GROUP BY u.name ORDER BY u.name",
+                {"name": name},
             ).fetchall()
         return [
             UserInfo(
@@ -319,7 +337,7 @@ class PostgresStorage(BlobStorage):
     def open_blob(self, entry: StoredSession) -> BinaryIO:
         """The bundle, copied out in one statement (one snapshot): a later replacement cannot cut it short."""
         assert entry.sha256
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL, dir=self.tmp)  # noqa: SIM115 - returned open
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL, dir=str(self.tmp))  # noqa: SIM115 - returned open
         try:
             size = 0
             with self._con() as con, con.transaction():

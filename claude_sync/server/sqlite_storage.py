@@ -302,13 +302,21 @@ class SqliteStorage(BlobStorage):
         return info
 
     def users(self) -> list[UserInfo]:
+        return self._users(None)
+
+    def user(self, name: str) -> UserInfo | None:
+        found = self._users(name)
+        return found[0] if found else None
+
+    def _users(self, name: str | None) -> list[UserInfo]:
         with self._connect() as con:
             rows = con.execute(
                 "SELECT name, created, encrypted, quota_bytes, retention_days,"
                 " (SELECT COUNT(*) FROM tokens t WHERE t.user = u.name) AS tokens,"
                 " (SELECT COUNT(*) FROM sessions s WHERE s.user = u.name) AS sessions,"
                 " (SELECT COALESCE(SUM(size), 0) FROM sessions s WHERE s.user = u.name) AS bytes"
-                " FROM users u ORDER BY name"
+                f" FROM users u {'WHERE name = ?' if name is not None else ''} ORDER BY name",
+                () if name is None else (name,),
             ).fetchall()
         return [
             UserInfo(
