@@ -23,8 +23,8 @@ import pytest
 
 from claude_sync.backends import PushResult
 from claude_sync.backends.http import HttpBackend
-from claude_sync.bundle import Bundle, Manifest
 from claude_sync.engine import Selection
+from claude_sync.format.bundle import Bundle, Manifest, content_digest
 from tests.support.devices import REPO, Device
 from tests.support.sync_server import SyncServer
 from tests.test_http_backend import FirstPushTogether, outcomes

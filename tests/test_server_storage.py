@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from claude_sync.bundle import Bundle, Manifest
-from claude_sync.errors import BundleError
-from claude_sync.portable import content_digest
+from claude_sync.format.bundle import Bundle, Manifest, content_digest
+from claude_sync.format.errors import BundleError
+from claude_sync.format.wire import StoreStatus
 from claude_sync.server.sqlite_storage import SqliteStorage
-from claude_sync.server.storage import PushStatus, StaleBase, StorageError, WouldShrink
+from claude_sync.server.storage import StaleBase, StorageError, WouldShrink
 
 
 def make_bundle(sid: str | None = None, transcript: bytes = b'{"n":1}\n', **files: bytes) -> Bundle:
@@ -57,7 +57,7 @@ def test_a_crash_after_the_blob_is_placed_but_before_the_row_commits_lists_nothi
     store.recover()
     assert files_under(store.blobs) == [] and files_under(store.tmp) == []  # ... and start-up removes it
     monkeypatch.undo()
-    assert push(store, "alice", b).status is PushStatus.STORED
+    assert push(store, "alice", b).result is StoreStatus.STORED
 
 
 def test_a_failing_blob_write_leaves_no_row_and_no_temp_file(store: SqliteStorage, monkeypatch):

@@ -15,19 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from claude_sync import delta
-from claude_sync.bundle import Bundle, Manifest
-from claude_sync.errors import BundleError
-from claude_sync.portable import content_digest
-from claude_sync.server.storage import (
-    PushStatus,
-    QuotaExceeded,
-    StaleBase,
-    Storage,
-    StorageError,
-    WouldShrink,
-    open_storage,
-)
+from claude_sync.format import delta
+from claude_sync.format.bundle import Bundle, Manifest, content_digest
+from claude_sync.format.errors import BundleError
+from claude_sync.format.wire import StoreStatus
+from claude_sync.server.storage import QuotaExceeded, StaleBase, Storage, StorageError, WouldShrink
+from claude_sync.server.stores import open_storage
 
 pytest_plugins = ["tests.support.pg_fixtures"]
 
@@ -78,7 +71,7 @@ def fetch(store: Storage, user: str, sid: str) -> Bundle:
 def test_a_push_is_listed_found_and_read_back_byte_for_byte(store: Storage):
     b = make_bundle(**{"tasks/t/1.json": b"{}"})
     out = push(store, "alice", b)
-    assert out.status is PushStatus.STORED and out.entry.content_sha256 == content_digest(b)
+    assert out.result is StoreStatus.STORED and out.entry.content_sha256 == content_digest(b)
     assert [e.session_id for e in store.sessions("alice")] == [b.session_id]
     [entry] = store.find("alice", b.session_id[:8].upper())
     with store.open_blob(entry) as f:
@@ -91,7 +84,7 @@ def test_an_identical_repush_is_a_no_op_whatever_the_base(store: Storage):
     b = make_bundle()
     first = push(store, "alice", b).entry
     again = push(store, "alice", b, base="0" * 64)
-    assert again.status is PushStatus.UNCHANGED and again.entry.updated_at == first.updated_at
+    assert again.result is StoreStatus.UNCHANGED and again.entry.updated_at == first.updated_at
 
 
 def test_compare_and_swap_and_the_shrink_guard(store: Storage):
@@ -106,7 +99,7 @@ def test_compare_and_swap_and_the_shrink_guard(store: Storage):
         push(store, "alice", shorter, base=content_digest(long))
     with pytest.raises(WouldShrink):
         push(store, "alice", make_bundle(sid, b'{"n":1}\n{"n":2}\n'), base=content_digest(long))
-    assert push(store, "alice", shorter, base=content_digest(long), force=True).status is PushStatus.STORED
+    assert push(store, "alice", shorter, base=content_digest(long), force=True).result is StoreStatus.STORED
     assert fetch(store, "alice", sid).files == shorter.files
 
 
@@ -116,9 +109,9 @@ def test_an_append_is_rebuilt_and_checked_against_the_stored_copy(store: Storage
     v2 = make_bundle(sid, b'{"n":1}\n{"n":2}\n', **{"tasks/t/1.json": b"{}", "tasks/t/2.json": b"[]"})
     push(store, "alice", v1)
     out = append(store, "alice", v1, v2)
-    assert out.status is PushStatus.STORED and out.entry.content_sha256 == content_digest(v2)
+    assert out.result is StoreStatus.STORED and out.entry.content_sha256 == content_digest(v2)
     assert fetch(store, "alice", sid).files == v2.files
-    assert append(store, "alice", v1, v2, base=content_digest(v1)).status is PushStatus.UNCHANGED
+    assert append(store, "alice", v1, v2, base=content_digest(v1)).result is StoreStatus.UNCHANGED
     v3 = make_bundle(sid, b'{"n":1}\n{"n":2}\n{"n":3}\n', **{"tasks/t/1.json": b"{}", "tasks/t/2.json": b"[]"})
     with pytest.raises(StaleBase):  # built on v1, but v2 is there now
         append(store, "alice", v1, v3)
@@ -215,7 +208,7 @@ def test_a_quota_refuses_what_would_pass_it_and_counts_a_replaced_version_once(s
     with pytest.raises(QuotaExceeded, match="quota"):
         push(store, "alice", make_bundle(transcript=b'{"n":3}\n' * 50))
     grown = make_bundle(first.session_id, b'{"n":1}\n' * 50 + b'{"n":9}\n')
-    assert push(store, "alice", grown, base=content_digest(first)).status is PushStatus.STORED
+    assert push(store, "alice", grown, base=content_digest(first)).result is StoreStatus.STORED
     store.set_account("alice", quota_bytes=None)
     push(store, "alice", make_bundle(transcript=b'{"n":3}\n' * 50))
     assert store.stats().sessions == 3
@@ -250,7 +243,7 @@ def test_concurrent_pushes_of_one_session_store_exactly_one_per_base(store: Stor
     def contender(n: int) -> None:
         b = make_bundle(sid, b'{"n":1}\n' + b'{"k":%d}\n' % n)
         try:
-            outcomes.append(push(store, "alice", b, base=content_digest(v1)).status)
+            outcomes.append(push(store, "alice", b, base=content_digest(v1)).result)
         except StaleBase as e:
             outcomes.append(e)
 
@@ -259,7 +252,7 @@ def test_concurrent_pushes_of_one_session_store_exactly_one_per_base(store: Stor
         t.start()
     for t in threads:
         t.join()
-    assert outcomes.count(PushStatus.STORED) == 1 and sum(isinstance(o, StaleBase) for o in outcomes) == 7
+    assert outcomes.count(StoreStatus.STORED) == 1 and sum(isinstance(o, StaleBase) for o in outcomes) == 7
     assert store_blob_count(store) == 1  # the replaced version's bundle is gone
 
 

@@ -15,8 +15,9 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, UsageError
-from .storage import DATABASE_ENV, UNSET, Storage, UserInfo, open_storage
+from ..format.errors import ConfigError, UsageError
+from .storage import DATABASE_ENV, UNSET, Storage, UserInfo
+from .stores import open_storage
 
 
 def store_location(args: argparse.Namespace) -> tuple[Path | None, str | None]:

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x43534D  # "CSM"
 
 MIGRATIONS: list[str] = [
-    # 1: users with their tokens and limits; sessions; bundles stored once per SHA-256, in chunks.
+    # 1: users with their tokens and limits; sessions; bundles stored once per SHA-256, in chunks;
+    # meta: what the data is (the format version of the sessions, format/version.py).
     """
+    CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
     CREATE TABLE users (
         name text PRIMARY KEY,
         created double precision NOT NULL,

@@ -34,9 +34,12 @@ from psycopg import errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..bundle import DEFAULT_MAX_BYTES, Manifest
+from ..format import version
+from ..format.bundle import DEFAULT_MAX_BYTES, Manifest
+from ..format.layout import is_session_prefix
+from ..format.wire import PushReply, StoredSession, StoreStatus
 from .auth import new_token, token_hash
-from .pg_migrations import migrate
+from .pg_migrations import MIGRATION_LOCK, migrate
 from .pushes import BlobStorage, Current, FileUpload, Shrinks, check_quota, decide
 from .records import (
     check_token_name,
@@ -46,17 +49,14 @@ from .records import (
     like_escape,
     micros,
     micros_iso,
+    record_format,
     retention_cutoff,
 )
 from .storage import (
-    PREFIX_RE,
     UNSET,
     Page,
-    PushOutcome,
-    PushStatus,
     StorageError,
     StorageStats,
-    StoredSession,
     TokenInfo,
     Unset,
     UserInfo,
@@ -97,6 +97,7 @@ class PostgresStorage(BlobStorage):
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as con:
                 self.schema = migrate(con)
+                self.format_version = self._record_format(con, redact_url(url))
         except psycopg.OperationalError as e:
             raise StorageError(f"cannot reach the database {redact_url(url)}: {e}") from e
         size = pool_size or int(os.environ.get(POOL_SIZE_ENV) or 10)
@@ -114,6 +115,24 @@ class PostgresStorage(BlobStorage):
         )
         # Uploads land on this replica's disk only while a request lasts; nothing here is shared.
         self.tmp = Path(tempfile.mkdtemp(prefix="claude-sync-uploads-"))
+
+    def _record_format(self, con: psycopg.Connection[Any], where: str) -> int:
+        """The format version of the sessions stored here, brought up to this server's (never lowered)."""
+        with con.transaction():
+            con.execute("SELECT pg_advisory_xact_lock(%s, 1)", (MIGRATION_LOCK,))  # one replica at a time
+            row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            return record_format(
+                None if row is None else row[0],
+                f"the database {where}",
+                self._migrate,
+                lambda now: con.execute(
+                    "INSERT INTO meta VALUES ('format', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    (str(now),),
+                ),
+            )
+
+    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
+        raise StorageError(f"this server cannot bring its data to format {step.to} ({step.why})")
 
     def close(self) -> None:
         self.pool.close()
@@ -324,7 +343,7 @@ class PostgresStorage(BlobStorage):
 
     def find(self, user: str, prefix: str) -> list[StoredSession]:
         prefix = prefix.lower()
-        if not PREFIX_RE.match(prefix):
+        if not is_session_prefix(prefix):
             return []
         with self._con() as con:
             rows = con.execute(
@@ -381,7 +400,7 @@ class PostgresStorage(BlobStorage):
         base: str | None,
         force: bool,
         shrinks: Shrinks,
-    ) -> PushOutcome:
+    ) -> PushReply:
         sid = manifest.session_id
         with self._con() as con, con.transaction():
             # Every replica's writers of this session queue here; other sessions go on in parallel.
@@ -428,7 +447,7 @@ class PostgresStorage(BlobStorage):
             assert stored is not None
         if cur is not None and cur.sha256 and cur.sha256 != blob.sha256:
             self._drop_blobs([cur.sha256])
-        return PushOutcome(PushStatus.STORED, _entry(stored))
+        return PushReply(result=StoreStatus.STORED, entry=_entry(stored))
 
     @staticmethod
     def _put_blob(con: psycopg.Connection[Any], blob: FileUpload) -> None:

@@ -19,23 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ..bundle import DEFAULT_MAX_BYTES, Bundle, BundleError, FileEntry, Manifest, verify_file
-from ..delta import read_header, result_manifest
-from ..portable import content_digest
-from ..sessions import is_log
-from . import deltas
-from .storage import (
-    SESSION_ID_RE,
-    PushOutcome,
-    PushStatus,
-    QuotaExceeded,
-    StaleBase,
-    Storage,
-    StorageError,
-    StoredSession,
-    Upload,
-    WouldShrink,
-)
+from ..format.bundle import DEFAULT_MAX_BYTES, Bundle, FileEntry, Manifest, content_digest, verify_file
+from ..format.delta import read_header, result_manifest
+from ..format.errors import BundleError
+from ..format.layout import is_log, is_session_id
+from ..format.wire import PushReply, StoredSession, StoreStatus
+from . import streamed_delta
+from .storage import QuotaExceeded, StaleBase, Storage, StorageError, Upload, WouldShrink
 
 Current = tuple[StoredSession, str]  # a session's entry and its manifest (JSON)
 Shrinks = Callable[[StoredSession, str], bool]
@@ -76,11 +66,11 @@ class FileUpload(Upload):
 
 def decide(
     sid: str, current: Current | None, digest: str, base: str | None, force: bool, shrinks: Shrinks
-) -> PushOutcome | None:
+) -> PushReply | None:
     """Under the session's lock: the outcome when nothing is to be stored, None to store; or a refusal."""
     cur = current[0] if current else None
     if cur is not None and cur.content_sha256 == digest:
-        return PushOutcome(PushStatus.UNCHANGED, cur)
+        return PushReply(result=StoreStatus.UNCHANGED, entry=cur)
     if (cur.content_sha256 if cur else None) != base:
         raise StaleBase(f"session {sid} changed on the server since version {base or '(none)'}", cur)
     if not force and current is not None and shrinks(*current):
@@ -120,7 +110,7 @@ class BlobStorage(Storage):
         base: str | None,
         force: bool,
         shrinks: Shrinks,
-    ) -> PushOutcome:
+    ) -> PushReply:
         """Atomically: lock the session, `decide`, check the quota, store the blob and the row."""
 
     def new_upload(self) -> FileUpload:
@@ -128,7 +118,7 @@ class BlobStorage(Storage):
 
     def commit_push(
         self, user: str, upload: Upload, bundle_sha256: str, *, base: str | None, force: bool
-    ) -> PushOutcome:
+    ) -> PushReply:
         assert isinstance(upload, FileUpload)
         try:
             upload.finish()
@@ -139,7 +129,7 @@ class BlobStorage(Storage):
                 )
             manifest = verify_file(upload.path, None, max_bytes=self.max_expanded_bytes)
             sid = manifest.session_id
-            if not SESSION_ID_RE.match(sid):
+            if not is_session_id(sid):
                 raise BundleError(f"not a session id: {sid!r}")
             paths = [e.path for e in manifest.files]
             if paths != sorted(set(paths)):
@@ -150,12 +140,12 @@ class BlobStorage(Storage):
 
     def commit_append(
         self, user: str, session_id: str, upload: Upload, *, base: str, force: bool, max_bundle_bytes: int
-    ) -> PushOutcome:
+    ) -> PushReply:
         assert isinstance(upload, FileUpload)
         rebuilt: FileUpload | None = None
         try:
             upload.finish()
-            if not SESSION_ID_RE.match(session_id):
+            if not is_session_id(session_id):
                 raise BundleError(f"not a session id: {session_id!r}")
             with gzip.open(upload.path, "rb") as payloads:
                 header = read_header(payloads)
@@ -164,7 +154,7 @@ class BlobStorage(Storage):
                 row = self._current(user, session_id)
                 cur = row[0] if row else None
                 if cur is not None and cur.content_sha256 == header.content_sha256:
-                    return PushOutcome(PushStatus.UNCHANGED, cur)
+                    return PushReply(result=StoreStatus.UNCHANGED, entry=cur)
                 if row is None or row[0].content_sha256 != base:
                     raise StaleBase(f"session {session_id} changed on the server since version {base}", cur)
                 old = Manifest.model_validate_json(row[1])
@@ -180,7 +170,7 @@ class BlobStorage(Storage):
                     raise
                 rebuilt = self.new_upload()
                 with blob:
-                    deltas.rebuild(
+                    streamed_delta.rebuild(
                         blob, old, payloads, header, result, rebuilt, scratch=self.new_upload, limit=max_bundle_bytes
                     )
             rebuilt.finish()
@@ -204,9 +194,9 @@ class BlobStorage(Storage):
             return None
         entry, manifest = found
         blob = self.open_blob(entry)
-        return entry, deltas.download(blob, manifest, entry.content_sha256, have, scratch=self.new_upload)
+        return entry, streamed_delta.download(blob, manifest, entry.content_sha256, have, scratch=self.new_upload)
 
-    def _store(self, user: str, manifest: Manifest, blob: FileUpload, *, base: str | None, force: bool) -> PushOutcome:
+    def _store(self, user: str, manifest: Manifest, blob: FileUpload, *, base: str | None, force: bool) -> PushReply:
         """Compare-and-swap a finished, verified bundle of `manifest` into place."""
         digest = content_digest(Bundle(manifest, {}))
         checked: dict[str, bool] = {}  # current digest -> would the push shrink it
@@ -246,5 +236,5 @@ class BlobStorage(Storage):
         if not need:
             return True
         with self.open_blob(cur) as f:
-            prefixes = deltas.prefix_digests(f, need)
+            prefixes = streamed_delta.prefix_digests(f, need)
         return all(prefixes.get(n) == new_logs[n].sha256 for n in need)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from ..format import version
 from .storage import USER_NAME_RE, StorageError
+
+log = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -48,3 +53,20 @@ def default_token_name(taken: set[str]) -> str:
     while f"token-{n}" in taken:
         n += 1
     return f"token-{n}"
+
+
+def record_format(
+    recorded_text: str | None,
+    where: str,
+    migrate: Callable[[version.Migration], None],
+    write: Callable[[int], object],
+) -> int:
+    """The format version a store holds, brought up to this server's (never lowered); `write` records it."""
+    recorded = None if recorded_text is None else version.parse(recorded_text, where)
+    if recorded is not None and recorded > version.FORMAT_VERSION:
+        log.warning("%s holds format %d, newer than this server writes: pushes are refused", where, recorded)
+        return recorded
+    now = version.upgrade(recorded, where, migrate)
+    if now != recorded:
+        write(now)
+    return now

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import platformdirs
 
-from ..errors import ConfigError
-from ..locking import Busy, exclusive
+from ..format.errors import ConfigError
+from ..format.locking import Busy, exclusive
 from .app import DEFAULT_MAX_BUNDLE_BYTES, create_app
 from .auth import RedactTokens
 from .sqlite_storage import SqliteStorage

@@ -12,7 +12,7 @@ folder) before the index row commits. A crash at any point leaves at worst an
 unreferenced blob or temp file, which start-up removes; never a listed bundle
 whose bytes are missing or partial.
 
-An append (a delta against the stored copy, see claude_sync/delta.py) is streamed
+An append (a delta against the stored copy, see claude_sync/format/delta.py) is streamed
 to tmp/ the same way; the new bundle is rebuilt from the stored one and the delta
 into another temp file there, checked file by file, and then stored exactly as a
 pushed bundle is.
@@ -33,7 +33,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from ..bundle import DEFAULT_MAX_BYTES, Manifest
+from ..format import version
+from ..format.bundle import DEFAULT_MAX_BYTES, Manifest
+from ..format.layout import is_session_prefix
+from ..format.wire import PushReply, StoredSession, StoreStatus
 from .auth import new_token, token_hash
 from .pushes import BlobStorage, Current, FileUpload, Shrinks, check_quota, decide
 from .records import (
@@ -44,17 +47,14 @@ from .records import (
     like_escape,
     micros,
     micros_iso,
+    record_format,
     retention_cutoff,
 )
 from .storage import (
-    PREFIX_RE,
     UNSET,
     Page,
-    PushOutcome,
-    PushStatus,
     StorageError,
     StorageStats,
-    StoredSession,
     TokenInfo,
     Unset,
     UserInfo,
@@ -149,17 +149,30 @@ class SqliteStorage(BlobStorage):
             try:
                 _run(con, _SCHEMA)
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', '1')")  # then migrated to the latest
-                (version,) = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                if int(version) == 1:
+                (schema,) = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if int(schema) == 1:
                     _run(con, _SCHEMA_2)
-                    version = "2"
-                    con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (version,))
+                    schema = "2"
+                    con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (schema,))
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
-        if int(version) > SCHEMA_VERSION:
-            raise StorageError(f"{self.data} was written by a newer claude-sync server (schema {version}); upgrade")
+        if int(schema) > SCHEMA_VERSION:
+            raise StorageError(f"{self.data} was written by a newer claude-sync server (schema {schema}); upgrade")
+        self.format_version = self._record_format()
+
+    def _record_format(self) -> int:
+        """The format version of the sessions stored here, brought up to this server's (never lowered)."""
+        where = f"the server's data in {self.data}"
+        with self._write() as con:
+            row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            return record_format(None if row is None else row[0], where, self._migrate, lambda now: con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(now),)
+            ))
+
+    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
+        raise StorageError(f"this server cannot bring its data to format {step.to} ({step.why})")
 
     # -- plumbing ----------------------------------------------------------
 
@@ -393,7 +406,7 @@ class SqliteStorage(BlobStorage):
 
     def find(self, user: str, prefix: str) -> list[StoredSession]:
         prefix = prefix.lower()
-        if not PREFIX_RE.match(prefix):
+        if not is_session_prefix(prefix):
             return []
         with self._connect() as con:
             rows = con.execute(
@@ -423,7 +436,7 @@ class SqliteStorage(BlobStorage):
         base: str | None,
         force: bool,
         shrinks: Shrinks,
-    ) -> PushOutcome:
+    ) -> PushReply:
         sid = manifest.session_id
         with self._write() as con:
             account = con.execute("SELECT quota_bytes FROM users WHERE name = ?", (user,)).fetchone()
@@ -461,7 +474,7 @@ class SqliteStorage(BlobStorage):
             stored = row[0]
         if cur is not None and cur.sha256 and cur.sha256 != blob.sha256:
             self._drop_blob_if_unused(cur.sha256)
-        return PushOutcome(PushStatus.STORED, stored)
+        return PushReply(result=StoreStatus.STORED, entry=stored)
 
     @staticmethod
     def _row(con: sqlite3.Connection, user: str, sid: str) -> Current | None:

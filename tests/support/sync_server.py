@@ -25,7 +25,8 @@ import pytest
 from claude_sync import credentials
 from claude_sync.backends.http import HttpBackend
 from claude_sync.server.sqlite_storage import SqliteStorage
-from claude_sync.server.storage import Storage, open_storage
+from claude_sync.server.storage import Storage
+from claude_sync.server.stores import open_storage
 from tests.support.devices import Device
 from tests.support.server_process import ServerProcess
 
