@@ -12,9 +12,7 @@ The files travel tokenized like a session's (they name paths of the project).
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from . import atomic
 from .format.bundle import MEMORY_KIND, Bundle, Manifest, context_for, memory_object_id
 from .format.errors import BundleError
 from .project import DeviceLayout
-from .restore import new_backup_dir
+from .restore import back_up
 
 MEMORY_DIR = "memory"
 PREFIX = MEMORY_DIR + "/"
@@ -103,24 +101,8 @@ def apply_memory(bundle: Bundle, project_folder: Path, layout: DeviceLayout, cla
             pass
         changes[target] = data
     replaced = [t for t in changes if t.exists()]
-    backup_dir = None
-    if replaced:
-        backup_dir = new_backup_dir(backups, m.session_id)
-        saved = []
-        for src in replaced:
-            rel = src.relative_to(claude_dir) if src.is_relative_to(claude_dir) else Path(src.name)
-            dst = backup_dir / "files" / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-            saved.append(rel.as_posix())
-        info = {
-            "session_id": m.session_id,
-            "created": datetime.now(timezone.utc).isoformat(),
-            "reason": f"project memory of {m.project_key} pulled from {m.device}",
-            "claude_dir": str(claude_dir),
-            "files": saved,
-        }
-        atomic.write_text(backup_dir / "backup.json", json.dumps(info, indent=1))
+    reason = f"project memory of {m.project_key} pulled from {m.device}"
+    backup_dir = back_up(replaced, backups, claude_dir, m.session_id, reason)
     for target, data in changes.items():
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_bytes(target, data)
