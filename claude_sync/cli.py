@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from . import __version__
 from .config import Paths, load_config, update_config
-from .engine import Outcome, Selection, SyncEngine
-from .format.errors import ConfigError, SyncError
+from .engine import Outcome, Selection, Summary, SyncEngine
+from .format.errors import ConfigError, SyncError, UsageError
 from .listing import human_size, local_groups, remote_dicts, short_time
 
 
@@ -133,6 +133,62 @@ def cmd_sync(args: argparse.Namespace, paths: Paths) -> int:
                 print(f"failed: {o.session_id}: {o.reason}")
         print(summary.line())
     return summary.exit_code
+
+
+def _summary_out(args: argparse.Namespace, summary: Summary) -> int:
+    if args.json:
+        _print_json(summary.to_dict())
+    else:
+        for o in summary.outcomes:
+            print(f"{o.status}: {o.session_id}: {o.reason}")
+        print(summary.line())
+    return summary.exit_code
+
+
+def cmd_delete(args: argparse.Namespace, paths: Paths) -> int:
+    engine = SyncEngine(load_config(paths), paths)
+    local = args.local or args.everywhere
+    remote = args.remote or args.everywhere
+    try:
+        summary = engine.delete(args.ids, local=local, remote=remote)
+    finally:
+        engine.close()
+    return _summary_out(args, summary)
+
+
+def cmd_compact(args: argparse.Namespace, paths: Paths) -> int:
+    engine = SyncEngine(load_config(paths), paths)
+    try:
+        summary = engine.compact()
+    finally:
+        engine.close()
+    return _summary_out(args, summary)
+
+
+def cmd_never_sync(args: argparse.Namespace, paths: Paths) -> int:
+    config = load_config(paths)
+    projects, sessions = list(config.never_sync_projects), list(config.never_sync_sessions)
+    if args.action in ("add", "remove"):
+        if not (args.project or args.session):
+            raise UsageError("name a project (--project KEY_OR_PATTERN) or a session (--session ID)")
+        if args.action == "add":
+            projects += [p for p in args.project if p not in projects]
+            sessions += [i.lower() for i in args.session if i.lower() not in sessions]
+        else:
+            projects = [p for p in projects if p not in args.project]
+            sessions = [i for i in sessions if i not in {x.lower() for x in args.session}]
+        config = update_config(paths, never_sync_projects=projects, never_sync_sessions=sessions)
+    listed = {"projects": config.never_sync_projects, "sessions": config.never_sync_sessions}
+    if args.json:
+        _print_json(listed)
+    else:
+        for p in listed["projects"]:
+            print(f"project  {p}")
+        for i in listed["sessions"]:
+            print(f"session  {i}")
+        if not (listed["projects"] or listed["sessions"]):
+            print("nothing on the never-sync list")
+    return 0
 
 
 def cmd_backups(args: argparse.Namespace, paths: Paths) -> int:
@@ -352,6 +408,27 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "push":
             x.add_argument("--force", action="store_true", help="replace remote copies even when they are longer")
         x.set_defaults(func=cmd_sync)
+
+    de = sub.add_parser("delete", help="delete sessions here (into the backups), on the remote (a tombstone), or both")
+    where = de.add_mutually_exclusive_group(required=True)
+    where.add_argument("--local", action="store_true", help="move the copy here into the backups; the remote keeps it")
+    where.add_argument("--remote", action="store_true", help="leave a tombstone on the remote; keep the copy here, unsynced")
+    where.add_argument("--everywhere", action="store_true", help="both: every device moves its copy into its backups")
+    de.add_argument("ids", nargs="+", metavar="SESSION_ID_OR_PREFIX")
+    de.add_argument("--json", action="store_true")
+    de.set_defaults(func=cmd_delete)
+
+    cp = sub.add_parser("compact", help="remove expired tombstones from the remote (config tombstone_days)")
+    cp.add_argument("--json", action="store_true")
+    cp.set_defaults(func=cmd_compact)
+
+    ns = sub.add_parser("never-sync", help="projects and sessions that never leave this device")
+    ns.add_argument("action", choices=["list", "add", "remove"], nargs="?", default="list")
+    ns.add_argument("--project", action="append", default=[], metavar="KEY_OR_PATTERN",
+                    help="a project key, or a glob of keys or working directories (repeatable)")
+    ns.add_argument("--session", action="append", default=[], metavar="ID", help="one session id (repeatable)")
+    ns.add_argument("--json", action="store_true")
+    ns.set_defaults(func=cmd_never_sync)
 
     bk = sub.add_parser("backups", help="list the local copies that pulls replaced")
     bk.add_argument("--session", metavar="ID_OR_PREFIX", help="only the backups of this session")

@@ -55,6 +55,12 @@ class Config(BaseModel):
     hook_note: bool = False
     # Projects (keys) whose memory (projects/<enc>/memory/) this device sends and accepts; none by default.
     memory_projects: list[str] = []
+    # Never synced (never_sync.py): projects by key or glob (of the key or of the working directory),
+    # and single sessions by id. Hooks and bulk operations leave them alone; listed as "not synced by choice".
+    never_sync_projects: list[str] = []
+    never_sync_sessions: list[str] = []
+    # How long a tombstone (a deleted session's mark on the remote) stays before `compact` may drop it.
+    tombstone_days: int = Field(default=180, ge=1)
 
     @field_validator("memory_projects")
     @classmethod
@@ -66,6 +72,16 @@ class Config(BaseModel):
                 validate_key(key)
             except SyncError as e:
                 raise ValueError(str(e)) from e
+        return list(dict.fromkeys(v))
+
+    @field_validator("never_sync_sessions")
+    @classmethod
+    def _session_ids_ok(cls, v: list[str]) -> list[str]:
+        from .format.layout import is_session_id
+
+        for sid in v:
+            if not is_session_id(sid):
+                raise ValueError(f"not a session id: {sid!r}")
         return list(dict.fromkeys(v))
 
     @field_validator("device")

@@ -18,14 +18,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import claude_home, forks
+from . import claude_home, forks, never_sync
 from .backends import Backend, PushItem, PushResult, open_backend
 from .backends.base import PartialPush
 from .config import Config, Paths, this_flavour
+from .deletion import continued_after, move_to_backups, tombstone_bundle, tombstone_of, when
 from .format.bundle import MEMORY_KIND, Bundle, content_digest, memory_object_id, parse_time
 from .format.errors import BundleError, NotPortable, SyncError
 from .format.layout import is_session_folder_file
 from .format.locking import exclusive
+from .format.tombstone import Tombstone
 from .format.wire import RemoteEntry
 from .memory import apply_memory, memory_files, pack_memory
 from .merge import merged_bundle
@@ -34,11 +36,14 @@ from .project import DeviceLayout
 from .restore import RestorePlan, write_restore
 from .sessions import LocalSession, MetaCache, discover
 from .state import SyncState
+from .sweep import safe_mtime
 from .versions import Relation, compare
 
 log = logging.getLogger(__name__)
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+REMOTE_ONLY = "on the remote only: removed from this device (the client's cleanup, or a local delete); pull it by id to fetch it"
+KEPT_HERE = "deleted on the remote, kept on this device only"
 CONFLICT_ROUNDS = 3
 # A bulk push goes out in about PUSH_BATCHES batches (a commit each, for Git) within these bounds:
 # memory stays bounded, and packing the next batch overlaps with sending this one.
@@ -246,6 +251,8 @@ class SyncEngine:
             sessions = self.local_sessions()
             chosen, errors = self._select_local(sessions, sel)
             summary.outcomes.extend(errors)
+            chosen, excluded = self._without_never_sync(chosen)
+            summary.outcomes.extend(excluded)
             state = SyncState(self.paths.state_file)
             try:
                 self.backend.refresh()
@@ -376,11 +383,18 @@ class SyncEngine:
             if r is None:
                 self._stage(b)
                 return base, _Push(b, "new on the remote", None)
+            if state.tombstone(sid) == r.content_sha256:
+                t = tombstone_of(self.backend.fetch(sid))
+                if t is not None:
+                    return self._over_tombstone(s, b, r, t, state, base)
             if r.content_sha256 == state.content(sid):
                 return base, _Push(b, "updated", r.content_sha256)
             if self._force:
                 return base, _Push(b, "replaced the remote copy (forced)", r.content_sha256, force=True)
             remote = self.backend.fetch(sid, have=b)  # only what this copy lacks travels
+            t = tombstone_of(remote)
+            if t is not None:
+                return self._over_tombstone(s, b, r, t, state, base)
             rel = compare(b.files, remote.files)
             if rel is Relation.LOCAL_AHEAD:
                 return base, _Push(b, "extends the remote copy", r.content_sha256)
@@ -401,6 +415,36 @@ class SyncEngine:
             return Outcome(sid, FAILED, str(e), key, s.meta.title), None
         except OSError as e:
             return Outcome(sid, FAILED, f"cannot read the session: {e}", key, s.meta.title), None
+
+    def _over_tombstone(
+        self, s: LocalSession, b: Bundle, r: RemoteEntry, t: Tombstone, state: SyncState, base: Outcome
+    ) -> tuple[Outcome, _Push | None]:
+        """A local copy meets the tombstone of its session on the remote."""
+        if state.kept(s.session_id):
+            base.reason = KEPT_HERE
+            return base, None
+        if continued_after(s, t):
+            why = f"brought back: continued here after it was deleted on {t.device} ({when(t)})"
+            return base, _Push(b, why, r.content_sha256, force=True)
+        base.reason = f"deleted on the remote by {t.device} ({when(t)}); the next pull moves the copy here into the backups"
+        return base, None
+
+    def _without_never_sync(self, sessions: list[LocalSession]) -> tuple[list[LocalSession], list[Outcome]]:
+        kept, excluded = [], []
+        for s in sessions:
+            key = self.project_key(s)
+            if never_sync.never_synced(self.config, s.session_id, key, s.cwd):
+                excluded.append(Outcome(s.session_id, SKIPPED, never_sync.REASON, key, s.meta.title))
+            else:
+                kept.append(s)
+        return kept, excluded
+
+    def _never_sync_entry(self, e: RemoteEntry) -> bool:
+        try:
+            cwd: str | None = self.layout.cwd_for(e.project_key)
+        except (SyncError, ValueError):
+            cwd = None
+        return never_sync.never_synced(self.config, e.session_id, e.project_key, cwd)
 
     def _unchanged(self, s: LocalSession, r: RemoteEntry | None, state: SyncState) -> bool:
         """The remote holds what this device last synced, and the local files did not change since."""
@@ -469,6 +513,8 @@ class SyncEngine:
             local = {s.session_id: s for s in self.local_sessions()}
             live = claude_home.live_sessions(self.paths.claude)
             state = SyncState(self.paths.state_file)
+            if sel.all or sel.project is not None:
+                chosen = self._bulk_pull_filter(chosen, local, state, summary)
             remote_by_id = {e.session_id: e for e in entries}
             queued = {e.session_id for e in chosen}
             i = 0
@@ -496,6 +542,127 @@ class SyncEngine:
                     progress(i, len(chosen), out)
             self._pull_memory(self._memory_keys([e.project_key for e in chosen], sel), memory, summary, state)
             state.save()
+        return summary
+
+    def _bulk_pull_filter(
+        self, chosen: list[RemoteEntry], local: dict[str, LocalSession], state: SyncState, summary: Summary
+    ) -> list[RemoteEntry]:
+        """What a bulk pull (and the SessionStart hook) leaves alone: the never-sync list, sessions
+        removed from this device (the client's own cleanup is not a delete: the remote is the
+        archive), and tombstones this device already applied."""
+        out = []
+        for e in chosen:
+            sid = e.session_id
+            why = ""
+            if self._never_sync_entry(e):
+                why = never_sync.REASON
+            elif sid not in local and state.known(sid):
+                if state.tombstone(sid) == e.content_sha256:
+                    continue  # deleted, and this device knows it: nothing to say
+                if state.tombstone(sid) is None:
+                    why = REMOTE_ONLY
+            if why:
+                summary.outcomes.append(Outcome(sid, SKIPPED, why, e.project_key, e.title))
+            else:
+                out.append(e)
+        return out
+
+    # -- delete ------------------------------------------------------------
+
+    def delete(self, ids: Iterable[str], *, local: bool, remote: bool) -> Summary:
+        """Delete sessions here (into the backups), on the remote (a tombstone), or both."""
+        from .format.errors import UsageError
+
+        if not (local or remote):
+            raise UsageError("say where to delete: --local, --remote or --everywhere")
+        summary = Summary("delete")
+        with self._lock():
+            _ = self.backend if remote else None
+            here = {s.session_id: s for s in self.local_sessions()}
+            entries: dict[str, RemoteEntry] = {}
+            if remote:
+                self.backend.refresh()
+                entries = {e.session_id: e for e in self.backend.entries() if not is_memory(e)}
+            chosen, errors = _match_ids(ids, sorted(set(here) | set(entries)))
+            summary.outcomes.extend(errors)
+            state = SyncState(self.paths.state_file)
+            live = claude_home.live_sessions(self.paths.claude)
+            for sid in chosen:
+                s, r = here.get(sid), entries.get(sid)
+                title = s.meta.title if s else (r.title if r else "")
+                key = self.project_key(s) if s else (r.project_key if r else None)
+                out = Outcome(sid, DONE, "", key, title)
+                if local and s is not None and sid in live:
+                    out.status, out.reason = FAILED, f"open in a running Claude Code (pid {live[sid]}); close it first"
+                    summary.outcomes.append(out)
+                    continue
+                notes = []
+                try:
+                    if remote:
+                        notes.append(self._tombstone(sid, s, r, key, state, kept=not local))
+                    if local:
+                        if s is None:
+                            notes.append("not on this device")
+                        else:
+                            backup = move_to_backups(s, self.paths.claude, self.paths.backups, "deleted with claude-sync delete")
+                            notes.append(f"moved to the backups ({backup.name})" if backup else "removed here")
+                except SyncError as e:
+                    out.status, notes = FAILED, [str(e)]
+                out.reason = "; ".join(notes)
+                summary.outcomes.append(out)
+            state.save()
+        return summary
+
+    def _tombstone(
+        self, sid: str, s: LocalSession | None, r: RemoteEntry | None, key: str | None, state: SyncState, *, kept: bool
+    ) -> str:
+        if r is None:
+            return "not on the remote"
+        if state.tombstone(sid) == r.content_sha256:
+            if kept:
+                state.mark_deleted(sid, r.content_sha256, kept=True)
+            return "already deleted on the remote"
+        t = tombstone_of(self.backend.fetch(sid)) if r.message_count == 0 else None
+        if t is not None:
+            state.mark_deleted(sid, r.content_sha256, kept=kept)
+            return "already deleted on the remote"
+        b = tombstone_bundle(sid, key or r.project_key, self.config.device, r.content_sha256)
+        results = self.backend.push([PushItem(b, r.content_sha256, force=True)])
+        if results.get(sid) is not PushResult.PUSHED:
+            raise SyncError("the remote copy changed meanwhile; look at it (pull) and delete again")
+        state.mark_deleted(sid, content_digest(b), kept=kept)
+        return "deleted on the remote (a tombstone stays, so other devices delete their copies)"
+
+    # -- compact -----------------------------------------------------------
+
+    def compact(self) -> Summary:
+        """Remove from the remote the tombstones older than `tombstone_days`."""
+        summary = Summary("compact")
+        with self._lock():
+            self.backend.refresh()
+            expired: dict[str, str] = {}
+            for e in self.backend.entries():
+                # A tombstone lists with no messages; its kind is only known by reading it (it is tiny).
+                if e.message_count or is_memory(e):
+                    continue
+                try:
+                    t = tombstone_of(self.backend.fetch(e.session_id))
+                except SyncError as ex:
+                    summary.outcomes.append(Outcome(e.session_id, FAILED, str(ex), e.project_key))
+                    continue
+                if t is None:
+                    continue
+                if t.expired(self.config.tombstone_days):
+                    expired[e.session_id] = e.content_sha256
+                else:
+                    summary.outcomes.append(Outcome(e.session_id, SKIPPED, f"tombstone kept until {self.config.tombstone_days} days after {when(t)}", e.project_key))
+            if expired:
+                results = self.backend.remove(expired)
+                for sid, res in results.items():
+                    if res is PushResult.PUSHED:
+                        summary.outcomes.append(Outcome(sid, DONE, "expired tombstone removed from the remote"))
+                    else:
+                        summary.outcomes.append(Outcome(sid, SKIPPED, "changed on the remote meanwhile; kept"))
         return summary
 
     # -- project memory (opt-in per project, its own object) ------------------
@@ -586,8 +753,13 @@ class SyncEngine:
                     out.reason = "up to date"
                     return out
             remote = self.backend.fetch(sid, have=lb)  # only what the local copy lacks travels
+            t = tombstone_of(remote)
+            if t is not None:
+                return self._pull_tombstone(e, t, local, state, out)
             out.depends_on = forks.session_ids(remote.manifest.depends_on)  # read from the remote: checked
             reason = "new on this device"
+            if state.tombstone(sid) is not None:
+                reason = f"brought back: continued on {e.device} after it was deleted"
             if lb is not None:
                 rel = compare(lb.files, remote.files)
                 if rel is Relation.SAME:
@@ -614,6 +786,25 @@ class SyncEngine:
             out.status, out.reason = FAILED, f"cannot write the session: {ex}"
             return out
 
+    def _pull_tombstone(
+        self, e: RemoteEntry, t: Tombstone, local: LocalSession | None, state: SyncState, out: Outcome
+    ) -> Outcome:
+        sid = e.session_id
+        deleted = f"deleted on the remote by {t.device} ({when(t)})"
+        if local is None:
+            state.mark_deleted(sid, e.content_sha256)
+            out.reason = deleted
+        elif state.kept(sid):
+            out.reason = KEPT_HERE
+        elif continued_after(local, t):
+            out.reason = f"{deleted}, but continued here after that: push it to bring it back"
+        else:
+            backup = move_to_backups(local, self.paths.claude, self.paths.backups, deleted)
+            state.mark_deleted(sid, e.content_sha256)
+            out.status = DONE
+            out.reason = f"{deleted}; the copy here moved to the backups" + (f" ({backup.name})" if backup else "")
+        return out
+
     def _write(self, remote: Bundle, local: LocalSession | None, reason: str) -> dict[str, Path]:
         project_dir = claude_home.find_project_folder(
             self.paths.claude / "projects", self.layout.cwd_for(remote.manifest.project_key)
@@ -624,7 +815,7 @@ class SyncEngine:
             self.paths.claude,
             project_dir,
             files,
-            mtime=parse_time(remote.manifest.last_modified) or None,
+            mtime=safe_mtime(parse_time(remote.manifest.last_modified), self.paths.claude) or None,
         )
         if local is not None and local.project_dir != project_dir:
             # The copy here lives under another folder: back it up, and the client finds only one.

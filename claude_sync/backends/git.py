@@ -326,8 +326,8 @@ class GitBackend(Backend):
                 self._formats[commit] = version.parse(recorded, where)
         return self._formats[commit]
 
-    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
-        raise BackendError(f"cannot bring the Git repository {self.url} to format {step.to} ({step.why})")
+    def _migrate(self, step: version.Migration) -> None:
+        version.migrate_nothing_stored(step)  # format 2 (tombstones) adds a kind of object, changes none
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         results: dict[str, PushResult] = {}
@@ -354,6 +354,56 @@ class GitBackend(Backend):
             self.refresh()
             pending = todo
         raise BackendError(f"the Git repository kept changing; gave up after {PUSH_ATTEMPTS} attempts")
+
+    def remove(self, bases: dict[str, str]) -> dict[str, PushResult]:
+        results: dict[str, PushResult] = {}
+        for attempt in range(PUSH_ATTEMPTS):
+            current = {e.session_id: e.content_sha256 for e in self.entries()}
+            gone = sorted(sid for sid, base in bases.items() if current.get(sid) == base)
+            results = {sid: PushResult.CONFLICT for sid in bases if sid not in gone}
+            if not gone:
+                return results
+            commit = self._remove_commit(self._head, gone)
+            if self._push_commit(commit):
+                self._head = commit
+                results.update({sid: PushResult.PUSHED for sid in gone})
+                return results
+            log.info("compaction rejected (attempt %d), fetching and retrying", attempt + 1)
+            self.refresh()
+        raise BackendError(f"the Git repository kept changing; gave up after {PUSH_ATTEMPTS} attempts")
+
+    def _remove_commit(self, parent: str | None, session_ids: list[str]) -> str:
+        recorded = self.recorded_format(parent)
+        target = version.upgrade(recorded, f"the Git repository {self.url}", self._migrate)
+        self._run("update-ref", "-d", OUTGOING_REF)
+        imp = _Importer(self.mirror, self.env, None)
+        try:
+            msg = f"claude-sync: {len(session_ids)} expired tombstone(s) removed by {self.device}"
+            self._commit_header(imp.w, msg, parent, None if recorded == target else target)
+            for sid in session_ids:
+                imp.w(f"D {session_dir(sid)}\n".encode())
+        except BaseException:
+            imp.kill()
+            raise
+        return self._finish(imp)
+
+    def _finish(self, imp: _Importer) -> str:
+        imp.finish()
+        commit = self._rev(OUTGOING_REF)
+        assert commit
+        return commit
+
+    def _commit_header(self, w, message: str, parent: str | None, new_format: int | None) -> None:  # type: ignore[no-untyped-def]
+        """The start of a fast-import commit on OUTGOING_REF, recording `new_format` when it changes."""
+        msg = (message + "\n").encode()
+        w(f"commit {OUTGOING_REF}\n".encode())
+        w(f"committer claude-sync <{_safe(self.device)}@claude-sync> {int(time.time())} +0000\n".encode())
+        w(b"data %d\n" % len(msg) + msg)
+        if parent:
+            w(f"from {parent}\n".encode())
+        if new_format is not None:
+            record = json.dumps({"format": new_format}).encode() + b"\n"
+            w(f"M 100644 inline {FORMAT_FILE}\ndata {len(record)}\n".encode() + record + b"\n")
 
     def close(self) -> None:
         # Staged files that no push took: let git finish storing them (unreferenced, gc drops them).
@@ -391,16 +441,8 @@ class GitBackend(Backend):
             imp = _Importer(self.mirror, self.env, BULK_COMPRESSION if size > BULK_BYTES else None)
         try:
             w = imp.w
-            now = int(time.time())
-            msg = f"claude-sync: {len(items)} session(s) from {self.device}\n".encode()
-            w(f"commit {OUTGOING_REF}\n".encode())
-            w(f"committer claude-sync <{_safe(self.device)}@claude-sync> {now} +0000\n".encode())
-            w(b"data %d\n" % len(msg) + msg)
-            if parent:
-                w(f"from {parent}\n".encode())
-            if recorded != target:
-                record = json.dumps({"format": target}).encode() + b"\n"
-                w(f"M 100644 inline {FORMAT_FILE}\ndata {len(record)}\n".encode() + record + b"\n")
+            msg = f"claude-sync: {len(items)} session(s) from {self.device}"
+            self._commit_header(w, msg, parent, None if recorded == target else target)
             for item, base in zip(items, bases):
                 marks = staged.get(item.bundle.session_id)
                 new = not any(p.startswith(base + "/") for p in existing)
@@ -411,10 +453,7 @@ class GitBackend(Backend):
         except BaseException:
             imp.kill()
             raise
-        imp.finish()
-        commit = self._rev(OUTGOING_REF)
-        assert commit
-        return commit
+        return self._finish(imp)
 
     def _write_session(  # type: ignore[no-untyped-def]
         self, w, base: str, bundle: Bundle, existing: dict[str, tuple[str, int]], marks: dict[str, int] | None = None

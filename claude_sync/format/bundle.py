@@ -26,8 +26,9 @@ from typing import Any, BinaryIO
 from pydantic import BaseModel, ValidationError
 
 from .errors import BundleError
-from .layout import MEMORY, check_logical
+from .layout import MEMORY, TOMBSTONE, check_logical
 from .tokens import Context, Flavour
+from .tombstone import TOMBSTONE_FILE, TOMBSTONE_KIND
 
 # ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main
 # cost. It is installed where it has wheels (pyproject.toml); elsewhere zlib does the same work.
@@ -88,9 +89,15 @@ def check_kind(manifest: Manifest, names: Iterable[str]) -> None:
     """A session carries only names it owns; a memory object only memory files, under its project's id."""
     names = list(names)
     memory = [n for n in names if n.split("/", 1)[0] == MEMORY]
+    tombstone = [n for n in names if n.split("/", 1)[0] == TOMBSTONE]
     if manifest.kind == SESSION_KIND:
         if memory:
             raise BundleError(f"a session bundle may not carry project memory ({memory[0]!r})")
+        if tombstone:
+            raise BundleError(f"a session bundle may not carry a tombstone ({tombstone[0]!r})")
+    elif manifest.kind == TOMBSTONE_KIND:
+        if names != [TOMBSTONE_FILE]:
+            raise BundleError(f"a tombstone bundle carries exactly {TOMBSTONE_FILE!r}")
     elif manifest.kind == MEMORY_KIND:
         if len(memory) != len(names):
             raise BundleError("a project memory bundle may carry only memory files")

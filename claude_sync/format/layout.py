@@ -33,7 +33,9 @@ TASKS = "tasks"
 TODOS = "todos"  # written by older clients only
 # A project's memory (projects/<enc>/memory/): only in a project memory object, never in a session's bundle.
 MEMORY = "memory"
-HEADS = frozenset({SESSION_DIR, LEGACY_AGENTS, FILE_HISTORY, TASKS, TODOS, MEMORY})
+# A deleted session's tombstone (format/tombstone.py): only in a tombstone object, never in a session's bundle.
+TOMBSTONE = "tombstone"
+HEADS = frozenset({SESSION_DIR, LEGACY_AGENTS, FILE_HISTORY, TASKS, TODOS, MEMORY, TOMBSTONE})
 LOG_SUFFIX = ".jsonl"
 
 # The one spelling of a session id: a UUID as the client writes it, lower case.

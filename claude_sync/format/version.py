@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .errors import SyncError
 
-FORMAT_VERSION = 1  # what this claude-sync reads and writes
+FORMAT_VERSION = 2  # what this claude-sync reads and writes
 UNVERSIONED = 1  # what a remote that records no version holds
 
 
@@ -46,8 +46,19 @@ class Migration:
     why: str
 
 
-# Each step is applied by a backend through its own `migrate(step)`; none exist yet.
-MIGRATIONS: tuple[Migration, ...] = ()
+# Each step is applied by a backend through its own `migrate(step)`.
+TOMBSTONES = Migration(
+    2,
+    "a deleted session leaves a tombstone object (format/tombstone.py) that devices of format 1 cannot "
+    "read; nothing stored changes, but they must stop writing (they would push deleted sessions back)",
+)
+MIGRATIONS: tuple[Migration, ...] = (TOMBSTONES,)
+
+
+def migrate_nothing_stored(step: Migration) -> None:
+    """The migrations that change nothing already stored: recording the new version is the whole step."""
+    if step is not TOMBSTONES:  # pragma: no cover - a step that transforms data needs its own code
+        raise SyncError(f"no way to bring a remote to format {step.to} ({step.why})")
 
 
 def recorded_or_default(recorded: int | None) -> int:

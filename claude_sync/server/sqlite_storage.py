@@ -171,8 +171,8 @@ class SqliteStorage(BlobStorage):
                 "INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(now),)
             ))
 
-    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
-        raise StorageError(f"this server cannot bring its data to format {step.to} ({step.why})")
+    def _migrate(self, step: version.Migration) -> None:
+        version.migrate_nothing_stored(step)  # format 2 (tombstones) adds a kind of object, changes none
 
     # -- plumbing ----------------------------------------------------------
 
