@@ -161,6 +161,20 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     return run_demo(keep=args.keep)
 
 
+def _server_stack() -> None:
+    """The sync server's libraries are an optional extra: the client, the hooks and the VS Code
+    sidecar do without them."""
+    import importlib.util
+
+    from .errors import ConfigError
+
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(
+            f"the sync server needs {' and '.join(missing)}: pip install 'claude-sync-sessions[server]'"
+        )
+
+
 def _server_data(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from pathlib import Path
 
@@ -170,6 +184,7 @@ def _server_data(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
+    _server_stack()
     from .server.serve import serve
 
     serve(_server_data(args), host=args.host, port=args.port, max_bundle_bytes=args.max_bundle_bytes)
@@ -177,6 +192,7 @@ def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_server(args: argparse.Namespace, paths: Paths) -> int:
+    _server_stack()
     from .server.sqlite_storage import SqliteStorage
 
     storage = SqliteStorage(_server_data(args))

@@ -35,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,dev]' 2>&1 | grep -v -e '^WARNING: Location' -e '^$' >&2 || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,dev,server]' 2>&1 | grep -v -e '^WARNING: Location' -e '^$' >&2 || true
 .venv/bin/python -c "import claude_sync, pygls, git, httpx, fastapi" || { echo "setup: Python packages failed to install" >&2; exit 1; }
 
 # The real Claude Code CLI, for the end-to-end tests (cached outside the repository).

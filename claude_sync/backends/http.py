@@ -31,7 +31,7 @@ import httpx
 
 from .. import __version__, delta
 from ..bundle import DEFAULT_MAX_BYTES, Bundle, Manifest
-from ..errors import AmbiguousSession, BackendError, BundleError, ConfigError, SessionNotFound, SyncError
+from ..errors import AmbiguousSession, AuthError, BackendError, BundleError, ConfigError, SessionNotFound, SyncError
 from ..portable import content_digest
 from .base import Backend, PartialPush, PushItem, PushResult, RemoteEntry
 
@@ -151,7 +151,7 @@ class HttpBackend(Backend):
         code, detail = _error_of(resp)
         status = resp.status_code
         if status == 401:
-            return BackendError(
+            return AuthError(
                 f"the sync server {self.url} did not accept the token ({detail}): "
                 "set a valid one with `claude-sync token set`"
             )
