@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import atomic, claude_home
 from .config import Paths
-from .errors import SessionNotFound, SyncError
+from .format.errors import SessionNotFound, SyncError
 from .restore import new_backup_dir
 
 

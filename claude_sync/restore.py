@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import atomic
-from .sessions import TRANSCRIPT, disk_path, is_log
+from .format.layout import TRANSCRIPT, disk_path, is_log
 
 
 @dataclass
@@ -41,7 +41,7 @@ def new_backup_dir(backups: Path, session_id: str) -> Path:
     return d
 
 
-def apply(plan: RestorePlan, backups: Path, reason: str) -> Path | None:
+def write_restore(plan: RestorePlan, backups: Path, reason: str) -> Path | None:
     """Write the plan; returns the backup folder when anything was backed up."""
     targets = plan.targets()
     to_backup: list[Path] = list(plan.superseded)

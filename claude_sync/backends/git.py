@@ -5,6 +5,7 @@ Layout of the repository (one folder per session, fanned out by id):
     sessions/<s0>/<s1>/<sid>/session.json        manifest header + content digest
     sessions/<s0>/<s1>/<sid>/files/<logical>      plain files (tasks, file history, meta)
     sessions/<s0>/<s1>/<sid>/logs/<logical>/<NNNNNN>   a JSONL log as append segments
+    claude-sync-format.json                       {"format": N}: the format version (format/version.py)
 
 A log that grew since the last push gets one new segment holding only the new
 bytes, so a growing session adds objects proportional to what was appended
@@ -33,15 +34,17 @@ from pathlib import Path
 from git import Git, Repo
 
 from .. import atomic
-from ..bundle import Bundle, Manifest
-from ..errors import BackendError, BundleError, SessionNotFound
-from ..portable import content_digest
-from ..sessions import is_log
-from .base import Backend, PushItem, PushResult, RemoteEntry
+from ..format import version
+from ..format.bundle import Bundle, Manifest, content_digest
+from ..format.errors import BackendError, BundleError, SessionNotFound, SyncError
+from ..format.layout import is_log, is_session_id
+from ..format.wire import RemoteEntry
+from .base import Backend, PushItem, PushResult
 
 log = logging.getLogger(__name__)
 
 SESSION_JSON = "session.json"
+FORMAT_FILE = "claude-sync-format.json"  # at the root; absent from repositories written before versions
 SEGMENT_LIMIT = 64  # past this many segments a log is rewritten as one
 PUSH_ATTEMPTS = 6
 OUTGOING_REF = "refs/claude-sync/outgoing"
@@ -50,7 +53,6 @@ LISTING_CACHE = "claude-sync-listing.json"
 # git's default 6 for about 30% more bytes; a sync of what a session added keeps git's default.
 BULK_COMPRESSION = 1
 BULK_BYTES = 64 * 1024 * 1024
-_UUID_RE = re.compile(r"^[0-9a-fA-F-]{36}$")
 # Inherited from a surrounding git process, these would point git at the wrong repository.
 _FOREIGN_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE")
 
@@ -61,7 +63,7 @@ def blob_id(data: bytes) -> str:
 
 
 def session_dir(sid: str) -> str:
-    if not _UUID_RE.match(sid):
+    if not is_session_id(sid):
         raise SessionNotFound(f"not a session id: {sid!r}")
     return f"sessions/{sid[0]}/{sid[1]}/{sid}"
 
@@ -108,6 +110,7 @@ class GitBackend(Backend):
         self._importer: _Importer | None = None  # holds what stage() wrote until the next push
         self._stage_lock = threading.Lock()
         self._staged: dict[str, tuple[str, dict[str, int]]] = {}  # session -> (content digest, blob marks)
+        self._formats: dict[str, int | None] = {}  # commit -> the format version it records
 
     # -- plumbing ----------------------------------------------------------
 
@@ -155,13 +158,6 @@ class GitBackend(Backend):
         if status != 0:
             raise GitFailure(list(args), status, err if isinstance(err, str) else err.decode("utf-8", "replace"))
         return out
-
-    def _git_ok(self, *args: str) -> bool:
-        try:
-            self._run(*args)
-            return True
-        except GitFailure:
-            return False
 
     def _rev(self, ref: str) -> str | None:
         try:
@@ -313,6 +309,26 @@ class GitBackend(Backend):
         manifest = Manifest.model_validate({k: v for k, v in meta.items() if k in Manifest.model_fields})
         return Bundle.build(manifest, content, set(meta.get("binary", [])))
 
+    def recorded_format(self, commit: str | None) -> int | None:
+        """The format version the repository records at `commit` (None: none recorded)."""
+        if commit is None:
+            return None
+        if commit not in self._formats:
+            data = self._cat([f"{commit}:{FORMAT_FILE}"])[f"{commit}:{FORMAT_FILE}"]
+            where = f"the Git repository {self.url}"
+            if data is None:
+                self._formats[commit] = None
+            else:
+                try:
+                    recorded = json.loads(data).get("format")
+                except (ValueError, AttributeError) as e:
+                    raise SyncError(f"{where} has an unreadable {FORMAT_FILE}: {e}; nothing was written") from e
+                self._formats[commit] = version.parse(recorded, where)
+        return self._formats[commit]
+
+    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
+        raise BackendError(f"cannot bring the Git repository {self.url} to format {step.to} ({step.why})")
+
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         results: dict[str, PushResult] = {}
         pending = list(items)
@@ -362,6 +378,8 @@ class GitBackend(Backend):
             self._staged[bundle.session_id] = (content_digest(bundle), {n: imp.blob(d) for n, d in bundle.files.items()})
 
     def _write_commit(self, parent: str | None, items: list[PushItem]) -> str:
+        recorded = self.recorded_format(parent)
+        target = version.upgrade(recorded, f"the Git repository {self.url}", self._migrate)
         bases = [session_dir(i.bundle.session_id) for i in items]
         existing = self._tree(parent, bases) if parent else {}
         self._run("update-ref", "-d", OUTGOING_REF)
@@ -380,6 +398,9 @@ class GitBackend(Backend):
             w(b"data %d\n" % len(msg) + msg)
             if parent:
                 w(f"from {parent}\n".encode())
+            if recorded != target:
+                record = json.dumps({"format": target}).encode() + b"\n"
+                w(f"M 100644 inline {FORMAT_FILE}\ndata {len(record)}\n".encode() + record + b"\n")
             for item, base in zip(items, bases):
                 marks = staged.get(item.bundle.session_id)
                 new = not any(p.startswith(base + "/") for p in existing)

@@ -16,7 +16,7 @@ from .. import __version__, credentials
 from .. import hooks as claude_hooks
 from ..config import Config, Paths, default_device_name, load_config, save_config, update_config
 from ..engine import DONE, FAILED, NOT_PORTABLE, Outcome, Progress, Selection, SyncEngine
-from ..errors import ConfigError
+from ..format.errors import ConfigError
 from ..listing import local_groups, remote_dicts
 from . import remote_cache
 from .errors import SidecarError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcServerError
 
-from ..errors import (
+from ..format.errors import (
     AmbiguousSession,
     AuthError,
     BackendError,
@@ -18,7 +18,7 @@ from ..errors import (
     SyncError,
     UsageError,
 )
-from ..locking import Busy
+from ..format.locking import Busy
 from .remedies import Backend, Remedy, change_url, configure_device, set_token, show_details, without_cli_hints
 
 CODES: tuple[tuple[type[SyncError], int], ...] = (

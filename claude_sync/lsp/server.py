@@ -22,7 +22,7 @@ from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, _params_f
 from .. import __version__
 from ..config import Paths
 from ..engine import Outcome
-from ..errors import SyncError
+from ..format.errors import SyncError
 from . import actions
 from .errors import to_rpc_error
 from .models import (

@@ -1,6 +1,6 @@
 """What the sync server stores, behind one interface (the embedded default is SQLite + a blob folder).
 
-A session version is identified by its content digest (portable.content_digest over
+A session version is identified by its content digest (format.bundle.content_digest over
 the manifest's files); the bundle's own SHA-256 names the stored blob and checks
 transport. Every session belongs to one user and is invisible to every other.
 """
@@ -16,13 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ..backends.base import RemoteEntry
-from ..bundle import FileEntry, Manifest
-from ..errors import SyncError
+from ..format.bundle import FileEntry, Manifest
+from ..format.errors import SyncError
+from ..format.wire import ErrorCode, PushReply, StoredSession
 
 USER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SESSION_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-PREFIX_RE = re.compile(r"^[0-9a-f-]{1,36}$")
 
 
 class StorageError(SyncError):
@@ -35,27 +33,16 @@ class BundleTooLarge(SyncError):
     code = "too_large"
 
 
-class StoredSession(RemoteEntry):
-    """A session as the index lists it: the client's RemoteEntry plus server bookkeeping."""
+class QuotaExceeded(SyncError):
+    """Storing the push would take the user past their quota."""
 
-    updated_at: str  # when the server stored this version (ISO 8601, UTC)
-
-
-class PushStatus(str, enum.Enum):
-    STORED = "stored"
-    UNCHANGED = "unchanged"  # identical content was already there: nothing written
-
-
-@dataclass
-class PushOutcome:
-    status: PushStatus
-    entry: StoredSession
+    code = "quota_exceeded"
 
 
 class PushRefused(Exception):
     """The push was not stored; `current` is what the server holds."""
 
-    code = "refused"
+    code = "refused"  # each subclass: an ErrorCode
 
     def __init__(self, detail: str, current: StoredSession | None) -> None:
         super().__init__(detail)
@@ -64,11 +51,11 @@ class PushRefused(Exception):
 
 
 class StaleBase(PushRefused):
-    code = "stale_base"
+    code = ErrorCode.STALE_BASE.value
 
 
 class WouldShrink(PushRefused):
-    code = "would_shrink"
+    code = ErrorCode.WOULD_SHRINK.value
 
 
 @dataclass
@@ -77,6 +64,35 @@ class UserInfo:
     created: str
     tokens: int
     sessions: int
+    bytes: int = 0  # the stored bundles' sizes, summed: what the quota counts
+    encrypted: bool = False  # the account holds only end-to-end-encrypted sessions (issue #16)
+    quota_bytes: int | None = None
+    retention_days: int | None = None
+
+
+@dataclass
+class TokenInfo:
+    """One device's token: named by the administrator, listed and revoked by that name."""
+
+    name: str
+    created: str
+
+
+@dataclass
+class StorageStats:
+    users: int
+    sessions: int
+    bytes: int
+
+
+class Unset(enum.Enum):
+    """Means "leave this setting as it is", which None ("no limit") cannot say."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+DATABASE_ENV = "CLAUDE_SYNC_DATABASE_URL"  # the store, when no --database or --data is given
 
 
 @dataclass
@@ -109,18 +125,58 @@ class Upload(abc.ABC):
 
 
 class Storage(abc.ABC):
+    # The format version of what this storage holds (format/version.py); recorded when it is created.
+    format_version: int
+
     # -- users and tokens --------------------------------------------------
 
     @abc.abstractmethod
-    def add_user(self, name: str) -> str:
-        """Create the user if needed and return a new token for it (shown once, stored hashed)."""
+    def add_user(self, name: str, *, token_name: str | None = None) -> str:
+        """Create the user if needed and return a new token for it (shown once, stored hashed).
+
+        `token_name` names the token (a device, say) so that it can be listed and revoked
+        alone; default `token-N`. A name the user's tokens already use is refused.
+        """
 
     @abc.abstractmethod
-    def revoke(self, name: str) -> int:
-        """Remove every token of a user (their sessions stay); returns how many were removed."""
+    def revoke(self, name: str, token_name: str | None = None) -> int:
+        """Remove every token of a user, or only the one named (their sessions stay); how many were removed."""
+
+    @abc.abstractmethod
+    def tokens(self, name: str) -> list[TokenInfo]: ...
+
+    @abc.abstractmethod
+    def delete_user(self, name: str) -> int:
+        """Remove a user, their tokens and every session of theirs; returns how many sessions went."""
+
+    @abc.abstractmethod
+    def set_account(
+        self,
+        name: str,
+        *,
+        quota_bytes: int | None | Unset = UNSET,
+        retention_days: int | None | Unset = UNSET,
+        encrypted: bool | Unset = UNSET,
+    ) -> UserInfo:
+        """Change a user's quota (bytes of stored bundles), retention (days since a session was last
+        stored) or end-to-end-encryption flag; None lifts a limit."""
 
     @abc.abstractmethod
     def users(self) -> list[UserInfo]: ...
+
+    @abc.abstractmethod
+    def user(self, name: str) -> UserInfo | None: ...
+
+    @abc.abstractmethod
+    def apply_retention(self, now: datetime | None = None) -> int:
+        """Delete the sessions that outlived their user's retention; returns how many went."""
+
+    @abc.abstractmethod
+    def stats(self) -> StorageStats: ...
+
+    def ping(self) -> None:
+        """Raise unless the storage answers (readiness)."""
+        self.stats()
 
     @abc.abstractmethod
     def user_for_token(self, token: str) -> str | None:
@@ -153,7 +209,7 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def commit_push(
         self, user: str, upload: Upload, bundle_sha256: str, *, base: str | None, force: bool
-    ) -> PushOutcome:
+    ) -> PushReply:
         """Verify an uploaded bundle and store it atomically (compare-and-swap on `base`).
 
         Identical content is a no-op whatever the base. Raises BundleError (invalid
@@ -169,8 +225,8 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def commit_append(
         self, user: str, session_id: str, upload: Upload, *, base: str, force: bool, max_bundle_bytes: int
-    ) -> PushOutcome:
-        """Apply an uploaded delta (claude_sync/delta.py) to the stored copy `base` and store the result.
+    ) -> PushReply:
+        """Apply an uploaded delta (claude_sync/format/delta.py) to the stored copy `base` and store the result.
 
         The same contract as `commit_push`: compare-and-swap on `base`, identical content
         a no-op, and the same refusals; BundleError also when the delta does not lead to
@@ -195,10 +251,3 @@ class Storage(abc.ABC):
 
     def close(self) -> None:
         pass
-
-
-def open_storage(data: Path, *, max_expanded_bytes: int | None = None) -> Storage:
-    """The embedded default storage under `data`."""
-    from .sqlite_storage import SqliteStorage
-
-    return SqliteStorage(data, **({"max_expanded_bytes": max_expanded_bytes} if max_expanded_bytes else {}))

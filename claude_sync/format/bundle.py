@@ -19,12 +19,14 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
 from .errors import BundleError
-from .path_tokens import Context, Flavour
+from .layout import check_logical
+from .tokens import Context, Flavour
 
 # ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main
 # cost. It is installed where it has wheels (pyproject.toml); elsewhere zlib does the same work.
@@ -42,7 +44,6 @@ MANIFEST = "manifest.json"
 FILES_PREFIX = "files/"
 MAX_MEMBERS = 100_000
 DEFAULT_MAX_BYTES = 4 * 1024**3
-_LOGICAL_HEADS = {"session", "legacy-agents", "file-history", "tasks", "todos"}
 
 
 class FileEntry(BaseModel):
@@ -72,23 +73,27 @@ def sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def content_digest(files: dict[str, bytes] | Bundle) -> str:
+    """Identity of a session version: its tokenized files, not who pushed it or when."""
+    if isinstance(files, Bundle):
+        pairs = [(e.path, e.sha256) for e in files.manifest.files]
+    else:
+        pairs = sorted((n, hashlib.sha256(d).hexdigest()) for n, d in files.items())
+    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+
+
+def parse_time(ts: str | None) -> float:
+    """A manifest's ISO 8601 time as seconds since the epoch; 0.0 when absent or unreadable."""
+    if not ts:
+        return 0.0
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
 def context_for(logical: str) -> Context:
     return Context.JSON if logical.endswith((".jsonl", ".json")) else Context.RAW
-
-
-def check_logical(name: str) -> None:
-    """Refuse a member name that could escape the session's folders."""
-    parts = name.split("/")
-    if (
-        not name
-        or name.startswith("/")
-        or "\\" in name
-        or "\x00" in name
-        or any(p in ("", ".", "..") for p in parts)
-        or (name != "transcript.jsonl" and (len(parts) < 2 or parts[0] not in _LOGICAL_HEADS))
-        or (len(parts[0]) == 2 and parts[0][1] == ":")
-    ):
-        raise BundleError(f"refusing unsafe or unknown file name in bundle: {name!r}")
 
 
 @dataclass

@@ -35,10 +35,9 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .bundle import FORMAT, MAX_MANIFEST_BYTES, MAX_MEMBERS, Bundle, FileEntry, Manifest, check_logical
+from .bundle import FORMAT, MAX_MANIFEST_BYTES, MAX_MEMBERS, Bundle, FileEntry, Manifest, content_digest
 from .errors import BundleError
-from .portable import content_digest
-from .sessions import is_log
+from .layout import check_logical, is_log
 
 DELTA_FORMAT = 1
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -46,7 +45,7 @@ _DAMAGE = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
 Stream = IO[bytes] | gzip.GzipFile  # a delta's decompressing stream
 
 
-class Change(FileEntry):
+class FileChange(FileEntry):
     """A file of the result that differs from the receiver's: `length` payload bytes follow in the stream."""
 
     op: Literal["append", "put", "prefix"]
@@ -57,7 +56,7 @@ class DeltaHeader(BaseModel):
     format: int = DELTA_FORMAT
     content_sha256: str  # of the result
     manifest: Manifest  # the result's fields; `files` stays empty, the receiver rebuilds it
-    changes: list[Change] = []
+    changes: list[FileChange] = []
     deleted: list[str] = []
 
 
@@ -75,7 +74,7 @@ def diff(
     log is sent whole.
     """
     old = {e.path: e for e in base}
-    changes: list[Change] = []
+    changes: list[FileChange] = []
     payloads: list[memoryview] = []
     for entry in target.manifest.files:
         data = memoryview(target.files[entry.path])
@@ -89,12 +88,12 @@ def diff(
             and was.size < entry.size
             and _digest_of(data[: was.size]) == was.sha256
         ):
-            changes.append(Change(**entry.model_dump(), op="append", length=entry.size - was.size))
+            changes.append(FileChange(**entry.model_dump(), op="append", length=entry.size - was.size))
             payloads.append(data[was.size :])
             continue
         if was is not None and is_log(entry.path) and logs_must_extend:
             return None
-        changes.append(Change(**entry.model_dump(), op="put", length=entry.size))
+        changes.append(FileChange(**entry.model_dump(), op="put", length=entry.size))
         payloads.append(data)
     deleted = sorted(set(old) - {e.path for e in target.manifest.files})
     if logs_must_extend and any(is_log(n) for n in deleted):
