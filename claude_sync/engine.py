@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 REMOTE_ONLY = "on the remote only: removed from this device (the client's cleanup, or a local delete); pull it by id to fetch it"
 KEPT_HERE = "deleted on the remote, kept on this device only"
+# The reason of a session skipped because its working directory has no place on other devices:
+# not a failure (nothing went wrong, and retrying does not help). Summaries count these apart.
+NOT_PORTABLE = "not portable"
 CONFLICT_ROUNDS = 3
 # A bulk push goes out in about PUSH_BATCHES batches (a commit each, for Git) within these bounds:
 # memory stays bounded, and packing the next batch overlaps with sending this one.
@@ -370,6 +373,9 @@ class SyncEngine:
         sid = s.session_id
         key = self.project_key(s)
         base = Outcome(sid, SKIPPED, "", key, s.meta.title)
+        if key is None:
+            base.reason = f"{NOT_PORTABLE}: {self._not_portable_why(s)}"
+            return base, None
         try:
             if self._unchanged(s, r, state):
                 base.reason = "up to date"
@@ -445,6 +451,15 @@ class SyncEngine:
         except (SyncError, ValueError):
             cwd = None
         return never_sync.never_synced(self.config, e.session_id, e.project_key, cwd)
+
+    def _not_portable_why(self, s: LocalSession) -> str:
+        if not s.cwd:
+            return "it records no working directory"
+        try:
+            self.layout.key_for(s.cwd)
+        except (NotPortable, ValueError) as e:
+            return str(e)
+        return s.cwd
 
     def _unchanged(self, s: LocalSession, r: RemoteEntry | None, state: SyncState) -> bool:
         """The remote holds what this device last synced, and the local files did not change since."""
