@@ -84,7 +84,8 @@ def cmd_sessions(args: argparse.Namespace, paths: Paths) -> int:
 def cmd_remote(args: argparse.Namespace, paths: Paths) -> int:
     engine = SyncEngine(load_config(paths), paths)
     try:
-        entries = remote_dicts(engine.remote())
+        remote = engine.remote()
+        entries = remote_dicts(remote, engine.remote_statuses(remote))
     finally:
         engine.close()
     if args.json:
@@ -99,7 +100,7 @@ def cmd_remote(args: argparse.Namespace, paths: Paths) -> int:
             print(project)
         print(
             f"  {e['session_id'][:8]}  {short_time(e['last_modified'])}  {e['device']:<12}"
-            f"  {human_size(e['size']):>9}  {e['title']}"
+            f"  {human_size(e['size']):>9}  {e['title']}" + (f"  [{e['status']}]" if e["status"] else "")
         )
     return 0
 
@@ -166,18 +167,11 @@ def cmd_compact(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_never_sync(args: argparse.Namespace, paths: Paths) -> int:
-    config = load_config(paths)
-    projects, sessions = list(config.never_sync_projects), list(config.never_sync_sessions)
-    if args.action in ("add", "remove"):
-        if not (args.project or args.session):
-            raise UsageError("name a project (--project KEY_OR_PATTERN) or a session (--session ID)")
-        if args.action == "add":
-            projects += [p for p in args.project if p not in projects]
-            sessions += [i.lower() for i in args.session if i.lower() not in sessions]
-        else:
-            projects = [p for p in projects if p not in args.project]
-            sessions = [i for i in sessions if i not in {x.lower() for x in args.session}]
-        config = update_config(paths, never_sync_projects=projects, never_sync_sessions=sessions)
+    from .never_sync import edit
+
+    if args.action in ("add", "remove") and not (args.project or args.session):
+        raise UsageError("name a project (--project KEY_OR_PATTERN) or a session (--session ID)")
+    config = edit(paths, load_config(paths), args.action, args.project, args.session)
     listed = {"projects": config.never_sync_projects, "sessions": config.never_sync_sessions}
     if args.json:
         _print_json(listed)

@@ -18,6 +18,8 @@ from .format.tombstone import parse as parse_tombstone
 from .restore import back_up
 from .sessions import LocalSession
 
+DELETED_TITLE = "(deleted)"  # how a tombstone lists (its kind is known only by reading it)
+
 
 def tombstone_bundle(session_id: str, project_key: str, device: str, deleted_version: str | None) -> Bundle:
     t = Tombstone(session_id=session_id, deleted_version=deleted_version, deleted_at=now_iso(), device=device)
@@ -27,7 +29,7 @@ def tombstone_bundle(session_id: str, project_key: str, device: str, deleted_ver
         project_key=project_key,
         device=device,
         last_modified=t.deleted_at,
-        title="(deleted)",
+        title=DELETED_TITLE,
     )
     return Bundle.build(manifest, {TOMBSTONE_FILE: t.to_bytes()})
 

@@ -22,7 +22,7 @@ from . import claude_home, forks, never_sync
 from .backends import Backend, PushItem, PushResult, open_backend
 from .backends.base import PartialPush
 from .config import Config, Paths, this_flavour
-from .deletion import continued_after, move_to_backups, tombstone_bundle, tombstone_of, when
+from .deletion import DELETED_TITLE, continued_after, move_to_backups, tombstone_bundle, tombstone_of, when
 from .format.bundle import MEMORY_KIND, Bundle, content_digest, memory_object_id, parse_time
 from .format.errors import BundleError, NotPortable, SyncError
 from .format.layout import is_session_folder_file
@@ -232,6 +232,21 @@ class SyncEngine:
             for e in entries
             if not is_memory(e)
         ]
+
+    def remote_statuses(self, entries: list[RemoteEntry]) -> dict[str, str]:
+        """Why a remote session is not synced here, for listings (CLI and sidecar)."""
+        state = SyncState(self.paths.state_file)
+        here = {s.session_id for s in self.local_sessions()}
+        out = {}
+        for e in entries:
+            sid = e.session_id
+            if e.message_count == 0 and e.title == DELETED_TITLE:
+                out[sid] = "deleted"
+            elif self._never_sync_entry(e):
+                out[sid] = "not synced by choice"
+            elif sid not in here and state.known(sid) and state.tombstone(sid) is None:
+                out[sid] = "on the remote only"
+        return out
 
     # -- push --------------------------------------------------------------
 

@@ -59,8 +59,13 @@ def local_groups(sessions: list[LocalSession], layout: DeviceLayout) -> list[dic
     return [groups[k] for k in sorted(groups, key=lambda k: (not groups[k]["portable"], k))]
 
 
-def remote_dicts(entries: list[RemoteEntry]) -> list[dict]:
-    return [e.model_dump(mode="json") for e in sorted(entries, key=lambda e: (e.project_key, e.last_modified or ""))]
+def remote_dicts(entries: list[RemoteEntry], statuses: dict[str, str] | None = None) -> list[dict]:
+    """The remote's sessions; `status` says why one is not synced here ("on the remote only",
+    "not synced by choice", "deleted"), empty otherwise."""
+    return [
+        {**e.model_dump(mode="json"), "status": (statuses or {}).get(e.session_id, "")}
+        for e in sorted(entries, key=lambda e: (e.project_key, e.last_modified or ""))
+    ]
 
 
 def human_size(n: int) -> str:

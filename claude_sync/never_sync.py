@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from .config import Config
+from .config import Config, Paths, update_config
 
 REASON = "not synced by choice (never-sync list)"
 
@@ -38,3 +38,18 @@ def never_synced(config: Config, session_id: str, key: str | None, cwd: str | No
     if session_id in config.never_sync_sessions:
         return True
     return any(_matches(p, key, cwd) for p in config.never_sync_projects)
+
+
+def edit(paths: Paths, config: Config, action: str, projects: list[str], sessions: list[str]) -> Config:
+    """Add to or remove from the list in config.json (the CLI and the sidecar); the new config."""
+    sessions = [i.lower() for i in sessions]
+    have_p, have_s = list(config.never_sync_projects), list(config.never_sync_sessions)
+    if action == "add":
+        have_p += [p for p in projects if p not in have_p]
+        have_s += [i for i in sessions if i not in have_s]
+    elif action == "remove":
+        have_p = [p for p in have_p if p not in projects]
+        have_s = [i for i in have_s if i not in sessions]
+    else:
+        return config
+    return update_config(paths, never_sync_projects=have_p, never_sync_sessions=have_s)

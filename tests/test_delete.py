@@ -192,3 +192,35 @@ def test_expired_tombstones_are_compacted_away_on_git(devices):
     tree = subprocess.run(["git", "-C", a.config.git_url, "ls-tree", "-r", "--name-only", "main"],
                           capture_output=True, text=True, check=True).stdout
     assert s.session_id not in tree
+
+
+def test_a_pulled_session_older_than_the_clients_cleanup_period_stays_inside_it(devices):
+    """The client sweeps files by mtime (cleanupPeriodDays, default 30): a pulled year-old session keeps
+    an mtime just inside the window; a recent one keeps its real last activity."""
+    import time
+
+    from claude_sync.sweep import MARGIN_DAYS, safe_mtime
+
+    a, b = devices
+    old = a.session("acme/api").user("a year ago").write()
+    a.push(all=True)
+    (b.paths.claude).mkdir(parents=True, exist_ok=True)
+    (b.paths.claude / "settings.json").write_text(json.dumps({"cleanupPeriodDays": 20}))
+    b.pull(all=True)
+    mtime = (b.project_dir("acme/api") / f"{old.session_id}.jsonl").stat().st_mtime
+    now = time.time()
+    assert now - 20 * 86400 < mtime <= now - (20 - MARGIN_DAYS) * 86400 + 60  # swept no sooner than in a week
+    recent = now - 3600
+    assert safe_mtime(recent, b.paths.claude) == recent  # the picker's order is untouched
+
+
+def test_listings_say_why_a_remote_session_is_not_here(devices):
+    a, b = devices
+    swept = a.session("acme/api").user("old").write()
+    gone = a.session("acme/api").user("to delete").write()
+    a.push(all=True)
+    b.pull(all=True)
+    (b.project_dir("acme/api") / f"{swept.session_id}.jsonl").unlink()
+    a.engine().delete([gone.session_id], local=True, remote=True)
+    listed = {e["session_id"]: e["status"] for e in b.cli_json("remote")}  # type: ignore[union-attr]
+    assert listed == {swept.session_id: "on the remote only", gone.session_id: "deleted"}

@@ -472,3 +472,26 @@ def test_stdout_carries_nothing_but_json_rpc(devices, tmp_path):
     assert kinds == ["claudeSync/progress", "claudeSync/changed"]
     log = (tmp_path / "sidecar.stderr").read_text()
     assert "Traceback" not in log
+
+
+# -- delete and the never-sync list ----------------------------------------------
+
+
+async def test_delete_everywhere_and_the_never_sync_list_through_the_sidecar(sidecar, devices):
+    a, _ = devices
+    s = a.session("acme/api").user("hello").write()
+    c = await sidecar(a)
+    await c.request("claudeSync/push", {"all": True})
+    summary = await c.request("claudeSync/delete", {"sessionIds": [s.session_id[:8]], "where": "everywhere"})
+    assert summary["done"] == 1 and "tombstone" in summary["outcomes"][0]["reason"]
+    assert not (a.project_dir("acme/api") / f"{s.session_id}.jsonl").exists()
+    err = await rpc_error(c.request("claudeSync/delete", {"sessionIds": [s.session_id], "where": "nowhere"}))
+    assert err.code != 0
+
+    listed = await c.request("claudeSync/neverSync", {"action": "add", "projects": ["clients/*"]})
+    assert listed == {"projects": ["clients/*"], "sessions": []}
+    secret = a.session("clients/bank").user("confidential").write()
+    summary = await c.request("claudeSync/push", {"all": True})
+    reasons = {o["sessionId"]: o["reason"] for o in summary["outcomes"]}
+    assert reasons[secret.session_id] == "not synced by choice (never-sync list)"
+    assert await c.request("claudeSync/neverSync", {"action": "remove", "projects": ["clients/*"]}) == {"projects": [], "sessions": []}

@@ -150,7 +150,8 @@ def list_remote(paths: Paths, options: SidecarOptions) -> dict[str, Any]:
         return {"configured": False, "remote": None, "fetchedAt": None, "entries": []}
     engine = _engine(paths, options)
     try:
-        entries = camel(remote_dicts(engine.remote()))
+        listed = engine.remote()
+        entries = camel(remote_dicts(listed, engine.remote_statuses(listed)))
     finally:
         engine.close()
     fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -195,6 +196,22 @@ def sync(
         return summary_view(camel(run(selection, progress, cancel).to_dict()))
     finally:
         engine.close()
+
+
+def delete(paths: Paths, options: SidecarOptions, ids: list[str], where: str) -> dict[str, Any]:
+    engine = _engine(paths, options)
+    try:
+        summary = engine.delete(ids, local=where in ("local", "everywhere"), remote=where in ("remote", "everywhere"))
+        return summary_view(camel(summary.to_dict()))
+    finally:
+        engine.close()
+
+
+def never_sync(paths: Paths, action: str, projects: list[str], sessions: list[str]) -> dict[str, Any]:
+    from ..never_sync import edit
+
+    config = edit(paths, configured(paths), action, projects, sessions)
+    return {"projects": config.never_sync_projects, "sessions": config.never_sync_sessions}
 
 
 UP_TO_DATE = "up to date"

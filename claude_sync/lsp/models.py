@@ -117,6 +117,21 @@ class SyncParams(Params):
         return Selection(all=self.all_, project=self.project, ids=tuple(self.session_ids or ()))
 
 
+class DeleteParams(Params):
+    """delete: sessions here (into the backups), on the remote (a tombstone), or everywhere."""
+
+    session_ids: list[str] = Field(min_length=1)
+    where: Literal["local", "remote", "everywhere"]
+
+
+class NeverSyncParams(Params):
+    """The never-sync list: read it, or add or remove projects (keys or patterns) and sessions."""
+
+    action: Literal["list", "add", "remove"] = "list"
+    projects: list[str] = []
+    sessions: list[str] = []
+
+
 class CancelParams(Params):
     operation_id: str = Field(min_length=1)
 

@@ -29,7 +29,9 @@ from .models import (
     CancelParams,
     CheckRemoteParams,
     ConfigureParams,
+    DeleteParams,
     HooksParams,
+    NeverSyncParams,
     NoParams,
     SetTokenParams,
     SidecarOptions,
@@ -167,6 +169,28 @@ async def push(ls: Sidecar, params: Any) -> dict[str, Any]:
 async def pull(ls: Sidecar, params: Any) -> dict[str, Any]:
     """Download sessions by id, one project or all; one progress notification per session."""
     return await _sync(ls, "pull", params)
+
+
+@server.feature("claudeSync/delete")
+async def delete(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Delete sessions here (into the backups), on the remote (a tombstone), or both."""
+    p = parse(DeleteParams, params)
+    summary = await _blocking(actions.delete, ls.paths, ls.options, p.session_ids, p.where)
+    if summary["done"]:
+        ls.changed("local" if p.where == "local" else "remote")
+        if p.where == "everywhere":
+            ls.changed("local")
+    return summary
+
+
+@server.feature("claudeSync/neverSync")
+async def never_sync(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """The never-sync list in config.json (shared with the CLI and the hooks)."""
+    p = parse(NeverSyncParams, params)
+    result = await _blocking(actions.never_sync, ls.paths, p.action, p.projects, p.sessions)
+    if p.action != "list":
+        ls.changed("config")
+    return result
 
 
 @server.feature("claudeSync/cancel")
