@@ -12,7 +12,7 @@ import pytest
 
 from claude_sync.backups import list_backups, restore_backup
 from claude_sync.deletion import tombstone_bundle
-from claude_sync.engine import DONE, FAILED, REMOTE_ONLY, SKIPPED
+from claude_sync.engine import DONE, REMOTE_ONLY, SKIPPED
 from claude_sync.format.bundle import Bundle, content_digest
 from claude_sync.format.errors import BundleError
 from claude_sync.format.tombstone import TOMBSTONE_FILE
@@ -173,25 +173,39 @@ def test_a_tombstone_must_name_its_own_session():
     assert content_digest(b)
 
 
-def test_expired_tombstones_are_compacted_away_on_git(devices):
-    a, b = devices
+def test_expired_tombstones_are_compacted_away(three, monkeypatch: pytest.MonkeyPatch):
+    a, b, _c = three
     s = a.session("acme/api").user("hello").write()
+    live = a.session("acme/api").user("stays").write()
     a.push(all=True)
     a.engine().delete([s.session_id], local=True, remote=True)
     assert outcome(a.engine().compact(), s.session_id).status == SKIPPED  # not expired yet
-    a.config = a.config.model_copy(update={"tombstone_days": 1})
     import claude_sync.format.tombstone as tomb
 
-    real = tomb.Tombstone.expired
-    tomb.Tombstone.expired = lambda self, days, now=None: True  # type: ignore[method-assign]
-    try:
-        assert outcome(a.engine().compact(), s.session_id).status == DONE
-    finally:
-        tomb.Tombstone.expired = real  # type: ignore[method-assign]
-    assert b.engine().remote() == []
-    tree = subprocess.run(["git", "-C", a.config.git_url, "ls-tree", "-r", "--name-only", "main"],
-                          capture_output=True, text=True, check=True).stdout
-    assert s.session_id not in tree
+    monkeypatch.setattr(tomb.Tombstone, "expired", lambda self, days, now=None: True)
+    summary = a.engine().compact()
+    assert outcome(summary, s.session_id).status == DONE and summary.exit_code == 0
+    assert [e.session_id for e in b.engine().remote()] == [live.session_id]
+    if a.config.git_url:
+        tree = subprocess.run(["git", "-C", a.config.git_url, "ls-tree", "-r", "--name-only", "main"],
+                              capture_output=True, text=True, check=True).stdout
+        assert s.session_id not in tree
+
+
+def test_the_server_removes_only_tombstones_and_only_the_version_seen(sync_server):
+    from claude_sync.format import wire
+
+    dev = sync_server.device(Path(sync_server.data).parent / "m", "alpha", "code")
+    s = dev.session("acme/api").user("hello").write()
+    dev.push(all=True)
+    entry = dev.engine().remote()[0]
+    with sync_server.client() as c:
+        r = c.delete(wire.TOMBSTONE.format(session_id=s.session_id), params={"base": entry.content_sha256})
+        assert r.status_code == 409 and "not a tombstone" in r.json()["detail"]
+        dev.engine().delete([s.session_id], local=False, remote=True)
+        r = c.delete(wire.TOMBSTONE.format(session_id=s.session_id), params={"base": entry.content_sha256})
+        assert r.status_code == 409 and r.json()["error"] == "stale_base"
+    assert len(dev.engine().remote()) == 1
 
 
 def test_a_pulled_session_older_than_the_clients_cleanup_period_stays_inside_it(devices):

@@ -226,6 +226,15 @@ def test_retention_deletes_only_sessions_older_than_the_users_limit(store: Stora
     assert store_blob_count(store) == 1
 
 
+def test_remove_takes_only_the_version_named_and_its_unused_blob(store: Storage):
+    entry = push(store, "alice", make_bundle()).entry
+    assert store.remove("alice", entry.session_id, "0" * 64) is False
+    assert store.remove("bob", entry.session_id, entry.content_sha256) is False
+    assert store.remove("alice", entry.session_id, entry.content_sha256) is True
+    assert store.find("alice", entry.session_id) == [] and store_blob_count(store) == 0
+    assert store.remove("alice", entry.session_id, entry.content_sha256) is False
+
+
 def test_the_encrypted_account_flag_is_kept(store: Storage):
     assert store.user("alice").encrypted is False  # type: ignore[union-attr]
     assert store.set_account("alice", encrypted=True).encrypted is True

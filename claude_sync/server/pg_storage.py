@@ -302,6 +302,15 @@ class PostgresStorage(BlobStorage):
             removed += len(rows)
         return removed
 
+    def remove(self, user: str, session_id: str, content_sha256: str) -> bool:
+        with self._con() as con:
+            rows = con.execute(
+                "DELETE FROM sessions WHERE user_name = %s AND session_id = %s AND content_sha256 = %s RETURNING sha256",
+                (user, session_id, content_sha256),
+            ).fetchall()
+        self._drop_blobs(x["sha256"] for x in rows)
+        return bool(rows)
+
     def stats(self) -> StorageStats:
         with self._con() as con:
             row = con.execute(

@@ -368,6 +368,17 @@ class SqliteStorage(BlobStorage):
                 self._drop_blob_if_unused(sha)
         return removed
 
+    def remove(self, user: str, session_id: str, content_sha256: str) -> bool:
+        with self._write() as con:
+            row = con.execute(
+                "DELETE FROM sessions WHERE user = ? AND session_id = ? AND content_sha256 = ? RETURNING sha256",
+                (user, session_id, content_sha256),
+            ).fetchone()
+        if row is None:
+            return False
+        self._drop_blob_if_unused(row[0])
+        return True
+
     def stats(self) -> StorageStats:
         with self._connect() as con:
             (users,) = con.execute("SELECT COUNT(*) FROM users").fetchone()
