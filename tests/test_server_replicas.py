@@ -478,3 +478,16 @@ def test_a_postgres_store_is_backed_up_with_pg_dump_and_restored_with_pg_restore
             assert hashlib.sha256(download(restored, sid)).hexdigest() == sha
         fresh = restored.device(tmp_path / "m", "gamma", "code")
         assert fresh.pull().count("done") == 3
+
+
+def test_a_database_migrated_by_a_newer_server_or_unreachable_is_refused_plainly(database_url: str):
+    from claude_sync.server.pg_storage import PostgresStorage
+    from claude_sync.server.storage import StorageError
+
+    PostgresStorage(database_url).close()
+    sql(database_url, "INSERT INTO schema_migrations VALUES (99, 0)")
+    with pytest.raises(StorageError, match="newer claude-sync server"):
+        PostgresStorage(database_url)
+    with pytest.raises(StorageError, match="cannot reach the database") as unreachable:
+        PostgresStorage("postgresql://someone:hunter2@127.0.0.1:1/nowhere")
+    assert "hunter2" not in str(unreachable.value)

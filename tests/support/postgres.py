@@ -82,6 +82,9 @@ class PostgresCluster:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+
     def log(self) -> str:
         p = self.root / "log"
         return p.read_text("utf-8", "replace") if p.exists() else ""
