@@ -302,7 +302,7 @@ def _env() -> dict[str, str]:
 def test_readiness_fails_while_the_database_is_unreachable(replicas, database_url: str, postgres_cluster):
     [a] = replicas(1)
     db = database_url.rsplit("/", 1)[1]
-    with httpx.Client(base_url=a.url) as c:
+    with httpx.Client(base_url=a.url, timeout=60) as c:
         assert c.get("/readyz").status_code == 200
         admin = postgres_cluster.url()
         sql(admin, f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
@@ -311,6 +311,9 @@ def test_readiness_fails_while_the_database_is_unreachable(replicas, database_ur
             r = c.get("/readyz")
             assert r.status_code == 503 and r.json()["status"] == "storage_unavailable"
             assert c.get("/healthz").status_code == 200  # alive: a balancer stops sending, nothing restarts it
+            lost = c.get("/api/sessions", headers={"Authorization": f"Bearer {a.token}"})
+            assert lost.status_code == 503 and lost.json()["error"] == "unavailable"  # clients retry a 503
+            assert lost.headers["Retry-After"] == "1"
         finally:
             sql(admin, f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
         wait_until(lambda: c.get("/readyz").status_code == 200, "the replica to be ready again")
