@@ -37,6 +37,8 @@ from pathlib import Path
 
 import httpx
 
+from claude_sync.format import version, wire
+
 from .measure import cores, cpu_seconds, percentile
 from .report import Result, markdown, update_benchmarks
 from .server_proc import ServerProcess
@@ -108,7 +110,8 @@ def _digest(transcript: bytes, sid: str) -> str:
 
 def _work(c: Client, rounds: int, peers: list[str], start: threading.Barrier, seed: int) -> None:
     rng = random.Random(f"{seed}:{c.index}")
-    with httpx.Client(base_url=c.url, timeout=300, headers={"Authorization": f"Bearer {c.token}"}) as http:
+    as_device = {"Authorization": f"Bearer {c.token}", wire.FORMAT: str(version.FORMAT_VERSION)}
+    with httpx.Client(base_url=c.url, timeout=300, headers=as_device) as http:
         start.wait()
 
         def write(fn):  # type: ignore[no-untyped-def]
@@ -182,7 +185,8 @@ def _verify(clients: list[Client], url_of: dict[str, str]) -> tuple[int, int]:
         by_user.setdefault(c.user, []).append(c)
     for user, group in by_user.items():
         token = group[0].token
-        with httpx.Client(base_url=url_of[user], timeout=300, headers={"Authorization": f"Bearer {token}"}) as http:
+        as_device = {"Authorization": f"Bearer {token}", wire.FORMAT: str(version.FORMAT_VERSION)}
+        with httpx.Client(base_url=url_of[user], timeout=300, headers=as_device) as http:
             listed = {e["session_id"]: e for e in http.get("/api/sessions", params={"limit": 1000}).json()["sessions"]}
             for c in group:
                 got = http.get(f"/api/sessions/{c.own}")
