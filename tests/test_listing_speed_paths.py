@@ -14,16 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claude_sync.sessions import (
-    HEAD_LIMIT,
-    TITLE_MAX,
-    WINDOW,
-    MetaCache,
-    _loads,
-    discover,
-    read_meta,
-    shorten,
-)
+from claude_sync.discovery import discover
+from claude_sync.meta_cache import MetaCache
+from claude_sync.transcript import HEAD_LIMIT, TITLE_MAX, WINDOW, _loads, read_meta, shorten
 
 SID = "0b5f6a0e-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
 

@@ -20,7 +20,7 @@ from claude_sync.format import version, wire
 from claude_sync.format.errors import SyncError
 from claude_sync.format.version import FORMAT_VERSION, Migration
 from claude_sync.server.sqlite_storage import SqliteStorage
-from tests.support.server_process import ServerProcess
+from devtools.server_process import ServerProcess
 from tests.support.sync_server import SyncServer
 
 

@@ -8,11 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+from claude_sync.discovery import discover
 from claude_sync.format.tokens import Flavour
+from claude_sync.meta_cache import MetaCache
 from claude_sync.portable import pack
 from claude_sync.project import DeviceLayout
-from claude_sync.sessions import WINDOW, MetaCache, discover, read_meta
 from claude_sync.state import files_fingerprint
+from claude_sync.transcript import WINDOW, read_meta
 from tests.support.claude_fixture import FixtureSession, rich_session
 
 LONG_AGO = time.time() - 3600

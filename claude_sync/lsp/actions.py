@@ -12,10 +12,10 @@ from typing import Any, Literal
 from pydantic.alias_generators import to_camel
 
 from .. import __version__, credentials
-from .. import hooks as claude_hooks
 from ..config import Config, Paths, default_device_name, load_config, update_config
 from ..engine import Outcome, Progress, Selection, SyncEngine
 from ..format.errors import ConfigError
+from ..hooks import policy as claude_hooks
 from ..listing import local_groups, remote_dicts
 from .models import SidecarOptions
 

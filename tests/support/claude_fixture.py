@@ -163,3 +163,12 @@ def rich_session(claude_dir: Path, cwd: str, home: str, session_id: str | None =
     s.task(1, "Review hello.py", f"Check {cwd}/hello.py for style")
     s.assistant(f"Done: {cwd}/hello.py prints its folder. Your home is {home}.")
     return s.write()
+
+
+def extend_transcript(transcript: Path, uuid: str, ts: str, text: str) -> None:
+    """Append one user turn to a transcript, as the client does when a session goes on."""
+    last = json.loads(transcript.read_text().splitlines()[-1])
+    rec = {**last, "uuid": uuid, "parentUuid": last.get("uuid"), "timestamp": ts, "type": "user"}
+    rec["message"] = {"role": "user", "content": text}
+    with transcript.open("a") as f:
+        f.write(json.dumps(rec, separators=(",", ":")) + "\n")

@@ -24,8 +24,8 @@ import pytest
 from claude_sync import credentials
 from claude_sync.backends.http import HttpBackend
 from claude_sync.server.sqlite_storage import SqliteStorage
+from devtools.server_process import ServerProcess
 from tests.support.devices import Device
-from tests.support.server_process import ServerProcess
 
 
 class SyncServer(ServerProcess):
