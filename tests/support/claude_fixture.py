@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,3 +174,23 @@ def extend_transcript(transcript: Path, uuid: str, ts: str, text: str) -> None:
     rec["message"] = {"role": "user", "content": text}
     with transcript.open("a") as f:
         f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+
+LONG_AGO = time.time() - 3600
+
+
+def age(*paths: Path, ago: float = 0) -> None:
+    """Make folders look untouched for an hour, so discovery may trust their listing."""
+    for p in paths:
+        os.utime(p, (LONG_AGO + ago, LONG_AGO + ago))
+
+
+def big_session(claude: Path, turns: int = 400) -> FixtureSession:
+    """A transcript many times larger than the windows listing reads, its title re-appended at the tail."""
+    s = FixtureSession(claude, "/home/a/code/acme/api")
+    s.user("Why does the parser drop the last line?")
+    for i in range(turns):
+        s.bash(f"cat /home/a/code/acme/api/src/file{i}.py", "x = 1\n" * 40)
+    s.title("Parser drops last line")
+    s.assistant("Fixed.")
+    return s.write()
