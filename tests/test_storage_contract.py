@@ -1,7 +1,7 @@
 """The storage contract, the same tests against both stores: SQLite (embedded) and PostgreSQL (team scale).
 
 Driven directly, without HTTP: what a push, an append, a listing and the administrator's
-commands must do whatever holds the data. PostgreSQL runs for real (tests/support/postgres.py).
+commands must do whatever holds the data. PostgreSQL runs for real (devtools/postgres.py).
 """
 
 from __future__ import annotations
@@ -230,6 +230,7 @@ def test_the_encrypted_account_flag_is_kept(store: Storage):
     assert store.user("alice").encrypted is False  # type: ignore[union-attr]
     assert store.set_account("alice", encrypted=True).encrypted is True
     assert store.set_account("alice", retention_days=7).encrypted is True
+    assert store.is_encrypted("alice") is True and store.is_encrypted("nobody") is None
     with pytest.raises(StorageError, match="no such user"):
         store.set_account("nobody", encrypted=True)
 
