@@ -12,11 +12,11 @@ import contextlib
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .discovery import LocalSession
 from .format.bundle import Bundle, Manifest, parse_time
 from .format.tombstone import TOMBSTONE_FILE, TOMBSTONE_KIND, Tombstone, now_iso
 from .format.tombstone import parse as parse_tombstone
 from .restore import back_up
-from .sessions import LocalSession
 
 DELETED_TITLE = "(deleted)"  # how a tombstone lists (its kind is known only by reading it)
 
