@@ -34,6 +34,12 @@ LOG_SUFFIX = ".jsonl"
 SESSION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 SESSION_PREFIX_PATTERN = r"^[0-9a-f-]{1,36}$"  # what a user may type to name one session
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
+
+# End-to-end encryption (docs/encryption.md): a sealed session's project key is this prefix and a
+# keyed blind index, so a host can tell sealed sessions apart and select by project without reading
+# them; the remote's key record travels as a session under this id, which no client ever makes.
+SEALED_PROJECT_PREFIX = "e2e/"
+KEY_RECORD_ID = "00000000-0000-0000-0000-000000000000"
 _SESSION_PREFIX_RE = re.compile(SESSION_PREFIX_PATTERN)
 
 
