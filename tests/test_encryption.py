@@ -142,3 +142,102 @@ def test_the_marker_check_sees_a_plain_remote(devices, bare_remote: Path):
     marker_session(a)
     assert a.push().exit_code == 0
     assert set(MARKERS) <= {f.split()[0] for f in git_leaks(bare_remote)}
+
+
+# -- both backends ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=["git", "server"])
+def pair(request, tmp_path: Path, bare_remote: Path):  # type: ignore[no-untyped-def]
+    """Two devices on one remote, and a function listing the markers the remote holds anywhere."""
+    if request.param == "git":
+        a = Device(tmp_path / "machines", "alpha", "code", git_url=str(bare_remote))
+        b = Device(tmp_path / "machines", "beta", "work/projects", git_url=str(bare_remote))
+        return a, b, lambda: git_leaks(bare_remote)
+    server = request.getfixturevalue("private_sync_server")
+    a = server.device(tmp_path / "machines", "alpha", "code")
+    b = server.device(tmp_path / "machines", "beta", "work/projects")
+    return a, b, lambda: dir_leaks(server.data)
+
+
+def test_the_remote_holds_no_marker_and_the_other_device_reads_everything(pair):
+    a, b, remote_leaks = pair
+    s = marker_session(a)
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert remote_leaks() == []
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    assert b.pull().exit_code == 0
+    target = b.project_dir(MARKERS["project"] + "/api") / f"{s.session_id}.jsonl"
+    assert MARKERS["file"] in target.read_text() and b.cwd(MARKERS["project"] + "/api") in target.read_text()
+    # B continues the session; A gets the append back, still nothing in clear on the remote
+    with target.open("a") as f:
+        f.write(json.dumps({"type": "user", "message": {"role": "user", "content": MARKERS["prompt"] + " again"},
+                            "cwd": b.cwd(MARKERS["project"] + "/api"), "sessionId": s.session_id,
+                            "timestamp": "2026-11-02T10:00:00.000Z", "uuid": "u-2"}) + "\n")
+    assert b.push().exit_code == 0
+    assert a.pull().exit_code == 0
+    assert "again" in s.transcript.read_text()
+    assert remote_leaks() == []
+    st = json.loads(dev_cli(a, "encryption", "status", "--json").stdout)
+    assert st["encrypted"] and st["joined"] and st["sealed"] == 1 and st["plain"] == 0
+
+
+def test_turning_it_on_seals_what_the_remote_holds_in_plain(pair):
+    a, b, remote_leaks = pair
+    marker_session(a)
+    assert a.push().exit_code == 0
+    assert remote_leaks()  # plain so far
+    r = dev_cli(a, "encryption", "init")
+    assert r.returncode == 0 and "sealed 1 session" in r.stdout, r.stderr
+    if a.config.backend == "git":
+        current = subprocess.run(["git", "archive", "main"], cwd=a.config.git_url, capture_output=True).stdout
+        assert leaks(current) == []  # gone from the current tree; older commits keep it (docs/encryption.md)
+    else:
+        assert remote_leaks() == []
+    assert dev_cli(b, "encryption", "join", stdin=r.stdout.splitlines()[-1]).returncode == 0
+    assert b.pull().exit_code == 0
+
+
+def test_a_device_that_has_not_joined_never_pushes_plaintext(pair, tmp_path: Path):
+    a, b, remote_leaks = pair
+    init(a)
+    marker_session(b)
+    r = b.cli("push", "--all")
+    assert r.returncode != 0 and "encryption join" in r.stderr, r.stderr
+    assert remote_leaks() == []
+    r = b.cli("remote")
+    assert r.returncode != 0 and "encryption join" in r.stderr
+
+
+def test_a_wrong_phrase_or_passphrase_stores_nothing(pair):
+    a, b, _ = pair
+    phrase = init(a, "--passphrase", stdin=PASS + "\n")
+    credentials = b.paths.data / "credentials.json"
+    before = credentials.read_bytes() if credentials.exists() else None
+    other = keys.phrase_for(keys.new_account_key())
+    words = phrase.split()
+    typo = " ".join(words[:-1] + [next(w for w in ("baba", "babo") if w != words[-1])])
+    for wrong in (other, typo, "not the passphrase", "", " ".join(words[:20])):
+        r = dev_cli(b, "encryption", "join", stdin=wrong + "\n")
+        assert r.returncode != 0 and "nothing was stored" in r.stderr, (wrong, r.stderr)
+        assert (credentials.read_bytes() if credentials.exists() else None) == before
+    assert dev_cli(b, "encryption", "join", stdin=PASS + "\n").returncode == 0
+    r = dev_cli(b, "encryption", "show-phrase", stdin="no\n")
+    assert r.returncode != 0 and phrase not in r.stdout
+    assert dev_cli(b, "encryption", "show-phrase", stdin="yes\n").stdout.strip() == phrase
+
+
+def test_an_encrypted_account_on_the_server_stores_only_sealed_sessions(private_sync_server, tmp_path: Path):
+    a = private_sync_server.device(tmp_path / "machines", "alpha", "code")
+    private_sync_server.admin("set_account", private_sync_server.user, encrypted=True)
+    marker_session(a)
+    summary = a.push()
+    assert summary.exit_code != 0 and "only sealed" in str(summary.outcomes)
+    init(a)
+    assert a.push().exit_code == 0
+    with private_sync_server.client() as c:
+        listed = c.get("/api/sessions").json()["sessions"]
+    assert all(e["project_key"].startswith("e2e/") or e["session_id"].startswith("00000000") for e in listed)
+    assert leaks(json.dumps(listed).encode()) == []
+    assert dir_leaks(private_sync_server.data) == []
