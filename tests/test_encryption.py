@@ -15,8 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from claude_sync.encryption import envelope, keys
-from claude_sync.format.bundle import Bundle, Manifest, content_digest
+from claude_sync import credentials
+from claude_sync.backends import Backend, open_backend
+from claude_sync.encryption import envelope, keys, setup
+from claude_sync.engine import Selection
+from claude_sync.format.bundle import Bundle
+from claude_sync.format.errors import SyncError
+from claude_sync.format.layout import KEY_RECORD_ID
 from tests.support.devices import Device
 
 PASS = "correct horse battery staple"
@@ -241,3 +246,143 @@ def test_an_encrypted_account_on_the_server_stores_only_sealed_sessions(private_
     assert all(e["project_key"].startswith("e2e/") or e["session_id"].startswith("00000000") for e in listed)
     assert leaks(json.dumps(listed).encode()) == []
     assert dir_leaks(private_sync_server.data) == []
+
+
+# -- a hostile host --------------------------------------------------------------------
+
+
+class Hostile(Backend):
+    """The remote as a host that rewrites what it serves, consistently enough to pass every
+    check but the encryption's (bundle checksums and content digests recomputed)."""
+
+    def __init__(self, inner: Backend, serve=None, listing=None) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.serve, self.listing, self.name = inner, serve, listing, inner.name
+
+    def refresh(self) -> None:
+        self.inner.refresh()
+
+    def entries(self):  # type: ignore[no-untyped-def]
+        entries = self.inner.entries()
+        return self.listing(entries) if self.listing else entries
+
+    def fetch(self, session_id, have=None):  # type: ignore[no-untyped-def]
+        got = self.inner.fetch(session_id, have)
+        return self.serve(session_id, got) if self.serve and session_id != KEY_RECORD_ID else got
+
+    def push(self, items):  # type: ignore[no-untyped-def]
+        return self.inner.push(items)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def rebuilt(b: Bundle, files: dict[str, bytes], session_id: str | None = None) -> Bundle:
+    m = b.manifest.model_copy(update={"session_id": session_id or b.session_id})
+    return Bundle.build(m, files, binary=set(files))
+
+
+def pull_through(dev: Device, hostile: Hostile, *ids: str) -> tuple[str, str]:
+    """Pull through a hostile host: (status, reason) of the first failure, or of an error raised."""
+    engine = dev.engine(setup.wrap(hostile, dev.config, dev.paths))
+    try:
+        summary = engine.pull(Selection(all=not ids, ids=ids))
+    except SyncError as e:
+        return "raised", str(e)
+    finally:
+        engine.close()
+    failed = [(o.status, o.reason) for o in summary.outcomes if o.status == "failed"]
+    return failed[0] if failed else ("ok", "")
+
+
+def joined_pair(pair):  # type: ignore[no-untyped-def]
+    a, b, remote_leaks = pair
+    s1, s2 = marker_session(a), a.rich_session("acme/api")
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    return a, b, s1, s2
+
+
+def plain_inner(dev: Device) -> Backend:
+    return open_backend(dev.config, dev.paths, plain=True)
+
+
+def test_tampered_and_swapped_objects_are_refused_and_nothing_is_written(pair):
+    a, b, s1, s2 = joined_pair(pair)
+    before = b.all_files()
+
+    def flip(sid: str, got: Bundle) -> Bundle:
+        files = dict(got.files)
+        log = next(n for n in files if n.endswith(".jsonl"))
+        data = bytearray(files[log])
+        data[-20] ^= 1
+        files[log] = bytes(data)
+        return rebuilt(got, files)
+
+    sealed = {s.session_id: plain_inner(a).fetch(s.session_id) for s in (s1, s2)}
+
+    def swap_sessions(sid: str, got: Bundle) -> Bundle:
+        other = sealed[s2.session_id if sid == s1.session_id else s1.session_id]
+        return rebuilt(other, dict(other.files), session_id=sid)
+
+    def swap_logs(sid: str, got: Bundle) -> Bundle:
+        files = dict(got.files)
+        logs = sorted(n for n in files if n.endswith(".jsonl"))  # the rich session has two
+        files[logs[0]], files[logs[1]] = files[logs[1]], files[logs[0]]
+        return rebuilt(got, files)
+
+    def drop_frame_names(sid: str, got: Bundle) -> Bundle:
+        files = dict(got.files)
+        files.pop(next(n for n in files if n != envelope.HEADER))
+        return rebuilt(got, files)
+
+    for attack in (flip, swap_sessions, swap_logs, drop_frame_names):
+        status, reason = pull_through(b, Hostile(plain_inner(b), serve=attack), s2.session_id)
+        assert status in ("failed", "raised") and "nothing was written" in reason, (attack.__name__, reason)
+        assert b.all_files() == before, attack.__name__
+    assert b.pull().exit_code == 0  # the honest remote still works
+
+
+def test_a_replayed_older_version_is_refused_by_a_device_that_saw_a_newer_one(pair):
+    a, b, s1, _s2 = joined_pair(pair)
+    old = plain_inner(a)
+    old.refresh()
+    old_entries = old.entries()
+    old_bundle = old.fetch(s1.session_id)
+    assert b.pull().exit_code == 0
+    s1.assistant("one more turn").write()
+    assert a.push().exit_code == 0
+    assert b.pull().exit_code == 0
+    before = b.all_files()
+    replay = Hostile(plain_inner(b), serve=lambda sid, got: old_bundle if sid == s1.session_id else got,
+                     listing=lambda entries: old_entries)
+    status, reason = pull_through(b, replay, s1.session_id)
+    assert status in ("failed", "raised") and "rollback" in reason, reason
+    assert b.all_files() == before
+
+
+def test_git_a_host_that_resets_the_branch_is_caught(devices, bare_remote: Path):
+    a, b = devices
+    s = marker_session(a)
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    older = subprocess.run(["git", "rev-parse", "main"], cwd=bare_remote, capture_output=True, text=True).stdout.strip()
+    assert b.pull().exit_code == 0
+    s.assistant("a later turn").write()
+    assert a.push().exit_code == 0
+    assert b.pull().exit_code == 0
+    before = b.all_files()
+    subprocess.run(["git", "update-ref", "refs/heads/main", older], cwd=bare_remote, check=True)
+    summary = b.pull()
+    assert summary.exit_code != 0 and "rollback" in str(summary.outcomes)
+    assert b.all_files() == before
+
+
+def test_a_stored_key_that_is_not_the_remotes_is_refused_before_anything_is_written(pair):
+    a, b, _s1, _s2 = joined_pair(pair)
+    credentials.set_key(setup.remote_name(b.config), keys.new_account_key().hex(), b.paths)
+    before = b.all_files()
+    r = b.cli("pull", "--all")
+    assert r.returncode != 0 and "not the key of" in r.stdout + r.stderr, r.stderr
+    assert b.all_files() == before
