@@ -386,3 +386,52 @@ def test_a_stored_key_that_is_not_the_remotes_is_refused_before_anything_is_writ
     r = b.cli("pull", "--all")
     assert r.returncode != 0 and "not the key of" in r.stdout + r.stderr, r.stderr
     assert b.all_files() == before
+
+
+# -- delta sync --------------------------------------------------------------------------
+
+
+def appended_lines(n_bytes: int, seed: str) -> bytes:
+    out, i = [], 0
+    while sum(map(len, out)) < n_bytes:
+        rec = {"type": "assistant", "uuid": f"{seed}-{i}", "timestamp": f"2026-11-03T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+               "message": {"role": "assistant", "content": [{"type": "text", "text": f"step {i}: edited src/mod_{i}.py, ran the tests"}]}}
+        out.append((json.dumps(rec) + "\n").encode())
+        i += 1
+    return b"".join(out)
+
+
+def test_an_append_is_sealed_as_one_new_frame_about_the_size_of_its_gzip():
+    from claude_sync.format.bundle import Manifest
+
+    key = keys.new_account_key()
+    sid = "0b0e5d3c-6a4e-4c39-9a2e-2f1d7c1e0a11"
+    base = appended_lines(200_000, "a")
+    m = Manifest(session_id=sid, project_key="acme/api", device="alpha", title="t")
+    v1 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base}), key, generation=1)
+    extra = appended_lines(10_000, "b")
+    v2 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base + extra}), key, generation=2, previous_frames=v1.frames)
+    name = next(n for n in v1.bundle.files if n.endswith(".jsonl"))
+    old, new = v1.bundle.files[name], v2.bundle.files[name]
+    assert new.startswith(old)  # an append stays an append, on both backends
+    assert len(new) - len(old) <= 3 * len(gzip.compress(extra))
+    assert envelope.open_sealed(v2.bundle, key, max_bytes=10**8).bundle.files["transcript.jsonl"] == base + extra
+
+
+def test_git_an_append_adds_one_small_segment(devices, bare_remote: Path):
+    a, _ = devices
+    s = marker_session(a)
+    init(a)
+    assert a.push().exit_code == 0
+    extra = appended_lines(10_000, "c")
+    with s.transcript.open("ab") as f:
+        f.write(extra)
+    assert a.push().exit_code == 0
+    changed = subprocess.run(["git", "diff-tree", "-r", "-z", "--no-commit-id", "main~1", "main"], cwd=bare_remote,
+                             capture_output=True, check=True).stdout.split(b"\0")
+    added = [changed[i + 1].decode() for i in range(0, len(changed) - 1, 2) if changed[i].split()[-1] == b"A"]
+    segments = [p for p in added if "/logs/" in p]
+    assert len(segments) == 1 and segments[0].endswith("/000001"), added
+    size = int(subprocess.run(["git", "cat-file", "-s", f"main:{segments[0]}"], cwd=bare_remote,
+                              capture_output=True, text=True, check=True).stdout)
+    assert size <= 3 * len(gzip.compress(extra))
