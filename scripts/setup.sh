@@ -44,9 +44,12 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,dev,server]' 2>&1 | grep -v -e '^WARNING: Location' -e '^$' >&2 || true
 .venv/bin/python -c "import claude_sync, pygls, git, httpx, fastapi, psycopg, psycopg_pool" || { echo "setup: Python packages failed to install" >&2; exit 1; }
 
-# The real Claude Code CLI, for the end-to-end tests (cached outside the repository).
+# The real Claude Code CLI, for the end-to-end tests (cached outside the repository): the
+# pinned client and the newest verified one, both named in claude-code-versions.json.
 if command -v npm >/dev/null; then
-  scripts/install-claude-code.sh >/dev/null || echo "setup: could not install the Claude Code CLI; the end-to-end tests will fail" >&2
+  for client in pinned newest-verified; do
+    scripts/install-claude-code.sh "$client" >/dev/null || echo "setup: could not install the $client Claude Code CLI; the end-to-end tests will fail" >&2
+  done
 else
   echo "setup: npm is missing; the end-to-end tests need it for the Claude Code CLI" >&2
 fi
