@@ -6,10 +6,14 @@ so both backends and the server store, append and check it as they do any other:
     manifest    session_id, times: clear; project_key: "e2e/" + blind index; device: clear only
                 when the user allows it; title: the sealed listing (title, project key, device,
                 message count, content digest, generation); every file binary.
-    session/e2e/header             one frame: the real manifest (files with sizes and SHA-256),
-                                   opaque name -> logical name, each log's frame lengths, the generation
+    session/header                 one frame: the real manifest without its file list, the content
+                                   digest of the plain session (every logical name and SHA-256), the
+                                   generation
     session/e2e/<32 hex>.jsonl     a log: one frame per push that appended to it (so appends stay appends)
     session/e2e/<32 hex>           any other file: one frame
+
+The first frame of every file starts with its logical name, so the header stays small (it is
+rewritten by every push) and the content digest in it binds every file of the version.
 
 A frame is `u32 length | 0x02 | key id (8) | nonce (12) | AES-256-GCM(plaintext) + tag (16)`,
 its plaintext `u32 n | deflate(payload) (n bytes) | zeros`, padded to the Padmé length
@@ -43,7 +47,7 @@ from .keys import derive, key_id
 
 ENVELOPE = 2  # the version byte of every frame, bound into its associated data
 SEALED_DIR = "session/e2e/"
-HEADER = SEALED_DIR + "header"
+HEADER = "session/header"  # beside, not in, the folder of opaque files: Git rewrites only small trees on an append
 LISTING_PREFIX = "e2e2."  # a sealed listing in the manifest's title
 MAX_FRAMES = 64  # a log with more frames is sealed again as one (the Git backend rewrites it then too)
 _AD = b"claude-sync/e2e/%d\0%s\0%s\0%s\0%d"
@@ -143,11 +147,30 @@ def split_frames(data: bytes | memoryview, session_id: str) -> list[memoryview]:
 
 
 def frame_cuts(data: bytes, previous: list[int] | None) -> list[int]:
-    """Lengths of the frames of a log: the remote's frames again when they still fit, plus one for what is new."""
-    if previous and len(previous) < MAX_FRAMES and sum(previous) <= len(data) and all(n > 0 for n in previous):
+    """Lengths of the frames of a log: the remote's frames again when they still fit, plus one for what is new.
+
+    There is always a first frame (it carries the name), even for an empty log."""
+    if previous and len(previous) < MAX_FRAMES and sum(previous) <= len(data) and all(n >= 0 for n in previous):
         rest = len(data) - sum(previous)
         return list(previous) + ([rest] if rest else [])
-    return [len(data)] if data else []
+    return [len(data)]
+
+
+def _named(logical: str, data: bytes) -> bytes:
+    name = logical.encode("utf-8")
+    return struct.pack(">H", len(name)) + name + data
+
+
+def _unnamed(payload: bytes, session_id: str) -> tuple[str, bytes]:
+    if len(payload) < 2:
+        raise Tampered(f"a sealed file of session {session_id} is malformed")
+    (n,) = struct.unpack_from(">H", payload)
+    if 2 + n > len(payload):
+        raise Tampered(f"a sealed file of session {session_id} is malformed")
+    try:
+        return payload[2 : 2 + n].decode("utf-8"), payload[2 + n :]
+    except UnicodeDecodeError as e:
+        raise Tampered(f"a sealed file of session {session_id} is malformed: {e}") from e
 
 
 @dataclass
@@ -182,23 +205,28 @@ def seal(
     keys = _SessionKeys(account_key, sid)
     previous_frames = previous_frames or {}
     files: dict[str, bytes] = {}
-    names: dict[str, str] = {}
     frames: dict[str, list[int]] = {}
     for logical, data in bundle.files.items():
         opaque = keys.name(logical)
-        names[opaque] = logical
         if is_log(logical):
             cuts = frame_cuts(data, previous_frames.get(logical))
             frames[logical] = cuts
             out, pos = [], 0
             for i, n in enumerate(cuts):
-                out.append(keys.seal("log", opaque, i, data[pos : pos + n]))
+                chunk = data[pos : pos + n]
+                out.append(keys.seal("log", opaque, i, _named(logical, chunk) if i == 0 else chunk))
                 pos += n
             files[opaque] = b"".join(out)
         else:
-            files[opaque] = keys.seal("file", opaque, 0, data)
-    plain = bundle.manifest.model_dump(mode="json")
-    header = {"v": ENVELOPE, "generation": generation, "manifest": plain, "names": names, "frames": frames}
+            files[opaque] = keys.seal("file", opaque, 0, _named(logical, data))
+    plain = bundle.manifest.model_dump(mode="json", exclude={"files"})
+    header = {
+        "v": ENVELOPE,
+        "generation": generation,
+        "manifest": plain,
+        "content_sha256": content_digest(bundle),
+        "binary": sorted(e.path for e in bundle.manifest.files if not e.text),
+    }
     files[HEADER] = keys.seal("header", HEADER, 0, json.dumps(header, sort_keys=True).encode())
     digest = content_digest(files)
     listing = {
@@ -257,34 +285,42 @@ def open_sealed(sealed: Bundle, account_key: bytes, *, max_bytes: int) -> Opened
     try:
         header = json.loads(keys.open("header", HEADER, 0, sealed.files[HEADER], 64 * 1024**2))
         manifest = Manifest.model_validate(header["manifest"])
-        names: dict[str, str] = dict(header["names"])
-        frames: dict[str, list[int]] = {k: [int(n) for n in v] for k, v in header["frames"].items()}
+        digest = str(header["content_sha256"])
+        binary = {str(n) for n in header["binary"]}
         generation = int(header["generation"])
     except (ValueError, KeyError, TypeError) as e:
         raise Tampered(f"the sealed header of session {sid} is malformed: {e}") from e
     if manifest.session_id != sid:
         raise Tampered(f"the sealed header of session {sid} belongs to session {manifest.session_id}; nothing was written")
-    if set(names) | {HEADER} != set(sealed.files):
-        raise Tampered(f"the sealed files of session {sid} are not those its header lists; nothing was written")
     files: dict[str, bytes] = {}
+    frames: dict[str, list[int]] = {}
     total = 0
-    for opaque, logical in names.items():
+    for opaque, data in sealed.files.items():
+        if opaque == HEADER:
+            continue
+        kind = "log" if opaque.endswith(".jsonl") else "file"
+        parts = split_frames(data, sid) if kind == "log" else [memoryview(data)]
+        if not parts:
+            raise Tampered(f"a sealed log of session {sid} has no frames; nothing was written")
+        plain_parts = []
+        for i, f in enumerate(parts):
+            payload = keys.open(kind, opaque, i, f, max_bytes - total + 65_536)
+            if i == 0:
+                logical, payload = _unnamed(payload, sid)
+            plain_parts.append(payload)
         check_logical(logical)
-        if keys.name(logical) != opaque:
-            raise Tampered(f"the sealed header of session {sid} maps {opaque!r} to another name; nothing was written")
-        data = sealed.files[opaque]
-        if is_log(logical):
-            parts = [keys.open("log", opaque, i, f, max_bytes - total) for i, f in enumerate(split_frames(data, sid))]
-            if [len(p) for p in parts] != frames.get(logical):
-                raise Tampered(f"a sealed log of session {sid} does not have the frames its header lists; nothing was written")
-            files[logical] = b"".join(parts)
-        else:
-            files[logical] = keys.open("file", opaque, 0, data, max_bytes - total)
+        if keys.name(logical) != opaque or logical in files:
+            raise Tampered(f"sealed file {opaque!r} of session {sid} names another file; nothing was written")
+        files[logical] = b"".join(plain_parts)
         total += len(files[logical])
-    listed = {e.path: e for e in manifest.files}
-    plain = Bundle.build(manifest, files, binary={e.path for e in manifest.files if not e.text})
-    if set(listed) != set(files) or any(
-        (e.size, e.sha256) != (listed[e.path].size, listed[e.path].sha256) for e in plain.manifest.files
-    ):
-        raise Tampered(f"the files of session {sid} do not match its sealed header; nothing was written")
+        if total > max_bytes:
+            raise BundleError(f"session {sid} expands past the limit of {max_bytes} bytes; refused")
+        if kind == "log":
+            frames[logical] = [len(p) for p in plain_parts]
+    if content_digest(files) != digest:
+        raise Tampered(
+            f"the files of session {sid} are not the version its sealed header names (dropped, truncated or "
+            "mixed with another version); nothing was written"
+        )
+    plain = Bundle.build(manifest, files, binary=binary & set(files))
     return Opened(plain, generation, {k: v for k, v in frames.items() if k in files})
