@@ -117,6 +117,7 @@ class EncryptedBackend(Backend):
         self._listings: dict[tuple[str, str], envelope.Listing] = {}  # (sid, sealed digest) -> opened listing
         self._sealed_of: dict[str, tuple[str, str]] = {}  # sid -> (plain digest, sealed digest) as listed
         self._staged: dict[str, tuple[str, envelope.Opened]] = {}
+        self._raw: dict[str, RemoteEntry] = {}  # the inner backend's entries, as last listed
         self._loaded = False
 
     # -- the key record ----------------------------------------------------
@@ -175,7 +176,8 @@ class EncryptedBackend(Backend):
         key = self._usable_key() if self._need_record() else None
         out: list[RemoteEntry] = []
         self._sealed_of = {}
-        for e in self.inner.entries():
+        self._raw = {e.session_id: e for e in self.inner.entries()}
+        for e in self._raw.values():
             if e.session_id == KEY_RECORD_ID:
                 continue
             if not envelope.is_sealed(e.project_key):
@@ -245,7 +247,9 @@ class EncryptedBackend(Backend):
         mark = self.marks.get(sid)
         listed = self._sealed_of.get(sid)
         generation = self.marks.generation(sid)
-        e = next((x for x in self.inner.entries() if x.session_id == sid), None)
+        if not self._raw:
+            self.entries()
+        e = self._raw.get(sid)
         if e is not None and envelope.is_sealed(e.project_key):
             with contextlib.suppress(BundleError):
                 generation = max(generation, self._listing(e, key).generation)
