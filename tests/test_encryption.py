@@ -304,7 +304,7 @@ def joined_pair(pair):  # type: ignore[no-untyped-def]
 
 
 def plain_inner(dev: Device) -> Backend:
-    return open_backend(dev.config, dev.paths, plain=True)
+    return open_backend(dev.config, dev.paths)
 
 
 def test_tampered_and_swapped_objects_are_refused_and_nothing_is_written(pair):

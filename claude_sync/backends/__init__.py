@@ -7,15 +7,10 @@ from .base import Backend, PushItem, PushResult
 __all__ = ["Backend", "PushItem", "PushResult", "open_backend"]
 
 
-def open_backend(config, paths, *, plain: bool = False):  # type: ignore[no-untyped-def]
-    """The backend the configuration names, seen through end-to-end encryption (docs/encryption.md)
-    unless `plain`: a remote without a key record passes through unchanged."""
+def open_backend(config, paths):  # type: ignore[no-untyped-def]
+    """The backend the configuration names, as the remote holds it (sealed sessions stay sealed:
+    the engine sees it through claude_sync.encryption.setup.open_sealed)."""
     from ..format.errors import ConfigError
-
-    if not plain:
-        from ..encryption.setup import wrap
-
-        return wrap(open_backend(config, paths, plain=True), config, paths)
 
     if config.backend == "git":
         from .git import GitBackend

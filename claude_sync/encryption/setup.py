@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .. import credentials
+from ..backends import open_backend
 from ..backends.base import Backend
 from ..config import Config, Paths
 from ..format.errors import ConfigError, SyncError
@@ -70,9 +71,13 @@ def wrap(inner: Backend, config: Config, paths: Paths, key: bytes | None = None,
 
 
 def _open(config: Config, paths: Paths, key: bytes | None = None, *, use_stored: bool = True) -> EncryptedBackend:
-    from ..backends import open_backend
+    return wrap(open_backend(config, paths), config, paths, key, use_stored=use_stored)
 
-    return wrap(open_backend(config, paths, plain=True), config, paths, key, use_stored=use_stored)
+
+def open_sealed(config: Config, paths: Paths) -> EncryptedBackend:
+    """The configured backend as the engine sees it: plain bundles in and out, sealed on the remote
+    when it is encrypted; a remote without a key record passes through unchanged."""
+    return _open(config, paths)
 
 
 @dataclass
