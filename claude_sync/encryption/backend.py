@@ -18,6 +18,8 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from .. import atomic
@@ -116,7 +118,8 @@ class EncryptedBackend(Backend):
         self._record_digest: str | None = None
         self._listings: dict[tuple[str, str], envelope.Listing] = {}  # (sid, sealed digest) -> opened listing
         self._sealed_of: dict[str, tuple[str, str]] = {}  # sid -> (plain digest, sealed digest) as listed
-        self._staged: dict[str, tuple[str, envelope.Opened]] = {}
+        self._staged: dict[str, tuple[str, Future[envelope.Opened]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
         self._raw: dict[str, RemoteEntry] = {}  # the inner backend's entries, as last listed
         self._loaded = False
 
@@ -234,13 +237,20 @@ class EncryptedBackend(Backend):
         return opened.bundle
 
     def stage(self, bundle: Bundle) -> None:
+        """Seal a session a bulk push will soon push, on the other core (zlib and AES release the GIL),
+        and hand the sealed bundle on to the inner backend once it is ready."""
         key = self._usable_key()
         if key is None:
             self.inner.stage(bundle)
             return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max(1, min(4, (os.cpu_count() or 2) - 1)), thread_name_prefix="seal")
+        self._staged[bundle.session_id] = (content_digest(bundle), self._pool.submit(self._seal_and_stage, bundle, key))
+
+    def _seal_and_stage(self, bundle: Bundle, key: bytes) -> envelope.Opened:
         opened = self._seal(bundle, key)
-        self._staged[bundle.session_id] = (content_digest(bundle), opened)
         self.inner.stage(opened.bundle)
+        return opened
 
     def _seal(self, bundle: Bundle, key: bytes) -> envelope.Opened:
         sid = bundle.session_id
@@ -272,17 +282,14 @@ class EncryptedBackend(Backend):
             sid = item.bundle.session_id
             plain_digest = content_digest(item.bundle)
             staged = self._staged.pop(sid, None)
-            opened = staged[1] if staged is not None and staged[0] == plain_digest else self._seal(item.bundle, key)
+            opened = staged[1].result() if staged is not None and staged[0] == plain_digest else self._seal(item.bundle, key)
             listed = self._sealed_of.get(sid)
             base = item.base
             if base is not None and listed is not None and listed[0] == base:
                 base = listed[1]  # the engine decided against the plain digest; the remote compares sealed ones
             sealed_items.append(PushItem(opened.bundle, base, item.force))
             opened_by_sid[sid] = (plain_digest, opened)
-        try:
-            results = self.inner.push(sealed_items)
-        finally:
-            self._staged.clear()
+        results = self.inner.push(sealed_items)
         for sid, result in results.items():
             if result is PushResult.PUSHED and sid in opened_by_sid:
                 plain_digest, opened = opened_by_sid[sid]
@@ -309,6 +316,8 @@ class EncryptedBackend(Backend):
         return result.get(KEY_RECORD_ID) is PushResult.PUSHED
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         try:
             self.marks.save()
         except OSError as e:

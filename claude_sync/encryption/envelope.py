@@ -9,8 +9,8 @@ so both backends and the server store, append and check it as they do any other:
     session/header                 one frame: the real manifest without its file list, the content
                                    digest of the plain session (every logical name and SHA-256), the
                                    generation
-    session/e2e/<32 hex>.jsonl     a log: one frame per push that appended to it (so appends stay appends)
-    session/e2e/<32 hex>           any other file: one frame
+    session/e2e/<h>/<h>/<30 hex>.jsonl  a log: one frame per push that appended to it (so appends stay appends)
+    session/e2e/<h>/<h>/<30 hex>   any other file: one frame
 
 The first frame of every file starts with its logical name, so the header stays small (it is
 rewritten by every push) and the content digest in it binds every file of the version.
@@ -49,6 +49,7 @@ ENVELOPE = 2  # the version byte of every frame, bound into its associated data
 SEALED_DIR = "session/e2e/"
 HEADER = "session/header"  # beside, not in, the folder of opaque files: Git rewrites only small trees on an append
 LISTING_PREFIX = "e2e2."  # a sealed listing in the manifest's title
+FAST_FROM = 256 * 1024  # frames from this size are deflated at level 1, smaller ones at 6
 MAX_FRAMES = 64  # a log with more frames is sealed again as one (the Git backend rewrites it then too)
 _AD = b"claude-sync/e2e/%d\0%s\0%s\0%s\0%d"
 _FRAME_HEAD = struct.Struct(">IB8s12s")  # length of the rest, version, key id, nonce
@@ -86,14 +87,17 @@ class _SessionKeys:
         self.session_id = session_id
 
     def name(self, logical: str) -> str:
+        # Fanned out by two hex digits, so an append rewrites three small Git trees, not one listing every log.
         h = hmac.new(self.name_key, logical.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
-        return SEALED_DIR + h + (".jsonl" if is_log(logical) else "")
+        return f"{SEALED_DIR}{h[0]}/{h[1]}/{h[2:]}" + (".jsonl" if is_log(logical) else "")
 
     def ad(self, kind: str, name: str, index: int) -> bytes:
         return _AD % (ENVELOPE, kind.encode(), self.session_id.encode(), name.encode("utf-8"), index)
 
     def seal(self, kind: str, name: str, index: int, payload: bytes) -> bytes:
-        packed = zlib.compress(payload, 6 if len(payload) < 1024 * 1024 else 1)
+        # Small frames (appends) get zlib's default, larger ones its fastest level: a full push must not cost
+        # much more than without encryption. Chosen by size alone, so the same frame seals the same again.
+        packed = zlib.compress(payload, 6 if len(payload) < FAST_FROM else 1)
         body = struct.pack(">I", len(packed)) + packed
         plaintext = body + bytes(padme(len(body)) - len(body))
         ad = self.ad(kind, name, index)
