@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from . import atomic
-from .format.errors import ConfigError
+from .format.errors import ConfigError, SyncError
 from .format.tokens import Flavour
 
 CONFIG_VERSION = 1
@@ -56,6 +56,20 @@ class Config(BaseModel):
     # End-to-end encryption (docs/encryption.md): whether sealed sessions name the device they came
     # from in clear (the host sees it), so listings on other devices can show it without the key.
     encryption_show_device: bool = False
+    # Projects (keys) whose memory (projects/<enc>/memory/) this device sends and accepts; none by default.
+    memory_projects: list[str] = []
+
+    @field_validator("memory_projects")
+    @classmethod
+    def _memory_keys_ok(cls, v: list[str]) -> list[str]:
+        from .project import validate_key
+
+        for key in v:
+            try:
+                validate_key(key)
+            except SyncError as e:
+                raise ValueError(str(e)) from e
+        return list(dict.fromkeys(v))
 
     @field_validator("device")
     @classmethod
