@@ -435,3 +435,27 @@ def test_git_an_append_adds_one_small_segment(devices, bare_remote: Path):
     size = int(subprocess.run(["git", "cat-file", "-s", f"main:{segments[0]}"], cwd=bare_remote,
                               capture_output=True, text=True, check=True).stdout)
     assert size <= 3 * len(gzip.compress(extra))
+
+
+def test_project_memory_is_sealed_under_a_keyed_id(pair):
+    from claude_sync.format.bundle import memory_object_id
+
+    a, b, remote_leaks = pair
+    key = MARKERS["project"] + "/api"
+    s = marker_session(a)
+    memory = a.project_dir(key) / "memory"
+    memory.mkdir(parents=True)
+    (memory / "MEMORY.md").write_text("remember " + MARKERS["file"] + "\n")
+    for dev in (a, b):
+        assert dev_cli(dev, "configure", "--sync-memory", key).returncode == 0
+        dev.config = dev.config.model_copy(update={"memory_projects": [key]})
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert remote_leaks() == []
+    inner = plain_inner(a)
+    inner.refresh()
+    assert memory_object_id(key) not in {e.session_id for e in inner.entries()}  # the unkeyed id would name the project
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    assert b.pull().exit_code == 0
+    assert MARKERS["file"] in (b.project_dir(key) / "memory" / "MEMORY.md").read_text()
+    assert (b.project_dir(key) / f"{s.session_id}.jsonl").exists()

@@ -121,6 +121,7 @@ class EncryptedBackend(Backend):
         self._staged: dict[str, tuple[str, Future[envelope.Opened]]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._raw: dict[str, RemoteEntry] = {}  # the inner backend's entries, as last listed
+        self._stored_id: dict[str, str] = {}  # plain id -> the id the remote stores it under (memory objects)
         self._loaded = False
 
     # -- the key record ----------------------------------------------------
@@ -195,10 +196,12 @@ class EncryptedBackend(Backend):
             except BundleError as err:
                 log.warning("%s; skipped", err)
                 continue
-            self._sealed_of[e.session_id] = (listing.content_sha256, e.content_sha256)
+            self._sealed_of[listing.session_id] = (listing.content_sha256, e.content_sha256)
+            self._stored_id[listing.session_id] = e.session_id
             out.append(
                 e.model_copy(
                     update={
+                        "session_id": listing.session_id,
                         "project_key": listing.project_key,
                         "title": listing.title,
                         "device": listing.device,
@@ -221,10 +224,12 @@ class EncryptedBackend(Backend):
         if key is None:
             return self.inner.fetch(session_id, have)
         # The inner backend's `have` would be the sealed copy, which this device does not keep.
-        sealed = self.inner.fetch(session_id)
+        sealed = self.inner.fetch(self._stored_id.get(session_id, session_id))
         if not envelope.is_sealed(sealed.manifest):
             return sealed  # a plain session not sealed yet: the next push seals it
         opened = envelope.open_sealed(sealed, key, max_bytes=self.max_bytes)
+        if opened.bundle.session_id != session_id:
+            raise envelope.Tampered(f"the remote served {opened.bundle.session_id} for {session_id}; nothing was written")
         mark = self.marks.get(session_id)
         digest = content_digest(opened.bundle)
         seen = self.marks.generation(session_id)
@@ -259,7 +264,7 @@ class EncryptedBackend(Backend):
         generation = self.marks.generation(sid)
         if not self._raw:
             self.entries()
-        e = self._raw.get(sid)
+        e = self._raw.get(self._stored_id.get(sid, sid))
         if e is not None and envelope.is_sealed(e.project_key):
             with contextlib.suppress(BundleError):
                 generation = max(generation, self._listing(e, key).generation)
@@ -289,7 +294,9 @@ class EncryptedBackend(Backend):
                 base = listed[1]  # the engine decided against the plain digest; the remote compares sealed ones
             sealed_items.append(PushItem(opened.bundle, base, item.force))
             opened_by_sid[sid] = (plain_digest, opened)
-        results = self.inner.push(sealed_items)
+            self._stored_id[sid] = opened.bundle.session_id
+        plain_id = {opened.bundle.session_id: sid for sid, (_d, opened) in opened_by_sid.items()}
+        results = {plain_id.get(k, k): v for k, v in self.inner.push(sealed_items).items()}
         for sid, result in results.items():
             if result is PushResult.PUSHED and sid in opened_by_sid:
                 plain_digest, opened = opened_by_sid[sid]

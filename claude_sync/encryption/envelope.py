@@ -34,13 +34,14 @@ import hashlib
 import hmac
 import json
 import struct
+import uuid
 import zlib
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..format.bundle import Bundle, Manifest, content_digest
+from ..format.bundle import MEMORY_KIND, Bundle, Manifest, content_digest
 from ..format.errors import BundleError
 from ..format.layout import SEALED_PROJECT_PREFIX, check_logical, is_log
 from .keys import derive, key_id
@@ -59,6 +60,15 @@ class Tampered(BundleError):
     """A sealed object failed authentication or does not fit its header: nothing was written."""
 
     code = "tampered"
+
+
+def sealed_id(account_key: bytes, manifest: Manifest) -> str:
+    """The id a version is stored under: the session id; for a project's memory object (whose own id
+    is an unkeyed hash of the project key, so a host could test guesses) a keyed one."""
+    if manifest.kind != MEMORY_KIND:
+        return manifest.session_id
+    mac = hmac.new(derive(account_key, "memory ids"), manifest.project_key.encode("utf-8"), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=mac[:16], version=4))
 
 
 def blind_index(account_key: bytes, project_key: str) -> str:
@@ -188,6 +198,7 @@ class Opened:
 class Listing:
     """What a sealed session's listing says, once opened (RemoteEntry fields the host must not read)."""
 
+    session_id: str  # the plain id (another than the stored one for a project's memory object)
     title: str
     project_key: str
     device: str
@@ -205,7 +216,7 @@ def seal(
     show_device: bool = False,
 ) -> Opened:
     """The sealed bundle of a plain one (`Opened.bundle` is the sealed one here; frames as cut)."""
-    sid = bundle.session_id
+    sid = sealed_id(account_key, bundle.manifest)
     keys = _SessionKeys(account_key, sid)
     previous_frames = previous_frames or {}
     files: dict[str, bytes] = {}
@@ -241,6 +252,7 @@ def seal(
         "device": bundle.manifest.device,
         "message_count": bundle.manifest.message_count,
         "content_sha256": content_digest(bundle),
+        "session_id": bundle.session_id,
     }
     sealed_listing = keys.seal("listing", digest, 0, json.dumps(listing, sort_keys=True).encode())
     m = bundle.manifest
@@ -272,7 +284,7 @@ def open_listing(session_id: str, content_sha256: str, title: str, account_key: 
     try:
         d = json.loads(raw)
         return Listing(
-            title=str(d["title"]), project_key=str(d["project_key"]), device=str(d["device"]),
+            session_id=str(d.get("session_id", session_id)), title=str(d["title"]), project_key=str(d["project_key"]), device=str(d["device"]),
             message_count=int(d["message_count"]), content_sha256=str(d["content_sha256"]),
             generation=int(d["generation"]),
         )
@@ -294,7 +306,7 @@ def open_sealed(sealed: Bundle, account_key: bytes, *, max_bytes: int) -> Opened
         generation = int(header["generation"])
     except (ValueError, KeyError, TypeError) as e:
         raise Tampered(f"the sealed header of session {sid} is malformed: {e}") from e
-    if manifest.session_id != sid:
+    if sealed_id(account_key, manifest) != sid:
         raise Tampered(f"the sealed header of session {sid} belongs to session {manifest.session_id}; nothing was written")
     files: dict[str, bytes] = {}
     frames: dict[str, list[int]] = {}
