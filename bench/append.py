@@ -68,7 +68,7 @@ def run(ctx: Run) -> list[Result]:
 
 
 def measure(ctx: Run, *, encrypted: bool = False, figure: str = "4") -> list[Result]:
-    """The append figures; `encrypted`: with end-to-end encryption on for both remotes (figure 7)."""
+    """The append figures; `encrypted`: with end-to-end encryption on for both remotes (figure 10)."""
     from claude_sync import credentials
     from claude_sync.backends.http import HttpBackend
     from claude_sync.encryption import setup

@@ -7,7 +7,7 @@ import math
 
 from bench.runner import run
 
-FIGURES = {"1a", "1b", "1c", "2a", "2b", "2c", "2d", "3", "4a", "4b", "5a", "5b", "6a", "6b", "6c", "6d", "7", "8a", "8b"}
+FIGURES = {"1a", "1b", "1c", "2a", "2b", "2c", "2d", "3", "4a", "4b", "5a", "5b", "6a", "6b", "6c", "6d", "9", "10a", "10b"}
 
 
 def test_the_tiny_benchmark_produces_every_figure(tmp_path):
