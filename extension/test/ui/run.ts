@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeFixtures, type Fixtures } from './fixtures';
-import { CodeServer, hostTools, type HostTools } from './host';
+import { buildDevVsix, CodeServer, extensionLogs, hostTools, type HostTools } from './host';
 import { Workbench } from './workbench';
 
 const repo = path.resolve(__dirname, '..', '..', '..', '..');
@@ -27,19 +27,6 @@ class Failure extends Error {}
 
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Failure(message);
-}
-
-function buildDevVsix(work: string): string {
-  // The extension without bundled libraries: the sidecar runs in the repository's .venv.
-  const ignore = path.join(work, 'dev.vscodeignore');
-  fs.writeFileSync(ignore, `${fs.readFileSync(path.join(repo, '.vscodeignore'), 'utf8')}\nextension/bundled/**\n`);
-  const out = path.join(work, 'claude-sync-sessions-dev.vsix');
-  execFileSync(
-    'npx',
-    ['vsce', 'package', '--no-dependencies', '--no-rewrite-relative-links', '--allow-missing-repository', '--ignoreFile', ignore, '-o', out],
-    { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  return out;
 }
 
 function escapeRegExp(s: string): string {
@@ -133,18 +120,9 @@ class Device {
 
   /** The extension's own log (its output channel), for a failure report. */
   extensionLog(): string {
-    const dir = path.join(this.work, `code-server-${this.name}`, 'user-data', 'logs');
-    const found: string[] = [];
-    const walk = (d: string) => {
-      if (!fs.existsSync(d)) return;
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-        const p = path.join(d, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (/Claude Sync\.log$/.test(e.name)) found.push(p);
-      }
-    };
-    walk(dir);
-    return found.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+    return extensionLogs(path.join(this.work, `code-server-${this.name}`))
+      .map((f) => fs.readFileSync(f, 'utf8'))
+      .join('\n');
   }
 }
 
@@ -155,7 +133,7 @@ async function main(): Promise<number> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'claude-sync-ui-'));
   const fx = makeFixtures(repo, work);
   const packaged = process.env.CLAUDE_SYNC_UI_VSIX;
-  const vsix = packaged ? path.resolve(packaged) : buildDevVsix(work);
+  const vsix = packaged ? path.resolve(packaged) : buildDevVsix(repo, work);
   const env: Record<string, string> = packaged ? {} : { CLAUDE_SYNC_PYTHON: path.join(repo, '.venv', 'bin', 'python') };
   // Resume in Terminal starts `claude`: a stand-in that writes down how it was started (the real
   // client resuming a synced session is what tests/e2e covers).
