@@ -153,8 +153,8 @@ def load(url: str, token: str, bundles: list[tuple[str, bytes]], pushers: int) -
     start = threading.Barrier(pushers + 1)
 
     def pusher(mine: list[tuple[str, bytes]]) -> None:
-        auth = {"Authorization": f"Bearer {token}", wire.FORMAT: str(version.FORMAT_VERSION)}
-        with httpx.Client(base_url=url, timeout=120, headers=auth) as client:
+        headers = {"Authorization": f"Bearer {token}", wire.FORMAT: str(version.FORMAT_VERSION)}
+        with httpx.Client(base_url=url, timeout=120, headers=headers) as client:
             start.wait()
             for sha, data in mine:
                 t = time.perf_counter()

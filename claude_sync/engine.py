@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import claude_home, forks, never_sync
-from .backends import Backend, PushItem, PushResult, open_backend
+from .backends import Backend, PushItem, PushResult
 from .backends.base import PartialPush
 from .config import Config, Paths, this_flavour
 from .deletion import DELETED_TITLE, continued_after, move_to_backups, tombstone_bundle, tombstone_of, when
@@ -223,7 +223,9 @@ class SyncEngine:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = open_backend(self.config, self.paths)
+            from .encryption.setup import open_sealed  # cryptography only when a remote is used
+
+            self._backend = open_sealed(self.config, self.paths)
         return self._backend
 
     def close(self) -> None:

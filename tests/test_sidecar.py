@@ -496,3 +496,31 @@ async def test_delete_everywhere_and_the_never_sync_list_through_the_sidecar(sid
     reasons = {o["sessionId"]: o["reason"] for o in summary["outcomes"]}
     assert reasons[secret.session_id] == "not synced by choice (never-sync list)"
     assert await c.request("claudeSync/neverSync", {"action": "remove", "projects": ["clients/*"]}) == {"projects": [], "sessions": []}
+
+
+# -- end-to-end encryption -----------------------------------------------------------
+
+
+async def test_encryption_is_set_up_joined_and_shown_through_the_sidecar(sidecar, devices):
+    a, b = devices
+    rich_session(a.paths.claude, a.cwd("acme/api"), str(a.home))
+    ca = await sidecar(a)
+    assert (await ca.request("claudeSync/encryptionStatus"))["encrypted"] is False
+    made = await ca.request("claudeSync/encryptionInit", {"passphrase": "a long enough passphrase"})
+    phrase = made["recoveryPhrase"]
+    assert len(phrase.split()) == 24 and len(made["keyId"]) == 16
+    assert (await ca.request("claudeSync/push", {"operationId": "p1", "all": True}))["done"] == 1
+    err = await rpc_error(ca.request("claudeSync/encryptionShowPhrase", {"confirm": False}))
+    assert err.data["code"] == "invalid_params"  # type: ignore[attr-defined]
+    assert (await ca.request("claudeSync/encryptionShowPhrase", {"confirm": True}))["recoveryPhrase"] == phrase
+
+    cb = await sidecar(b)
+    err = await rpc_error(cb.request("claudeSync/listRemote"))
+    assert err.data["code"] == "encryption_required"  # type: ignore[attr-defined]
+    err = await rpc_error(cb.request("claudeSync/encryptionJoin", {"secret": "not the passphrase"}))
+    assert err.data["code"] == "wrong_key"  # type: ignore[attr-defined]
+    assert (await cb.request("claudeSync/encryptionJoin", {"secret": "a long enough passphrase"}))["keyId"] == made["keyId"]
+    status = await cb.request("claudeSync/encryptionStatus")
+    assert status["joined"] and status["sealed"] == 1
+    [entry] = (await cb.request("claudeSync/listRemote"))["entries"]
+    assert entry["projectKey"] == "acme/api" and "hello.py" in entry["title"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .errors import SyncError
 
-FORMAT_VERSION = 2  # what this claude-sync reads and writes
+FORMAT_VERSION = 3  # what this claude-sync reads and writes
 UNVERSIONED = 1  # what a remote that records no version holds
 
 
@@ -47,17 +47,21 @@ class Migration:
 
 
 # Each step is applied by a backend through its own `migrate(step)`.
-TOMBSTONES = Migration(
-    2,
-    "a deleted session leaves a tombstone object (format/tombstone.py) that devices of format 1 cannot "
-    "read; nothing stored changes, but they must stop writing (they would push deleted sessions back)",
+MIGRATIONS: tuple[Migration, ...] = (
+    # End-to-end encryption (docs/encryption.md): sealed sessions and a key record may be stored. Nothing
+    # stored before changes; the step only stops devices that cannot tell a sealed session from writing.
+    Migration(2, "end-to-end encryption"),
+    # A deleted session leaves a tombstone object (format/tombstone.py) that older devices cannot read;
+    # nothing stored changes, but they must stop writing (they would push deleted sessions back).
+    Migration(3, "tombstones of deleted sessions"),
 )
-MIGRATIONS: tuple[Migration, ...] = (TOMBSTONES,)
+ENCRYPTION = 2  # the first format that may hold sealed sessions
+TOMBSTONES = 3  # the first format that may hold tombstones
 
 
 def migrate_nothing_stored(step: Migration) -> None:
     """The migrations that change nothing already stored: recording the new version is the whole step."""
-    if step is not TOMBSTONES:  # pragma: no cover - a step that transforms data needs its own code
+    if step.to not in (ENCRYPTION, TOMBSTONES):  # pragma: no cover - a step that transforms data needs its own code
         raise SyncError(f"no way to bring a remote to format {step.to} ({step.why})")
 
 

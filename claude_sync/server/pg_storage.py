@@ -134,7 +134,7 @@ class PostgresStorage(BlobStorage):
             )
 
     def _migrate(self, step: version.Migration) -> None:
-        version.migrate_nothing_stored(step)  # format 2 (tombstones) adds a kind of object, changes none
+        version.migrate_nothing_stored(step)  # encryption and tombstones add kinds of objects, change none
 
     def close(self) -> None:
         self.pool.close()

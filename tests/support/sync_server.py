@@ -99,8 +99,7 @@ class SyncServer(ServerProcess):
         """A raw HTTP client; token None: the default user's, "" none at all."""
         token = self.token if token is None else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        # A device of this version declares the format it writes, as HttpBackend does.
-        headers[wire.FORMAT] = str(version.FORMAT_VERSION)
+        headers[wire.FORMAT] = str(version.FORMAT_VERSION)  # as a current device says (older ones cannot write)
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def backend(self, token: str | None = None, **kw: object) -> HttpBackend:
