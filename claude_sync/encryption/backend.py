@@ -322,6 +322,18 @@ class EncryptedBackend(Backend):
         result = self.inner.push([PushItem(record_bundle(record), None)])
         return result.get(KEY_RECORD_ID) is PushResult.PUSHED
 
+    def remove(self, bases: dict[str, str]) -> dict[str, PushResult]:
+        """Compaction: the bases are digests of the opened listing; the remote knows its sealed ones."""
+        if not self.encrypted:
+            return self.inner.remove(bases)
+        opened = {e.session_id: e.content_sha256 for e in self.entries()}
+        sealed = {e.session_id: e.content_sha256 for e in self.inner.entries()}
+        mine = {sid: sealed[sid] for sid, base in bases.items() if sid in sealed and opened.get(sid) == base}
+        results = {sid: PushResult.CONFLICT for sid in bases if sid not in mine}
+        if mine:
+            results.update(self.inner.remove(mine))
+        return results
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
