@@ -16,7 +16,7 @@ round robin). Afterwards every session is read back through another replica and 
 the bundle's SHA-256 matches the listing, each own session is exactly what its device
 last stored, and every line a shared session acknowledged is in it once. Figures:
 writes per second, MB/s uploaded, p50/p99 of the writes, CPU of the servers and of
-PostgreSQL. PostgreSQL comes from tests/support/postgres.py (a cluster of its own).
+PostgreSQL. PostgreSQL comes from devtools/postgres.py (a cluster of its own).
 """
 
 from __future__ import annotations
@@ -358,7 +358,7 @@ def results(outcomes: list[Outcome], target_clients: tuple[int, int]) -> list[Re
 
 
 def main(argv: list[str]) -> int:
-    from tests.support.postgres import PostgresCluster, find_bindir
+    from devtools.postgres import PostgresCluster, find_bindir
 
     p = argparse.ArgumentParser(prog="python -m bench replicas", description=__doc__.split("\n\n")[0])
     p.add_argument("--clients", default="50,100", help="comma-separated client counts (default 50,100)")

@@ -238,7 +238,8 @@ def cmd_token(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_hooks(args: argparse.Namespace, paths: Paths) -> int:
-    from . import hooks
+    from .hooks import policy as hooks
+    from .hooks.settings import SettingsError
 
     if args.hooks_command == "status":
         st = hooks.status(paths)
@@ -246,7 +247,7 @@ def cmd_hooks(args: argparse.Namespace, paths: Paths) -> int:
             _print_json(st)
             return 0
         if st["error"]:
-            raise hooks.SettingsError(st["error"])
+            raise SettingsError(st["error"])
         print(f"hooks {'installed' if st['installed'] else 'not installed'} in {st['settings']}")
         for event, state in st["events"].items():
             print(f"  {event}: {state}")
@@ -273,7 +274,7 @@ def cmd_hooks(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_hook(args: argparse.Namespace, paths: Paths) -> int:
-    from .hook_runner import run_hook
+    from .hooks.runner import run_hook
 
     return run_hook(args.event, paths.data, sys.stdin.buffer, sys.stdout)
 

@@ -22,6 +22,7 @@ from . import claude_home, forks
 from .backends import Backend, PushItem, PushResult, open_backend
 from .backends.base import PartialPush
 from .config import Config, Paths, this_flavour
+from .discovery import LocalSession, discover
 from .format.bundle import MEMORY_KIND, Bundle, content_digest, memory_object_id, parse_time
 from .format.errors import BundleError, NotPortable, SyncError
 from .format.layout import is_session_folder_file
@@ -29,10 +30,10 @@ from .format.locking import exclusive
 from .format.wire import RemoteEntry
 from .memory import apply_memory, memory_files, pack_memory
 from .merge import merged_bundle
-from .portable import Packer, layout_for, pack, render, render_title
+from .meta_cache import MetaCache
+from .portable import Packer, pack, render, render_title
 from .project import DeviceLayout
 from .restore import RestorePlan, write_restore
-from .sessions import LocalSession, MetaCache, discover
 from .state import SyncState
 from .versions import Relation, compare
 
@@ -92,6 +93,26 @@ class _Push:
     why: str
     base: str | None  # the remote version this push replaces
     force: bool = False
+
+
+@dataclass
+class _PushRun:
+    """One call of push: what it was asked for and what it has settled so far, handed along its
+    steps (never kept on the engine, which outlives it)."""
+
+    summary: Summary
+    state: SyncState
+    total: int
+    progress: Progress | None
+    force: bool = False  # replace remote copies even when they are longer
+    packer: Packer | None = None  # packs the sessions of this push ahead, in worker processes
+    done: int = 0
+
+    def settle(self, out: Outcome) -> None:
+        self.done += 1
+        self.summary.outcomes.append(out)
+        if self.progress:
+            self.progress(self.done, self.total, out)
 
 
 @dataclass
@@ -190,9 +211,7 @@ class SyncEngine:
         self.lock_timeout = lock_timeout
         # The sidecar wants a remote that cannot be refreshed as one error, not a failure per session.
         self.stop_when_unreachable = stop_when_unreachable
-        self._force = False
-        self._packer: Packer | None = None
-        self.layout: DeviceLayout = layout_for(config.projects_root, str(self.paths.home), this_flavour())
+        self.layout = DeviceLayout.of_device(config.projects_root, str(self.paths.home), this_flavour())
 
     # -- plumbing ----------------------------------------------------------
 
@@ -240,7 +259,6 @@ class SyncEngine:
     ) -> Summary:
         """Upload sessions; `force` replaces remote copies even when they are longer."""
         sel.check()
-        self._force = force
         summary = Summary("push")
         with self._lock(), Packer(self.layout, self.config.device) as packer, _InFlight() as flying:
             # A configuration error stops here, before any session is touched. Opened under the lock:
@@ -257,9 +275,8 @@ class SyncEngine:
                     raise
                 summary.outcomes.extend(Outcome(s.session_id, FAILED, str(e), title=s.meta.title) for s in chosen)
                 return summary
-            total = len(chosen)
             pending: dict[str, tuple[LocalSession, _Push]] = {}
-            pending_bytes = done = 0
+            pending_bytes = 0
             remote = {e.session_id: e for e in self.backend.entries()}
             # Tokenizing is CPU-bound: what changed is packed ahead, on every core.
             changed = [
@@ -267,82 +284,65 @@ class SyncEngine:
                 if self.project_key(s) is not None and not self._unchanged(s, remote.get(s.session_id), state)
             ]
             packer.plan(changed)
-            self._packer = packer
+            run = _PushRun(summary, state, len(chosen), progress, force, packer)
             low, high = PUSH_BATCH_BYTES
             batch_bytes = min(high, max(low, sum(s.size for s in changed) // PUSH_BATCHES))
             for s in chosen:
                 if cancel is not None and cancel.is_set():
                     out = Outcome(s.session_id, SKIPPED, "cancelled", title=s.meta.title)
                 else:
-                    out, item = self._decide_push(s, remote.get(s.session_id), state)
+                    out, item = self._decide_push(s, remote.get(s.session_id), run)
                     if item is not None:
                         pending[s.session_id] = (s, item)
                         pending_bytes += sum(f.size for f in item.bundle.manifest.files)
                         if pending_bytes >= batch_bytes:
                             # This batch goes out in the background while the next one is packed.
-                            done = self._land(flying, summary, state, done, total, progress)
+                            self._land(flying, run)
                             flying.start(pending, functools.partial(self._push_items, pending, summary))
                             pending, pending_bytes = {}, 0
                         continue
-                done += 1
-                summary.outcomes.append(out)
-                if progress:
-                    progress(done, total, out)
-            self._packer = None
-            done = self._land(flying, summary, state, done, total, progress)
-            self._push_pending(pending, summary, state, done, total, progress)
-            self._push_memory(self._memory_keys([self.project_key(s) for s in chosen], sel), summary, state)
+                run.settle(out)
+            run.packer = None  # what is decided again from here is packed here
+            self._land(flying, run)
+            self._push_pending(pending, run)
+            self._push_memory(self._memory_keys([self.project_key(s) for s in chosen], sel), run)
             state.save()
         return summary
 
-    def _land(
-        self, flying: _InFlight, summary: Summary, state: SyncState, done: int, total: int, progress: Progress | None
-    ) -> int:
+    def _land(self, flying: _InFlight, run: _PushRun) -> None:
         """Wait for the batch pushed in the background, and settle it as _push_pending does."""
         landed = flying.land()
-        if landed is None:
-            return done
-        pending, results = landed
-        return self._push_pending(pending, summary, state, done, total, progress, results)
+        if landed is not None:
+            pending, results = landed
+            self._push_pending(pending, run, results)
 
     def _push_pending(
-        self,
-        pending: dict[str, tuple[LocalSession, _Push]],
-        summary: Summary,
-        state: SyncState,
-        done: int,
-        total: int,
-        progress: Progress | None,
-        pushed: dict[str, PushResult] | None = None,
-    ) -> int:
+        self, pending: dict[str, tuple[LocalSession, _Push]], run: _PushRun, pushed: dict[str, PushResult] | None = None
+    ) -> None:
         """Push what was decided (`pushed`: already pushed, with these results), deciding again for
-        sessions the remote changed meanwhile; returns `done`."""
+        sessions the remote changed meanwhile."""
         for _round in range(CONFLICT_ROUNDS):
             if not pending:
                 break
-            results = self._push_items(pending, summary) if pushed is None else pushed
+            results = self._push_items(pending, run.summary) if pushed is None else pushed
             pushed = None
             again: dict[str, tuple[LocalSession, _Push]] = {}
             remote = {e.session_id: e for e in self.backend.entries()}
             for sid, res in results.items():
                 s, push = pending[sid]
                 if res is PushResult.PUSHED:
-                    state.record(sid, content_digest(push.bundle), s.files)
+                    run.state.record(sid, content_digest(push.bundle), s.files)
                     out = Outcome(sid, DONE, push.why, push.bundle.manifest.project_key, s.meta.title)
                 else:
-                    out, item = self._decide_push(s, remote.get(sid), state)
+                    out, item = self._decide_push(s, remote.get(sid), run)
                     if item is not None:
                         again[sid] = (s, item)
                         continue
-                done += 1
-                summary.outcomes.append(out)
-                if progress:
-                    progress(done, total, out)
+                run.settle(out)
             pending = again
         for sid, (s, _p) in pending.items():
-            summary.outcomes.append(Outcome(sid, FAILED, "the remote kept changing; try again", title=s.meta.title))
-        state.save()  # a long push that is interrupted keeps what went through
-        return done
+            run.summary.outcomes.append(Outcome(sid, FAILED, "the remote kept changing; try again", title=s.meta.title))
+        run.state.save()  # a long push that is interrupted keeps what went through
 
     def _push_items(self, pending: dict[str, tuple[LocalSession, _Push]], summary: Summary) -> dict[str, PushResult]:
         items = [PushItem(p.bundle, p.base, p.force) for _s, p in pending.values()]
@@ -359,9 +359,7 @@ class SyncEngine:
             pending.clear()
             return {}
 
-    def _decide_push(
-        self, s: LocalSession, r: RemoteEntry | None, state: SyncState
-    ) -> tuple[Outcome, _Push | None]:
+    def _decide_push(self, s: LocalSession, r: RemoteEntry | None, run: _PushRun) -> tuple[Outcome, _Push | None]:
         """What to do with one local session: an outcome now, or a bundle to push."""
         sid = s.session_id
         key = self.project_key(s)
@@ -370,28 +368,31 @@ class SyncEngine:
             base.reason = f"{NOT_PORTABLE}: {self._not_portable_why(s)}"
             return base, None
         try:
-            if self._unchanged(s, r, state):
+            if self._unchanged(s, r, run.state):
                 base.reason = "up to date"
                 return base, None
-            b = self._pack(s)
+            b = run.packer.pack(s) if run.packer is not None else pack(s, self.layout, self.config.device)
             digest = content_digest(b)
             if r is not None and r.content_sha256 == digest:
-                state.record(sid, digest, s.files)
+                run.state.record(sid, digest, s.files)
                 base.reason = "up to date"
                 return base, None
             if r is None:
-                self._stage(b)
+                if run.packer is not None and run.packer.parallel:
+                    # A backend may start storing a session that is new on the remote right away (Git:
+                    # its compression overlaps with packing the next sessions); push() still decides.
+                    self.backend.stage(b)
                 return base, _Push(b, "new on the remote", None)
-            if r.content_sha256 == state.content(sid):
+            if r.content_sha256 == run.state.content(sid):
                 return base, _Push(b, "updated", r.content_sha256)
-            if self._force:
+            if run.force:
                 return base, _Push(b, "replaced the remote copy (forced)", r.content_sha256, force=True)
             remote = self.backend.fetch(sid, have=b)  # only what this copy lacks travels
             rel = compare(b.files, remote.files)
             if rel is Relation.LOCAL_AHEAD:
                 return base, _Push(b, "extends the remote copy", r.content_sha256)
             if rel is Relation.SAME:
-                state.record(sid, digest, s.files)
+                run.state.record(sid, digest, s.files)
                 base.reason = "up to date"
                 return base, None
             if rel is Relation.REMOTE_AHEAD:
@@ -426,17 +427,6 @@ class SyncEngine:
             and state.in_sync(sid)
             and state.unchanged(sid, s.files)
         )
-
-    def _stage(self, b: Bundle) -> None:
-        # A backend may start storing a session that is new on the remote right away (Git: its
-        # compression overlaps with packing the next sessions); push() still decides.
-        if self._packer is not None and self._packer.parallel:
-            self.backend.stage(b)
-
-    def _pack(self, s: LocalSession) -> Bundle:
-        if self._packer is not None:
-            return self._packer.pack(s)
-        return pack(s, self.layout, self.config.device)
 
     def _select_local(self, sessions: list[LocalSession], sel: Selection) -> tuple[list[LocalSession], list[Outcome]]:
         if sel.all:
@@ -525,7 +515,7 @@ class SyncEngine:
     def _project_folder(self, key: str) -> Path:
         return claude_home.find_project_folder(self.paths.claude / "projects", self.layout.cwd_for(key))
 
-    def _push_memory(self, keys: list[str], summary: Summary, state: SyncState) -> None:
+    def _push_memory(self, keys: list[str], run: _PushRun) -> None:
         if not keys:
             return
         remote = {e.session_id: e for e in self.backend.entries()}
@@ -539,14 +529,14 @@ class SyncEngine:
                 if b is None:
                     out.reason = "no project memory on this device"
                 elif r is not None and r.content_sha256 == content_digest(b):
-                    state.record(mid, r.content_sha256, memory_files(folder))
+                    run.state.record(mid, r.content_sha256, memory_files(folder))
                     out.reason = "up to date"
-                elif r is not None and r.content_sha256 != state.content(mid) and not self._force:
+                elif r is not None and r.content_sha256 != run.state.content(mid) and not run.force:
                     out.reason = "the project memory on the remote changed on another device; pull it first (or push --force)"
                 else:
-                    results = self.backend.push([PushItem(b, r.content_sha256 if r else None, self._force)])
+                    results = self.backend.push([PushItem(b, r.content_sha256 if r else None, run.force)])
                     if results.get(mid) is PushResult.PUSHED:
-                        state.record(mid, content_digest(b), memory_files(folder))
+                        run.state.record(mid, content_digest(b), memory_files(folder))
                         out.status, out.reason = DONE, "project memory pushed"
                     else:
                         out.reason = "the project memory on the remote changed meanwhile; pull it first"
@@ -554,7 +544,7 @@ class SyncEngine:
                 out.status, out.reason = FAILED, str(e)
             except OSError as e:
                 out.status, out.reason = FAILED, f"cannot read the project memory: {e}"
-            summary.outcomes.append(out)
+            run.summary.outcomes.append(out)
 
     def _pull_memory(self, keys: list[str], memory: dict[str, RemoteEntry], summary: Summary, state: SyncState) -> None:
         for key in keys:

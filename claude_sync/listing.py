@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from .discovery import LocalSession
 from .format.errors import NotPortable
 from .format.wire import RemoteEntry
 from .project import DeviceLayout
-from .sessions import LocalSession
 
 
 def project_of(cwd: str | None, layout: DeviceLayout) -> tuple[str | None, str]:

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import IO
 
 from .claude_home import project_folder_name
+from .discovery import LocalSession
 from .forks import parents_in
 from .format.bundle import Bundle, Manifest, context_for
 from .format.errors import NotPortable, SyncError
 from .format.layout import TRANSCRIPT, is_log
 from .format.tokens import Context
 from .project import DeviceLayout
-from .sessions import LocalSession, count_messages
+from .transcript import count_messages
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,6 @@ def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:
         return layout.tokens_for(cwd, project_folder_name(cwd)).detokenize(title, Context.RAW)
     except (ValueError, KeyError, SyncError):
         return title
-
-
-def layout_for(projects_root: str, home: str, flavour) -> DeviceLayout:  # type: ignore[no-untyped-def]
-    """The device layout with the projects root as the client sees it (symlinks resolved)."""
-    root = os.path.realpath(projects_root) if os.path.isdir(projects_root) else projects_root
-    return DeviceLayout(projects_root=root, home=home, flavour=flavour)
 
 
 # -- packing many sessions ------------------------------------------------------

@@ -7,6 +7,7 @@ carried as `~/rel/path`. Keys always use '/'.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .format.errors import NotPortable
@@ -69,6 +70,12 @@ class DeviceLayout:
     projects_root: str
     home: str
     flavour: Flavour
+
+    @classmethod
+    def of_device(cls, projects_root: str, home: str, flavour: Flavour) -> DeviceLayout:
+        """This device's layout, with the projects root as the client sees it (symlinks resolved)."""
+        root = os.path.realpath(projects_root) if os.path.isdir(projects_root) else projects_root
+        return cls(projects_root=root, home=home, flavour=flavour)
 
     def key_for(self, cwd: str) -> str:
         return project_key_for(cwd, self.projects_root, self.home, self.flavour)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import atomic
-from .sessions import fingerprint
+from .discovery import fingerprint
 
 STATE_VERSION = 2
 
@@ -32,7 +32,7 @@ class SyncState:
 
     {"content": digest of the remote version, "local": digest of the local files
     (differs after a merge that the remote does not have yet),
-    "files": fingerprint of the local files (sessions.fingerprint)}.
+    "files": fingerprint of the local files (discovery.fingerprint)}.
     Discovery's fingerprint is taken before the files are read, so a file that changes
     while a sync reads it makes the next sync look again.
     """

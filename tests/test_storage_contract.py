@@ -1,7 +1,7 @@
 """The storage contract, the same tests against both stores: SQLite (embedded) and PostgreSQL (team scale).
 
 Driven directly, without HTTP: what a push, an append, a listing and the administrator's
-commands must do whatever holds the data. PostgreSQL runs for real (tests/support/postgres.py).
+commands must do whatever holds the data. PostgreSQL runs for real (devtools/postgres.py).
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ HEADS = frozenset({SESSION_DIR, LEGACY_AGENTS, FILE_HISTORY, TASKS, TODOS, MEMOR
 LOG_SUFFIX = ".jsonl"
 
 # The one spelling of a session id: a UUID as the client writes it, lower case.
-SESSION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+SESSION_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # to search for one inside text
+SESSION_ID_PATTERN = rf"^{SESSION_ID}$"
 SESSION_PREFIX_PATTERN = r"^[0-9a-f-]{1,36}$"  # what a user may type to name one session
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
 _SESSION_PREFIX_RE = re.compile(SESSION_PREFIX_PATTERN)

@@ -13,14 +13,14 @@ from typing import Any, Literal
 from pydantic.alias_generators import to_camel
 
 from .. import __version__, credentials
-from .. import hooks as claude_hooks
 from ..config import Config, Paths, default_device_name, load_config, save_config, update_config
+from ..discovery import LocalSession
 from ..engine import DONE, FAILED, NOT_PORTABLE, Outcome, Progress, Selection, SyncEngine
 from ..format.errors import ConfigError, SessionNotFound
 from ..format.layout import TRANSCRIPT
+from ..hooks import policy as claude_hooks
 from ..listing import remote_dicts
 from ..portable import render, render_title
-from ..sessions import LocalSession
 from ..state import SyncState
 from . import remote_cache, resume
 from .errors import SidecarError

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..listing import human_size, local_groups
 from ..project import DeviceLayout
-from ..sessions import LocalSession
+from ..discovery import LocalSession
 from ..state import SyncState
 from .sync_state import TO_DOWNLOAD, TO_UPLOAD, State, StateIndex, counts, look, project_state, project_words
 

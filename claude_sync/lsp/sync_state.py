@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from ..sessions import LocalSession
+from ..discovery import LocalSession
 from ..state import SyncState
 
 State = Literal["synced", "changedHere", "onlyHere", "newerThere", "onlyThere", "diverged", "notPortable", "unknown"]

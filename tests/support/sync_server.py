@@ -27,8 +27,8 @@ from claude_sync.backends.http import HttpBackend
 from claude_sync.server.sqlite_storage import SqliteStorage
 from claude_sync.server.storage import Storage
 from claude_sync.server.stores import open_storage
+from devtools.server_process import ServerProcess
 from tests.support.devices import Device
-from tests.support.server_process import ServerProcess
 
 
 class SyncServer(ServerProcess):
