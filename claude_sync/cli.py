@@ -237,6 +237,56 @@ def cmd_token(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def _read_secret(prompt: str) -> str:
+    """A phrase or passphrase: from stdin (one line is enough), never from arguments or the environment."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(prompt)
+    return sys.stdin.readline() if not sys.stdin.closed else ""
+
+
+def cmd_encryption(args: argparse.Namespace, paths: Paths) -> int:
+    from .encryption import setup
+    from .format.errors import ConfigError
+
+    config = load_config(paths)
+    if args.encryption_command == "init":
+        passphrase = _read_secret("passphrase: ").rstrip("\r\n") if args.passphrase else None
+        phrase, kid, sealed = setup.init(config, paths, passphrase)
+        print(f"end-to-end encryption is on for {setup.remote_name(config)} (key {kid})")
+        if sealed:
+            print(f"sealed {sealed} session(s) the remote held in plain (older Git commits still hold them: see docs/encryption.md)")
+        print("write down the recovery phrase below: it is the only way to join other devices"
+              + (" besides the passphrase" if passphrase else "") + ", and to get the sessions back")
+        print(phrase)
+    elif args.encryption_command == "join":
+        kid = setup.join(config, paths, _read_secret("recovery phrase or passphrase: "))
+        print(f"joined: this device holds the key {kid} of {setup.remote_name(config)}")
+    elif args.encryption_command == "status":
+        st = setup.status(config, paths)
+        if args.json:
+            _print_json(st.to_dict())
+        else:
+            state = "on" if st.encrypted else "off"
+            print(f"end-to-end encryption: {state} for {st.remote}")
+            if st.encrypted:
+                print(f"  key {st.key_id}; this device {'has joined' if st.joined else 'has NOT joined (claude-sync encryption join)'}")
+                print(f"  passphrase unlock: {'yes' if st.passphrase else 'no (recovery phrase only)'}")
+                print(f"  sessions on the remote: {st.sealed} sealed, {st.plain} still plain")
+            print(f"  keys are kept in {st.store}")
+    else:  # show-phrase
+        if not args.yes:
+            if sys.stdin.isatty():
+                answer = input("show the recovery phrase on screen? anyone who sees it can read every session [y/N] ")
+            else:
+                answer = sys.stdin.readline()
+            if answer.strip().lower() not in ("y", "yes"):
+                raise ConfigError("not confirmed: the recovery phrase was not shown")
+        print(setup.show_phrase(config, paths))
+    return 0
+
+
 def cmd_hooks(args: argparse.Namespace, paths: Paths) -> int:
     from .hooks import policy as hooks
     from .hooks.settings import SettingsError
@@ -416,6 +466,17 @@ def build_parser() -> argparse.ArgumentParser:
         x = tk_sub.add_parser(name, help=text)
         x.add_argument("--server-url", help="the server the token is for (default: the configured one)")
     tk.set_defaults(func=cmd_token)
+
+    en = sub.add_parser("encryption", help="end-to-end encryption: the Git host and the server see only ciphertext")
+    en_sub = en.add_subparsers(dest="encryption_command", required=True)
+    x = en_sub.add_parser("init", help="turn it on for the configured remote; prints the recovery phrase last")
+    x.add_argument("--passphrase", action="store_true", help="also unlock with a passphrase, read from stdin")
+    en_sub.add_parser("join", help="join from another device: the recovery phrase or passphrase on stdin")
+    x = en_sub.add_parser("status", help="whether the remote is encrypted and this device has joined")
+    x.add_argument("--json", action="store_true")
+    x = en_sub.add_parser("show-phrase", help="show the recovery phrase again (asks for confirmation)")
+    x.add_argument("--yes", action="store_true", help="confirmed already: do not ask")
+    en.set_defaults(func=cmd_encryption)
 
     hk = sub.add_parser("hooks", help="sync automatically: Claude Code hooks that push at session end, pull at start")
     hk_sub = hk.add_subparsers(dest="hooks_command", required=True)

@@ -53,6 +53,9 @@ class Config(BaseModel):
     # background, and whether it tells the model (one line in its context) what arrived.
     hook_pull_timeout: float = Field(default=5.0, ge=0, le=60)
     hook_note: bool = False
+    # End-to-end encryption (docs/encryption.md): whether sealed sessions name the device they came
+    # from in clear (the host sees it), so listings on other devices can show it without the key.
+    encryption_show_device: bool = False
     # Projects (keys) whose memory (projects/<enc>/memory/) this device sends and accepts; none by default.
     memory_projects: list[str] = []
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import claude_home, forks
-from .backends import Backend, PushItem, PushResult, open_backend
+from .backends import Backend, PushItem, PushResult
 from .backends.base import PartialPush
 from .config import Config, Paths, this_flavour
 from .discovery import LocalSession, discover
@@ -218,7 +218,9 @@ class SyncEngine:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = open_backend(self.config, self.paths)
+            from .encryption.setup import open_sealed  # cryptography only when a remote is used
+
+            self._backend = open_sealed(self.config, self.paths)
         return self._backend
 
     def close(self) -> None:

@@ -8,7 +8,8 @@ __all__ = ["Backend", "PushItem", "PushResult", "open_backend"]
 
 
 def open_backend(config, paths):  # type: ignore[no-untyped-def]
-    """The backend the configuration names."""
+    """The backend the configuration names, as the remote holds it (sealed sessions stay sealed:
+    the engine sees it through claude_sync.encryption.setup.open_sealed)."""
     from ..format.errors import ConfigError
 
     if config.backend == "git":

@@ -37,7 +37,7 @@ from .. import atomic
 from ..format import version
 from ..format.bundle import Bundle, Manifest, content_digest
 from ..format.errors import BackendError, BundleError, SessionNotFound, SyncError
-from ..format.layout import is_log, is_session_id
+from ..format.layout import is_log, is_sealed, is_session_id
 from ..format.wire import RemoteEntry
 from .base import Backend, PushItem, PushResult
 
@@ -307,7 +307,9 @@ class GitBackend(Backend):
         if content_digest(content) != meta.get("content_sha256"):
             raise BundleError(f"session {session_id} in the Git repository does not match its checksum; nothing was written")
         manifest = Manifest.model_validate({k: v for k, v in meta.items() if k in Manifest.model_fields})
-        return Bundle.build(manifest, content, set(meta.get("binary", [])))
+        # Every file of a sealed session is binary (docs/encryption.md); session.json does not list them.
+        binary = set(content) if is_sealed(manifest.session_id, manifest.project_key) else set(meta.get("binary", []))
+        return Bundle.build(manifest, content, binary)
 
     def recorded_format(self, commit: str | None) -> int | None:
         """The format version the repository records at `commit` (None: none recorded)."""
@@ -326,7 +328,9 @@ class GitBackend(Backend):
                 self._formats[commit] = version.parse(recorded, where)
         return self._formats[commit]
 
-    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
+    def _migrate(self, step: version.Migration) -> None:
+        if step.to == version.ENCRYPTION:
+            return  # nothing stored changes: the recorded version alone keeps older devices from writing
         raise BackendError(f"cannot bring the Git repository {self.url} to format {step.to} ({step.why})")
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
@@ -475,7 +479,9 @@ class GitBackend(Backend):
         header.update(
             content_sha256=content_digest(bundle),
             size=sum(len(d) for d in bundle.files.values()),
-            binary=sorted(e.path for e in bundle.manifest.files if not e.text),
+            binary=[]
+            if is_sealed(bundle.session_id, bundle.manifest.project_key)
+            else sorted(e.path for e in bundle.manifest.files if not e.text),
         )
         return json.dumps(header, sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8")
 

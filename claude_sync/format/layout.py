@@ -41,6 +41,17 @@ SESSION_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # 
 SESSION_ID_PATTERN = rf"^{SESSION_ID}$"
 SESSION_PREFIX_PATTERN = r"^[0-9a-f-]{1,36}$"  # what a user may type to name one session
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
+
+# End-to-end encryption (docs/encryption.md): a sealed session's project key is this prefix and a
+# keyed blind index, so a host can tell sealed sessions apart and select by project without reading
+# them; the remote's key record travels as a session under this id, which no client ever makes.
+SEALED_PROJECT_PREFIX = "e2e/"
+KEY_RECORD_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def is_sealed(session_id: str, project_key: str) -> bool:
+    """Whether a session as a host sees it is end-to-end encrypted (or the key record, which holds no content)."""
+    return project_key.startswith(SEALED_PROJECT_PREFIX) or session_id == KEY_RECORD_ID
 _SESSION_PREFIX_RE = re.compile(SESSION_PREFIX_PATTERN)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .errors import SyncError
 
-FORMAT_VERSION = 1  # what this claude-sync reads and writes
+FORMAT_VERSION = 2  # what this claude-sync reads and writes
 UNVERSIONED = 1  # what a remote that records no version holds
 
 
@@ -46,8 +46,13 @@ class Migration:
     why: str
 
 
-# Each step is applied by a backend through its own `migrate(step)`; none exist yet.
-MIGRATIONS: tuple[Migration, ...] = ()
+# Each step is applied by a backend through its own `migrate(step)`.
+MIGRATIONS: tuple[Migration, ...] = (
+    # End-to-end encryption (docs/encryption.md): sealed sessions and a key record may be stored. Nothing
+    # stored before changes; the step only stops devices that cannot tell a sealed session from writing.
+    Migration(2, "end-to-end encryption"),
+)
+ENCRYPTION = 2  # the first format that may hold sealed sessions
 
 
 def recorded_or_default(recorded: int | None) -> int:

@@ -363,3 +363,31 @@ def hooks(paths: Paths, action: Literal["status", "install", "remove"]) -> dict[
         "lastError": st["outbox"]["last_error"],
         **change,
     }
+
+
+# -- end-to-end encryption (docs/encryption.md) -----------------------------------------------
+
+
+def encryption_status(paths: Paths) -> dict[str, Any]:
+    from ..encryption import setup
+
+    return camel(setup.status(load_config(paths), paths).to_dict())
+
+
+def encryption_init(paths: Paths, passphrase: str | None) -> dict[str, Any]:
+    from ..encryption import setup
+
+    phrase, key_id, sealed = setup.init(load_config(paths), paths, passphrase)
+    return {"keyId": key_id, "sealed": sealed, "recoveryPhrase": phrase}
+
+
+def encryption_join(paths: Paths, secret: str) -> dict[str, Any]:
+    from ..encryption import setup
+
+    return {"keyId": setup.join(load_config(paths), paths, secret)}
+
+
+def encryption_show_phrase(paths: Paths) -> dict[str, Any]:
+    from ..encryption import setup
+
+    return {"recoveryPhrase": setup.show_phrase(load_config(paths), paths)}

@@ -38,6 +38,18 @@ class SidecarOptions(Params):
     lock_wait_seconds: float = Field(default=10.0, ge=0)
 
 
+class EncryptionInitParams(Params):
+    passphrase: str | None = None  # also unlock with this passphrase (never logged)
+
+
+class EncryptionJoinParams(Params):
+    secret: str = Field(min_length=1)  # the recovery phrase or the passphrase (never logged)
+
+
+class ShowPhraseParams(Params):
+    confirm: Literal[True]  # the extension asked the user first
+
+
 class ConfigureParams(Params):
     device_name: str | None = None
     projects_root: str | None = None

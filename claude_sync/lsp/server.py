@@ -29,11 +29,14 @@ from .models import (
     CancelParams,
     CheckRemoteParams,
     ConfigureParams,
+    EncryptionInitParams,
+    EncryptionJoinParams,
     HooksParams,
     ListParams,
     NoParams,
     SessionParams,
     SetTokenParams,
+    ShowPhraseParams,
     SidecarOptions,
     SyncParams,
     TranscriptParams,
@@ -123,6 +126,38 @@ async def set_token(ls: Sidecar, params: Any) -> dict[str, Any]:
     result = await _blocking(actions.set_token, ls.paths, p.token, p.server_url)
     ls.changed("config")
     return result
+
+
+@server.feature("claudeSync/encryptionStatus")
+async def encryption_status(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Whether the remote is end-to-end encrypted and this device has joined."""
+    parse(NoParams, params)
+    return await _blocking(actions.encryption_status, ls.paths)
+
+
+@server.feature("claudeSync/encryptionInit")
+async def encryption_init(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Turn encryption on for the configured remote; the result carries the recovery phrase."""
+    p = parse(EncryptionInitParams, params)
+    result = await _blocking(actions.encryption_init, ls.paths, p.passphrase)
+    ls.changed("remote")
+    return result
+
+
+@server.feature("claudeSync/encryptionJoin")
+async def encryption_join(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Join with the recovery phrase or passphrase; a wrong one is an error and stores nothing."""
+    p = parse(EncryptionJoinParams, params)
+    result = await _blocking(actions.encryption_join, ls.paths, p.secret)
+    ls.changed("remote")
+    return result
+
+
+@server.feature("claudeSync/encryptionShowPhrase")
+async def encryption_show_phrase(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """The recovery phrase again, only with `confirm: true` (the extension asks the user first)."""
+    parse(ShowPhraseParams, params)
+    return await _blocking(actions.encryption_show_phrase, ls.paths)
 
 
 @server.feature("claudeSync/listLocal")
