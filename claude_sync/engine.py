@@ -433,15 +433,21 @@ class SyncEngine:
                     raise
                 summary.outcomes.append(Outcome("*", FAILED, str(e)))
                 return summary
+            # Sessions the remote holds but cannot list fail by name (their project is unknown).
+            unreadable = self.backend.unreadable()
             if sel.all:
                 chosen = entries
+                broken = sorted(unreadable)
             elif sel.project is not None:
                 chosen = [e for e in entries if in_project(e.project_key, sel.project)]
+                broken = []
             else:
                 by_id = {e.session_id: e for e in entries}
-                ids, errors = _match_ids(sel.ids, sorted(by_id))
+                ids, errors = _match_ids(sel.ids, sorted({*by_id, *unreadable}))
                 summary.outcomes.extend(errors)
-                chosen = [by_id[i] for i in ids]
+                chosen = [by_id[i] for i in ids if i in by_id]
+                broken = [i for i in ids if i not in by_id]
+            summary.outcomes.extend(Outcome(sid, FAILED, unreadable[sid]) for sid in broken)
             local = {s.session_id: s for s in self.local_sessions()}
             live = claude_home.live_sessions(self.paths.claude)
             state = SyncState(self.paths.state_file)
@@ -453,7 +459,11 @@ class SyncEngine:
                     why = f"in use by a running Claude Code (pid {live[sid]}); it will be pulled next time"
                     out = Outcome(sid, SKIPPED, why, entry.project_key, entry.title)
                 else:
-                    out = self._pull_one(entry, local.get(sid), state)
+                    try:
+                        out = self._pull_one(entry, local.get(sid), state)
+                    except Exception as ex:  # noqa: BLE001 - one session's surprise must not stop the others
+                        log.exception("pulling session %s failed", sid)
+                        out = Outcome(sid, FAILED, f"unexpected error: {type(ex).__name__}: {ex}", entry.project_key, entry.title)
                 summary.outcomes.append(out)
                 if progress:
                     progress(i, len(chosen), out)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from .bundle import Bundle, Manifest, context_for
-from .errors import NotPortable, SyncError
+from .errors import BundleError, NotPortable, SyncError
 from .path_tokens import Context
 from .project import DeviceLayout
 from .sessions import TRANSCRIPT, LocalSession, count_messages, is_log
@@ -92,7 +92,11 @@ def render(bundle: Bundle, layout: DeviceLayout) -> tuple[str, dict[str, bytes]]
     out = {}
     for name, data in bundle.files.items():
         if name in text:
-            out[name] = tokens.detokenize(data.decode("utf-8"), context_for(name), source).encode("utf-8")
+            try:
+                decoded = data.decode("utf-8")
+            except UnicodeDecodeError as e:  # bundles are checked as they are read; never write one that is not
+                raise BundleError(f"file {name!r} is marked as text but is not UTF-8; nothing was written") from e
+            out[name] = tokens.detokenize(decoded, context_for(name), source).encode("utf-8")
         else:
             out[name] = data
     return cwd, out
