@@ -15,7 +15,8 @@ from pathlib import Path
 from . import atomic, claude_home
 from .config import Paths
 from .errors import SessionNotFound, SyncError
-from .restore import new_backup_dir
+from .layout import is_log
+from .restore import new_backup_dir, write_log
 
 
 @dataclass
@@ -70,20 +71,31 @@ def restore_backup(paths: Paths, ident: str) -> tuple[Backup, Path | None]:
         if ".." in Path(rel).parts or Path(rel).is_absolute() or not src.is_file():
             raise SyncError(f"backup {backup.id} is damaged: {rel!r}")
         targets.append((src, dst))
-    current = [dst for src, dst in targets if dst.exists() and dst.read_bytes() != src.read_bytes()]
+    # What is there now is saved first; a log the client appends to meanwhile keeps those lines
+    # too (restore.write_log carries over what it gained past what was saved).
+    current: dict[Path, bytes] = {}
+    for _src, dst in targets:
+        try:
+            current[dst] = dst.read_bytes()
+        except FileNotFoundError:
+            pass
+    changed = [dst for src, dst in targets if dst in current and current[dst] != src.read_bytes()]
     safety = None
-    if current:
+    if changed:
         safety = new_backup_dir(paths.backups, backup.session_id)
         saved = []
-        for dst in current:
+        for dst in changed:
             rel_path = dst.relative_to(paths.claude)
             (safety / "files" / rel_path).parent.mkdir(parents=True, exist_ok=True)
-            (safety / "files" / rel_path).write_bytes(dst.read_bytes())
+            (safety / "files" / rel_path).write_bytes(current[dst])
             saved.append(rel_path.as_posix())
         info = {"session_id": backup.session_id, "created": _now(), "reason": f"before restoring backup {backup.id}", "files": saved}
         atomic.write_text(safety / "backup.json", json.dumps(info, indent=1))
     for src, dst in targets:
-        atomic.write_bytes(dst, src.read_bytes())
+        if is_log(dst.name):
+            write_log(dst, src.read_bytes(), len(current[dst]) if dst in current else None)
+        else:
+            atomic.write_bytes(dst, src.read_bytes())
     return backup, safety
 
 

@@ -19,7 +19,7 @@ import os
 import tarfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
@@ -184,6 +184,9 @@ def check_content(name: str, data: bytes | memoryview, text: bool) -> ContentChe
 class Bundle:
     manifest: Manifest
     files: dict[str, bytes]  # logical name -> tokenized content
+    # Of a bundle packed from local files: how many bytes of each file it holds, as read from disk.
+    # A writer of those files then knows which lines the client appended after they were read.
+    read_sizes: dict[str, int] = field(default_factory=dict, compare=False)
 
     @classmethod
     def build(

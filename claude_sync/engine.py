@@ -381,7 +381,7 @@ class SyncEngine:
             merged = merged_bundle(b, remote)
             why = f"merged with the copy from {remote.manifest.device}"
             if sid not in claude_home.live_sessions(self.paths.claude):
-                self._write(merged, s, why)
+                self._write(merged, s, why, b.read_sizes)
             return base, _Push(merged, why, r.content_sha256)
         except SyncError as e:
             return Outcome(sid, FAILED, str(e), key, s.meta.title), None
@@ -501,7 +501,7 @@ class SyncEngine:
                     reason = f"merged with the copy from {e.device} (local copy backed up)"
                 else:
                     reason = "updated"
-            written = self._write(remote, local, reason)
+            written = self._write(remote, local, reason, lb.read_sizes if lb is not None else {})
             state.record(sid, e.content_sha256, written, local=content_digest(remote))
             out.status, out.reason = DONE, reason
             return out
@@ -512,7 +512,7 @@ class SyncEngine:
             out.status, out.reason = FAILED, f"cannot write the session: {ex}"
             return out
 
-    def _write(self, remote: Bundle, local: LocalSession | None, reason: str) -> dict[str, Path]:
+    def _write(self, remote: Bundle, local: LocalSession | None, reason: str, read_sizes: dict[str, int]) -> dict[str, Path]:
         cwd, files = render(remote, self.layout)
         project_dir = claude_home.find_project_folder(self.paths.claude / "projects", cwd)
         plan = RestorePlan(
@@ -521,9 +521,10 @@ class SyncEngine:
             project_dir,
             files,
             mtime=parse_time(remote.manifest.last_modified) or None,
+            read_sizes=read_sizes if local is not None and local.project_dir == project_dir else {},
         )
         if local is not None and local.project_dir != project_dir:
             # The copy here lives under another folder: back it up, and the client finds only one.
             plan.superseded = [p for n, p in local.files.items() if n == TRANSCRIPT or n.startswith(("session/", "legacy-agents/"))]
-        apply(plan, self.paths.backups, reason)
-        return plan.targets()
+        _backup, written = apply(plan, self.paths.backups, reason)
+        return written

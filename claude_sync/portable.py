@@ -58,8 +58,10 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     files: dict[str, bytes] = {}
     binary: set[str] = set()
     messages = session.meta.message_count
+    read_sizes: dict[str, int] = {}
     for name, path in sorted(session.files.items()):
         data = read_complete(path, is_log(name))
+        read_sizes[name] = len(data)
         if name == TRANSCRIPT:
             messages = count_messages(data)  # exact, while listing may have estimated it
         try:
@@ -80,7 +82,9 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
         title=tokens.tokenize(session.meta.title, Context.RAW),
         message_count=messages,
     )
-    return Bundle.build(manifest, files, binary)
+    bundle = Bundle.build(manifest, files, binary)
+    bundle.read_sizes = read_sizes
+    return bundle
 
 
 def render(bundle: Bundle, layout: DeviceLayout) -> tuple[str, dict[str, bytes]]:
