@@ -9,7 +9,9 @@ files back — after backing up what is there now, so a restore loses nothing ei
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import atomic, claude_home
@@ -47,6 +49,49 @@ def list_backups(paths: Paths, session: str | None = None) -> list[Backup]:
             continue
         out.append(Backup(d.name, d, sid, str(info.get("created", "")), str(info.get("reason", "")), list(info.get("files", []))))
     return out
+
+
+def _size(folder: Path) -> int:
+    total = 0
+    for p in folder.rglob("*"):
+        try:
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def prune(paths: Paths, max_age_days: float, max_bytes: int) -> list[str]:
+    """Drop backups older than `max_age_days`, then the oldest until all of them fit in `max_bytes`;
+    the newest backup of each session is always kept. Returns the ids dropped."""
+    found = list_backups(paths)  # newest first
+    newest: set[str] = set()
+    keep_always: set[str] = set()
+    for b in found:
+        if b.session_id not in newest:
+            newest.add(b.session_id)
+            keep_always.add(b.id)
+    cutoff = datetime.now(timezone.utc) - timedelta(days=max_age_days)
+    sizes = {b.id: _size(b.path) for b in found}
+    total = sum(sizes.values())
+    dropped: list[str] = []
+    for b in reversed(found):  # oldest first
+        if b.id in keep_always:
+            continue
+        if _created(b) < cutoff or total > max_bytes:
+            shutil.rmtree(b.path, ignore_errors=True)
+            total -= sizes[b.id]
+            dropped.append(b.id)
+    return dropped
+
+
+def _created(b: Backup) -> datetime:
+    try:
+        when = datetime.fromisoformat(b.created)
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    except ValueError:
+        return datetime.now(timezone.utc)  # unknown: not dropped for its age
 
 
 def find_backup(paths: Paths, ident: str) -> Backup:
@@ -100,6 +145,4 @@ def restore_backup(paths: Paths, ident: str) -> tuple[Backup, Path | None]:
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
-
     return datetime.now(timezone.utc).isoformat()

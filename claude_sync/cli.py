@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from . import __version__
 from .config import Paths, load_config, update_config
 from .engine import Outcome, Selection, SyncEngine
-from .errors import SyncError
+from .errors import ConfigError, SyncError
 from .listing import human_size, local_groups, remote_dicts, short_time
 
 
@@ -26,6 +26,12 @@ def _print_json(data: object) -> None:
 
 
 def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
+    if args.projects_root and not os.path.isdir(os.path.expanduser(args.projects_root)):
+        # Every session would be "not portable", and pulls would create the folders there.
+        raise ConfigError(
+            f"the projects root {args.projects_root} does not exist or is not a folder: create it, or check "
+            "the path; nothing was saved"
+        )
     config = update_config(
         paths,
         device=args.device,
@@ -139,6 +145,11 @@ def cmd_restore(args: argparse.Namespace, paths: Paths) -> int:
     from .backups import restore_backup
 
     backup, safety = restore_backup(paths, args.backup)
+    if safety is not None:
+        from .backups import prune
+
+        config = load_config(paths)
+        prune(paths, config.backup_max_age_days, config.backup_max_bytes)
     if args.json:
         _print_json({"restored": backup.to_dict(), "replaced_backup": safety.name if safety else None})
         return 0
@@ -172,7 +183,13 @@ def _server_data(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
     from .server.serve import serve
 
-    serve(_server_data(args), host=args.host, port=args.port, max_bundle_bytes=args.max_bundle_bytes)
+    serve(
+        _server_data(args),
+        host=args.host,
+        port=args.port,
+        max_bundle_bytes=args.max_bundle_bytes,
+        read_timeout=args.read_timeout,
+    )
     return 0
 
 
@@ -324,6 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8787)
     sv.add_argument("--data", metavar="DIR", help=data_help)
     sv.add_argument("--max-bundle-bytes", type=int, default=1024**3, metavar="N", help="largest upload accepted")
+    sv.add_argument(
+        "--read-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer, or whose body pauses longer (default 30)",
+    )
     sv.set_defaults(func=cmd_serve)
 
     srv = sub.add_parser("server", help="manage the sync server's users and tokens")

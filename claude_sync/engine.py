@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import claude_home
+from . import atomic, claude_home
 from .backends import Backend, PushItem, PushResult, RemoteEntry, open_backend
 from .backends.base import PartialPush
+from .backups import prune
 from .bundle import Bundle
 from .config import Config, Paths, this_flavour
 from .errors import NotPortable, SyncError
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 CONFLICT_ROUNDS = 3
+STALE_TEMP_SECONDS = 60.0  # a temp file of ours this old in the client's folders was left by a killed sync
 # A bulk push goes out in about PUSH_BATCHES batches (a commit each, for Git) within these bounds:
 # memory stays bounded, and packing the next batch overlaps with sending this one.
 PUSH_BATCHES = 8
@@ -142,6 +145,13 @@ class _InFlight:
             self._thread = None
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
 def in_project(key: str | None, project: str) -> bool:
     project = project.strip("/")
     return key is not None and (key == project or key.startswith(project + "/"))
@@ -180,6 +190,7 @@ class SyncEngine:
         self.stop_when_unreachable = stop_when_unreachable
         self._force = False
         self._packer: Packer | None = None
+        self._backed_up = False  # a backup was made by this engine since the last prune
         self.layout: DeviceLayout = layout_for(config.projects_root, str(self.paths.home), this_flavour())
 
     # -- plumbing ----------------------------------------------------------
@@ -276,6 +287,7 @@ class SyncEngine:
             done = self._land(flying, summary, state, done, total, progress)
             self._push_pending(pending, summary, state, done, total, progress)
             state.save()
+            self._prune_backups()
         return summary
 
     def _land(
@@ -433,6 +445,9 @@ class SyncEngine:
                     raise
                 summary.outcomes.append(Outcome("*", FAILED, str(e)))
                 return summary
+            # Temp files of a pull that was killed mid-write (the lock is ours: no pull is writing them now).
+            claude = self.paths.claude
+            atomic.sweep([*_subfolders(claude / "projects"), claude / "todos"], STALE_TEMP_SECONDS)
             # Sessions the remote holds but cannot list fail by name (their project is unknown).
             unreadable = self.backend.unreadable()
             if sel.all:
@@ -468,6 +483,7 @@ class SyncEngine:
                 if progress:
                     progress(i, len(chosen), out)
             state.save()
+            self._prune_backups()
         return summary
 
     def _pull_one(self, e: RemoteEntry, local: LocalSession | None, state: SyncState) -> Outcome:
@@ -526,5 +542,15 @@ class SyncEngine:
         if local is not None and local.project_dir != project_dir:
             # The copy here lives under another folder: back it up, and the client finds only one.
             plan.superseded = [p for n, p in local.files.items() if n == TRANSCRIPT or n.startswith(("session/", "legacy-agents/"))]
-        _backup, written = apply(plan, self.paths.backups, reason)
+        backup, written = apply(plan, self.paths.backups, reason)
+        self._backed_up = self._backed_up or backup is not None
         return written
+
+    def _prune_backups(self) -> None:
+        """Keep the backups within their retention (config: backup_max_age_days, backup_max_bytes)."""
+        if self._backed_up:
+            self._backed_up = False
+            try:
+                prune(self.paths, self.config.backup_max_age_days, self.config.backup_max_bytes)
+            except OSError as e:
+                log.warning("cannot prune the backups in %s: %s", self.paths.backups, e)

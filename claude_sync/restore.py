@@ -99,6 +99,7 @@ def write_log(path: Path, data: bytes, known: int | None) -> int:
         return carried
 
 
+STALE_TEMP_SECONDS = 60.0
 _QUIET_READS = 2
 _QUIET_WAIT = 0.02
 
@@ -106,6 +107,7 @@ _QUIET_WAIT = 0.02
 def apply(plan: RestorePlan, backups: Path, reason: str) -> tuple[Path | None, WrittenFiles]:
     """Write the plan; returns the backup folder when anything was backed up, and what was written."""
     targets = plan.targets()
+    atomic.sweep({p.parent for p in targets.values()}, STALE_TEMP_SECONDS)  # left by a sync killed mid-write
     to_backup: list[Path] = list(plan.superseded)
     known: dict[str, int | None] = {}  # bytes of each file read here (backed up or kept), None: no file
     same: set[str] = set()

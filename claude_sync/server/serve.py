@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..locking import Busy, exclusive
 from .app import DEFAULT_MAX_BUNDLE_BYTES, create_app
 from .auth import RedactTokens
+from .slow_clients import DEFAULT_READ_TIMEOUT, timely_protocol
 from .sqlite_storage import SqliteStorage
 
 log = logging.getLogger("claude_sync.server")
@@ -39,6 +40,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8787,
     max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> None:
     import uvicorn
 
@@ -50,7 +52,13 @@ def serve(
             storage.recover()
             app = create_app(storage, max_bundle_bytes=max_bundle_bytes)
             config = uvicorn.Config(
-                app, host=host, port=port, log_config=logging_config(), server_header=False, proxy_headers=True
+                app,
+                host=host,
+                port=port,
+                log_config=logging_config(),
+                server_header=False,
+                proxy_headers=True,
+                http=timely_protocol(read_timeout),
             )
             server = uvicorn.Server(config)
             log.info("claude-sync server: data in %s, bundles up to %d bytes", data, max_bundle_bytes)
