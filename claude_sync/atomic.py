@@ -16,11 +16,17 @@ TEMP_SUFFIX = ".tmp"
 
 def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     """Write through a temp file in the same directory, fsync, then rename into place."""
+    write_chunks(path, (data,), mode)
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes], mode: int | None = None) -> None:
+    """write_bytes for content that comes a piece at a time (a large file is never held whole)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         if mode is not None:

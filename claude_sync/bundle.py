@@ -20,6 +20,7 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
@@ -180,10 +181,42 @@ def check_content(name: str, data: bytes | memoryview, text: bool) -> ContentChe
     return check
 
 
+@dataclass(frozen=True)
+class Spilled:
+    """A file of a pulled session too large to hold in memory, kept in a temp file of the backend's.
+
+    Only the Git backend makes them (it reads files one at a time); they pass through render and
+    restore as files, so a pull's memory does not grow with the session. Comparing and merging
+    need bytes: `Bundle.in_memory()` reads them back.
+    """
+
+    path: Path
+    size: int
+    sha256: str
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+    def chunks(self, n: int = 1024 * 1024) -> Iterator[bytes]:
+        with open(self.path, "rb") as f:
+            while chunk := f.read(n):
+                yield chunk
+
+
+Content = bytes | Spilled
+
+
+def file_sha256(data: Content) -> str:
+    return data.sha256 if isinstance(data, Spilled) else sha256(data)
+
+
 @dataclass
 class Bundle:
     manifest: Manifest
-    files: dict[str, bytes]  # logical name -> tokenized content
+    files: dict[str, bytes]  # logical name -> tokenized content (a Spilled file where the Git backend spilled it)
     # Of a bundle packed from local files: how many bytes of each file it holds, as read from disk.
     # A writer of those files then knows which lines the client appended after they were read.
     read_sizes: dict[str, int] = field(default_factory=dict, compare=False)
@@ -208,7 +241,7 @@ class Bundle:
         manifest = manifest.model_copy(
             update={
                 "files": [
-                    FileEntry(path=n, size=len(d), sha256=sha256(d), text=n not in binary)
+                    FileEntry(path=n, size=len(d), sha256=file_sha256(d), text=n not in binary)
                     for n, d in sorted(files.items())
                 ]
             }
@@ -218,6 +251,13 @@ class Bundle:
     @property
     def session_id(self) -> str:
         return self.manifest.session_id
+
+    def in_memory(self) -> Bundle:
+        """This bundle with every spilled file read back into memory (to compare or merge it)."""
+        if not any(isinstance(d, Spilled) for d in self.files.values()):
+            return self
+        files = {n: d.read() if isinstance(d, Spilled) else d for n, d in self.files.items()}
+        return Bundle(self.manifest, files, self.read_sizes)
 
     def to_bytes(self, level: int = 6) -> bytes:
         raw = io.BytesIO()

@@ -378,7 +378,7 @@ class SyncEngine:
                 return base, _Push(b, "updated", r.content_sha256)
             if self._force:
                 return base, _Push(b, "replaced the remote copy (forced)", r.content_sha256, force=True)
-            remote = self.backend.fetch(sid, have=b)  # only what this copy lacks travels
+            remote = self.backend.fetch(sid, have=b).in_memory()  # only what this copy lacks travels
             rel = compare(b.files, remote.files)
             if rel is Relation.LOCAL_AHEAD:
                 return base, _Push(b, "extends the remote copy", r.content_sha256)
@@ -503,6 +503,7 @@ class SyncEngine:
             remote = self.backend.fetch(sid, have=lb)  # only what the local copy lacks travels
             reason = "new on this device"
             if lb is not None:
+                remote = remote.in_memory()  # compared with the local copy (a new one streams to disk)
                 rel = compare(lb.files, remote.files)
                 if rel is Relation.SAME:
                     state.record(sid, e.content_sha256, local.files)  # type: ignore[union-attr]

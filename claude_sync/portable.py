@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from .bundle import Bundle, Manifest, context_for
+from .bundle import Bundle, Manifest, Spilled, context_for, file_sha256
 from .errors import BundleError, NotPortable, SyncError
 from .path_tokens import Context
 from .project import DeviceLayout
@@ -31,7 +31,7 @@ def content_digest(files: dict[str, bytes] | Bundle) -> str:
     if isinstance(files, Bundle):
         pairs = [(e.path, e.sha256) for e in files.manifest.files]
     else:
-        pairs = sorted((n, hashlib.sha256(d).hexdigest()) for n, d in files.items())
+        pairs = sorted((n, file_sha256(d)) for n, d in files.items())
     return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
 
 
@@ -93,9 +93,11 @@ def render(bundle: Bundle, layout: DeviceLayout) -> tuple[str, dict[str, bytes]]
     tokens = layout.tokens_for(cwd)
     source = bundle.manifest.source_flavour
     text = {e.path for e in bundle.manifest.files if e.text}
-    out = {}
+    out: dict[str, bytes] = {}
     for name, data in bundle.files.items():
-        if name in text:
+        if isinstance(data, Spilled):
+            out[name] = _render_spilled(data, tokens, context_for(name), source) if name in text else data  # type: ignore[assignment]
+        elif name in text:
             try:
                 decoded = data.decode("utf-8")
             except UnicodeDecodeError as e:  # bundles are checked as they are read; never write one that is not
@@ -104,6 +106,37 @@ def render(bundle: Bundle, layout: DeviceLayout) -> tuple[str, dict[str, bytes]]
         else:
             out[name] = data
     return cwd, out
+
+
+def _render_spilled(data: Spilled, tokens, ctx: Context, source) -> Spilled:  # type: ignore[no-untyped-def]
+    """render() of a large file, a batch of whole lines at a time, into a temp file beside it
+    (no token spans a line: tokens and paths never hold a newline)."""
+    out = data.path.with_name(data.path.name + ".rendered")
+    digest, size, carry = hashlib.sha256(), 0, b""
+    with open(out, "wb") as f:
+        for chunk in data.chunks(_RENDER_BATCH):
+            chunk = carry + chunk
+            cut = chunk.rfind(b"\n") + 1
+            carry = chunk[cut:]
+            size += _render_lines(chunk[:cut], tokens, ctx, source, f, digest)
+        size += _render_lines(carry, tokens, ctx, source, f, digest)
+    return Spilled(out, size, digest.hexdigest())
+
+
+def _render_lines(lines: bytes, tokens, ctx: Context, source, f: IO[bytes], digest) -> int:  # type: ignore[no-untyped-def]
+    if not lines:
+        return 0
+    try:
+        text = lines.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BundleError(f"a file marked as text is not UTF-8 ({e}); nothing was written") from e
+    rendered = tokens.detokenize(text, ctx, source).encode("utf-8")
+    f.write(rendered)
+    digest.update(rendered)
+    return len(rendered)
+
+
+_RENDER_BATCH = 4 * 1024 * 1024
 
 
 def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import atomic
+from .bundle import Spilled
 from .sessions import TRANSCRIPT, disk_path, fingerprint, is_log
 
 
@@ -118,6 +119,8 @@ def apply(plan: RestorePlan, backups: Path, reason: str) -> tuple[Path | None, W
         except FileNotFoundError:
             known[name] = None
             continue
+        if isinstance(new, Spilled):  # a large file replacing one here: compared in memory
+            new = plan.files[name] = new.read()
         known[name] = min(plan.read_sizes.get(name, len(old)), len(old))
         if old == new:
             same.add(name)
@@ -149,10 +152,17 @@ def apply(plan: RestorePlan, backups: Path, reason: str) -> tuple[Path | None, W
         path = targets[name]
         if name in same:
             continue
+        data = plan.files[name]
+        if isinstance(data, Spilled):  # new here (else read above): streamed from its temp file
+            if path.exists():
+                data = data.read()
+            else:
+                atomic.write_chunks(path, data.chunks())
+                continue
         if is_log(name):
-            carried += write_log(path, plan.files[name], known[name])
+            carried += write_log(path, data, known[name])
         else:
-            atomic.write_bytes(path, plan.files[name])
+            atomic.write_bytes(path, data)
     if plan.mtime and not carried:
         os.utime(targets[TRANSCRIPT], (plan.mtime, plan.mtime))
     for stale in plan.superseded:

@@ -11,7 +11,9 @@ import hashlib
 import io
 import json
 import subprocess
+import sys
 import tarfile
+import textwrap
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from claude_sync.backends.git import SESSION_JSON, session_dir
-from claude_sync.bundle import Manifest
+from claude_sync.bundle import Manifest, Spilled
 from claude_sync.portable import content_digest
-from tests.support.devices import Device
+from tests.support.devices import REPO, Device
 from tests.support.forged import forged_bundle
 from tests.support.sync_server import SyncServer
 
@@ -244,3 +246,81 @@ def test_the_server_refuses_what_it_can_read(sync_server: SyncServer, attack: st
         r = c.post("/api/sessions/push", content=data, headers={"X-Bundle-SHA256": hashlib.sha256(data).hexdigest()})
         assert r.status_code == 422 and reason in r.json()["detail"], r.text
         assert c.get("/api/sessions").json()["sessions"] == []
+
+
+# -- memory: a pull streams what it cannot hold -------------------------------------------------
+
+_PEAK_RSS = textwrap.dedent(
+    """
+    import resource, subprocess, sys
+    r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+    sys.stderr.write(r.stderr)
+    print(r.stdout)
+    print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # KB: the largest of the pull and its git processes
+    """
+)
+
+
+def _blob_from_file(repo: Path, path: Path) -> str:
+    return subprocess.run(["git", "-C", str(repo), "hash-object", "-w", str(path)], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def test_a_pull_of_a_session_larger_than_its_memory_budget_streams_it(tmp_path: Path, bare_remote: Path):
+    """3. 300 MB of zeros that git stores in a few hundred KB and the host declares as 10 bytes, and a
+    120 MB transcript (three times that if held whole to render it): pulled onto a new device with the
+    pull's own memory under 200 MB."""
+    alpha = Device(tmp_path / "machines", "alpha", "code", git_url=str(bare_remote))
+    victim = Device(tmp_path / "machines", "beta", "work", git_url=str(bare_remote))
+    alpha.session("acme/api").user("honest").write()
+    assert alpha.push().exit_code == 0
+    sid = str(uuid.uuid4())
+    zeros = tmp_path / "zeros"
+    with open(zeros, "wb") as f:
+        f.truncate(300 * 1024 * 1024)
+    log = tmp_path / "log"
+    line = b'{"type":"user","cwd":"${PROJECT_ROOT}","message":"' + b"x" * 1000 + b'"}\n'
+    with open(log, "wb") as f:
+        for _ in range(120):
+            f.write(line * 1000)
+    files = {"transcript.jsonl": log, "file-history/big@v1": zeros}
+    blobs = {n: _blob_from_file(bare_remote, p) for n, p in files.items()}
+    spilled = {n: Spilled(p, p.stat().st_size, _file_sha256(p)) for n, p in files.items()}
+    meta = _manifest(sid).model_dump(mode="json", exclude={"files"})
+    meta.update(content_sha256=content_digest(spilled), size=10, binary=["file-history/big@v1"])
+    header = json.dumps(meta).encode()
+    parent = subprocess.run(["git", "-C", str(bare_remote), "rev-parse", "main"], capture_output=True, text=True).stdout.strip()
+    base = session_dir(sid)
+    stream = b"commit refs/heads/main\ncommitter m <m@m> 1700000000 +0000\ndata 5\nhuge\n"
+    stream += f"from {parent}\n".encode()
+    stream += f"M 100644 {blobs['transcript.jsonl']} {base}/logs/transcript.jsonl/000000\n".encode()
+    stream += f"M 100644 {blobs['file-history/big@v1']} {base}/files/file-history/big@v1\n".encode()
+    stream += f"M 100644 inline {base}/{SESSION_JSON}\ndata {len(header)}\n".encode() + header + b"\n"
+    subprocess.run(["git", "-C", str(bare_remote), "fast-import", "--quiet"], input=stream, check=True)
+
+    # The remote is a local path, so the host's own git (upload-pack) runs as a child of the pull and
+    # counts in its peak: give the host the streaming setting a server's git would have for big files.
+    subprocess.run(["git", "-C", str(bare_remote), "config", "core.bigFileThreshold", "16m"], check=True)
+    r = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS, sys.executable, "-m", "claude_sync", "pull", "--all", "--json"],
+        env=victim.env(), cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    *out, peak_kb = r.stdout.strip().splitlines()
+    summary = json.loads("\n".join(out))
+    assert summary["failed"] == 0, summary
+    assert int(peak_kb) < 200 * 1024, f"peak RSS {int(peak_kb) // 1024} MB"
+    placed = victim.paths.claude / "file-history" / sid / "big@v1"
+    assert placed.stat().st_size == 300 * 1024 * 1024
+    [entry] = [e for e in json.loads(victim.cli("remote", "--json").stdout) if e["session_id"] == sid]
+    assert entry["size"] == 300 * 1024 * 1024 + 120 * 1000 * len(line)  # the real size, not the declared 10 B
+    transcript = next((victim.paths.claude / "projects").glob(f"*/{sid}.jsonl"))
+    assert transcript.stat().st_size > 120 * 1000 * len(line)  # ${PROJECT_ROOT} became this device's path
+    with open(transcript, "rb") as f:
+        assert str(victim.projects / "acme" / "api").encode() in f.readline()

@@ -24,17 +24,19 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from git import Git, Repo
 
 from .. import atomic
-from ..bundle import DEFAULT_MAX_BYTES, MAX_MANIFEST_BYTES, Bundle, ContentCheck, Manifest
+from ..bundle import DEFAULT_MAX_BYTES, MAX_MANIFEST_BYTES, Bundle, ContentCheck, Manifest, Spilled
 from ..errors import BackendError, BundleError, SessionNotFound
 from ..layout import SESSION_ID_RE, is_log
 from ..portable import content_digest
@@ -52,6 +54,10 @@ LISTING_CACHE = "claude-sync-listing.json"
 BULK_COMPRESSION = 1
 BULK_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
+SPILL_DIR = "claude-sync-spill"
+SPILL_BYTES = 16 * 1024 * 1024  # a file of a pulled session larger than this waits in a temp file, not in memory
+# git itself holds a whole object in memory below this size when it receives or reads one; above, it streams.
+BIG_FILE = "core.bigFileThreshold=16m"
 # Inherited from a surrounding git process, these would point git at the wrong repository.
 _FOREIGN_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE")
 
@@ -223,7 +229,7 @@ class GitBackend(Backend):
 
     def refresh(self) -> None:
         try:
-            self._run("fetch", "--prune", "--quiet", "origin", timeout=self.timeout)
+            self._run("-c", BIG_FILE, "fetch", "--prune", "--quiet", "origin", timeout=self.timeout)
         except GitFailure as e:
             raise BackendError(f"cannot fetch from the Git repository {self.url}: {e.stderr.strip() or e}") from e
         self._head = self._rev(f"refs/remotes/origin/{self.branch}")
@@ -354,26 +360,30 @@ class GitBackend(Backend):
             raise BundleError(f"session {session_id}: its {SESSION_JSON} cannot be read ({str(e)[:200]}); nothing was written") from e
         if manifest.session_id != session_id:
             raise BundleError(f"session {session_id}: its {SESSION_JSON} names session {manifest.session_id}; nothing was written")
-        parts: dict[str, list[tuple[str, str]]] = {}  # logical name -> (segment, blob id) in order
-        for path, (oid, _size) in files.items():
+        parts: dict[str, list[tuple[str, str, int]]] = {}  # logical name -> (segment, blob id, size) in order
+        for path, (oid, size) in files.items():
             rel = path[len(base) + 1 :]
             if rel.startswith("files/"):
-                parts[rel[len("files/") :]] = [("", oid)]
+                parts[rel[len("files/") :]] = [("", oid, size)]
             elif rel.startswith("logs/"):
                 name, _, seg = rel[len("logs/") :].rpartition("/")
-                parts.setdefault(name, []).append((seg, oid))
+                parts.setdefault(name, []).append((seg, oid, size))
             else:
                 raise BundleError(f"session {session_id}: unknown file {rel!r} in the Git repository; nothing was written")
-        content = self._read_checked(session_id, {n: [oid for _seg, oid in sorted(p)] for n, p in parts.items()}, binary)
+        self._clear_spill()
+        content = self._read_checked(session_id, {n: [(oid, size) for _seg, oid, size in sorted(p)] for n, p in parts.items()}, binary)
         if content_digest(content) != meta.get("content_sha256"):
             raise BundleError(f"session {session_id} in the Git repository does not match its checksum; nothing was written")
         return Bundle.build(manifest, content, binary, contents_checked=True)
 
-    def _read_checked(self, session_id: str, parts: dict[str, list[str]], binary: set[str]) -> dict[str, bytes]:
+    def _read_checked(
+        self, session_id: str, parts: dict[str, list[tuple[str, int]]], binary: set[str]
+    ) -> dict[str, bytes]:
         """Each file's bytes (a log's segments joined), checked as they stream out of git
         (bundle.ContentCheck): a damaged file is refused at the first bad line, before the rest is read."""
         order = sorted(parts)
-        oids = [oid for name in order for oid in parts[name]]
+        sizes = {name: sum(size for _oid, size in parts[name]) for name in order}
+        oids = [oid for name in order for oid, _size in parts[name]]
         content: dict[str, bytes] = {}
         if not oids:
             return content
@@ -381,21 +391,44 @@ class GitBackend(Backend):
             for name in order:
                 check = ContentCheck(name)
                 text = name not in binary
-                chunks: list[bytes] = []
-                for oid in parts[name]:
-                    for chunk in blobs.next(oid):
-                        check.feed(chunk)
-                        chunks.append(chunk)
-                        if check.log_problem or (text and not check.log and not check.utf8):
-                            break
-                    why = check.problem(text)
-                    if why:
-                        raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
+                # A large file goes to a temp file as it streams: a pull's memory stays flat whatever it holds.
+                spill = sizes[name] > SPILL_BYTES
+                sink: list[bytes] | BinaryIO = [] if not spill else open(self._spill_dir() / f"{len(content)}", "wb")
+                digest = hashlib.sha256()
+                try:
+                    for oid, _size in parts[name]:
+                        for chunk in blobs.next(oid):
+                            check.feed(chunk)
+                            if isinstance(sink, list):
+                                sink.append(chunk)
+                            else:
+                                sink.write(chunk)
+                                digest.update(chunk)
+                            if check.log_problem or (text and not check.log and not check.utf8):
+                                break
+                        why = check.problem(text)
+                        if why:
+                            raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
+                finally:
+                    if not isinstance(sink, list):
+                        sink.close()
                 why = check.finish().problem(text)
                 if why:
                     raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
-                content[name] = b"".join(chunks)
+                if isinstance(sink, list):
+                    content[name] = b"".join(sink)
+                else:
+                    content[name] = Spilled(Path(sink.name), sizes[name], digest.hexdigest())  # type: ignore[assignment]
         return content
+
+    def _spill_dir(self) -> Path:
+        d = self.mirror / SPILL_DIR
+        d.mkdir(exist_ok=True)
+        return d
+
+    def _clear_spill(self) -> None:
+        """Spilled files of the session fetched before (written by now) or of a pull that was killed."""
+        shutil.rmtree(self.mirror / SPILL_DIR, ignore_errors=True)
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         results: dict[str, PushResult] = {}
@@ -424,6 +457,7 @@ class GitBackend(Backend):
         raise BackendError(f"the Git repository kept changing; gave up after {PUSH_ATTEMPTS} attempts")
 
     def close(self) -> None:
+        self._clear_spill()
         # Staged files that no push took: let git finish storing them (unreferenced, gc drops them).
         with self._stage_lock:
             imp, self._importer, self._staged = self._importer, None, {}
@@ -563,7 +597,7 @@ class _BlobStream:
         self._spec.write(("\n".join(oids) + "\n").encode())
         self._spec.seek(0)
         self.proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"], cwd=mirror, stdin=self._spec, stdout=subprocess.PIPE,
+            ["git", "-c", BIG_FILE, "cat-file", "--batch"], cwd=mirror, stdin=self._spec, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env={**os.environ, **env},
         )
         assert self.proc.stdout is not None
