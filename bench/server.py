@@ -37,7 +37,7 @@ def _transcript_text(ctx: Run) -> bytes:
 
 def make_bundles(ctx: Run, count: int, size: int) -> list[tuple[str, bytes]]:
     """`count` bundles of distinct sessions, each about `size` bytes compressed; (sha256, bytes)."""
-    from claude_sync.bundle import Bundle, Manifest
+    from claude_sync.format.bundle import Bundle, Manifest
 
     text = _transcript_text(ctx)
     rng = random.Random(f"{ctx.seed}:pushers")
@@ -61,7 +61,7 @@ def make_bundles(ctx: Run, count: int, size: int) -> list[tuple[str, bytes]]:
 
 def huge_bundle(ctx: Run, size: int) -> tuple[Path, str]:
     """A bundle of about `size` bytes on disk (incompressible file-history content), cached between runs."""
-    from claude_sync.bundle import FILES_PREFIX, MANIFEST, FileEntry, Manifest
+    from claude_sync.format.bundle import FILES_PREFIX, MANIFEST, FileEntry, Manifest
 
     folder = ctx.out.parent / "bundles"
     path = folder / f"huge-{size}-seed{ctx.seed}.tar.gz"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from . import atomic, claude_home
 from .config import Paths
-from .errors import SessionNotFound, SyncError
-from .layout import is_log
+from .format.errors import SessionNotFound, SyncError
+from .format.layout import is_log
 from .restore import new_backup_dir, write_log
 
 

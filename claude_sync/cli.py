@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from . import __version__
 from .config import Paths, load_config, update_config
 from .engine import Outcome, Selection, SyncEngine
-from .errors import ConfigError, SyncError
+from .format.errors import ConfigError, SyncError
 from .listing import human_size, local_groups, remote_dicts, short_time
 
 
@@ -218,7 +218,7 @@ def cmd_server(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_token(args: argparse.Namespace, paths: Paths) -> int:
     from . import credentials
-    from .errors import ConfigError
+    from .format.errors import ConfigError
 
     url = args.server_url or load_config(paths).server_url
     if not url:

@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from . import atomic
-from .errors import ConfigError
-from .path_tokens import Flavour
+from .format.errors import ConfigError
+from .format.tokens import Flavour
 
 CONFIG_VERSION = 1
 

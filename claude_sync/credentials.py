@@ -18,7 +18,7 @@ from typing import Any
 
 from . import atomic
 from .config import Paths
-from .errors import ConfigError
+from .format.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

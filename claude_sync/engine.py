@@ -20,18 +20,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import atomic, claude_home
-from .backends import Backend, PushItem, PushResult, RemoteEntry, open_backend
+from .backends import Backend, PushItem, PushResult, open_backend
 from .backends.base import PartialPush
 from .backups import prune
-from .bundle import Bundle
 from .config import Config, Paths, this_flavour
-from .errors import NotPortable, SyncError
-from .locking import exclusive
+from .format.bundle import Bundle, content_digest, parse_time
+from .format.errors import NotPortable, SyncError
+from .format.layout import is_session_folder_file
+from .format.locking import exclusive
+from .format.wire import RemoteEntry
 from .merge import merged_bundle
-from .portable import Packer, content_digest, layout_for, pack, parse_time, render, render_title
+from .portable import Packer, layout_for, pack, render, render_title
 from .project import DeviceLayout
-from .restore import RestorePlan, apply
-from .sessions import TRANSCRIPT, LocalSession, MetaCache, discover
+from .restore import RestorePlan, write_restore
+from .sessions import LocalSession, MetaCache, discover
 from .state import SyncState
 from .versions import Relation, compare
 
@@ -99,7 +101,7 @@ class Selection:
     ids: tuple[str, ...] = ()
 
     def check(self) -> None:
-        from .errors import UsageError
+        from .format.errors import UsageError
 
         if sum([self.all, self.project is not None, bool(self.ids)]) != 1:
             raise UsageError("name what to sync: --all, --project KEY, or one or more session ids / prefixes")
@@ -542,8 +544,8 @@ class SyncEngine:
         )
         if local is not None and local.project_dir != project_dir:
             # The copy here lives under another folder: back it up, and the client finds only one.
-            plan.superseded = [p for n, p in local.files.items() if n == TRANSCRIPT or n.startswith(("session/", "legacy-agents/"))]
-        backup, written = apply(plan, self.paths.backups, reason)
+            plan.superseded = [p for n, p in local.files.items() if is_session_folder_file(n)]
+        backup, written = write_restore(plan, self.paths.backups, reason)
         self._backed_up = self._backed_up or backup is not None
         return written
 

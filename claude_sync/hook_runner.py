@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import atomic
+from .format.layout import is_session_id
 
 # Module-level imports stay this small on purpose: the SessionEnd path must not load pydantic,
 # git or httpx (the engine's imports alone take longer than the target for the whole hook), and
@@ -37,7 +37,6 @@ LOG_LIMIT = 1024 * 1024  # past this the log is rotated to hook.log.1
 HOOK_LOCK = "hook.lock"
 # How long a pulling worker waits for another hook worker before leaving the pull to it.
 PULL_LOCK_WAIT = 120.0
-_SID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _PAYLOAD_LIMIT = 1024 * 1024
 
 
@@ -121,7 +120,7 @@ class Outbox:
                 data = json.loads(p.read_text("utf-8"))
             except (OSError, ValueError):
                 continue  # vanished meanwhile, or being replaced
-            if isinstance(data, dict) and _SID_RE.match(str(data.get("session_id", ""))):
+            if isinstance(data, dict) and is_session_id(str(data.get("session_id", ""))):
                 out.append(OutboxEntry(p, data))
         return sorted(out, key=lambda e: (str(e.data.get("queued_at", "")), e.path.name))
 
@@ -240,7 +239,7 @@ def session_end(data: Path, payload: dict[str, Any], started: float) -> int:
     """Queue the session and hand it to a detached worker; back to the client at once."""
     log = HookLog(data)
     sid = str(payload.get("session_id") or "")
-    if not _SID_RE.match(sid):
+    if not is_session_id(sid):
         log.write("session-end", f"no usable session id in the payload ({sid!r}); nothing to push")
         return 0
     Outbox(data).add(payload)
@@ -253,7 +252,7 @@ def session_end(data: Path, payload: dict[str, Any], started: float) -> int:
 def session_start(data: Path, payload: dict[str, Any], out: IO[str], started: float) -> int:
     """Pull the project's sessions, waiting a few seconds at most; print nothing unless asked to."""
     from .config import load_config
-    from .errors import ConfigError
+    from .format.errors import ConfigError
 
     log = HookLog(data)
     cwd = payload.get("cwd")
@@ -308,7 +307,7 @@ class Worker:
         self.engine = SyncEngine(load_config(paths), paths)
 
     def run(self, pull_cwd: str | None) -> None:
-        from .locking import Busy, exclusive
+        from .format.locking import Busy, exclusive
 
         tried: set[str] = set()
         wait = PULL_LOCK_WAIT if pull_cwd else 0.0
@@ -340,7 +339,7 @@ class Worker:
 
     def pull(self, cwd: str) -> None:
         from .engine import DONE, FAILED, Selection
-        from .errors import NotPortable, SyncError
+        from .format.errors import NotPortable, SyncError
 
         try:
             key = self.engine.layout.key_for(cwd)
@@ -370,7 +369,7 @@ class Worker:
 
     def push(self, entries: list[OutboxEntry]) -> None:
         from .engine import DONE, FAILED, Selection
-        from .errors import SyncError
+        from .format.errors import SyncError
 
         ready: dict[str, OutboxEntry] = {}
         for entry in entries:
@@ -409,7 +408,7 @@ class Worker:
 
     def _unpushable(self, entry: OutboxEntry) -> str | None:
         """Why a request can never succeed (so retrying it would be pointless), else None."""
-        from .errors import NotPortable
+        from .format.errors import NotPortable
 
         transcript = entry.data.get("transcript_path")
         if isinstance(transcript, str) and transcript and not os.path.exists(transcript):

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import atomic
 from .config import Paths
-from .errors import ConfigError
+from .format.errors import ConfigError
 from .hook_runner import HOOK_LOG, Outbox
 from .launcher import LAUNCHER_NAME, LauncherSpec, check_launcher, launcher_path, read_python, write_launcher
 
@@ -312,7 +312,7 @@ class Settings:
 
 
 @dataclass
-class Change:
+class SettingsChange:
     settings: Path
     changed: bool
     backup: Path | None = None
@@ -388,7 +388,7 @@ def _edit(paths: Paths, edit: Any) -> tuple[Path, bool, Path | None]:
     raise SettingsError(f"{path} kept changing while it was being edited; try again")
 
 
-def install(paths: Paths, libs: tuple[str, ...] = (), python: str | None = None, verify: bool = True) -> Change:
+def install(paths: Paths, libs: tuple[str, ...] = (), python: str | None = None, verify: bool = True) -> SettingsChange:
     """Write (or refresh) the launcher, check that it runs, then add our hooks to settings.json."""
     spec = LauncherSpec.current(paths.data, libs, python)
     # Refuse a malformed settings.json before writing anything at all.
@@ -400,7 +400,7 @@ def install(paths: Paths, libs: tuple[str, ...] = (), python: str | None = None,
             raise ConfigError(f"the hook launcher cannot load claude-sync: {problem}")
     _remember_containers(paths)
     path, changed, backup = _edit(paths, lambda s: s.install(spec))
-    return Change(path, changed, backup, spec.path, launcher_changed)
+    return SettingsChange(path, changed, backup, spec.path, launcher_changed)
 
 
 def _containers_file(paths: Paths) -> Path:
@@ -427,7 +427,7 @@ def _kept_containers(paths: Paths) -> frozenset[str]:
     return frozenset(str(k) for k in rec.get("keep", []))
 
 
-def remove(paths: Paths) -> Change:
+def remove(paths: Paths) -> SettingsChange:
     """Take our hooks out of settings.json and delete the launcher; nothing else changes."""
     keep = _kept_containers(paths)
     path, changed, backup = _edit(paths, lambda s: s.remove(keep))
@@ -440,7 +440,7 @@ def remove(paths: Paths) -> Change:
             lp.parent.rmdir()
         except OSError:
             pass
-    return Change(path, changed, backup, lp, removed)
+    return SettingsChange(path, changed, backup, lp, removed)
 
 
 def status(paths: Paths, libs: tuple[str, ...] = ()) -> dict[str, Any]:

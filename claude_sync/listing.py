@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .backends import RemoteEntry
-from .errors import NotPortable
+from .format.errors import NotPortable
+from .format.wire import RemoteEntry
 from .project import DeviceLayout
 from .sessions import LocalSession
 

@@ -27,9 +27,8 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from .bundle import Bundle
-from .portable import content_digest, parse_time
-from .sessions import TRANSCRIPT, is_log
+from .format.bundle import Bundle, content_digest, parse_time
+from .format.layout import TRANSCRIPT, is_log
 
 
 @dataclass(frozen=True)

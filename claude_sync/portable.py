@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import pickle
@@ -17,22 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from .bundle import Bundle, Manifest, Spilled, context_for, file_sha256
-from .errors import BundleError, NotPortable, SyncError
-from .path_tokens import Context
+from .format.bundle import Bundle, Manifest, Spilled, context_for
+from .format.errors import BundleError, NotPortable, SyncError
+from .format.layout import TRANSCRIPT, is_log
+from .format.tokens import Context
 from .project import DeviceLayout
-from .sessions import TRANSCRIPT, LocalSession, count_messages, is_log
+from .sessions import LocalSession, count_messages
 
 log = logging.getLogger(__name__)
-
-
-def content_digest(files: dict[str, bytes] | Bundle) -> str:
-    """Identity of a session version: its tokenized files, not who pushed it or when."""
-    if isinstance(files, Bundle):
-        pairs = [(e.path, e.sha256) for e in files.manifest.files]
-    else:
-        pairs = sorted((n, file_sha256(d)) for n, d in files.items())
-    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
 
 
 def read_complete(path: Path, log: bool) -> bytes:
@@ -145,15 +136,6 @@ def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:
         return layout.tokens_for(layout.cwd_for(project_key)).detokenize(title, Context.RAW)
     except (ValueError, KeyError, SyncError):
         return title
-
-
-def parse_time(ts: str | None) -> float:
-    if not ts:
-        return 0.0
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def layout_for(projects_root: str, home: str, flavour) -> DeviceLayout:  # type: ignore[no-untyped-def]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import NotPortable
-from .path_tokens import HOME, PROJECT_ROOT, PROJECTS_ROOT, Flavour, PathTokens, split_path
+from .format.errors import NotPortable
+from .format.tokens import HOME, PROJECT_ROOT, PROJECTS_ROOT, Flavour, PathTokens, split_path
 
 HOME_PREFIX = "~"
 

@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import atomic
-from .bundle import Spilled
-from .sessions import TRANSCRIPT, disk_path, fingerprint, is_log
+from .format.bundle import Spilled
+from .format.layout import TRANSCRIPT, disk_path, is_log
+from .sessions import fingerprint
 
 
 @dataclass
@@ -105,7 +106,7 @@ _QUIET_READS = 2
 _QUIET_WAIT = 0.02
 
 
-def apply(plan: RestorePlan, backups: Path, reason: str) -> tuple[Path | None, WrittenFiles]:
+def write_restore(plan: RestorePlan, backups: Path, reason: str) -> tuple[Path | None, WrittenFiles]:
     """Write the plan; returns the backup folder when anything was backed up, and what was written."""
     targets = plan.targets()
     atomic.sweep({p.parent for p in targets.values()}, STALE_TEMP_SECONDS)  # left by a sync killed mid-write

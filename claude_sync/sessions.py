@@ -1,14 +1,7 @@
 """Discover Claude Code sessions and every artifact that belongs to each.
 
-A session's files are named in a device-independent *logical* layout, which
-is also the layout inside a bundle:
-
-    transcript.jsonl          projects/<enc>/<sid>.jsonl
-    session/<rest>            projects/<enc>/<sid>/<rest>   (subagents/...)
-    legacy-agents/<name>      projects/<enc>/agent-*.jsonl of older clients
-    file-history/<name>       file-history/<sid>/<name>
-    tasks/<name>              tasks/<sid>/<name>            (lock files skipped)
-    todos/<name>              todos/<sid>-agent-*.json      (older clients)
+A session's files are named in the device-independent logical layout of
+claude_sync/format/layout.py, which is also the layout inside a bundle.
 
 Discovery is built for thousands of sessions and gigabytes of transcripts:
 
@@ -47,10 +40,9 @@ from pydantic_core import from_json as _from_json
 from pydantic_core import to_json as _to_json
 
 from . import atomic
+from .format.layout import TRANSCRIPT, is_log, is_session_id
 
-TRANSCRIPT = "transcript.jsonl"
 TITLE_MAX = 80
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SKIP_SUFFIXES = (".lock", ".tmp")
 CACHE_VERSION = 3
 WINDOW = 16 * 1024  # bytes read at the head and at the tail of a transcript
@@ -74,11 +66,6 @@ class SessionMeta:
 
 
 _META_FIELDS = {f.name for f in fields(SessionMeta)}
-
-
-def is_log(logical: str) -> bool:
-    """Append-only JSONL logs: merged and sent as deltas; everything else is a plain file."""
-    return logical.endswith(".jsonl")
 
 
 def _digest(obj: object) -> str:
@@ -205,26 +192,6 @@ class LocalSession:
             except OSError:
                 pass
         return total
-
-
-def disk_path(logical: str, claude_dir: Path, project_dir: Path, session_id: str) -> Path:
-    """Where a logical file of a session lives on this device."""
-    if logical == TRANSCRIPT:
-        return project_dir / f"{session_id}.jsonl"
-    head, _, rest = logical.partition("/")
-    if not rest:
-        raise ValueError(f"unknown session file {logical!r}")
-    if head == "session":
-        return project_dir / session_id / rest
-    if head == "legacy-agents":
-        return project_dir / rest
-    if head == "file-history":
-        return claude_dir / "file-history" / session_id / rest
-    if head == "tasks":
-        return claude_dir / "tasks" / session_id / rest
-    if head == "todos":
-        return claude_dir / "todos" / rest
-    raise ValueError(f"unknown session file {logical!r}")
 
 
 def _loads(data: bytes) -> object:
@@ -411,7 +378,7 @@ def discover(claude_dir: Path, cache: MetaCache | None = None) -> list[LocalSess
             if stem.startswith("agent-"):
                 legacy.append((pdir, entry))
                 continue
-            if not _UUID_RE.match(stem):
+            if not is_session_id(stem):
                 continue
             try:
                 st = entry.stat()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from .sessions import is_log
+from .format.layout import is_log
 
 
 class Relation(str, enum.Enum):

@@ -14,9 +14,8 @@ import pytest
 
 from claude_sync.backends import Backend, PushItem, PushResult
 from claude_sync.backends.git import GitBackend
-from claude_sync.bundle import Bundle, Manifest
-from claude_sync.errors import SessionNotFound
-from claude_sync.portable import content_digest
+from claude_sync.format.bundle import Bundle, Manifest, content_digest
+from claude_sync.format.errors import SessionNotFound
 
 pytest_plugins = ["tests.support.sync_server"]
 

@@ -8,9 +8,9 @@ import tarfile
 
 import pytest
 
-from claude_sync import bundle as bundle_module
-from claude_sync.bundle import Bundle, Manifest, sha256, verify_file
-from claude_sync.errors import BundleError
+from claude_sync.format import bundle as bundle_module
+from claude_sync.format.bundle import Bundle, Manifest, sha256, verify_file
+from claude_sync.format.errors import BundleError
 
 SID = "0b7f3c1e-1111-4222-8333-944455556666"
 

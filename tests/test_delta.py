@@ -1,4 +1,4 @@
-"""Only what is new travels to and from the sync server (claude_sync/delta.py), over real HTTP.
+"""Only what is new travels to and from the sync server (claude_sync/format/delta.py), over real HTTP.
 
 Bytes on the wire are counted by `Wire`, an httpx transport in front of the real one.
 """
@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from claude_sync import delta
 from claude_sync.backends import PushItem, PushResult
 from claude_sync.backends.http import HttpBackend
-from claude_sync.bundle import Bundle, Manifest
 from claude_sync.engine import Selection
-from claude_sync.portable import content_digest, pack
+from claude_sync.format import delta
+from claude_sync.format.bundle import Bundle, Manifest, content_digest
+from claude_sync.format.wire import StoreStatus
+from claude_sync.portable import pack
 from claude_sync.server.sqlite_storage import SqliteStorage
-from claude_sync.server.storage import PushStatus, WouldShrink
+from claude_sync.server.storage import WouldShrink
 from tests.support.devices import Device
 
 if TYPE_CHECKING:
@@ -620,7 +621,7 @@ def test_the_server_rebuilds_an_append_without_holding_the_bundle_in_memory(stor
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert outcome.status is PushStatus.STORED
+    assert outcome.result is StoreStatus.STORED
     assert peak < 2 * 1024**2  # a few buffers, not the 12 MB file or its 6 MB bundle
     [entry] = store.sessions("alice")
     with store.open_blob(entry) as f:
@@ -648,7 +649,7 @@ def test_a_crash_after_the_rebuilt_bundle_is_placed_but_before_the_row_commits_k
     store.recover()
     assert len([p for p in store.blobs.rglob("*") if p.is_file()]) == 1 and not any(store.tmp.iterdir())
     monkeypatch.undo()
-    assert store_append(store, v1, v2).status is PushStatus.STORED
+    assert store_append(store, v1, v2).result is StoreStatus.STORED
 
 
 def test_an_append_that_drops_a_log_is_refused_unless_forced(store: SqliteStorage):
@@ -658,4 +659,4 @@ def test_an_append_that_drops_a_log_is_refused_unless_forced(store: SqliteStorag
     store_push(store, v1)
     with pytest.raises(WouldShrink):
         store_append(store, v1, v2)
-    assert store_append(store, v1, v2, force=True).status is PushStatus.STORED
+    assert store_append(store, v1, v2, force=True).result is StoreStatus.STORED

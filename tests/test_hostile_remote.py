@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 
 from claude_sync.backends.git import SESSION_JSON, session_dir
-from claude_sync.bundle import Manifest, Spilled
-from claude_sync.portable import content_digest
+from claude_sync.format.bundle import Manifest, Spilled, content_digest
 from tests.support.devices import REPO, Device
 from tests.support.forged import forged_bundle
 from tests.support.sync_server import SyncServer

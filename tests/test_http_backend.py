@@ -21,12 +21,12 @@ import httpx
 import pytest
 
 from claude_sync import credentials
-from claude_sync.backends import Backend, PushItem, PushResult, RemoteEntry
+from claude_sync.backends import Backend, PushItem, PushResult
 from claude_sync.backends.http import HttpBackend
-from claude_sync.bundle import Bundle, Manifest
 from claude_sync.config import Paths
-from claude_sync.errors import BackendError, BundleError, ConfigError
-from claude_sync.portable import content_digest
+from claude_sync.format.bundle import Bundle, Manifest, content_digest
+from claude_sync.format.errors import BackendError, BundleError, ConfigError
+from claude_sync.format.wire import RemoteEntry
 from tests.support.devices import REPO, Device
 from tests.support.forged import forged_bundle
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from claude_sync.path_tokens import (
+from claude_sync.format.tokens import (
     TOKEN_NAMES,
     Context,
     Flavour,

@@ -16,9 +16,8 @@ import httpx
 import pytest
 
 from claude_sync.backends import PushItem, PushResult
-from claude_sync.bundle import Bundle, Manifest
-from claude_sync.errors import BackendError
-from claude_sync.portable import content_digest
+from claude_sync.format.bundle import Bundle, Manifest, content_digest
+from claude_sync.format.errors import BackendError
 from tests.support.devices import REPO
 from tests.support.forged import forged_bundle
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from claude_sync.bundle import Bundle, Manifest
-from claude_sync.errors import BundleError
-from claude_sync.portable import content_digest
+from claude_sync.format.bundle import Bundle, Manifest, content_digest
+from claude_sync.format.errors import BundleError
+from claude_sync.format.wire import StoreStatus
 from claude_sync.server.sqlite_storage import SqliteStorage
-from claude_sync.server.storage import PushStatus, StaleBase, StorageError, WouldShrink
+from claude_sync.server.storage import StaleBase, StorageError, WouldShrink
 
 
 def make_bundle(sid: str | None = None, transcript: bytes = b'{"n":1}\n', **files: bytes) -> Bundle:
@@ -54,7 +54,7 @@ def test_a_crash_after_the_blob_is_placed_but_before_the_row_commits_lists_nothi
     store.recover()
     assert files_under(store.blobs) == [] and files_under(store.tmp) == []  # ... and start-up removes it
     monkeypatch.undo()
-    assert push(store, "alice", b).status is PushStatus.STORED
+    assert push(store, "alice", b).result is StoreStatus.STORED
 
 
 def test_a_failing_blob_write_leaves_no_row_and_no_temp_file(store: SqliteStorage, monkeypatch):
@@ -117,8 +117,8 @@ def test_compare_and_swap_and_the_shrink_guard(store: SqliteStorage):
         b'{"n":1}\n{"n":2}\n',
         **{"session/subagents/agent-x.jsonl": b'{"a":1}\n{"a":2}\n', "tasks/t/1.json": b"{}"},
     )
-    assert push(store, "alice", same_logs, base=content_digest(long)).status is PushStatus.STORED
-    assert push(store, "alice", shorter, base=content_digest(same_logs), force=True).status is PushStatus.STORED
+    assert push(store, "alice", same_logs, base=content_digest(long)).result is StoreStatus.STORED
+    assert push(store, "alice", shorter, base=content_digest(same_logs), force=True).result is StoreStatus.STORED
 
 
 def test_an_unsorted_or_foreign_bundle_is_refused(store: SqliteStorage):

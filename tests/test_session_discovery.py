@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from claude_sync.path_tokens import Flavour
+from claude_sync.format.tokens import Flavour
 from claude_sync.portable import pack
 from claude_sync.project import DeviceLayout
 from claude_sync.sessions import WINDOW, MetaCache, discover, read_meta

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from claude_sync.errors import NotPortable
-from claude_sync.path_tokens import Flavour
+from claude_sync.format.errors import NotPortable
+from claude_sync.format.tokens import Flavour
 from claude_sync.project import cwd_for_key, project_key_for
 from claude_sync.sessions import MetaCache, discover, read_meta
 from tests.support.claude_fixture import FixtureSession, rich_session

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pygls.exceptions import JsonRpcException
 
-from claude_sync.locking import exclusive
+from claude_sync.format.locking import exclusive
 from tests.support.claude_fixture import rich_session
 from tests.support.devices import Device
 from tests.support.sidecar_client import RawJsonRpc, SidecarClient

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from .base import Backend, PushItem, PushResult, RemoteEntry
+from .base import Backend, PushItem, PushResult
 
-__all__ = ["Backend", "PushItem", "PushResult", "RemoteEntry", "open_backend"]
+__all__ = ["Backend", "PushItem", "PushResult", "open_backend"]
 
 
 def open_backend(config, paths):  # type: ignore[no-untyped-def]
     """The backend the configuration names."""
-    from ..errors import ConfigError
+    from ..format.errors import ConfigError
 
     if config.backend == "git":
         from .git import GitBackend
@@ -24,9 +24,7 @@ def open_backend(config, paths):  # type: ignore[no-untyped-def]
             max_bundle_bytes=config.max_bundle_bytes,
         )
     if config.backend == "server":
-        try:
-            from .http import HttpBackend
-        except ImportError as e:  # pragma: no cover - until the server backend lands
-            raise ConfigError("the server backend is not available in this version") from e
+        from .http import HttpBackend
+
         return HttpBackend.from_config(config, paths)
     raise ConfigError(f"unknown backend {config.backend!r}")

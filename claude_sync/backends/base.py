@@ -6,24 +6,9 @@ import abc
 import enum
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
-from ..bundle import Bundle
-from ..errors import BackendError
-
-
-class RemoteEntry(BaseModel):
-    """One session as the remote holds it."""
-
-    session_id: str
-    project_key: str
-    device: str
-    last_modified: str | None = None
-    title: str = ""
-    message_count: int = 0
-    size: int = 0  # bytes stored for this session
-    content_sha256: str  # identity of the version (see portable.content_digest)
-    sha256: str | None = None  # of the whole bundle, where the backend stores bundles
+from ..format.bundle import Bundle
+from ..format.errors import BackendError
+from ..format.wire import RemoteEntry
 
 
 @dataclass

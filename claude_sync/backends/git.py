@@ -5,6 +5,7 @@ Layout of the repository (one folder per session, fanned out by id):
     sessions/<s0>/<s1>/<sid>/session.json        manifest header + content digest
     sessions/<s0>/<s1>/<sid>/files/<logical>      plain files (tasks, file history, meta)
     sessions/<s0>/<s1>/<sid>/logs/<logical>/<NNNNNN>   a JSONL log as append segments
+    claude-sync-format.json                       {"format": N}: the format version (format/version.py)
 
 A log that grew since the last push gets one new segment holding only the new
 bytes, so a growing session adds objects proportional to what was appended
@@ -36,15 +37,25 @@ from typing import BinaryIO
 from git import Git, Repo
 
 from .. import atomic
-from ..bundle import DEFAULT_MAX_BYTES, MAX_MANIFEST_BYTES, Bundle, ContentCheck, Manifest, Spilled
-from ..errors import BackendError, BundleError, SessionNotFound
-from ..layout import SESSION_ID_RE, is_log
-from ..portable import content_digest
-from .base import Backend, PushItem, PushResult, RemoteEntry
+from ..format import version
+from ..format.bundle import (
+    DEFAULT_MAX_BYTES,
+    MAX_MANIFEST_BYTES,
+    Bundle,
+    ContentCheck,
+    Manifest,
+    Spilled,
+    content_digest,
+)
+from ..format.errors import BackendError, BundleError, SessionNotFound, SyncError
+from ..format.layout import is_log, is_session_id
+from ..format.wire import RemoteEntry
+from .base import Backend, PushItem, PushResult
 
 log = logging.getLogger(__name__)
 
 SESSION_JSON = "session.json"
+FORMAT_FILE = "claude-sync-format.json"  # at the root; absent from repositories written before versions
 SEGMENT_LIMIT = 64  # past this many segments a log is rewritten as one
 PUSH_ATTEMPTS = 6
 OUTGOING_REF = "refs/claude-sync/outgoing"
@@ -68,7 +79,7 @@ def blob_id(data: bytes) -> str:
 
 
 def session_dir(sid: str) -> str:
-    if not SESSION_ID_RE.match(sid):
+    if not is_session_id(sid):
         raise SessionNotFound(f"not a session id: {sid!r}")
     return f"sessions/{sid[0]}/{sid[1]}/{sid}"
 
@@ -126,6 +137,7 @@ class GitBackend(Backend):
         self._importer: _Importer | None = None  # holds what stage() wrote until the next push
         self._stage_lock = threading.Lock()
         self._staged: dict[str, tuple[str, dict[str, int]]] = {}  # session -> (content digest, blob marks)
+        self._formats: dict[str, int | None] = {}  # commit -> the format version it records
 
     # -- plumbing ----------------------------------------------------------
 
@@ -173,13 +185,6 @@ class GitBackend(Backend):
         if status != 0:
             raise GitFailure(list(args), status, err if isinstance(err, str) else err.decode("utf-8", "replace"))
         return out
-
-    def _git_ok(self, *args: str) -> bool:
-        try:
-            self._run(*args)
-            return True
-        except GitFailure:
-            return False
 
     def _rev(self, ref: str) -> str | None:
         try:
@@ -290,7 +295,7 @@ class GitBackend(Backend):
             if data is None:
                 continue  # deleted
             try:
-                if not SESSION_ID_RE.match(sid) or d != session_dir(sid):
+                if not is_session_id(sid) or d != session_dir(sid):
                     raise ValueError("not a session folder")
                 e = RemoteEntry.model_validate(json.loads(data))
                 if e.session_id != sid:
@@ -430,6 +435,26 @@ class GitBackend(Backend):
         """Spilled files of the session fetched before (written by now) or of a pull that was killed."""
         shutil.rmtree(self.mirror / SPILL_DIR, ignore_errors=True)
 
+    def recorded_format(self, commit: str | None) -> int | None:
+        """The format version the repository records at `commit` (None: none recorded)."""
+        if commit is None:
+            return None
+        if commit not in self._formats:
+            data = self._cat([f"{commit}:{FORMAT_FILE}"])[f"{commit}:{FORMAT_FILE}"]
+            where = f"the Git repository {self.url}"
+            if data is None:
+                self._formats[commit] = None
+            else:
+                try:
+                    recorded = json.loads(data).get("format")
+                except (ValueError, AttributeError) as e:
+                    raise SyncError(f"{where} has an unreadable {FORMAT_FILE}: {e}; nothing was written") from e
+                self._formats[commit] = version.parse(recorded, where)
+        return self._formats[commit]
+
+    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
+        raise BackendError(f"cannot bring the Git repository {self.url} to format {step.to} ({step.why})")
+
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         results: dict[str, PushResult] = {}
         pending = list(items)
@@ -480,6 +505,8 @@ class GitBackend(Backend):
             self._staged[bundle.session_id] = (content_digest(bundle), {n: imp.blob(d) for n, d in bundle.files.items()})
 
     def _write_commit(self, parent: str | None, items: list[PushItem]) -> str:
+        recorded = self.recorded_format(parent)
+        target = version.upgrade(recorded, f"the Git repository {self.url}", self._migrate)
         bases = [session_dir(i.bundle.session_id) for i in items]
         existing = self._tree(parent, bases) if parent else {}
         self._run("update-ref", "-d", OUTGOING_REF)
@@ -498,6 +525,9 @@ class GitBackend(Backend):
             w(b"data %d\n" % len(msg) + msg)
             if parent:
                 w(f"from {parent}\n".encode())
+            if recorded != target:
+                record = json.dumps({"format": target}).encode() + b"\n"
+                w(f"M 100644 inline {FORMAT_FILE}\ndata {len(record)}\n".encode() + record + b"\n")
             for item, base in zip(items, bases):
                 marks = staged.get(item.bundle.session_id)
                 new = not any(p.startswith(base + "/") for p in existing)

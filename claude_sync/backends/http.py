@@ -7,7 +7,8 @@ CONFLICT and the engine decides again, as with Git. Only transient failures
 every push is safe to repeat because identical content is a no-op on the server.
 The token is read from the credential store at each request, never kept in config.
 
-Only what is new travels (claude_sync/delta.py): when the server's copy is a prefix
+Requests and replies are those of claude_sync/format/wire.py, which the server shares; every
+reply is parsed with its model. Only what is new travels (claude_sync/format/delta.py): when the server's copy is a prefix
 of the pushed one, the push is an append against it; when this device holds an
 older copy, a fetch downloads only what it lacks. Either falls back to whole
 bundles when it does not apply, when the result does not verify, or when the
@@ -24,20 +25,22 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from .. import __version__, delta
-from ..bundle import DEFAULT_MAX_BYTES, Bundle, Manifest
-from ..errors import AmbiguousSession, BackendError, BundleError, ConfigError, SessionNotFound, SyncError
-from ..portable import content_digest
-from .base import Backend, PartialPush, PushItem, PushResult, RemoteEntry
+from .. import __version__
+from ..format import delta, version, wire
+from ..format.bundle import DEFAULT_MAX_BYTES, Bundle, Manifest, content_digest
+from ..format.errors import AmbiguousSession, BackendError, BundleError, ConfigError, SessionNotFound, SyncError
+from ..format.wire import RemoteEntry
+from .base import Backend, PartialPush, PushItem, PushResult
 
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUS = {502, 503, 504}
+_Body = TypeVar("_Body", bound=wire.ErrorBody)
 PAGE_SIZE = 1000
 
 
@@ -85,13 +88,14 @@ class HttpBackend(Backend):
             base_url=self.url,
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=10.0),
-            headers={"User-Agent": f"claude-sync/{__version__}"},
+            headers={"User-Agent": f"claude-sync/{__version__}", wire.FORMAT: str(version.FORMAT_VERSION)},
             follow_redirects=False,  # a redirect must not carry the token elsewhere
             transport=transport,
         )
         self._entries: dict[str, RemoteEntry] | None = None
         self._manifests: dict[str, Manifest] = {}  # content digest -> manifest of a version seen on the server
         self.takes_deltas = True  # False once the server turned out to lack the delta routes
+        self.remote_format: int | None = None  # the format version the server holds, once a listing said
 
     @classmethod
     def from_config(cls, config, paths) -> HttpBackend:  # type: ignore[no-untyped-def]
@@ -178,17 +182,17 @@ class HttpBackend(Backend):
             params: dict[str, str | int] = {"limit": PAGE_SIZE}
             if cursor:
                 params["cursor"] = cursor
-            resp = self._send("GET", "/api/sessions", params=params)
+            resp = self._send("GET", wire.SESSIONS, params=params)
             if resp.status_code != 200:
                 raise self._fail(resp, "the session list")
             try:
-                page = resp.json()
-                for item in page["sessions"]:
-                    e = RemoteEntry.model_validate(item)
-                    entries[e.session_id] = e
-            except (ValueError, KeyError, TypeError) as e:
+                page = wire.SessionList.model_validate_json(resp.content)
+            except ValueError as e:
                 raise BackendError(f"the sync server {self.url} sent an unreadable session list: {e}") from e
-            cursor = page.get("next_cursor")
+            for entry in page.sessions:
+                entries[entry.session_id] = entry
+            self.remote_format = page.format
+            cursor = page.next_cursor
             if not cursor:
                 break
         self._entries = entries
@@ -215,7 +219,7 @@ class HttpBackend(Backend):
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         resp = self._send(
             "POST",
-            f"/api/sessions/{quote(session_id, safe='')}/delta",
+            _route(wire.DELTA, session_id=session_id),
             content=gzip.compress(have_list, mtime=0),
             headers=headers,
             stream=True,
@@ -227,7 +231,7 @@ class HttpBackend(Backend):
                     raise self._fail(resp, what)
                 self._note_missing_route(resp)
                 return None
-            declared = resp.headers.get("X-Content-SHA256")
+            declared = resp.headers.get(wire.CONTENT_SHA256)
             data = bytearray()
             for chunk in resp.iter_bytes():
                 data += chunk
@@ -250,18 +254,19 @@ class HttpBackend(Backend):
     def _fetch_whole(self, session_id: str) -> Bundle:
         what = f"session {session_id}"
         for attempt in range(self.attempts):
-            resp = self._send("GET", f"/api/sessions/{quote(session_id, safe='')}", stream=True)
+            resp = self._send("GET", _route(wire.SESSION, prefix=session_id), stream=True)
             try:
                 if resp.status_code == 409:
                     resp.read()
-                    body = _json(resp)
+                    ambiguous = _body(resp, wire.AmbiguousBody)
                     raise AmbiguousSession(
-                        f"{what}: {body.get('detail', 'ambiguous')}", list(body.get("candidates", []))
+                        f"{what}: {ambiguous.detail if ambiguous else 'ambiguous'}",
+                        ambiguous.candidates if ambiguous else [],
                     )
                 if resp.status_code != 200:
                     resp.read()
                     raise self._fail(resp, what)
-                expected = resp.headers.get("X-Bundle-SHA256")
+                expected = resp.headers.get(wire.BUNDLE_SHA256)
                 if not expected:
                     raise BundleError(f"the sync server sent {what} without its checksum; nothing was written")
                 data = bytearray()
@@ -288,6 +293,7 @@ class HttpBackend(Backend):
         Failures of single bundles (too large, invalid) do not stop the others; they are
         raised together at the end.
         """
+        version.check_writable(self.remote_format, f"the sync server {self.url}")
         results: dict[str, PushResult] = {}
         failures: dict[str, str] = {}
         for item in items:
@@ -298,18 +304,22 @@ class HttpBackend(Backend):
             code, detail = _error_of(resp) if resp.status_code != 200 else (None, "")
             if resp.status_code == 200:
                 try:
-                    entry = RemoteEntry.model_validate(resp.json()["entry"])
-                except (ValueError, KeyError, TypeError) as e:
+                    entry = wire.PushReply.model_validate_json(resp.content).entry
+                except ValueError as e:
                     raise BackendError(f"the sync server {self.url} sent an unreadable answer to a push: {e}") from e
                 self._remember(sid, entry)
                 self._manifests[entry.content_sha256] = item.bundle.manifest
                 results[sid] = PushResult.PUSHED
-            elif resp.status_code == 409 and code in ("stale_base", "would_shrink"):
+            elif resp.status_code == 409 and code in wire.REFUSED_PUSH:
                 # The engine decides again against what the server holds now.
-                current = _json(resp).get("current")
-                self._remember(sid, RemoteEntry.model_validate(current) if current else None)
+                conflict = _body(resp, wire.ConflictBody)
+                self._remember(sid, conflict.current if conflict else None)
                 log.info("push of %s refused (%s): %s", sid, code, detail)
                 results[sid] = PushResult.CONFLICT
+            elif resp.status_code == 409 and code == wire.ErrorCode.UPGRADE_REQUIRED:
+                upgrade = _body(resp, wire.UpgradeBody)
+                self.remote_format = upgrade.format if upgrade else version.FORMAT_VERSION + 1
+                raise version.RemoteTooNew(f"the sync server {self.url}", self.remote_format)
             elif resp.status_code in (401, 403):
                 raise self._fail(resp, f"the push of session {sid}")
             else:
@@ -325,9 +335,9 @@ class HttpBackend(Backend):
             params["base"] = item.base
         if item.force:
             params["force"] = "true"
-        headers = {"X-Bundle-SHA256": hashlib.sha256(data).hexdigest(), "Content-Type": "application/gzip"}
+        headers = {wire.BUNDLE_SHA256: hashlib.sha256(data).hexdigest(), "Content-Type": "application/gzip"}
         return self._send(
-            "POST", "/api/sessions/push", content=data, params=params, headers=headers, timeout=self.push_timeout
+            "POST", wire.PUSH, content=data, params=params, headers=headers, timeout=self.push_timeout
         )
 
     def _push_append(self, item: PushItem) -> httpx.Response | None:
@@ -343,10 +353,10 @@ class HttpBackend(Backend):
             return None
         body = delta.encode(*planned)
         params = {"base": item.base, **({"force": "true"} if item.force else {})}
-        headers = {"X-Delta-SHA256": hashlib.sha256(body).hexdigest(), "Content-Type": "application/gzip"}
+        headers = {wire.DELTA_SHA256: hashlib.sha256(body).hexdigest(), "Content-Type": "application/gzip"}
         resp = self._send(
             "POST",
-            f"/api/sessions/{quote(sid, safe='')}/append",
+            _route(wire.APPEND, session_id=sid),
             content=body,
             params=params,
             headers=headers,
@@ -355,7 +365,7 @@ class HttpBackend(Backend):
         if resp.status_code in (404, 405):
             self._note_missing_route(resp)
             return None
-        if resp.status_code == 422 and _error_of(resp)[0] in ("invalid_delta", "checksum_mismatch"):
+        if resp.status_code == 422 and _error_of(resp)[0] in (wire.ErrorCode.INVALID_DELTA, wire.ErrorCode.CHECKSUM_MISMATCH):
             log.warning("the server refused the append to session %s (%s); pushing it whole", sid, _error_of(resp)[1])
             return None
         return resp
@@ -364,17 +374,16 @@ class HttpBackend(Backend):
         """The manifest of the server's version `digest` of a session; None when unknown or gone."""
         if digest in self._manifests:
             return self._manifests[digest]
-        resp = self._send("GET", f"/api/sessions/{quote(sid, safe='')}/manifest")
+        resp = self._send("GET", _route(wire.MANIFEST, session_id=sid))
         if resp.status_code != 200:
             if resp.status_code in (401, 403):
                 raise self._fail(resp, f"session {sid}")
             self._note_missing_route(resp)
             return None
         try:
-            body = resp.json()
-            entry = RemoteEntry.model_validate(body["entry"])
-            manifest = Manifest.model_validate(body["manifest"])
-        except (ValueError, KeyError, TypeError) as e:
+            reply = wire.RemoteManifest.model_validate_json(resp.content)
+            entry, manifest = reply.entry, reply.manifest
+        except ValueError as e:
             log.warning("the sync server %s sent an unreadable manifest of %s: %s", self.url, sid, e)
             return None
         self._manifests[entry.content_sha256] = manifest
@@ -382,7 +391,9 @@ class HttpBackend(Backend):
 
     def _note_missing_route(self, resp: httpx.Response) -> None:
         """An older server answers the delta routes as unknown: use whole bundles from now on."""
-        if resp.status_code == 405 or (resp.status_code == 404 and _error_of(resp) in ((None, "Not Found"), ("not_found", "Not Found"))):
+        if resp.status_code == 405 or (
+            resp.status_code == 404 and _error_of(resp) in ((None, "Not Found"), (wire.ErrorCode.NOT_FOUND, "Not Found"))
+        ):
             log.info("the sync server %s does not take deltas; sending whole bundles", self.url)
             self.takes_deltas = False
 
@@ -398,18 +409,22 @@ class HttpBackend(Backend):
         self._client.close()
 
 
-def _json(resp: httpx.Response) -> dict[str, Any]:
+def _route(template: str, **params: str) -> str:
+    return template.format(**{k: quote(v, safe="") for k, v in params.items()})
+
+
+def _body(resp: httpx.Response, model: type[_Body]) -> _Body | None:
+    """An error reply as its wire model, or None when it is not one."""
     try:
-        body = resp.json()
+        return model.model_validate_json(resp.content)
     except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        return None
 
 
 def _error_of(resp: httpx.Response) -> tuple[str | None, str]:
     """The server's structured error (code, detail), or (None, a bit of the body)."""
-    body = _json(resp)
-    if isinstance(body.get("error"), str):
-        return body["error"], str(body.get("detail", ""))
+    error = _body(resp, wire.ErrorBody)
+    if error is not None:
+        return error.error, error.detail
     text = resp.text.strip().replace("\n", " ")
     return None, (text[:200] or resp.reason_phrase or f"HTTP {resp.status_code}")

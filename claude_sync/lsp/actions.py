@@ -15,7 +15,7 @@ from .. import __version__, credentials
 from .. import hooks as claude_hooks
 from ..config import Config, Paths, default_device_name, load_config, update_config
 from ..engine import Outcome, Progress, Selection, SyncEngine
-from ..errors import ConfigError
+from ..format.errors import ConfigError
 from ..listing import local_groups, remote_dicts
 from .models import SidecarOptions
 

@@ -10,8 +10,16 @@ from collections.abc import Iterator
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcServerError
 
-from ..errors import AmbiguousSession, BackendError, BundleError, ConfigError, SessionNotFound, SyncError, UsageError
-from ..locking import Busy
+from ..format.errors import (
+    AmbiguousSession,
+    BackendError,
+    BundleError,
+    ConfigError,
+    SessionNotFound,
+    SyncError,
+    UsageError,
+)
+from ..format.locking import Busy
 
 CODES: tuple[tuple[type[SyncError], int], ...] = (
     (ConfigError, -32001),

@@ -1,7 +1,7 @@
 """The HTTP API of the sync server (FastAPI). Handlers translate HTTP to storage calls and back.
 
-Every error body is `{"error": <short code>, "detail": <message>}` (plus `candidates`
-for an ambiguous prefix and `current` for a refused push), whatever raised it.
+Routes, headers, error codes and models are those of claude_sync/format/wire.py, which the
+HTTP backend shares. Every error body is an ErrorBody, whatever raised it.
 """
 
 from __future__ import annotations
@@ -20,127 +20,53 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from .. import __version__
-from ..bundle import MAX_MEMBERS, FileEntry, Manifest
-from ..errors import BundleError
-from .storage import (
-    PREFIX_RE,
-    BundleTooLarge,
-    PushRefused,
-    PushStatus,
-    Storage,
-    StorageError,
-    StoredSession,
-    Upload,
+from ..format import version, wire
+from ..format.bundle import FileEntry
+from ..format.errors import BundleError, SyncError
+from ..format.layout import is_session_prefix
+from ..format.wire import (
+    DELTA_REQUEST_SCHEMA,
+    MAX_HAVE_BYTES,
+    SESSION_ID_PATTERN,
+    SHA256_PATTERN,
+    AmbiguousBody,
+    ConflictBody,
+    DeltaRequest,
+    ErrorBody,
+    ErrorCode,
+    Health,
+    PushReply,
+    RemoteManifest,
+    SessionList,
 )
+from .storage import BundleTooLarge, PushRefused, Storage, StorageError, Upload
 
 log = logging.getLogger("claude_sync.server")
 
-SHA256_PATTERN = "^[0-9a-f]{64}$"
-SESSION_ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-MAX_HAVE_BYTES = 32 * 1024**2  # a delta request lists at most MAX_MEMBERS files
 DEFAULT_MAX_BUNDLE_BYTES = 1024**3
 _CHUNK = 1024 * 1024
-_STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    411: "length_required",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "invalid_request",
-    500: "internal",
-}
-
-
-class ErrorBody(BaseModel):
-    error: str
-    detail: str
-
-
-class AmbiguousBody(ErrorBody):
-    candidates: list[str]
-
-
-class ConflictBody(ErrorBody):
-    current: StoredSession | None = None
-
-
-class Health(BaseModel):
-    status: str
-    version: str
-    max_bundle_bytes: int
-
-
-class SessionList(BaseModel):
-    sessions: list[StoredSession]
-    next_cursor: str | None = None
-
-
-class PushReply(BaseModel):
-    result: PushStatus
-    entry: StoredSession
-
-
-class RemoteManifest(BaseModel):
-    entry: StoredSession
-    manifest: Manifest
-
-
-class HaveFile(BaseModel):
-    """A file the device already has (tokenized, as in bundles)."""
-
-    path: str = Field(min_length=1, max_length=4096)
-    size: int = Field(ge=0)
-    sha256: str = Field(pattern=SHA256_PATTERN)
-    text: bool = True
-
-
-class DeltaRequest(BaseModel):
-    have: list[HaveFile] = Field(max_length=MAX_MEMBERS)
-
-
-_DELTA_REQUEST_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["have"],
-    "properties": {
-        "have": {
-            "type": "array",
-            "maxItems": MAX_MEMBERS,
-            "items": {
-                "type": "object",
-                "required": ["path", "size", "sha256"],
-                "properties": {
-                    "path": {"type": "string", "minLength": 1, "maxLength": 4096},
-                    "size": {"type": "integer", "minimum": 0},
-                    "sha256": {"type": "string", "pattern": SHA256_PATTERN},
-                    "text": {"type": "boolean", "default": True},
-                },
-            },
-        }
-    },
-}
+_INVALID = {"bundle": ErrorCode.INVALID_BUNDLE, "delta": ErrorCode.INVALID_DELTA}
 
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, error: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+        self, status: int, error: ErrorCode | str, detail: str, headers: dict[str, str] | None = None, **extra: Any
     ) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail, self.headers, self.extra = status, error, detail, headers, extra
 
 
-def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status, headers=headers)
+def _error(
+    status: int, error: ErrorCode | str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    code = error.value if isinstance(error, ErrorCode) else error
+    return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -156,11 +82,11 @@ def current_user(request: Request, creds: Annotated[HTTPAuthorizationCredentials
     """The user whose token the request carries (401 otherwise)."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if creds is None or not creds.credentials:
-        raise ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer <token>)", challenge)
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, "missing bearer token (Authorization: Bearer <token>)", challenge)
     storage: Storage = request.app.state.storage
     user = storage.user_for_token(creds.credentials)
     if user is None:
-        raise ApiError(401, "unauthorized", "unknown or revoked token", challenge)
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, "unknown or revoked token", challenge)
     return user
 
 
@@ -189,7 +115,7 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, "error")
+        code = wire.STATUS_CODES.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -198,21 +124,23 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         for err in exc.errors():
             where = ".".join(str(x) for x in err.get("loc", ()))
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
-        return _error(422, "invalid_request", "; ".join(parts) or "invalid request")
+        return _error(422, ErrorCode.INVALID_REQUEST, "; ".join(parts) or "invalid request")
 
     @app.exception_handler(Exception)
     async def _crash(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error: %s", type(exc).__name__)
-        return _error(500, "internal", "internal server error")
+        return _error(500, ErrorCode.INTERNAL, "internal server error")
 
     # -- routes ------------------------------------------------------------
 
-    @app.get("/health", response_model=Health, tags=["server"])
+    @app.get(wire.HEALTH, response_model=Health, tags=["server"])
     def health() -> Health:
         """Liveness and version; needs no token."""
-        return Health(status="ok", version=__version__, max_bundle_bytes=max_bundle_bytes)
+        return Health(
+            status="ok", version=__version__, max_bundle_bytes=max_bundle_bytes, format=storage.format_version
+        )
 
-    @app.get("/api/sessions", response_model=SessionList, responses=_ERRORS, tags=["sessions"])
+    @app.get(wire.SESSIONS, response_model=SessionList, responses=_ERRORS, tags=["sessions"])
     def list_sessions(
         user: User,
         project: Annotated[
@@ -226,11 +154,11 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         try:
             page = storage.list_sessions(user, project=project, since=since, cursor=cursor, limit=limit)
         except OverflowError as e:
-            raise ApiError(422, "invalid_request", f"since: {e}") from e
-        return SessionList(sessions=page.sessions, next_cursor=page.next_cursor)
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, f"since: {e}") from e
+        return SessionList(sessions=page.sessions, next_cursor=page.next_cursor, format=storage.format_version)
 
     @app.get(
-        "/api/sessions/{prefix}",
+        wire.SESSION,
         response_class=StreamingResponse,
         responses={
             200: {
@@ -246,36 +174,37 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
     def download(user: User, prefix: str) -> StreamingResponse:
         """Download the bundle of the session whose id starts with `prefix`."""
         wanted = prefix.lower()
-        hits = storage.find(user, wanted) if PREFIX_RE.match(wanted) else []
+        hits = storage.find(user, wanted) if is_session_prefix(wanted) else []
         exact = [h for h in hits if h.session_id == wanted]
         if exact:
             hits = exact
         if not hits:
-            raise ApiError(404, "not_found", f"no session starts with {prefix!r}")
+            raise ApiError(404, ErrorCode.NOT_FOUND, f"no session starts with {prefix!r}")
         if len(hits) > 1:
             ids = [h.session_id for h in hits[:50]]
-            raise ApiError(409, "ambiguous", f"{len(hits)} sessions start with {prefix!r}", candidates=ids)
+            raise ApiError(409, ErrorCode.AMBIGUOUS, f"{len(hits)} sessions start with {prefix!r}", candidates=ids)
         entry = hits[0]
         try:
             f = storage.open_blob(entry)
         except StorageError as e:
             log.error("%s", e)
-            raise ApiError(500, "storage_error", str(e)) from e
+            raise ApiError(500, ErrorCode.STORAGE_ERROR, str(e)) from e
         headers = {
-            "X-Bundle-SHA256": entry.sha256 or "",
-            "X-Content-SHA256": entry.content_sha256,
-            "X-Session-Id": entry.session_id,
+            wire.BUNDLE_SHA256: entry.sha256 or "",
+            wire.CONTENT_SHA256: entry.content_sha256,
+            wire.SESSION_ID: entry.session_id,
             "Content-Length": str(entry.size),
         }
         return StreamingResponse(_chunks(f), media_type="application/gzip", headers=headers)
 
     @app.post(
-        "/api/sessions/push",
+        wire.PUSH,
         response_model=PushReply,
         responses={
             409: {
                 "model": ConflictBody,
-                "description": "The server's copy is not `base` (stale_base) or is a longer version of this one (would_shrink)",
+                "description": "The server's copy is not `base` (stale_base) or is a longer version of this one "
+                "(would_shrink); or the server holds a newer format than the device writes (upgrade_required)",
             },
             413: {"model": ErrorBody, "description": "The bundle is larger than the server accepts"},
             **_ERRORS,
@@ -292,7 +221,9 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
     async def push(
         request: Request,
         user: User,
-        x_bundle_sha256: Annotated[str, Header(pattern=SHA256_PATTERN, description="SHA-256 of the request body")],
+        x_bundle_sha256: Annotated[
+            str, Header(alias=wire.BUNDLE_SHA256, pattern=SHA256_PATTERN, description="SHA-256 of the request body")
+        ],
         base: Annotated[
             str | None,
             Query(pattern=SHA256_PATTERN, description="content digest of the copy the client saw; absent: it saw none"),
@@ -302,17 +233,17 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         ] = False,
     ) -> PushReply:
         """Upload one bundle; stored only if the server's copy is still `base`."""
+        check_writable(request)
         upload = await receive(request, "bundle", x_bundle_sha256)
         try:
-            outcome = await store(
+            return await store(
                 "bundle", storage.commit_push, user, upload, x_bundle_sha256, base=base, force=force
             )
         finally:
             await run_in_threadpool(upload.discard)
-        return outcome
 
     @app.get(
-        "/api/sessions/{session_id}/manifest",
+        wire.MANIFEST,
         response_model=RemoteManifest,
         responses={404: {"model": ErrorBody, "description": "The user has no session with this id"}, **_ERRORS},
         tags=["delta"],
@@ -325,7 +256,7 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         """The stored version's entry and manifest: what a client needs to send only what is new."""
         found = storage.manifest(user, session_id)
         if found is None:
-            raise ApiError(404, "not_found", f"no session {session_id}")
+            raise ApiError(404, ErrorCode.NOT_FOUND, f"no session {session_id}")
         body = RemoteManifest(entry=found[0], manifest=found[1]).model_dump_json().encode("utf-8")
         if _takes_gzip(request) and len(body) > 1024:  # 100 file-history entries: 16 KB, a third of it gzip'd
             return Response(
@@ -336,12 +267,13 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         return Response(body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
 
     @app.post(
-        "/api/sessions/{session_id}/append",
+        wire.APPEND,
         response_model=PushReply,
         responses={
             409: {
                 "model": ConflictBody,
-                "description": "The server's copy is not `base` (stale_base) or is a longer version of the result (would_shrink)",
+                "description": "The server's copy is not `base` (stale_base) or is a longer version of the result "
+                "(would_shrink); or the server holds a newer format than the device writes (upgrade_required)",
             },
             413: {"model": ErrorBody, "description": "The delta or the bundle it leads to is larger than the server accepts"},
             **_ERRORS,
@@ -359,13 +291,16 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         request: Request,
         user: User,
         session_id: Annotated[str, PathParam(pattern=SESSION_ID_PATTERN, description="a full session id")],
-        x_delta_sha256: Annotated[str, Header(pattern=SHA256_PATTERN, description="SHA-256 of the request body")],
+        x_delta_sha256: Annotated[
+            str, Header(alias=wire.DELTA_SHA256, pattern=SHA256_PATTERN, description="SHA-256 of the request body")
+        ],
         base: Annotated[str, Query(pattern=SHA256_PATTERN, description="content digest of the copy the delta applies to")],
         force: Annotated[
             bool, Query(description="store it even when the server's copy is a longer version of the result")
         ] = False,
     ) -> PushReply:
         """Upload only what is new: the stored copy `base` plus this delta is stored as the new version."""
+        check_writable(request)
         upload = await receive(request, "delta", x_delta_sha256)
         try:
             outcome = await store(
@@ -383,7 +318,7 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         return outcome
 
     @app.post(
-        "/api/sessions/{session_id}/delta",
+        wire.DELTA,
         response_class=StreamingResponse,
         responses={
             200: {
@@ -399,7 +334,7 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
                 "required": True,
                 "description": "The files the device already has (tokenized, as in bundles); "
                 "may be gzip'd with `Content-Encoding: gzip`",
-                "content": {"application/json": {"schema": _DELTA_REQUEST_SCHEMA}},
+                "content": {"application/json": {"schema": DELTA_REQUEST_SCHEMA}},
             }
         },
         tags=["delta"],
@@ -415,51 +350,66 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > MAX_HAVE_BYTES:
-                    raise ApiError(413, "too_large", f"the request is larger than {MAX_HAVE_BYTES} bytes")
+                    raise ApiError(413, ErrorCode.TOO_LARGE, f"the request is larger than {MAX_HAVE_BYTES} bytes")
         except ClientDisconnect as e:
-            raise ApiError(400, "disconnected", "the client went away mid-request") from e
+            raise ApiError(400, ErrorCode.DISCONNECTED, "the client went away mid-request") from e
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding == "gzip":
             body = bytearray(_gunzip(bytes(body), MAX_HAVE_BYTES))
         elif encoding != "identity":
-            raise ApiError(415, "unsupported_media_type", f"unsupported Content-Encoding {encoding!r} (gzip or none)")
+            raise ApiError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"unsupported Content-Encoding {encoding!r} (gzip or none)")
         try:
             wanted = DeltaRequest.model_validate_json(bytes(body))
         except (ValueError, ValidationError) as e:
-            raise ApiError(422, "invalid_request", f"body: {e}") from e
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, f"body: {e}") from e
         have = [FileEntry(**h.model_dump()) for h in wanted.have]
         try:
             found = await run_in_threadpool(storage.download_delta, user, session_id, have)
         except (StorageError, OSError) as e:
             log.error("cannot read session %s of %s: %s", session_id, user, e)
-            raise ApiError(500, "storage_error", f"the server could not read session {session_id}") from e
+            raise ApiError(500, ErrorCode.STORAGE_ERROR, f"the server could not read session {session_id}") from e
         if found is None:
-            raise ApiError(404, "not_found", f"no session {session_id}")
+            raise ApiError(404, ErrorCode.NOT_FOUND, f"no session {session_id}")
         entry, chunks = found
-        headers = {"X-Content-SHA256": entry.content_sha256, "X-Session-Id": entry.session_id}
+        headers = {wire.CONTENT_SHA256: entry.content_sha256, wire.SESSION_ID: entry.session_id}
         return StreamingResponse(chunks, media_type="application/gzip", headers=headers)
+
+    def check_writable(request: Request) -> None:
+        """Refuse a write in a format older than the one stored here (the remote's version is never lowered)."""
+        held = storage.format_version
+        if held > version.FORMAT_VERSION:
+            detail = f"this server holds format {held}, newer than it writes ({version.FORMAT_VERSION}): upgrade the server"
+            raise ApiError(409, ErrorCode.UPGRADE_REQUIRED, detail, format=held)
+        declared = request.headers.get(wire.FORMAT)
+        try:
+            device = version.UNVERSIONED if declared is None else version.parse(declared, wire.FORMAT)
+        except SyncError as e:
+            raise ApiError(422, ErrorCode.INVALID_REQUEST, str(e)) from e
+        if device < held:
+            detail = f"this server holds format {held}, newer than this device writes ({device}): upgrade claude-sync"
+            raise ApiError(409, ErrorCode.UPGRADE_REQUIRED, detail, format=held)
 
     async def receive(request: Request, what: str, declared_sha256: str) -> Upload:
         """Stream a request body to a temp file, within the size limit, and check its checksum."""
         declared = request.headers.get("content-length")
         too_large = f"the {what} is larger than this server accepts ({max_bundle_bytes} bytes)"
         if declared is not None and declared.isdigit() and int(declared) > max_bundle_bytes:
-            raise ApiError(413, "too_large", too_large)
+            raise ApiError(413, ErrorCode.TOO_LARGE, too_large)
         upload: Upload = await run_in_threadpool(storage.new_upload)
         try:
             try:
                 async for chunk in request.stream():
                     if upload.size + len(chunk) > max_bundle_bytes:
-                        raise ApiError(413, "too_large", too_large)
+                        raise ApiError(413, ErrorCode.TOO_LARGE, too_large)
                     upload.write(chunk)
             except ClientDisconnect as e:
-                raise ApiError(400, "disconnected", "the client went away mid-upload") from e
+                raise ApiError(400, ErrorCode.DISCONNECTED, "the client went away mid-upload") from e
             if upload.size == 0:
-                raise ApiError(422, f"invalid_{what}", f"empty request body: send the {what}")
+                raise ApiError(422, _INVALID[what], f"empty request body: send the {what}")
             if upload.sha256 != declared_sha256:
                 raise ApiError(
                     422,
-                    "checksum_mismatch",
+                    ErrorCode.CHECKSUM_MISMATCH,
                     f"the body's SHA-256 is {upload.sha256}, not {declared_sha256}: it was corrupted or truncated in transit",
                 )
         except BaseException:
@@ -471,27 +421,27 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         """Run a storage commit and turn its refusals into answers."""
         try:
             async with commits:
-                outcome = await run_in_threadpool(commit, user, *args, **kw)
+                reply: PushReply = await run_in_threadpool(commit, user, *args, **kw)
         except BundleError as e:
-            raise ApiError(422, f"invalid_{what}", str(e)) from e
+            raise ApiError(422, _INVALID[what], str(e)) from e
         except BundleTooLarge as e:
-            raise ApiError(413, "too_large", str(e)) from e
+            raise ApiError(413, ErrorCode.TOO_LARGE, str(e)) from e
         except PushRefused as e:
             current = e.current.model_dump(mode="json") if e.current else None
             raise ApiError(409, e.code, e.detail, current=current) from e
         except (StorageError, OSError) as e:
             log.error("cannot store a %s for %s: %s", what, user, e)
-            raise ApiError(500, "storage_error", f"the server could not store the {what}") from e
+            raise ApiError(500, ErrorCode.STORAGE_ERROR, f"the server could not store the {what}") from e
         log.info(
             "%s %s %s by %s: %s (%d bytes)",
             "push" if what == "bundle" else "append",
             user,
-            outcome.entry.session_id,
-            outcome.entry.device,
-            outcome.status.value,
-            outcome.entry.size,
+            reply.entry.session_id,
+            reply.entry.device,
+            reply.result.value,
+            reply.entry.size,
         )
-        return PushReply(result=outcome.status, entry=outcome.entry)
+        return reply
 
     return app
 
@@ -510,11 +460,11 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     try:
         out = d.decompress(data, limit + 1)
     except zlib.error as e:
-        raise ApiError(422, "invalid_request", f"body: not valid gzip: {e}") from e
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, f"body: not valid gzip: {e}") from e
     if len(out) > limit or d.unconsumed_tail:
-        raise ApiError(413, "too_large", f"the request is larger than {limit} bytes unpacked")
+        raise ApiError(413, ErrorCode.TOO_LARGE, f"the request is larger than {limit} bytes unpacked")
     if not d.eof:
-        raise ApiError(422, "invalid_request", "body: the gzip stream is truncated")
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, "body: the gzip stream is truncated")
     return out
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
-from ..errors import ConfigError
-from ..locking import Busy, exclusive
+from ..format.errors import ConfigError
+from ..format.locking import Busy, exclusive
 from .app import DEFAULT_MAX_BUNDLE_BYTES, create_app
 from .auth import RedactTokens
 from .slow_clients import DEFAULT_READ_TIMEOUT, timely_protocol

@@ -12,7 +12,7 @@ folder) before the index row commits. A crash at any point leaves at worst an
 unreferenced blob or temp file, which start-up removes; never a listed bundle
 whose bytes are missing or partial.
 
-An append (a delta against the stored copy, see claude_sync/delta.py) is streamed
+An append (a delta against the stored copy, see claude_sync/format/delta.py) is streamed
 to tmp/ the same way; the new bundle is rebuilt from the stored one and the delta
 into another temp file there, checked file by file, and then stored exactly as a
 pushed bundle is.
@@ -36,23 +36,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from ..bundle import DEFAULT_MAX_BYTES, Bundle, BundleError, FileEntry, Manifest, verify_file
-from ..delta import read_header, result_manifest
-from ..portable import content_digest
-from ..sessions import is_log
-from . import deltas
+from ..format import version
+from ..format.bundle import DEFAULT_MAX_BYTES, Bundle, FileEntry, Manifest, content_digest, verify_file
+from ..format.delta import read_header, result_manifest
+from ..format.errors import BundleError
+from ..format.layout import is_log, is_session_id, is_session_prefix
+from ..format.wire import PushReply, StoredSession, StoreStatus
+from . import streamed_delta
 from .auth import new_token, token_hash
 from .storage import (
-    PREFIX_RE,
-    SESSION_ID_RE,
     USER_NAME_RE,
     Page,
-    PushOutcome,
-    PushStatus,
     StaleBase,
     Storage,
     StorageError,
-    StoredSession,
     Upload,
     UserInfo,
     WouldShrink,
@@ -182,9 +179,27 @@ class SqliteStorage(Storage):
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
             con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            (version,) = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if int(version) > SCHEMA_VERSION:
-            raise StorageError(f"{self.data} was written by a newer claude-sync server (schema {version}); upgrade")
+            (schema,) = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if int(schema) > SCHEMA_VERSION:
+            raise StorageError(f"{self.data} was written by a newer claude-sync server (schema {schema}); upgrade")
+        self.format_version = self._record_format()
+
+    def _record_format(self) -> int:
+        """The format version of the sessions stored here, brought up to this server's (never lowered)."""
+        where = f"the server's data in {self.data}"
+        with self._write() as con:
+            row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            recorded = None if row is None else version.parse(row[0], where)
+            if recorded is not None and recorded > version.FORMAT_VERSION:
+                log.warning("%s holds format %d, newer than this server writes: pushes are refused", where, recorded)
+                return recorded
+            now = version.upgrade(recorded, where, self._migrate)
+            if now != recorded:
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(now),))
+        return now
+
+    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
+        raise StorageError(f"this server cannot bring its data to format {step.to} ({step.why})")
 
     # -- plumbing ----------------------------------------------------------
 
@@ -305,7 +320,7 @@ class SqliteStorage(Storage):
 
     def find(self, user: str, prefix: str) -> list[StoredSession]:
         prefix = prefix.lower()
-        if not PREFIX_RE.match(prefix):
+        if not is_session_prefix(prefix):
             return []
         with self._connect() as con:
             rows = con.execute(
@@ -326,7 +341,7 @@ class SqliteStorage(Storage):
 
     def commit_push(
         self, user: str, upload: Upload, bundle_sha256: str, *, base: str | None, force: bool
-    ) -> PushOutcome:
+    ) -> PushReply:
         assert isinstance(upload, FileUpload)
         try:
             upload.finish()
@@ -337,7 +352,7 @@ class SqliteStorage(Storage):
                 )
             manifest = verify_file(upload.path, None, max_bytes=self.max_expanded_bytes)
             sid = manifest.session_id
-            if not SESSION_ID_RE.match(sid):
+            if not is_session_id(sid):
                 raise BundleError(f"not a session id: {sid!r}")
             paths = [e.path for e in manifest.files]
             if paths != sorted(set(paths)):
@@ -348,12 +363,12 @@ class SqliteStorage(Storage):
 
     def commit_append(
         self, user: str, session_id: str, upload: Upload, *, base: str, force: bool, max_bundle_bytes: int
-    ) -> PushOutcome:
+    ) -> PushReply:
         assert isinstance(upload, FileUpload)
         rebuilt: FileUpload | None = None
         try:
             upload.finish()
-            if not SESSION_ID_RE.match(session_id):
+            if not is_session_id(session_id):
                 raise BundleError(f"not a session id: {session_id!r}")
             with gzip.open(upload.path, "rb") as payloads:
                 header = read_header(payloads)
@@ -363,7 +378,7 @@ class SqliteStorage(Storage):
                     row = self._current(con, user, session_id)
                 cur = row[0] if row else None
                 if cur is not None and cur.content_sha256 == header.content_sha256:
-                    return PushOutcome(PushStatus.UNCHANGED, cur)
+                    return PushReply(result=StoreStatus.UNCHANGED, entry=cur)
                 if row is None or row[0].content_sha256 != base:
                     raise StaleBase(f"session {session_id} changed on the server since version {base}", cur)
                 old = Manifest.model_validate_json(row[1])
@@ -380,7 +395,7 @@ class SqliteStorage(Storage):
                     raise
                 rebuilt = FileUpload(self.tmp)
                 with blob:
-                    deltas.rebuild(
+                    streamed_delta.rebuild(
                         blob, old, payloads, header, result, rebuilt, scratch=self.new_upload, limit=max_bundle_bytes
                     )
             rebuilt.finish()
@@ -405,11 +420,11 @@ class SqliteStorage(Storage):
             return None
         entry, manifest = found
         blob = self.open_blob(entry)
-        return entry, deltas.download(blob, manifest, entry.content_sha256, have, scratch=self.new_upload)
+        return entry, streamed_delta.download(blob, manifest, entry.content_sha256, have, scratch=self.new_upload)
 
     def _store(
         self, user: str, manifest: Manifest, blob: FileUpload, *, base: str | None, force: bool
-    ) -> PushOutcome:
+    ) -> PushReply:
         """Compare-and-swap a finished, verified bundle of `manifest` into place (the row and its blob)."""
         sid = manifest.session_id
         bundle_sha256 = blob.sha256
@@ -433,7 +448,7 @@ class SqliteStorage(Storage):
             row = self._current(con, user, sid)
             cur = row[0] if row else None
             if cur is not None and cur.content_sha256 == digest:
-                return PushOutcome(PushStatus.UNCHANGED, cur)
+                return PushReply(result=StoreStatus.UNCHANGED, entry=cur)
             if (cur.content_sha256 if cur else None) != base:
                 raise StaleBase(f"session {sid} changed on the server since version {base or '(none)'}", cur)
             if not force:
@@ -466,7 +481,7 @@ class SqliteStorage(Storage):
             stored = row[0]
         if cur is not None and cur.sha256 and cur.sha256 != bundle_sha256:
             self._drop_blob_if_unused(cur.sha256)
-        return PushOutcome(PushStatus.STORED, stored)
+        return PushReply(result=StoreStatus.STORED, entry=stored)
 
     def _current(self, con: sqlite3.Connection, user: str, sid: str) -> tuple[StoredSession, str] | None:
         row = con.execute(
@@ -524,4 +539,4 @@ class SqliteStorage(Storage):
     def _prefix_digests(blob: Path, wanted: dict[str, int]) -> dict[str, str]:
         """SHA-256 of the first `wanted[name]` bytes of each named file in a stored bundle, streamed."""
         with open(blob, "rb") as f:
-            return deltas.prefix_digests(f, wanted)
+            return streamed_delta.prefix_digests(f, wanted)

@@ -1,6 +1,6 @@
 """What the sync server stores, behind one interface (the embedded default is SQLite + a blob folder).
 
-A session version is identified by its content digest (portable.content_digest over
+A session version is identified by its content digest (format.bundle.content_digest over
 the manifest's files); the bundle's own SHA-256 names the stored blob and checks
 transport. Every session belongs to one user and is invisible to every other.
 """
@@ -8,7 +8,6 @@ transport. Every session belongs to one user and is invisible to every other.
 from __future__ import annotations
 
 import abc
-import enum
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,13 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ..backends.base import RemoteEntry
-from ..bundle import FileEntry, Manifest
-from ..errors import SyncError
+from ..format.bundle import FileEntry, Manifest
+from ..format.errors import SyncError
+from ..format.wire import ErrorCode, PushReply, StoredSession
 
 USER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SESSION_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-PREFIX_RE = re.compile(r"^[0-9a-f-]{1,36}$")
 
 
 class StorageError(SyncError):
@@ -35,27 +32,10 @@ class BundleTooLarge(SyncError):
     code = "too_large"
 
 
-class StoredSession(RemoteEntry):
-    """A session as the index lists it: the client's RemoteEntry plus server bookkeeping."""
-
-    updated_at: str  # when the server stored this version (ISO 8601, UTC)
-
-
-class PushStatus(str, enum.Enum):
-    STORED = "stored"
-    UNCHANGED = "unchanged"  # identical content was already there: nothing written
-
-
-@dataclass
-class PushOutcome:
-    status: PushStatus
-    entry: StoredSession
-
-
 class PushRefused(Exception):
     """The push was not stored; `current` is what the server holds."""
 
-    code = "refused"
+    code = "refused"  # each subclass: an ErrorCode
 
     def __init__(self, detail: str, current: StoredSession | None) -> None:
         super().__init__(detail)
@@ -64,11 +44,11 @@ class PushRefused(Exception):
 
 
 class StaleBase(PushRefused):
-    code = "stale_base"
+    code = ErrorCode.STALE_BASE.value
 
 
 class WouldShrink(PushRefused):
-    code = "would_shrink"
+    code = ErrorCode.WOULD_SHRINK.value
 
 
 @dataclass
@@ -109,6 +89,9 @@ class Upload(abc.ABC):
 
 
 class Storage(abc.ABC):
+    # The format version of what this storage holds (format/version.py); recorded when it is created.
+    format_version: int
+
     # -- users and tokens --------------------------------------------------
 
     @abc.abstractmethod
@@ -153,7 +136,7 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def commit_push(
         self, user: str, upload: Upload, bundle_sha256: str, *, base: str | None, force: bool
-    ) -> PushOutcome:
+    ) -> PushReply:
         """Verify an uploaded bundle and store it atomically (compare-and-swap on `base`).
 
         Identical content is a no-op whatever the base. Raises BundleError (invalid
@@ -169,8 +152,8 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def commit_append(
         self, user: str, session_id: str, upload: Upload, *, base: str, force: bool, max_bundle_bytes: int
-    ) -> PushOutcome:
-        """Apply an uploaded delta (claude_sync/delta.py) to the stored copy `base` and store the result.
+    ) -> PushReply:
+        """Apply an uploaded delta (claude_sync/format/delta.py) to the stored copy `base` and store the result.
 
         The same contract as `commit_push`: compare-and-swap on `base`, identical content
         a no-op, and the same refusals; BundleError also when the delta does not lead to
@@ -195,10 +178,3 @@ class Storage(abc.ABC):
 
     def close(self) -> None:
         pass
-
-
-def open_storage(data: Path, *, max_expanded_bytes: int | None = None) -> Storage:
-    """The embedded default storage under `data`."""
-    from .sqlite_storage import SqliteStorage
-
-    return SqliteStorage(data, **({"max_expanded_bytes": max_expanded_bytes} if max_expanded_bytes else {}))

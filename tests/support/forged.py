@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claude_sync.bundle import Bundle, FileEntry, Manifest, sha256
+from claude_sync.format.bundle import Bundle, FileEntry, Manifest, sha256
 
 
 def forged_bundle(manifest: Manifest, files: dict[str, bytes], binary: frozenset[str] | set[str] = frozenset()) -> Bundle:

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from claude_sync.format.locking import Busy, exclusive
 from claude_sync.hook_runner import HOOK_LOCK, HOOK_LOG, Outbox
-from claude_sync.locking import Busy, exclusive
 
 DEADLINE = 120.0
 

@@ -1,4 +1,4 @@
-"""The server's side of deltas (format in claude_sync/delta.py), streamed: no bundle is held in memory whole.
+"""The server's side of deltas (format in claude_sync/format/delta.py), streamed: no bundle is held in memory whole.
 
 * `rebuild` writes the bundle that a stored bundle plus an uploaded append make,
   checking every file against the SHA-256 the client declared for it.
@@ -20,10 +20,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, BinaryIO
 
-from ..bundle import FILES_PREFIX, MANIFEST, ContentCheck, FileEntry, Manifest
-from ..delta import Change, DeltaHeader, Stream, header_line
-from ..errors import BundleError
-from ..sessions import is_log
+from ..format.bundle import FILES_PREFIX, MANIFEST, ContentCheck, FileEntry, Manifest
+from ..format.delta import DeltaHeader, FileChange, Stream, header_line
+from ..format.errors import BundleError
+from ..format.layout import is_log
 from .storage import BundleTooLarge, StorageError, Upload
 
 _CHUNK = 1024 * 1024
@@ -244,7 +244,7 @@ def download(
     except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
         blob.close()
         raise StorageError(f"the stored bundle of session {manifest.session_id} is damaged: {err}") from err
-    changes: list[Change] = []
+    changes: list[FileChange] = []
     skip: dict[str, int] = {}  # file -> leading bytes the device has
     for e in manifest.files:
         h = mine.get(e.path)
@@ -252,11 +252,11 @@ def download(
             continue
         if e.path in candidates and prefixes.get(e.path) == mine[e.path].sha256:
             skip[e.path] = mine[e.path].size
-            changes.append(Change(**e.model_dump(), op="append", length=e.size - skip[e.path]))
+            changes.append(FileChange(**e.model_dump(), op="append", length=e.size - skip[e.path]))
         elif h is not None and is_log(e.path) and h.text == e.text and h.size > e.size:
-            changes.append(Change(**e.model_dump(), op="prefix", length=0))
+            changes.append(FileChange(**e.model_dump(), op="prefix", length=0))
         else:
-            changes.append(Change(**e.model_dump(), op="put", length=e.size))
+            changes.append(FileChange(**e.model_dump(), op="put", length=e.size))
     listed = {e.path for e in manifest.files}
     header = DeltaHeader(
         content_sha256=content_sha256,

@@ -44,11 +44,10 @@ from .bundle import (
     Manifest,
     check_content,
     check_files,
-    check_logical,
+    content_digest,
 )
 from .errors import BundleError
-from .portable import content_digest
-from .sessions import is_log
+from .layout import check_logical, is_log
 
 DELTA_FORMAT = 1
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -56,7 +55,7 @@ _DAMAGE = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
 Stream = IO[bytes] | gzip.GzipFile  # a delta's decompressing stream
 
 
-class Change(FileEntry):
+class FileChange(FileEntry):
     """A file of the result that differs from the receiver's: `length` payload bytes follow in the stream."""
 
     op: Literal["append", "put", "prefix"]
@@ -67,7 +66,7 @@ class DeltaHeader(BaseModel):
     format: int = DELTA_FORMAT
     content_sha256: str  # of the result
     manifest: Manifest  # the result's fields; `files` stays empty, the receiver rebuilds it
-    changes: list[Change] = []
+    changes: list[FileChange] = []
     deleted: list[str] = []
 
 
@@ -85,7 +84,7 @@ def diff(
     log is sent whole.
     """
     old = {e.path: e for e in base}
-    changes: list[Change] = []
+    changes: list[FileChange] = []
     payloads: list[memoryview] = []
     for entry in target.manifest.files:
         data = memoryview(target.files[entry.path])
@@ -99,12 +98,12 @@ def diff(
             and was.size < entry.size
             and _digest_of(data[: was.size]) == was.sha256
         ):
-            changes.append(Change(**entry.model_dump(), op="append", length=entry.size - was.size))
+            changes.append(FileChange(**entry.model_dump(), op="append", length=entry.size - was.size))
             payloads.append(data[was.size :])
             continue
         if was is not None and is_log(entry.path) and logs_must_extend:
             return None
-        changes.append(Change(**entry.model_dump(), op="put", length=entry.size))
+        changes.append(FileChange(**entry.model_dump(), op="put", length=entry.size))
         payloads.append(data)
     deleted = sorted(set(old) - {e.path for e in target.manifest.files})
     if logs_must_extend and any(is_log(n) for n in deleted):

@@ -20,6 +20,7 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,8 +28,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json as _from_json
 
 from .errors import BundleError
-from .layout import NotOwned, check_name, check_owned, is_log
-from .path_tokens import Context, Flavour
+from .layout import check_logical, check_owned, is_log
+from .tokens import Context, Flavour
 
 # ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main
 # cost. It is installed where it has wheels (pyproject.toml); elsewhere zlib does the same work.
@@ -75,16 +76,27 @@ def sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def content_digest(files: dict[str, bytes] | Bundle) -> str:
+    """Identity of a session version: its tokenized files, not who pushed it or when."""
+    if isinstance(files, Bundle):
+        pairs = [(e.path, e.sha256) for e in files.manifest.files]
+    else:
+        pairs = sorted((n, file_sha256(d)) for n, d in files.items())
+    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+
+
+def parse_time(ts: str | None) -> float:
+    """A manifest's ISO 8601 time as seconds since the epoch; 0.0 when absent or unreadable."""
+    if not ts:
+        return 0.0
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
 def context_for(logical: str) -> Context:
     return Context.JSON if logical.endswith((".jsonl", ".json")) else Context.RAW
-
-
-def check_logical(name: str) -> None:
-    """Refuse a member name that could escape the session's folders."""
-    try:
-        check_name(name)
-    except NotOwned as e:
-        raise BundleError(f"{e} in bundle") from e
 
 
 def check_files(session_id: str, files: Iterable[str]) -> None:
@@ -92,7 +104,7 @@ def check_files(session_id: str, files: Iterable[str]) -> None:
     for name in files:
         try:
             check_owned(session_id, name)
-        except NotOwned as e:
+        except BundleError as e:
             raise BundleError(f"session {session_id}: {e}; nothing was written") from e
 
 

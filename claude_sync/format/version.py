@@ -1,0 +1,84 @@
+"""The format version of what a remote holds, and the migrations between versions.
+
+Devices update at different times, and later changes (repository identity, encryption,
+deletion) change what a remote holds. So every remote records the version of its format
+(the Git repository in a file at its root, the server in its index), and every device
+follows three rules:
+
+* it reads what it can of a remote of any version (a bundle it cannot read says so);
+* it writes only to a remote whose version it knows (`check_writable`), and otherwise
+  refuses with "upgrade claude-sync";
+* it never lowers the recorded version: a remote of an older version is brought up
+  to this one by the migrations (`migrations_from`), in order, before the first write.
+
+A remote that records no version was written before versions existed: version 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import SyncError
+
+FORMAT_VERSION = 1  # what this claude-sync reads and writes
+UNVERSIONED = 1  # what a remote that records no version holds
+
+
+class RemoteTooNew(SyncError):
+    """The remote was written by a newer claude-sync: reading goes on, writing is refused."""
+
+    code = "upgrade_required"
+
+    def __init__(self, where: str, recorded: int) -> None:
+        super().__init__(
+            f"{where} holds format {recorded}, newer than this claude-sync writes ({FORMAT_VERSION}): "
+            "upgrade claude-sync to push to it (pulling still works)"
+        )
+        self.recorded = recorded
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step from version `to - 1` to `to`; each backend carries it out on its storage."""
+
+    to: int
+    why: str
+
+
+# Each step is applied by a backend through its own `migrate(step)`; none exist yet.
+MIGRATIONS: tuple[Migration, ...] = ()
+
+
+def recorded_or_default(recorded: int | None) -> int:
+    return UNVERSIONED if recorded is None else recorded
+
+
+def check_writable(recorded: int | None, where: str) -> None:
+    """Refuse to write to a remote whose format is newer than this claude-sync's."""
+    version = recorded_or_default(recorded)
+    if version > FORMAT_VERSION:
+        raise RemoteTooNew(where, version)
+
+
+def migrations_from(recorded: int | None) -> list[Migration]:
+    """The steps that bring a remote of version `recorded` up to FORMAT_VERSION, in order."""
+    version = recorded_or_default(recorded)
+    return [m for m in MIGRATIONS if version < m.to <= FORMAT_VERSION]
+
+
+def upgrade(recorded: int | None, where: str, migrate: Callable[[Migration], None]) -> int:
+    """Bring a remote up to this version before a write; the version to record (never lower)."""
+    check_writable(recorded, where)
+    for step in migrations_from(recorded):
+        migrate(step)
+    return max(recorded_or_default(recorded), FORMAT_VERSION)
+
+
+def parse(value: object, where: str) -> int:
+    """A recorded version as read from a remote (untrusted): a positive int, else a clear error."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 10:
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise SyncError(f"{where} records an unreadable format version {value!r:.40}; nothing was written")
+    return value
