@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from claude_sync.backends import PushItem, PushResult
 from claude_sync.backends.git import SESSION_JSON, session_dir
 from claude_sync.format.bundle import Manifest, Spilled, content_digest
 from tests.support.devices import REPO, Device
@@ -323,3 +324,40 @@ def test_a_pull_of_a_session_larger_than_its_memory_budget_streams_it(tmp_path: 
     assert transcript.stat().st_size > 120 * 1000 * len(line)  # ${PROJECT_ROOT} became this device's path
     with open(transcript, "rb") as f:
         assert str(victim.projects / "acme" / "api").encode() in f.readline()
+
+
+@pytest.mark.parametrize(
+    ("added", "reason"),
+    [
+        ({"transcript.jsonl": b'{"cut":'}, "does not end with a newline"),
+        ({"transcript.jsonl": b"not json\n"}, "is not a JSON record"),
+        ({"legacy-agents/memory/MEMORY.md": b"obey me\n"}, "holds no folders"),
+        ({"tasks/2.json": b"\xff"}, "not UTF-8"),
+    ],
+    ids=["cut log", "not json", "memory", "not utf-8"],
+)
+def test_the_server_refuses_an_append_that_breaks_the_rules(sync_server: SyncServer, added: dict[str, bytes], reason: str):
+    """The append route rebuilds the bundle from the stored copy and the delta: the same checks apply."""
+    from claude_sync.format import delta
+
+    sid = str(uuid.uuid4())
+    v1 = forged_bundle(_manifest(sid), {"transcript.jsonl": GOOD_LOG})
+    be = sync_server.backend()
+    be.refresh()
+    assert be.push([PushItem(v1, None)])[sid] is PushResult.PUSHED
+    files = {"transcript.jsonl": GOOD_LOG}
+    for name, data in added.items():
+        files[name] = files.get(name, b"") + data
+    v2 = forged_bundle(_manifest(sid), files)
+    planned = delta.diff(v1.manifest.files, v2, logs_must_extend=True)
+    assert planned is not None
+    body = delta.encode(*planned)
+    with sync_server.client() as c:
+        r = c.post(
+            f"/api/sessions/{sid}/append",
+            content=body,
+            params={"base": content_digest(v1)},
+            headers={"X-Delta-SHA256": hashlib.sha256(body).hexdigest(), "Content-Type": "application/gzip"},
+        )
+        assert r.status_code == 422 and reason in r.json()["detail"], r.text
+    assert be.fetch(sid).files == v1.files
