@@ -25,15 +25,15 @@ from .backends.base import PartialPush
 from .backups import prune
 from .config import Config, Paths, this_flavour
 from .format.bundle import Bundle, content_digest, parse_time
-from .format.errors import NotPortable, SyncError
-from .format.layout import is_session_folder_file
+from .format.errors import BundleError, NotPortable, SyncError
+from .format.layout import LEGACY_AGENTS, is_session_folder_file
 from .format.locking import exclusive
 from .format.wire import RemoteEntry
 from .merge import merged_bundle
 from .portable import Packer, layout_for, pack, render, render_title
 from .project import DeviceLayout
 from .restore import RestorePlan, write_restore
-from .sessions import LocalSession, MetaCache, discover
+from .sessions import LocalSession, MetaCache, discover, legacy_agent_owner, legacy_agent_owner_of
 from .state import SyncState
 from .versions import Relation, compare
 
@@ -152,6 +152,24 @@ def _subfolders(folder: Path) -> list[Path]:
         return [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
     except OSError:
         return []
+
+
+def _check_legacy_agents(sid: str, plan: RestorePlan) -> None:
+    """Legacy agent logs share the project folder with other sessions' and say whose they are only in
+    their records: never replace another session's, nor write one that claims another session."""
+    for name, path in plan.targets().items():
+        if not name.startswith(LEGACY_AGENTS + "/"):
+            continue
+        data = plan.files[name]
+        claimed, start = None, 0
+        while isinstance(data, bytes) and claimed is None and start < len(data):
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end
+            claimed, start = legacy_agent_owner_of(data[start:end]), end + 1
+        mine = legacy_agent_owner(str(path)) if path.exists() else None
+        for owner in (claimed, mine):
+            if owner is not None and owner != sid:
+                raise BundleError(f"session {sid}: {name!r} is a log of session {owner}; nothing was written")
 
 
 def in_project(key: str | None, project: str) -> bool:
@@ -545,6 +563,7 @@ class SyncEngine:
         if local is not None and local.project_dir != project_dir:
             # The copy here lives under another folder: back it up, and the client finds only one.
             plan.superseded = [p for n, p in local.files.items() if is_session_folder_file(n)]
+        _check_legacy_agents(remote.session_id, plan)
         backup, written = write_restore(plan, self.paths.backups, reason)
         self._backed_up = self._backed_up or backup is not None
         return written

@@ -224,18 +224,27 @@ def _list_files(folder: str, prefix: str) -> Iterator[tuple[str, str]]:
             yield prefix + e.name, e.path
 
 
-def _legacy_agent_owner(path: str) -> str | None:
+def legacy_agent_owner(path: str) -> str | None:
+    """The session a legacy agent-*.jsonl belongs to: the first sessionId its records name."""
     try:
         with open(path, "rb") as f:
             for line in f:
-                try:
-                    rec = _loads(line)
-                except ValueError:
-                    continue
-                if isinstance(rec, dict) and rec.get("sessionId"):
-                    return str(rec["sessionId"])
+                owner = legacy_agent_owner_of(line)
+                if owner is not None:
+                    return owner
     except OSError:
         pass
+    return None
+
+
+def legacy_agent_owner_of(line: bytes) -> str | None:
+    """The sessionId one record of a legacy agent log names, if any."""
+    try:
+        rec = _loads(line)
+    except ValueError:
+        return None
+    if isinstance(rec, dict) and rec.get("sessionId"):
+        return str(rec["sessionId"])
     return None
 
 
@@ -726,7 +735,7 @@ class MetaCache:
         hit = self.owners.get(entry.path)
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return hit[2]  # type: ignore[no-any-return]
-        owner = _legacy_agent_owner(entry.path)
+        owner = legacy_agent_owner(entry.path)
         self.owners[entry.path] = [st.st_size, st.st_mtime_ns, owner]
         self.dirty = True
         return owner

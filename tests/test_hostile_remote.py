@@ -361,3 +361,20 @@ def test_the_server_refuses_an_append_that_breaks_the_rules(sync_server: SyncSer
         )
         assert r.status_code == 422 and reason in r.json()["detail"], r.text
     assert be.fetch(sid).files == v1.files
+
+
+def _agent_log(sid: str) -> bytes:
+    return json.dumps({"type": "user", "sessionId": sid, "uuid": "a1", "timestamp": "2026-11-01T10:00:00.000Z"}).encode() + b"\n"
+
+
+@pytest.mark.parametrize("how", ["replaces another session's agent log", "claims another session"])
+def test_a_legacy_agent_log_of_another_session_is_refused(remote: Remote, how: str):
+    """1. Legacy agent logs share the project folder; whose they are is in their records."""
+    own = remote.own  # type: ignore[attr-defined]
+    victim = remote.victim
+    if how.startswith("replaces"):
+        (victim.project_dir("acme/api") / "agent-0a1b2c3d.jsonl").write_bytes(_agent_log(own))
+    sid = str(uuid.uuid4())
+    carried = _agent_log(own if how.startswith("claims") else sid)
+    remote.plant(sid, {"transcript.jsonl": GOOD_LOG, "legacy-agents/agent-0a1b2c3d.jsonl": carried})
+    _pull_under_attack(remote, sid, f"is a log of session {own}")
