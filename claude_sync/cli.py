@@ -172,48 +172,28 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     return run_demo(keep=args.keep)
 
 
-def _server_data(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
-    from .server.serve import default_data_dir
-
-    return Path(args.data).expanduser() if args.data else default_data_dir()
-
-
 def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
+    from .server.admin import store_location
     from .server.serve import serve
 
+    data, database = store_location(args)
     serve(
-        _server_data(args),
+        data,
+        database=database,
         host=args.host,
         port=args.port,
         max_bundle_bytes=args.max_bundle_bytes,
+        require_encryption=args.require_encryption,
+        drain_seconds=args.drain_seconds,
         read_timeout=args.read_timeout,
     )
     return 0
 
 
 def cmd_server(args: argparse.Namespace, paths: Paths) -> int:
-    from .server.sqlite_storage import SqliteStorage
+    from .server.admin import run
 
-    storage = SqliteStorage(_server_data(args))
-    if args.server_command == "add-user":
-        token = storage.add_user(args.name)
-        print(f"token for {args.name} (shown once; give it to `claude-sync token set` on each device):", file=sys.stderr)
-        print(token)
-    elif args.server_command == "revoke":
-        n = storage.revoke(args.name)
-        print(f"revoked {n} token(s) of {args.name}")
-    else:
-        users = storage.users()
-        if args.json:
-            _print_json([vars(u) for u in users])
-            return 0
-        if not users:
-            print("no users yet: `claude-sync server add-user NAME`")
-        for u in users:
-            print(f"{u.name:<20} {u.tokens} token(s)  {u.sessions} session(s)  since {u.created[:10]}")
-    return 0
+    return run(args)
 
 
 def cmd_token(args: argparse.Namespace, paths: Paths) -> int:
@@ -280,6 +260,55 @@ def cmd_hook(args: argparse.Namespace, paths: Paths) -> int:
     return run_hook(args.event, paths.data, sys.stdin.buffer, sys.stdout)
 
 
+_DATA_HELP = "the server's data dir, for SQLite (default: the platform's user data dir for claude-sync-server)"
+_DATABASE_HELP = "a postgresql:// URL: keep everything in PostgreSQL (default: $CLAUDE_SYNC_DATABASE_URL; without it, SQLite)"
+
+
+def _store_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="DIR", help=_DATA_HELP)
+    p.add_argument("--database", metavar="URL", help=_DATABASE_HELP)
+
+
+def _server_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    srv = sub.add_parser("server", help="manage the sync server's users, tokens, limits and backups")
+    srv_sub = srv.add_subparsers(dest="server_command", required=True)
+
+    x = srv_sub.add_parser("add-user", help="create a user (if new) and print a new token once")
+    x.add_argument("name")
+    x.add_argument("--token-name", metavar="NAME", help="name the token (e.g. the device); default token-N")
+    _store_arguments(x)
+    x = srv_sub.add_parser("revoke", help="remove every token of a user, or one (their sessions stay)")
+    x.add_argument("name")
+    x.add_argument("--token", metavar="NAME", help="only the token of this name")
+    _store_arguments(x)
+    x = srv_sub.add_parser("tokens", help="list a user's tokens by name")
+    x.add_argument("name")
+    x.add_argument("--json", action="store_true")
+    _store_arguments(x)
+    x = srv_sub.add_parser("users", help="list users")
+    x.add_argument("--json", action="store_true")
+    _store_arguments(x)
+    x = srv_sub.add_parser("delete-user", help="delete a user with their tokens and every session of theirs")
+    x.add_argument("name")
+    x.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+    _store_arguments(x)
+    x = srv_sub.add_parser("set", help="a user's quota, retention, and end-to-end-encryption flag")
+    x.add_argument("name")
+    x.add_argument("--quota", metavar="SIZE", help="most bytes of stored bundles (e.g. 500M, 2G), or 'none'")
+    x.add_argument("--retention-days", metavar="DAYS", help="delete sessions not pushed for this long, or 'none'")
+    enc = x.add_mutually_exclusive_group()
+    enc.add_argument("--encrypted", dest="encrypted", action="store_const", const=True, help="mark the account encrypted")
+    enc.add_argument("--not-encrypted", dest="encrypted", action="store_const", const=False)
+    x.add_argument("--json", action="store_true")
+    _store_arguments(x)
+    x = srv_sub.add_parser("prune", help="apply every user's retention now (the server also does it hourly)")
+    _store_arguments(x)
+    x = srv_sub.add_parser("backup", help="copy a running SQLite store to a new folder (PostgreSQL: pg_dump)")
+    x.add_argument("target", metavar="DIR")
+    _store_arguments(x)
+    srv.set_defaults(func=cmd_server)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="claude-sync", description="Move Claude Code sessions between machines.")
     p.add_argument("--version", action="version", version=f"claude-sync {__version__}")
@@ -335,12 +364,23 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--keep", action="store_true", help="keep the demo folder")
     d.set_defaults(func=cmd_demo)
 
-    data_help = "the server's data dir (default: the platform's user data dir for claude-sync-server)"
     sv = sub.add_parser("serve", help="run the self-hosted sync server")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8787)
-    sv.add_argument("--data", metavar="DIR", help=data_help)
+    _store_arguments(sv)
     sv.add_argument("--max-bundle-bytes", type=int, default=1024**3, metavar="N", help="largest upload accepted")
+    sv.add_argument(
+        "--require-encryption",
+        action="store_true",
+        help="admit only accounts marked end-to-end encrypted (`server set USER --encrypted`)",
+    )
+    sv.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="on SIGTERM, how long requests in flight may take to finish (default 30)",
+    )
     sv.add_argument(
         "--read-timeout",
         type=float,
@@ -350,17 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sv.set_defaults(func=cmd_serve)
 
-    srv = sub.add_parser("server", help="manage the sync server's users and tokens")
-    srv_sub = srv.add_subparsers(dest="server_command", required=True)
-    for name, text in (("add-user", "create a user (if new) and print a new token once"),
-                       ("revoke", "remove every token of a user (their sessions stay)")):
-        x = srv_sub.add_parser(name, help=text)
-        x.add_argument("name")
-        x.add_argument("--data", metavar="DIR", help=data_help)
-    x = srv_sub.add_parser("users", help="list users")
-    x.add_argument("--data", metavar="DIR", help=data_help)
-    x.add_argument("--json", action="store_true")
-    srv.set_defaults(func=cmd_server)
+    _server_parsers(sub)
 
     tk = sub.add_parser("token", help="store or forget this device's sync server token")
     tk_sub = tk.add_subparsers(dest="token_command", required=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import atomic, claude_home
+from . import atomic, claude_home, forks
 from .backends import Backend, PushItem, PushResult, open_backend
 from .backends.base import PartialPush
 from .backups import prune
@@ -57,6 +57,7 @@ class Outcome:
     reason: str = ""
     project_key: str | None = None
     title: str = ""
+    depends_on: list[str] = field(default_factory=list)  # sessions this one needs (fork parents)
 
 
 @dataclass
@@ -448,7 +449,15 @@ class SyncEngine:
             return [s for s in sessions if in_project(self.project_key(s), sel.project)], []
         by_id = {s.session_id: s for s in sessions}
         ids, errors = _match_ids(sel.ids, sorted(by_id))
-        return [by_id[i] for i in ids], errors
+        # A fork goes with its parent (the parent first): the child cannot be resumed without it.
+        parents: dict[str, set[str]] = {}
+        todo = list(ids)
+        while todo:
+            sid = todo.pop()
+            if sid not in parents and sid in by_id:
+                parents[sid] = {p for p in forks.parents_of(sid, by_id[sid].files) if p in by_id}
+                todo.extend(parents[sid])
+        return [by_id[i] for i in forks.with_parents(ids, parents)], errors
 
     # -- pull --------------------------------------------------------------
 
@@ -471,7 +480,7 @@ class SyncEngine:
             # Sessions the remote holds but cannot list fail by name (their project is unknown).
             unreadable = self.backend.unreadable()
             if sel.all:
-                chosen = entries
+                chosen = list(entries)
                 broken = sorted(unreadable)
             elif sel.project is not None:
                 chosen = [e for e in entries if in_project(e.project_key, sel.project)]
@@ -486,7 +495,12 @@ class SyncEngine:
             local = {s.session_id: s for s in self.local_sessions()}
             live = claude_home.live_sessions(self.paths.claude)
             state = SyncState(self.paths.state_file)
-            for i, entry in enumerate(chosen, 1):
+            remote_by_id = {e.session_id: e for e in entries}
+            queued = {e.session_id for e in chosen}
+            i = 0
+            while i < len(chosen):
+                entry = chosen[i]
+                i += 1
                 sid = entry.session_id
                 if cancel is not None and cancel.is_set():
                     out = Outcome(sid, SKIPPED, "cancelled", entry.project_key, entry.title)
@@ -499,6 +513,14 @@ class SyncEngine:
                     except Exception as ex:  # noqa: BLE001 - one session's surprise must not stop the others
                         log.exception("pulling session %s failed", sid)
                         out = Outcome(sid, FAILED, f"unexpected error: {type(ex).__name__}: {ex}", entry.project_key, entry.title)
+                # A fork's parent comes along as its own session (unless it is here already or missing).
+                missing = [p for p in out.depends_on if p not in remote_by_id and p not in local]
+                if missing:
+                    out.reason += f"; it was forked from {', '.join(missing)}, which is not on the remote"
+                for parent in out.depends_on:
+                    if parent in remote_by_id and parent not in queued:
+                        queued.add(parent)
+                        chosen.append(remote_by_id[parent])
                 summary.outcomes.append(out)
                 if progress:
                     progress(i, len(chosen), out)
@@ -521,6 +543,7 @@ class SyncEngine:
                     out.reason = "up to date"
                     return out
             remote = self.backend.fetch(sid, have=lb)  # only what the local copy lacks travels
+            out.depends_on = forks.session_ids(remote.manifest.depends_on)  # read from the remote: checked
             reason = "new on this device"
             if lb is not None:
                 remote = remote.in_memory()  # compared with the local copy (a new one streams to disk)
@@ -550,8 +573,10 @@ class SyncEngine:
             return out
 
     def _write(self, remote: Bundle, local: LocalSession | None, reason: str, read_sizes: dict[str, int]) -> dict[str, Path]:
-        cwd, files = render(remote, self.layout)
-        project_dir = claude_home.find_project_folder(self.paths.claude / "projects", cwd)
+        project_dir = claude_home.find_project_folder(
+            self.paths.claude / "projects", self.layout.cwd_for(remote.manifest.project_key)
+        )
+        _cwd, files = render(remote, self.layout, project_dir.name)
         plan = RestorePlan(
             remote.session_id,
             self.paths.claude,

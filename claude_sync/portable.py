@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
+from .claude_home import project_folder_name
+from .forks import parents_in
 from .format.bundle import Bundle, Manifest, Spilled, context_for
 from .format.errors import BundleError, NotPortable, SyncError
 from .format.layout import TRANSCRIPT, is_log
@@ -45,14 +47,19 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     if not cwd:
         raise NotPortable(f"session {session.session_id} records no working directory")
     key = layout.key_for(cwd)
-    tokens = layout.tokens_for(cwd)
+    # The folder the session lives in is how the client spells the project in the paths it
+    # writes (tool-results, background task output): it travels as ${PROJECT_FOLDER}.
+    tokens = layout.tokens_for(cwd, session.project_dir.name or None)
     files: dict[str, bytes] = {}
     binary: set[str] = set()
+    parents: set[str] = set()
     messages = session.meta.message_count
     read_sizes: dict[str, int] = {}
     for name, path in sorted(session.files.items()):
         data = read_complete(path, is_log(name))
         read_sizes[name] = len(data)
+        if is_log(name):
+            parents |= parents_in(data, session.session_id)
         if name == TRANSCRIPT:
             messages = count_messages(data)  # exact, while listing may have estimated it
         try:
@@ -72,16 +79,21 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
         first_timestamp=session.meta.first_timestamp,
         title=tokens.tokenize(session.meta.title, Context.RAW),
         message_count=messages,
+        depends_on=sorted(parents),
     )
     bundle = Bundle.build(manifest, files, binary)
     bundle.read_sizes = read_sizes
     return bundle
 
 
-def render(bundle: Bundle, layout: DeviceLayout) -> tuple[str, dict[str, bytes]]:
-    """This device's working directory for the session, and its files with local paths."""
+def render(bundle: Bundle, layout: DeviceLayout, project_folder: str | None = None) -> tuple[str, dict[str, bytes]]:
+    """This device's working directory for the session, and its files with local paths.
+
+    `project_folder`: the client's folder for the project on this device (default: the name
+    the client computes from the working directory).
+    """
     cwd = layout.cwd_for(bundle.manifest.project_key)
-    tokens = layout.tokens_for(cwd)
+    tokens = layout.tokens_for(cwd, project_folder or project_folder_name(cwd))
     source = bundle.manifest.source_flavour
     text = {e.path for e in bundle.manifest.files if e.text}
     out: dict[str, bytes] = {}
@@ -133,7 +145,8 @@ _RENDER_BATCH = 4 * 1024 * 1024
 def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:
     """A remote entry's title with this device's paths (titles travel tokenized)."""
     try:
-        return layout.tokens_for(layout.cwd_for(project_key)).detokenize(title, Context.RAW)
+        cwd = layout.cwd_for(project_key)
+        return layout.tokens_for(cwd, project_folder_name(cwd)).detokenize(title, Context.RAW)
     except (ValueError, KeyError, SyncError):
         return title
 

@@ -76,8 +76,10 @@ class DeviceLayout:
     def cwd_for(self, key: str) -> str:
         return cwd_for_key(key, self.projects_root, self.home, self.flavour)
 
-    def tokens_for(self, project_cwd: str) -> PathTokens:
+    def tokens_for(self, project_cwd: str, project_folder: str | None = None) -> PathTokens:
+        """The tokens of a project; `project_folder` is the client's folder for it under projects/."""
         return PathTokens(
             {PROJECT_ROOT: project_cwd, PROJECTS_ROOT: self.projects_root, HOME: self.home},
             self.flavour,
+            project_folder,
         )

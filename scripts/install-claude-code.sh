@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Install a pinned version of the real Claude Code CLI (npm @anthropic-ai/claude-code)
-# into a cache folder outside the repository, for the end-to-end tests.
+# Install a version of the real Claude Code CLI (npm @anthropic-ai/claude-code) into a
+# cache folder outside the repository, for the end-to-end tests.
 #
-#   scripts/install-claude-code.sh            # prints the absolute path of `claude`
+#   scripts/install-claude-code.sh                   # the pinned version
+#   scripts/install-claude-code.sh newest-verified   # the newest version the e2e suite passed
+#   scripts/install-claude-code.sh 2.1.340           # any version
+#
+# Prints the absolute path of `claude`. Both named versions live in claude-code-versions.json.
 #
 # Idempotent: when the pinned version is already there it only checks it and prints
 # the path (well under a second). Prints nothing but errors on stderr.
@@ -10,7 +14,7 @@
 # Environment:
 #   CLAUDE_SYNC_CACHE     cache root (default: $HOME/.cache/claude-sync-sessions);
 #                         the client goes to $CLAUDE_SYNC_CACHE/claude-code/<version>/
-#   CLAUDE_CODE_VERSION   override the pinned version (tests are written against the pin)
+#   CLAUDE_CODE_VERSION   a version to install when no argument is given (default: pinned)
 #
 # The npm package ships the native executable in a per-platform optional dependency
 # (@anthropic-ai/claude-code-linux-x64, ...) and its postinstall copies it over
@@ -18,11 +22,26 @@
 # contact anything else.
 set -euo pipefail
 
-PINNED_VERSION="2.1.197"
-VERSION="${CLAUDE_CODE_VERSION:-$PINNED_VERSION}"
 PKG="@anthropic-ai/claude-code"
+VERSIONS_FILE="$(cd "$(dirname "$0")/.." && pwd)/claude-code-versions.json"
 
 die() { echo "install-claude-code: $*" >&2; exit 1; }
+
+# One "key": "x.y.z" pair per line in the versions file (no JSON parser needed here).
+named_version() {
+    [[ -f "$VERSIONS_FILE" ]] || die "missing $VERSIONS_FILE"
+    local v
+    v="$(sed -n "s/^ *\"$1\": *\"\([^\"]*\)\".*/\1/p" "$VERSIONS_FILE")"
+    [[ -n "$v" ]] || die "no \"$1\" in $VERSIONS_FILE"
+    printf '%s\n' "$v"
+}
+
+WANT="${1:-${CLAUDE_CODE_VERSION:-pinned}}"
+case "$WANT" in
+    pinned) VERSION="$(named_version pinned)" ;;
+    newest-verified|newest_verified) VERSION="$(named_version newest_verified)" ;;
+    *) VERSION="$WANT" ;;
+esac
 
 [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-.][0-9A-Za-z.]+)?$ ]] || die "bad version '$VERSION'"
 

@@ -6,7 +6,7 @@
 #   scripts/test.sh -k merge -x     only pytest, with these arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import claude_sync, pytest, hypothesis, schemathesis, keyring" 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import claude_sync, pytest, hypothesis, schemathesis, keyring, psycopg_pool" 2>/dev/null; then
   scripts/setup.sh --no-demo
 fi
 if [ $# -gt 0 ]; then

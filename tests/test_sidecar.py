@@ -163,6 +163,7 @@ async def test_push_one_a_project_and_all_with_progress_before_each_result(sidec
             "reason": "new on the remote",
             "projectKey": "acme/api",
             "title": summary["outcomes"][0]["title"],
+            "dependsOn": [],
         }
     ]
     events = c.take_events()
@@ -242,6 +243,7 @@ async def test_a_failing_session_is_in_the_summary_and_the_batch_goes_on(sidecar
         "reason": "no such session",
         "projectKey": None,
         "title": "",
+        "dependsOn": [],
     }
     assert by_id[good.session_id]["status"] == "done" and (summary["done"], summary["failed"]) == (1, 1)
 

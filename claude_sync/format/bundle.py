@@ -66,6 +66,8 @@ class Manifest(BaseModel):
     first_timestamp: str | None = None
     title: str = ""
     message_count: int = 0
+    # Sessions this one cannot be resumed without (the parent of a fork): they travel as their own sessions.
+    depends_on: list[str] = []
     files: list[FileEntry] = []
 
     def to_json(self) -> bytes:

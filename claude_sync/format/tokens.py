@@ -24,6 +24,11 @@ Design points (see docs/path-tokens.md for the full grammar):
   unescaped ``$`` read as a token afterwards.
 * Across flavours (Windows -> POSIX or back) the path that continues after a
   token has its separators converted to the receiving device's.
+* The client's own folder for the project (``projects/<enc>``, its spelling of
+  the project path) is a path too: ``${PROJECT_FOLDER}`` stands for that one
+  component wherever it is a whole component of a path (after a separator, not
+  continued by a name character), so ``.../projects/-home-a-code-api/<sid>/...``
+  and ``/tmp/claude-<uid>/-home-a-code-api/...`` name B's folder on B.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "PROJECT_FOLDER",
     "TOKEN_NAMES",
     "Context",
     "Flavour",
@@ -58,9 +64,11 @@ PROJECT_ROOT = "PROJECT_ROOT"
 PROJECTS_ROOT = "PROJECTS_ROOT"
 HOME = "HOME"
 TOKEN_NAMES = (PROJECT_ROOT, PROJECTS_ROOT, HOME)
+# A token for one path component rather than a path: the client's folder name for the project.
+PROJECT_FOLDER = "PROJECT_FOLDER"
 _ESCAPE_NAME = "$"
 
-_NAMES_RE = "|".join([*TOKEN_NAMES, re.escape(_ESCAPE_NAME)])
+_NAMES_RE = "|".join([*TOKEN_NAMES, PROJECT_FOLDER, re.escape(_ESCAPE_NAME)])
 # A token: ${NAME} or ${NAME|variant}; the variant spells drive case and separators.
 _TOKEN_RE = re.compile(r"\$\{(" + _NAMES_RE + r")(?:\|([^}]*))?\}")
 # A "$" that must be escaped on push: followed by "{NAME}" or "{NAME|".
@@ -79,6 +87,9 @@ _POSIX_BEFORE = r"\w.\-~+%/"
 # Characters that may not precede the drive letter of a Windows match ("/" and
 # "\" may: file:///C:/Users/x, \\?\C:\Users\x).
 _WINDOWS_BEFORE = r"\w.\-~+%"
+# After a folder-name match: its own alphabet ([A-Za-z0-9-], "_" with the host's override)
+# must not go on, so "-home-a-api" is not found inside "-home-a-api-2" or "-home-a-api-".
+_FOLDER_AFTER = r"(?![\w\-]|[.~+@%=]+\w)"
 # "C:\..." or "C:/..."; "C:foo" is relative to the drive's current directory.
 _WIN_DRIVE_RE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
 # A path component in the text that follows a token (cross-flavour conversion).
@@ -107,6 +118,10 @@ def _allowances(first: str, ctx: Context, flavour: Flavour) -> list[str]:
             r"(?<=(?<![" + _POSIX_BEFORE + r"])-[A-Za-z]" + first + ")",
         ]
     return out
+
+
+def _spell(text: str, ctx: Context) -> str:
+    return json_escape(text) if ctx is Context.JSON else text
 
 
 def json_escape(text: str) -> str:
@@ -171,12 +186,20 @@ class PathTokens:
         self,
         paths: dict[str, str],
         flavour: Flavour = Flavour.POSIX,
+        project_folder: str | None = None,
     ) -> None:
         unknown = set(paths) - set(TOKEN_NAMES)
         if unknown:
             raise ValueError(f"unknown path tokens: {sorted(unknown)}")
+        if project_folder is not None and (
+            project_folder in ("", ".", "..") or re.search(r"[\\/\x00-\x1f]", project_folder)
+        ):
+            raise ValueError(f"not a folder name: {project_folder!r}")
         self.flavour = Flavour(flavour)
         self.paths = dict(paths)
+        self.project_folder = project_folder
+        # The folder name as each context spells it (JSON escaping leaves the client's alphabet alone).
+        self._folder = {ctx: None if project_folder is None else _spell(project_folder, ctx) for ctx in Context}
         entries = []
         for name in TOKEN_NAMES:  # this order breaks ties between equal paths
             if name not in paths:
@@ -229,6 +252,16 @@ class PathTokens:
                 group = f"p{i}{case}"
                 groups[group] = e
                 alts.append(body + _AFTER + f"(?P<{group}>)")
+        folder = self._folder[ctx]
+        if folder is not None:
+            # The folder name first (a literal), then a lookbehind for the separator before it:
+            # "/" or "\" (in JSON an escaped backslash, a run of 2 or 4 that no backslash precedes).
+            n = "(?s:.){%d}" % len(folder)
+            if ctx is Context.JSON:
+                seps = ["(?<=/" + n + ")"] + [r"(?<=(?<!\\)" + r"\\" * (2 * k) + n + ")" for k in (1, 2)]
+            else:
+                seps = [r"(?<=[\\/]" + n + ")"]
+            alts.append(re.escape(folder) + "(?:" + "|".join(seps) + ")" + _FOLDER_AFTER + "(?P<folder>)")
         return re.compile("|".join(alts)), groups
 
     def tokenize(self, text: str, ctx: Context = Context.JSON) -> str:
@@ -237,11 +270,14 @@ class PathTokens:
         pattern, groups = self._tokenize_re[ctx]
         canonical = self._canonical[ctx]
         plain = {e.name: "${" + e.name + "}" for e in self._entries}
+        folder_token = "${" + PROJECT_FOLDER + "}"
 
         def repl(m: re.Match[str]) -> str:
             group = m.lastgroup
             if group == "esc":
                 return "${$}"
+            if group == "folder":
+                return folder_token
             e = groups[group]  # type: ignore[index]
             matched = m.group(0)
             if matched == canonical[e.name]:
@@ -303,6 +339,11 @@ class PathTokens:
         name, variant = m.group(1), m.group(2)
         if name == _ESCAPE_NAME:
             return "$"
+        if name == PROJECT_FOLDER:
+            folder = self._folder[ctx]
+            if folder is None:
+                raise KeyError(f"this device has no folder name for ${{{name}}}")
+            return folder
         e = self._by_name.get(name)
         if e is None:
             raise KeyError(f"this device has no path for ${{{name}}}")

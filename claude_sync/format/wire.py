@@ -28,6 +28,10 @@ PUSH = "/api/sessions/push"  # POST: a whole bundle
 MANIFEST = "/api/sessions/{session_id}/manifest"  # GET: the stored version's manifest
 APPEND = "/api/sessions/{session_id}/append"  # POST: a delta against the stored version
 DELTA = "/api/sessions/{session_id}/delta"  # POST: what a device lacks of the stored version
+ACCOUNT = "/api/account"  # GET: the caller's account (its encryption flag, usage and limits)
+HEALTHZ = "/healthz"  # liveness, for load balancers and orchestrators
+READYZ = "/readyz"  # readiness: 503 while the store does not answer or the server is stopping
+METRICS = "/metrics"  # Prometheus text format
 
 # -- headers ---------------------------------------------------------------------
 
@@ -63,6 +67,9 @@ class ErrorCode(str, enum.Enum):
     CHECKSUM_MISMATCH = "checksum_mismatch"  # the body is not what its SHA-256 header says (422)
     DISCONNECTED = "disconnected"  # the client went away mid-request (400)
     STORAGE_ERROR = "storage_error"  # 500
+    QUOTA_EXCEEDED = "quota_exceeded"  # the push would take the account past its quota (413)
+    # The server admits only end-to-end-encrypted accounts and this one is not marked so (403).
+    ENCRYPTION_REQUIRED = "encryption_required"
 
 
 # The code of an error the framework raises, by HTTP status.
@@ -135,6 +142,28 @@ class Health(BaseModel):
     version: str
     max_bundle_bytes: int
     format: int = UNVERSIONED  # the format version the server holds (format/version.py); absent from older servers
+
+
+class Readiness(BaseModel):
+    status: str  # "ready", or why not: "draining", "storage_unavailable"
+    detail: str = ""
+
+
+class Account(BaseModel):
+    """The caller's account as the server knows it.
+
+    `encrypted` is the account's end-to-end-encryption flag (issue #16): set by the server's
+    administrator (`claude-sync server set USER --encrypted`); a server started with
+    `--require-encryption` admits only such accounts to the session routes.
+    """
+
+    user: str
+    encrypted: bool
+    encryption_required: bool  # this server admits only encrypted accounts
+    sessions: int
+    bytes: int  # of the stored bundles: what the quota counts
+    quota_bytes: int | None = None
+    retention_days: int | None = None
 
 
 class SessionList(BaseModel):

@@ -18,7 +18,7 @@ import anyio
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +35,7 @@ from ..format.wire import (
     MAX_HAVE_BYTES,
     SESSION_ID_PATTERN,
     SHA256_PATTERN,
+    Account,
     AmbiguousBody,
     ConflictBody,
     DeltaRequest,
@@ -42,10 +43,13 @@ from ..format.wire import (
     ErrorCode,
     Health,
     PushReply,
+    Readiness,
     RemoteManifest,
     SessionList,
 )
-from .storage import BundleTooLarge, PushRefused, Storage, StorageError, Upload
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import Metrics, MetricsMiddleware
+from .storage import BundleTooLarge, PushRefused, QuotaExceeded, Storage, StorageError, Upload
 
 log = logging.getLogger("claude_sync.server")
 
@@ -78,8 +82,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _bearer = HTTPBearer(auto_error=False, description="A token from `claude-sync server add-user NAME`")
 
 
-def current_user(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-    """The user whose token the request carries (401 otherwise)."""
+def token_owner(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """The user whose token the request carries (401 otherwise); looked up on every request, so a
+    revocation through any replica holds at once."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if creds is None or not creds.credentials:
         raise ApiError(401, ErrorCode.UNAUTHORIZED, "missing bearer token (Authorization: Bearer <token>)", challenge)
@@ -90,10 +95,28 @@ def current_user(request: Request, creds: Annotated[HTTPAuthorizationCredentials
     return user
 
 
+def current_user(request: Request, user: Annotated[str, Depends(token_owner)]) -> str:
+    """The token's user, admitted to sessions: on a server that requires end-to-end encryption
+    (`serve --require-encryption`), only an account flagged encrypted is (403 encryption_required)."""
+    if request.app.state.require_encryption:
+        info = request.app.state.storage.user(user)
+        if info is None or not info.encrypted:
+            raise ApiError(
+                403,
+                ErrorCode.ENCRYPTION_REQUIRED,
+                "this server stores only end-to-end-encrypted sessions, and this account is not marked encrypted; "
+                "ask its administrator (`claude-sync server set USER --encrypted`)",
+            )
+    return user
+
+
 User = Annotated[str, Depends(current_user)]
+TokenOwner = Annotated[str, Depends(token_owner)]
 
 
-def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES) -> FastAPI:
+def create_app(
+    storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES, require_encryption: bool = False
+) -> FastAPI:
     app = FastAPI(
         title="claude-sync server",
         version=__version__,
@@ -103,6 +126,10 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         redoc_url=None,
     )
     app.state.storage = storage
+    app.state.require_encryption = require_encryption
+    app.state.draining = False  # set when a shutdown begins: readiness fails, uploads in flight finish
+    metrics = app.state.metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Verifying a bundle is CPU work (inflate and hash every byte): run as many at once as
     # there are cores, first come first served, rather than all of them at a crawl.
     commits = anyio.Semaphore(os.cpu_count() or 2)
@@ -138,6 +165,51 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
         """Liveness and version; needs no token."""
         return Health(
             status="ok", version=__version__, max_bundle_bytes=max_bundle_bytes, format=storage.format_version
+        )
+
+    @app.get(wire.HEALTHZ, response_model=Health, tags=["server"])
+    def healthz() -> Health:
+        """Liveness for a load balancer or orchestrator: the process answers (the database is not asked)."""
+        return health()
+
+    @app.get(
+        wire.READYZ,
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: the storage does not answer, or shutting down"}},
+        tags=["server"],
+    )
+    async def readyz() -> JSONResponse:
+        """Readiness: 200 while this replica can serve, 503 when its database does not answer or it is stopping."""
+        if app.state.draining:
+            return JSONResponse(Readiness(status="draining").model_dump(), status_code=503)
+        try:
+            await run_in_threadpool(storage.ping)
+        except Exception as e:  # whatever the driver raises, the answer is the same: not ready
+            log.warning("not ready: %s", e)
+            body = Readiness(status="storage_unavailable", detail=str(e))
+            return JSONResponse(body.model_dump(), status_code=503)
+        return JSONResponse(Readiness(status="ready").model_dump())
+
+    @app.get(wire.METRICS, response_class=PlainTextResponse, tags=["server"])
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format: requests, latency, bytes of this replica; users, sessions, bytes stored."""
+        stats = await run_in_threadpool(metrics.storage_stats, storage.stats)
+        return Response(metrics.render(stats), media_type=METRICS_CONTENT_TYPE)
+
+    @app.get(wire.ACCOUNT, response_model=Account, responses=_ERRORS, tags=["account"])
+    def account(user: TokenOwner) -> Account:
+        """The caller's account: its end-to-end-encryption flag, what it stores, and its limits."""
+        info = storage.user(user)
+        if info is None:  # deleted since the token was checked
+            raise ApiError(401, ErrorCode.UNAUTHORIZED, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+        return Account(
+            user=info.name,
+            encrypted=info.encrypted,
+            encryption_required=require_encryption,
+            sessions=info.sessions,
+            bytes=info.bytes,
+            quota_bytes=info.quota_bytes,
+            retention_days=info.retention_days,
         )
 
     @app.get(wire.SESSIONS, response_model=SessionList, responses=_ERRORS, tags=["sessions"])
@@ -426,6 +498,8 @@ def create_app(storage: Storage, *, max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_B
             raise ApiError(422, _INVALID[what], str(e)) from e
         except BundleTooLarge as e:
             raise ApiError(413, ErrorCode.TOO_LARGE, str(e)) from e
+        except QuotaExceeded as e:
+            raise ApiError(413, ErrorCode.QUOTA_EXCEEDED, str(e)) from e
         except PushRefused as e:
             current = e.current.model_dump(mode="json") if e.current else None
             raise ApiError(409, e.code, e.detail, current=current) from e

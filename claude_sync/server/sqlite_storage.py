@@ -21,43 +21,50 @@ pushed bundle is.
 from __future__ import annotations
 
 import contextlib
-import gzip
-import hashlib
 import hmac
 import logging
 import os
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
 from ..format import version
-from ..format.bundle import DEFAULT_MAX_BYTES, Bundle, FileEntry, Manifest, content_digest, verify_file
-from ..format.delta import read_header, result_manifest
-from ..format.errors import BundleError
-from ..format.layout import is_log, is_session_id, is_session_prefix
+from ..format.bundle import DEFAULT_MAX_BYTES, Manifest
+from ..format.layout import is_session_prefix
 from ..format.wire import PushReply, StoredSession, StoreStatus
-from . import streamed_delta
 from .auth import new_token, token_hash
+from .pushes import BlobStorage, Current, FileUpload, Shrinks, check_quota, decide
+from .records import (
+    check_token_name,
+    check_user_name,
+    default_token_name,
+    iso,
+    like_escape,
+    micros,
+    micros_iso,
+    record_format,
+    retention_cutoff,
+)
 from .storage import (
-    USER_NAME_RE,
+    UNSET,
     Page,
-    StaleBase,
-    Storage,
     StorageError,
-    Upload,
+    StorageStats,
+    TokenInfo,
+    Unset,
     UserInfo,
-    WouldShrink,
 )
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+__all__ = ["FileUpload", "SqliteStorage"]
+
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, created REAL NOT NULL);
@@ -84,27 +91,25 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions(user, updated_at);
 CREATE INDEX IF NOT EXISTS sessions_by_blob ON sessions(sha256);
 """
+# Schema 2: named tokens, and each account's limits and end-to-end-encryption flag.
+_SCHEMA_2 = """
+ALTER TABLE tokens ADD COLUMN name TEXT;
+UPDATE tokens SET name = 'token-' || rowid;
+CREATE UNIQUE INDEX tokens_by_name ON tokens(user, name);
+ALTER TABLE users ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN quota_bytes INTEGER;
+ALTER TABLE users ADD COLUMN retention_days INTEGER;
+"""
 _COLUMNS = (
     "session_id, project_key, device, last_modified, title, message_count, size, content_sha256, sha256, updated_at"
 )
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def micros(when: datetime) -> int:
-    """Whole microseconds since the epoch (exact, so `since` a listed updated_at excludes that session)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return (when - EPOCH) // timedelta(microseconds=1)
-
-
-def micros_iso(us: int) -> str:
-    return (EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _run(con: sqlite3.Connection, script: str) -> None:
+    """Each statement of a script inside the caller's transaction (executescript would commit it)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            con.execute(statement)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -123,44 +128,7 @@ def _row_entry(row: sqlite3.Row) -> StoredSession:
     return StoredSession.model_validate(d)
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-class FileUpload(Upload):
-    def __init__(self, folder: Path) -> None:
-        fd, name = tempfile.mkstemp(prefix="upload-", suffix=".tar.gz", dir=folder)
-        self.path = Path(name)
-        self._f: BinaryIO | None = os.fdopen(fd, "wb")
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def write(self, chunk: bytes) -> None:
-        assert self._f is not None
-        self._f.write(chunk)
-        self._hash.update(chunk)
-        self.size += len(chunk)
-
-    def finish(self) -> None:
-        if self._f is not None:
-            self._f.flush()
-            os.fsync(self._f.fileno())
-            self._f.close()
-            self._f = None
-
-    def discard(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
-class SqliteStorage(Storage):
+class SqliteStorage(BlobStorage):
     def __init__(self, data: Path, *, max_expanded_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.data = Path(data)
         self.db_path = self.data / "index.sqlite3"
@@ -177,9 +145,19 @@ class SqliteStorage(Storage):
                     os.chmod(d, 0o700)  # token hashes and everyone's sessions live here
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
-            con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            (schema,) = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            con.execute("BEGIN IMMEDIATE")  # one migrating process at a time
+            try:
+                _run(con, _SCHEMA)
+                con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', '1')")  # then migrated to the latest
+                (schema,) = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if int(schema) == 1:
+                    _run(con, _SCHEMA_2)
+                    schema = "2"
+                    con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (schema,))
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
         if int(schema) > SCHEMA_VERSION:
             raise StorageError(f"{self.data} was written by a newer claude-sync server (schema {schema}); upgrade")
         self.format_version = self._record_format()
@@ -189,14 +167,9 @@ class SqliteStorage(Storage):
         where = f"the server's data in {self.data}"
         with self._write() as con:
             row = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-            recorded = None if row is None else version.parse(row[0], where)
-            if recorded is not None and recorded > version.FORMAT_VERSION:
-                log.warning("%s holds format %d, newer than this server writes: pushes are refused", where, recorded)
-                return recorded
-            now = version.upgrade(recorded, where, self._migrate)
-            if now != recorded:
-                con.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(now),))
-        return now
+            return record_format(None if row is None else row[0], where, self._migrate, lambda now: con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(now),)
+            ))
 
     def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
         raise StorageError(f"this server cannot bring its data to format {step.to} ({step.why})")
@@ -250,33 +223,127 @@ class SqliteStorage(Storage):
                 with contextlib.suppress(OSError):
                     sub.rmdir()  # only when empty
 
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the whole store in `target` (a new folder), while the server runs.
+
+        The index through SQLite's online backup API; blobs are immutable once placed, so
+        copying those the copied index refers to is enough.
+        """
+        target.mkdir(parents=True)
+        (target / "tmp").mkdir()
+        with self._connect() as con, contextlib.closing(sqlite3.connect(target / "index.sqlite3")) as out:
+            # Pages copied at once: blobs stay referenced while the backup's snapshot is taken.
+            con.backup(out)
+            used = [r[0] for r in out.execute("SELECT DISTINCT sha256 FROM sessions")]
+        for sha in used:
+            dest = target / "blobs" / sha[:2] / sha
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(self.blob_path(sha), dest)
+            except FileNotFoundError:
+                raise StorageError(f"blob {sha} vanished during the backup: run it again") from None
+
     # -- users and tokens --------------------------------------------------
 
-    def add_user(self, name: str) -> str:
-        if not USER_NAME_RE.match(name):
-            raise StorageError(f"invalid user name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
+    def add_user(self, name: str, *, token_name: str | None = None) -> str:
+        check_user_name(name)
+        if token_name is not None:
+            check_token_name(token_name)
         token = new_token()
         now = time.time()
         with self._write() as con:
-            con.execute("INSERT OR IGNORE INTO users VALUES (?, ?)", (name, now))
-            con.execute("INSERT INTO tokens VALUES (?, ?, ?)", (token_hash(token), name, now))
+            con.execute("INSERT OR IGNORE INTO users (name, created) VALUES (?, ?)", (name, now))
+            if token_name is None:
+                token_name = default_token_name(
+                    {r[0] for r in con.execute("SELECT name FROM tokens WHERE user = ?", (name,))}
+                )
+            try:
+                con.execute(
+                    "INSERT INTO tokens (hash, user, created, name) VALUES (?, ?, ?, ?)",
+                    (token_hash(token), name, now, token_name),
+                )
+            except sqlite3.IntegrityError:
+                raise StorageError(f"{name} already has a token named {token_name!r}: revoke it first") from None
         return token
 
-    def revoke(self, name: str) -> int:
+    def revoke(self, name: str, token_name: str | None = None) -> int:
         with self._write() as con:
             if con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
                 raise StorageError(f"no such user: {name}")
-            return con.execute("DELETE FROM tokens WHERE user = ?", (name,)).rowcount
+            if token_name is None:
+                return con.execute("DELETE FROM tokens WHERE user = ?", (name,)).rowcount
+            n = con.execute("DELETE FROM tokens WHERE user = ? AND name = ?", (name, token_name)).rowcount
+            if n == 0:
+                raise StorageError(f"{name} has no token named {token_name!r}")
+            return n
+
+    def tokens(self, name: str) -> list[TokenInfo]:
+        with self._connect() as con:
+            if con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+                raise StorageError(f"no such user: {name}")
+            rows = con.execute("SELECT name, created FROM tokens WHERE user = ? ORDER BY created, name", (name,))
+            return [TokenInfo(r["name"], iso(r["created"])) for r in rows]
+
+    def delete_user(self, name: str) -> int:
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+                raise StorageError(f"no such user: {name}")
+            blobs = [r[0] for r in con.execute("SELECT DISTINCT sha256 FROM sessions WHERE user = ?", (name,))]
+            n = con.execute("DELETE FROM sessions WHERE user = ?", (name,)).rowcount
+            con.execute("DELETE FROM users WHERE name = ?", (name,))  # tokens cascade
+        for sha in blobs:
+            self._drop_blob_if_unused(sha)
+        return n
+
+    def set_account(
+        self,
+        name: str,
+        *,
+        quota_bytes: int | None | Unset = UNSET,
+        retention_days: int | None | Unset = UNSET,
+        encrypted: bool | Unset = UNSET,
+    ) -> UserInfo:
+        changes = {"quota_bytes": quota_bytes, "retention_days": retention_days, "encrypted": encrypted}
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+                raise StorageError(f"no such user: {name}")
+            for column, value in changes.items():
+                if value is not UNSET:
+                    con.execute(f"UPDATE users SET {column} = ? WHERE name = ?", (value, name))
+        info = self.user(name)
+        assert info is not None
+        return info
 
     def users(self) -> list[UserInfo]:
+        return self._users(None)
+
+    def user(self, name: str) -> UserInfo | None:
+        found = self._users(name)
+        return found[0] if found else None
+
+    def _users(self, name: str | None) -> list[UserInfo]:
         with self._connect() as con:
             rows = con.execute(
-                "SELECT name, created,"
+                "SELECT name, created, encrypted, quota_bytes, retention_days,"
                 " (SELECT COUNT(*) FROM tokens t WHERE t.user = u.name) AS tokens,"
-                " (SELECT COUNT(*) FROM sessions s WHERE s.user = u.name) AS sessions"
-                " FROM users u ORDER BY name"
+                " (SELECT COUNT(*) FROM sessions s WHERE s.user = u.name) AS sessions,"
+                " (SELECT COALESCE(SUM(size), 0) FROM sessions s WHERE s.user = u.name) AS bytes"
+                f" FROM users u {'WHERE name = ?' if name is not None else ''} ORDER BY name",
+                () if name is None else (name,),
             ).fetchall()
-        return [UserInfo(r["name"], iso(r["created"]), r["tokens"], r["sessions"]) for r in rows]
+        return [
+            UserInfo(
+                r["name"],
+                iso(r["created"]),
+                r["tokens"],
+                r["sessions"],
+                r["bytes"],
+                bool(r["encrypted"]),
+                r["quota_bytes"],
+                r["retention_days"],
+            )
+            for r in rows
+        ]
 
     def user_for_token(self, token: str) -> str | None:
         if not token or len(token) > 512:
@@ -287,6 +354,25 @@ class SqliteStorage(Storage):
         if row is None or not hmac.compare_digest(row["hash"], wanted):
             return None
         return str(row["user"])
+
+    def apply_retention(self, now: datetime | None = None) -> int:
+        removed = 0
+        with self._connect() as con:
+            limits = con.execute("SELECT name, retention_days FROM users WHERE retention_days IS NOT NULL").fetchall()
+        for name, days in limits:
+            with self._write() as con:
+                where = "WHERE user = ? AND updated_at < ?", (name, retention_cutoff(now, days))
+                blobs = [r[0] for r in con.execute(f"SELECT DISTINCT sha256 FROM sessions {where[0]}", where[1])]
+                removed += con.execute(f"DELETE FROM sessions {where[0]}", where[1]).rowcount
+            for sha in blobs:
+                self._drop_blob_if_unused(sha)
+        return removed
+
+    def stats(self) -> StorageStats:
+        with self._connect() as con:
+            (users,) = con.execute("SELECT COUNT(*) FROM users").fetchone()
+            sessions, size = con.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM sessions").fetchone()
+        return StorageStats(users, sessions, size)
 
     # -- sessions ----------------------------------------------------------
 
@@ -304,7 +390,7 @@ class SqliteStorage(Storage):
         if project:
             project = project.strip("/")
             sql += " AND (project_key = ? OR project_key LIKE ? ESCAPE '\\')"
-            args += [project, _like_escape(project) + "/%"]
+            args += [project, like_escape(project) + "/%"]
         if since is not None:
             sql += " AND updated_at > ?"
             args.append(micros(since))
@@ -336,129 +422,36 @@ class SqliteStorage(Storage):
         except FileNotFoundError as e:
             raise StorageError(f"the stored bundle of session {entry.session_id} is missing") from e
 
-    def new_upload(self) -> FileUpload:
-        return FileUpload(self.tmp)
-
-    def commit_push(
-        self, user: str, upload: Upload, bundle_sha256: str, *, base: str | None, force: bool
-    ) -> PushReply:
-        assert isinstance(upload, FileUpload)
-        try:
-            upload.finish()
-            if upload.sha256 != bundle_sha256:
-                raise BundleError(
-                    f"bundle checksum mismatch (expected {bundle_sha256[:12]}…, got {upload.sha256[:12]}…): "
-                    "it was corrupted or truncated in transit; nothing was stored"
-                )
-            manifest = verify_file(upload.path, None, max_bytes=self.max_expanded_bytes)
-            sid = manifest.session_id
-            if not is_session_id(sid):
-                raise BundleError(f"not a session id: {sid!r}")
-            paths = [e.path for e in manifest.files]
-            if paths != sorted(set(paths)):
-                raise BundleError("bundle manifest does not list its files in canonical order")
-            return self._store(user, manifest, upload, base=base, force=force)
-        finally:
-            upload.discard()
-
-    def commit_append(
-        self, user: str, session_id: str, upload: Upload, *, base: str, force: bool, max_bundle_bytes: int
-    ) -> PushReply:
-        assert isinstance(upload, FileUpload)
-        rebuilt: FileUpload | None = None
-        try:
-            upload.finish()
-            if not is_session_id(session_id):
-                raise BundleError(f"not a session id: {session_id!r}")
-            with gzip.open(upload.path, "rb") as payloads:
-                header = read_header(payloads)
-                if header.manifest.session_id != session_id:
-                    raise BundleError(f"the delta is for session {header.manifest.session_id}, not {session_id}")
-                with self._connect() as con:
-                    row = self._current(con, user, session_id)
-                cur = row[0] if row else None
-                if cur is not None and cur.content_sha256 == header.content_sha256:
-                    return PushReply(result=StoreStatus.UNCHANGED, entry=cur)
-                if row is None or row[0].content_sha256 != base:
-                    raise StaleBase(f"session {session_id} changed on the server since version {base}", cur)
-                old = Manifest.model_validate_json(row[1])
-                result = result_manifest(old.files, header, max_bytes=self.max_expanded_bytes)
-                try:
-                    blob = self.open_blob(row[0])
-                except StorageError:
-                    with self._connect() as con:
-                        now = self._current(con, user, session_id)
-                    if now is None or now[0].content_sha256 != base:  # replaced meanwhile, its blob dropped
-                        raise StaleBase(
-                            f"session {session_id} changed on the server since version {base}", now[0] if now else None
-                        ) from None
-                    raise
-                rebuilt = FileUpload(self.tmp)
-                with blob:
-                    streamed_delta.rebuild(
-                        blob, old, payloads, header, result, rebuilt, scratch=self.new_upload, limit=max_bundle_bytes
-                    )
-            rebuilt.finish()
-            return self._store(user, result, rebuilt, base=base, force=force)
-        finally:
-            upload.discard()
-            if rebuilt is not None:
-                rebuilt.discard()
-
-    def manifest(self, user: str, session_id: str) -> tuple[StoredSession, Manifest] | None:
+    def _current(self, user: str, sid: str) -> Current | None:
         with self._connect() as con:
-            row = self._current(con, user, session_id)
-        if row is None:
-            return None
-        return row[0], Manifest.model_validate_json(row[1])
+            return self._row(con, user, sid)
 
-    def download_delta(
-        self, user: str, session_id: str, have: list[FileEntry]
-    ) -> tuple[StoredSession, Iterator[bytes]] | None:
-        found = self.manifest(user, session_id)
-        if found is None:
-            return None
-        entry, manifest = found
-        blob = self.open_blob(entry)
-        return entry, streamed_delta.download(blob, manifest, entry.content_sha256, have, scratch=self.new_upload)
-
-    def _store(
-        self, user: str, manifest: Manifest, blob: FileUpload, *, base: str | None, force: bool
+    def _swap(
+        self,
+        user: str,
+        manifest: Manifest,
+        digest: str,
+        blob: FileUpload,
+        *,
+        base: str | None,
+        force: bool,
+        shrinks: Shrinks,
     ) -> PushReply:
-        """Compare-and-swap a finished, verified bundle of `manifest` into place (the row and its blob)."""
         sid = manifest.session_id
-        bundle_sha256 = blob.sha256
-        digest = content_digest(Bundle(manifest, {}))
-        shrink_checked: dict[str, bool] = {}  # current digest -> would the push shrink it
-
-        def shrinks(cur: StoredSession, cur_manifest: str) -> bool:
-            if cur.content_sha256 not in shrink_checked:
-                old = Manifest.model_validate_json(cur_manifest)
-                shrink_checked[cur.content_sha256] = self._is_shorter(manifest, old, cur)
-            return shrink_checked[cur.content_sha256]
-
-        if not force:  # the expensive check runs outside the write lock
-            with self._connect() as con:
-                row = self._current(con, user, sid)
-            if row is not None and row[0].content_sha256 == base and row[0].content_sha256 != digest:
-                shrinks(*row)
         with self._write() as con:
-            if con.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone() is None:
+            account = con.execute("SELECT quota_bytes FROM users WHERE name = ?", (user,)).fetchone()
+            if account is None:
                 raise StorageError(f"no such user: {user}")
-            row = self._current(con, user, sid)
+            row = self._row(con, user, sid)
             cur = row[0] if row else None
-            if cur is not None and cur.content_sha256 == digest:
-                return PushReply(result=StoreStatus.UNCHANGED, entry=cur)
-            if (cur.content_sha256 if cur else None) != base:
-                raise StaleBase(f"session {sid} changed on the server since version {base or '(none)'}", cur)
-            if not force:
-                if row is not None and shrinks(*row):
-                    raise WouldShrink(
-                        f"session {sid} on the server is a longer version of this one; pull it, or push with force to replace it",
-                        row[0],
-                    )
-            self._place_blob(blob, bundle_sha256)
-            now = micros(datetime.now(timezone.utc))
+            unchanged = decide(sid, row, digest, base, force, shrinks)
+            if unchanged is not None:
+                return unchanged
+            (others,) = con.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM sessions WHERE user = ? AND session_id != ?", (user, sid)
+            ).fetchone()
+            check_quota(user, account["quota_bytes"], others, blob.size)
+            self._place_blob(blob, blob.sha256)
             con.execute(
                 "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -471,19 +464,20 @@ class SqliteStorage(Storage):
                     manifest.message_count,
                     blob.size,
                     digest,
-                    bundle_sha256,
+                    blob.sha256,
                     manifest.model_dump_json(),
-                    now,
+                    micros(datetime.now(timezone.utc)),
                 ),
             )
-            row = self._current(con, user, sid)
+            row = self._row(con, user, sid)
             assert row is not None
             stored = row[0]
-        if cur is not None and cur.sha256 and cur.sha256 != bundle_sha256:
+        if cur is not None and cur.sha256 and cur.sha256 != blob.sha256:
             self._drop_blob_if_unused(cur.sha256)
         return PushReply(result=StoreStatus.STORED, entry=stored)
 
-    def _current(self, con: sqlite3.Connection, user: str, sid: str) -> tuple[StoredSession, str] | None:
+    @staticmethod
+    def _row(con: sqlite3.Connection, user: str, sid: str) -> Current | None:
         row = con.execute(
             f"SELECT {_COLUMNS}, manifest FROM sessions WHERE user = ? AND session_id = ?", (user, sid)
         ).fetchone()
@@ -511,32 +505,3 @@ class SqliteStorage(Storage):
                         self.blob_path(sha).unlink()
         except OSError as e:  # start-up recovery removes it later
             log.warning("could not remove replaced blob %s: %s", sha, e)
-
-    def _is_shorter(self, new: Manifest, old: Manifest, cur: StoredSession) -> bool:
-        """Is `new` the stored version cut short: every log a prefix of the stored one, and less in all?"""
-        old_files = {e.path: e for e in old.files}
-        new_logs = {e.path: e for e in new.files if is_log(e.path)}
-        old_total = sum(e.size for e in old.files if is_log(e.path))
-        if sum(e.size for e in new_logs.values()) >= old_total:
-            return False
-        need: dict[str, int] = {}
-        for name, e in new_logs.items():
-            o = old_files.get(name)
-            if o is None or o.size < e.size:
-                return False
-            if o.size == e.size:
-                if o.sha256 != e.sha256:
-                    return False
-            else:
-                need[name] = e.size
-        if not need:
-            return True
-        assert cur.sha256
-        prefixes = self._prefix_digests(self.blob_path(cur.sha256), need)
-        return all(prefixes.get(n) == new_logs[n].sha256 for n in need)
-
-    @staticmethod
-    def _prefix_digests(blob: Path, wanted: dict[str, int]) -> dict[str, str]:
-        """SHA-256 of the first `wanted[name]` bytes of each named file in a stored bundle, streamed."""
-        with open(blob, "rb") as f:
-            return streamed_delta.prefix_digests(f, wanted)

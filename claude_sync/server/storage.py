@@ -8,6 +8,7 @@ transport. Every session belongs to one user and is invisible to every other.
 from __future__ import annotations
 
 import abc
+import enum
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ class BundleTooLarge(SyncError):
     """The bundle a push would store is larger than the server accepts."""
 
     code = "too_large"
+
+
+class QuotaExceeded(SyncError):
+    """Storing the push would take the user past their quota."""
+
+    code = "quota_exceeded"
 
 
 class PushRefused(Exception):
@@ -57,6 +64,35 @@ class UserInfo:
     created: str
     tokens: int
     sessions: int
+    bytes: int = 0  # the stored bundles' sizes, summed: what the quota counts
+    encrypted: bool = False  # the account holds only end-to-end-encrypted sessions (issue #16)
+    quota_bytes: int | None = None
+    retention_days: int | None = None
+
+
+@dataclass
+class TokenInfo:
+    """One device's token: named by the administrator, listed and revoked by that name."""
+
+    name: str
+    created: str
+
+
+@dataclass
+class StorageStats:
+    users: int
+    sessions: int
+    bytes: int
+
+
+class Unset(enum.Enum):
+    """Means "leave this setting as it is", which None ("no limit") cannot say."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+DATABASE_ENV = "CLAUDE_SYNC_DATABASE_URL"  # the store, when no --database or --data is given
 
 
 @dataclass
@@ -95,15 +131,52 @@ class Storage(abc.ABC):
     # -- users and tokens --------------------------------------------------
 
     @abc.abstractmethod
-    def add_user(self, name: str) -> str:
-        """Create the user if needed and return a new token for it (shown once, stored hashed)."""
+    def add_user(self, name: str, *, token_name: str | None = None) -> str:
+        """Create the user if needed and return a new token for it (shown once, stored hashed).
+
+        `token_name` names the token (a device, say) so that it can be listed and revoked
+        alone; default `token-N`. A name the user's tokens already use is refused.
+        """
 
     @abc.abstractmethod
-    def revoke(self, name: str) -> int:
-        """Remove every token of a user (their sessions stay); returns how many were removed."""
+    def revoke(self, name: str, token_name: str | None = None) -> int:
+        """Remove every token of a user, or only the one named (their sessions stay); how many were removed."""
+
+    @abc.abstractmethod
+    def tokens(self, name: str) -> list[TokenInfo]: ...
+
+    @abc.abstractmethod
+    def delete_user(self, name: str) -> int:
+        """Remove a user, their tokens and every session of theirs; returns how many sessions went."""
+
+    @abc.abstractmethod
+    def set_account(
+        self,
+        name: str,
+        *,
+        quota_bytes: int | None | Unset = UNSET,
+        retention_days: int | None | Unset = UNSET,
+        encrypted: bool | Unset = UNSET,
+    ) -> UserInfo:
+        """Change a user's quota (bytes of stored bundles), retention (days since a session was last
+        stored) or end-to-end-encryption flag; None lifts a limit."""
 
     @abc.abstractmethod
     def users(self) -> list[UserInfo]: ...
+
+    @abc.abstractmethod
+    def user(self, name: str) -> UserInfo | None: ...
+
+    @abc.abstractmethod
+    def apply_retention(self, now: datetime | None = None) -> int:
+        """Delete the sessions that outlived their user's retention; returns how many went."""
+
+    @abc.abstractmethod
+    def stats(self) -> StorageStats: ...
+
+    def ping(self) -> None:
+        """Raise unless the storage answers (readiness)."""
+        self.stats()
 
     @abc.abstractmethod
     def user_for_token(self, token: str) -> str | None:

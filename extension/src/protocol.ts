@@ -108,6 +108,8 @@ export interface Outcome {
   reason: string;
   projectKey: string | null;
   title: string;
+  /** Sessions this one needs (the parent of a fork); they travel with it. */
+  dependsOn?: string[];
 }
 
 export interface Summary {

@@ -1,10 +1,15 @@
 """Fixtures for end-to-end tests that run the real Claude Code CLI against a mock API.
 
-- ``claude_bin`` (session): path of the pinned client, installed by
-  ``scripts/install-claude-code.sh`` (cached outside the repo). An install failure FAILS
-  the test with the installer's output; set ``CLAUDE_SYNC_SKIP_E2E=1`` to skip these
-  tests instead. ``CLAUDE_SYNC_CLAUDE_BIN=/path/to/claude`` uses that binary as is.
+- ``claude_bin`` (session): path of the pinned client (``CLAUDE_CODE_VERSION`` picks
+  another), installed by ``scripts/install-claude-code.sh`` (cached outside the repo). An
+  install failure FAILS the test with the installer's output; set ``CLAUDE_SYNC_SKIP_E2E=1``
+  to skip these tests instead. ``CLAUDE_SYNC_CLAUDE_BIN=/path/to/claude`` uses that binary as is.
 - ``claude_version`` (session): its version tuple, e.g. ``(2, 1, 197)``.
+- ``client`` (parametrized ``pinned`` / ``newest``): a :class:`Client` for tests that must
+  hold on both clients named in ``claude-code-versions.json``: the pinned one and the newest
+  verified one (``CLAUDE_SYNC_NEWEST_CLAUDE_CODE=<version>`` replaces the latter; that is
+  how ``scripts/e2e-newest.sh`` runs the suite against the release npm serves today).
+- ``clients`` (session): both, as a dict by role, for tests that mix versions.
 - ``mock_api``: a started :class:`MockMessagesAPI` (no script: every request gets a
   short text answer); tests call ``mock_api.set_script(...)``. Teardown fails the test
   if a script raised.
@@ -14,10 +19,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,6 +61,28 @@ def _skip_requested() -> bool:
     return os.environ.get("CLAUDE_SYNC_SKIP_E2E", "").strip().lower() in ("1", "true", "yes")
 
 
+VERSIONS_FILE = REPO / "claude-code-versions.json"
+CLIENT_ROLES = ("pinned", "newest")
+
+
+@dataclass(frozen=True)
+class Client:
+    """One Claude Code client the tests run: its role, version and executable."""
+
+    role: str  # "pinned" or "newest"
+    version: tuple[int, ...]
+    bin: str
+
+    def __str__(self) -> str:
+        return f"{self.role} {'.'.join(map(str, self.version))}"
+
+
+def recorded_versions() -> dict[str, str]:
+    """The pinned and the newest verified client versions (claude-code-versions.json)."""
+    data = json.loads(VERSIONS_FILE.read_text("utf-8"))
+    return {"pinned": data["pinned"], "newest": data["newest_verified"]}
+
+
 @pytest.fixture(scope="session")
 def claude_bin() -> str:
     """Absolute path of the pinned ``claude`` executable (installing it if needed)."""
@@ -64,11 +93,36 @@ def claude_bin() -> str:
         if not os.access(override, os.X_OK):
             pytest.fail(f"CLAUDE_SYNC_CLAUDE_BIN={override!r} is not an executable file")
         return override
+    return _install(os.environ.get("CLAUDE_CODE_VERSION") or "pinned")
+
+
+@pytest.fixture(scope="session")
+def clients() -> dict[str, Client]:
+    """Both clients of claude-code-versions.json, by role (installed if needed)."""
+    if _skip_requested():
+        pytest.skip("CLAUDE_SYNC_SKIP_E2E=1: end-to-end tests with the real client skipped")
+    versions = recorded_versions()
+    versions["newest"] = os.environ.get("CLAUDE_SYNC_NEWEST_CLAUDE_CODE") or versions["newest"]
+    out = {}
+    for role in CLIENT_ROLES:
+        path = _install(versions[role])
+        out[role] = Client(role, client_version(path), path)
+    return out
+
+
+@pytest.fixture(params=CLIENT_ROLES)
+def client(request: pytest.FixtureRequest, clients: dict[str, Client]) -> Client:
+    """Each of the two clients in turn (a test using it runs twice)."""
+    return clients[request.param]
+
+
+def _install(version: str) -> str:
+    """Install a client with the install script; its executable's path."""
     if not INSTALL_SCRIPT.exists():
         pytest.fail(f"install script missing: {INSTALL_SCRIPT}")
     try:
         proc = subprocess.run(
-            ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True,
+            ["bash", str(INSTALL_SCRIPT), version], capture_output=True, text=True,
             env={**os.environ, "CLAUDE_SYNC_CACHE": _CACHE_ROOT},
             timeout=INSTALL_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
         )
@@ -112,10 +166,10 @@ def make_machine(
     """Factory for simulated machines: ``make_machine("a")``, ``make_machine("b")``."""
     made: dict[str, ClaudeMachine] = {}
 
-    def factory(name: str = "machine", **kwargs) -> ClaudeMachine:
+    def factory(name: str = "machine", *, client: Client | None = None, **kwargs) -> ClaudeMachine:
         if name in made:
             return made[name]
-        m = ClaudeMachine(tmp_path / name, claude_bin, mock_api.url, name=name, **kwargs)
+        m = ClaudeMachine(tmp_path / name, client.bin if client else claude_bin, mock_api.url, name=name, **kwargs)
         made[name] = m
         return m
 

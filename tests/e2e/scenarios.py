@@ -44,7 +44,10 @@ from mock_messages_api import (
     tool_use,
 )
 
-__all__ = ["RichSession", "agent_tool_input", "on_prompt", "rich_session_scenario"]
+# About 2.4 MB on stdout: more than either client keeps inline in the transcript.
+BIG_OUTPUT_COMMAND = "seq 1 400000"
+
+__all__ = ["BIG_OUTPUT_COMMAND", "RichSession", "agent_tool_input", "on_prompt", "rich_session_scenario"]
 
 
 def on_prompt(marker: str, reply: Any):
@@ -83,8 +86,14 @@ class RichSession:
     sub_marker: str
     file_name: str
     seed_file: str | None = "README.md"
+    # Newer artifacts: a Bash output too big to keep inline (the client persists it under
+    # projects/<enc>/<sid>/tool-results/ and names that file in the transcript), and a
+    # background sub-agent (2.1.332 tells the model /tmp/claude-<uid>/<enc>/<sid>/tasks/...).
+    big_output: bool = False
+    background_agent: bool = False
     main: StepScenario = field(init=False)
     sub: StepScenario = field(init=False)
+    bg: StepScenario = field(init=False)
 
     # what the file looks like after Write / after Edit
     @property
@@ -145,6 +154,14 @@ class RichSession:
             )
             return Reply([tool_use(name, inp)])
 
+        bg_marker = self.sub_marker.replace("SUBAGENT-", "BGAGENT-")
+
+        def background_step(req: MessagesRequest) -> Reply:
+            name, inp = agent_tool_input(req, "Survey in the background", f"{bg_marker}: list {p} and report.")
+            if "run_in_background" in inp:
+                inp["run_in_background"] = True
+            return Reply([tool_use(name, inp)])
+
         self.main = StepScenario(self.marker, [
             Reply([text("Writing the notes file."),
                    tool_use("Write", {"file_path": f, "content": self.written_content})]),
@@ -160,15 +177,21 @@ class RichSession:
             Reply([tool_use("TaskCreate", {"subject": self.task_subject,
                                            "description": self.task_description,
                                            "activeForm": "Checking notes"})]),
+            *([Reply([tool_use("Bash", {"command": BIG_OUTPUT_COMMAND, "description": "Print many numbers"})])]
+              if self.big_output else []),
             agent_step,
+            *([background_step] if self.background_agent else []),
         ], final_text=self.final_text)
         self.sub = StepScenario(self.sub_marker, [
             Reply([tool_use("Read", {"file_path": f})]),
             Reply([tool_use("Bash", {"command": f"ls {p}", "description": "List project files"})]),
         ], final_text=self.sub_final_text)
+        self.bg = StepScenario(bg_marker, [
+            Reply([tool_use("Bash", {"command": f"ls {p}", "description": "List project files"})]),
+        ], final_text=f"Background survey of {p} done.")
 
     def __call__(self, req: MessagesRequest) -> Reply | None:
-        return as_reply(self.main(req)) or as_reply(self.sub(req))
+        return as_reply(self.main(req)) or as_reply(self.sub(req)) or as_reply(self.bg(req))
 
     def prepare(self) -> None:
         """Create the project folder and the seed file (unless it already exists)."""
@@ -188,7 +211,7 @@ class RichSession:
     def step_results(self, api: MockMessagesAPI) -> dict[str, str]:
         """tool name -> text of the tool_result the client sent back for our tool_use."""
         out: dict[str, str] = {}
-        ids = {b["id"]: b["name"] for scen in (self.main, self.sub)
+        ids = {b["id"]: b["name"] for scen in (self.main, self.sub, self.bg)
                for blocks in scen.emitted.values() for b in blocks}
         for r in api.message_requests:
             for b in r.last_tool_results:
@@ -208,6 +231,8 @@ def rich_session_scenario(
     marker: str | None = None,
     file_name: str = "notes.md",
     seed_file: str | None = "README.md",
+    big_output: bool = False,
+    background_agent: bool = False,
 ) -> RichSession:
     """Build the rich scenario for ``project_dir`` (see module doc).
 
@@ -222,6 +247,6 @@ def rich_session_scenario(
     if not re.fullmatch(r"[A-Za-z0-9_-]+", marker):
         raise ValueError("marker must be [A-Za-z0-9_-]+")
     sub_marker = f"SUBAGENT-{uuid.uuid4().hex[:8]}"
-    sc = RichSession(Path(project_dir), marker, sub_marker, file_name, seed_file)
+    sc = RichSession(Path(project_dir), marker, sub_marker, file_name, seed_file, big_output, background_agent)
     sc.prepare()
     return sc

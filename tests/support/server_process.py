@@ -27,7 +27,11 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """The server (or another command that takes `--port`), its output in `log_file` beside `data`."""
+    """The server (or another command that takes `--port`), its output in `log_file` beside `data`.
+
+    With `database`, the server keeps everything in that PostgreSQL database; several such
+    processes on one database are replicas of one server.
+    """
 
     start_timeout = 60.0
 
@@ -39,10 +43,14 @@ class ServerProcess:
         cwd: Path = REPO,
         max_bundle_bytes: int | None = None,
         command: list[str] | None = None,
+        database: str | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.data, self.env, self.cwd = data, env, cwd
         self.max_bundle_bytes = max_bundle_bytes
         self.command = command
+        self.database = database  # a postgresql:// URL: the store; `data` then only holds the log
+        self.args = args or []
         self.log_file = data.parent / f"{data.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -60,15 +68,16 @@ class ServerProcess:
         if self.command:
             return [*self.command, "--port", str(self.port)]
         cmd = [sys.executable, "-m", "claude_sync", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--data", str(self.data)]
+        cmd += ["--database", self.database] if self.database else ["--data", str(self.data)]
         if self.max_bundle_bytes is not None:
             cmd += ["--max-bundle-bytes", str(self.max_bundle_bytes)]
-        return cmd
+        return cmd + self.args
 
     def start(self) -> ServerProcess:
         self.data.mkdir(parents=True, exist_ok=True)
-        for _attempt in range(5):  # another process may take the free port first
-            self.port = free_port()
+        previous = self.port  # a restart keeps its address: devices are configured with it
+        for attempt in range(5):  # another process may take the free port first
+            self.port = previous if previous and attempt == 0 else free_port()
             with open(self.log_file, "ab") as log:
                 self.proc = subprocess.Popen(
                     self._command(), cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log

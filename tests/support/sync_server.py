@@ -17,6 +17,7 @@ import copy
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,13 +25,22 @@ import pytest
 from claude_sync import credentials
 from claude_sync.backends.http import HttpBackend
 from claude_sync.server.sqlite_storage import SqliteStorage
+from claude_sync.server.storage import Storage
+from claude_sync.server.stores import open_storage
 from tests.support.devices import Device
 from tests.support.server_process import ServerProcess
 
 
 class SyncServer(ServerProcess):
-    def __init__(self, data: Path, *, max_bundle_bytes: int | None = None) -> None:
-        super().__init__(data, max_bundle_bytes=max_bundle_bytes)
+    def __init__(
+        self,
+        data: Path,
+        *,
+        max_bundle_bytes: int | None = None,
+        database: str | None = None,
+        args: list[str] | None = None,
+    ) -> None:
+        super().__init__(data, max_bundle_bytes=max_bundle_bytes, database=database, args=args)
         self.user = "alice"
         self.token = ""
         self.shared = False
@@ -65,14 +75,24 @@ class SyncServer(ServerProcess):
 
     # -- users and clients -------------------------------------------------
 
-    def storage(self) -> SqliteStorage:
+    def storage(self) -> Storage:
+        """The server's store, opened beside it (as the administrator's commands do)."""
+        if self.database:
+            return open_storage(database=self.database)
         return SqliteStorage(self.data)
 
-    def add_user(self, name: str) -> str:
-        return self.storage().add_user(name)
+    def admin(self, what: str, *args: object, **kw: object) -> object:
+        store = self.storage()
+        try:
+            return getattr(store, what)(*args, **kw)
+        finally:
+            store.close()
 
-    def revoke(self, name: str) -> int:
-        return self.storage().revoke(name)
+    def add_user(self, name: str, token_name: str | None = None) -> str:
+        return str(self.admin("add_user", name, token_name=token_name))
+
+    def revoke(self, name: str, token_name: str | None = None) -> int:
+        return int(self.admin("revoke", name, token_name))  # type: ignore[call-overload]
 
     def client(self, token: str | None = None) -> httpx.Client:
         """A raw HTTP client; token None: the default user's, "" none at all."""
@@ -95,7 +115,9 @@ class SyncServer(ServerProcess):
 
     def stray_files(self) -> list[str]:
         """Files under tmp/ and blobs/ that no listed session accounts for."""
-        used = {e.sha256 for u in self.storage().users() for e in self.storage().sessions(u.name)}
+        store = self.storage()
+        assert isinstance(store, SqliteStorage)
+        used = {e.sha256 for u in store.users() for e in store.sessions(u.name)}
         out = [str(p.relative_to(self.data)) for p in (self.data / "tmp").rglob("*") if p.is_file()]
         out += [
             str(p.relative_to(self.data))
@@ -133,7 +155,7 @@ def start_sync_server(tmp_path: Path, no_os_keyring: None) -> Iterator[Callable[
     """Start servers of the test's own with options (e.g. max_bundle_bytes); all are stopped at the end."""
     started: list[SyncServer] = []
 
-    def start(name: str = "server-data", **options: int) -> SyncServer:
+    def start(name: str = "server-data", **options: Any) -> SyncServer:
         server = SyncServer(tmp_path / name, **options)
         server.data.mkdir()
         server.token = server.add_user(server.user)
