@@ -26,12 +26,6 @@ def _print_json(data: object) -> None:
 
 
 def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
-    if args.projects_root and not os.path.isdir(os.path.expanduser(args.projects_root)):
-        # Every session would be "not portable", and pulls would create the folders there.
-        raise ConfigError(
-            f"the projects root {args.projects_root} does not exist or is not a folder: create it, or check "
-            "the path; nothing was saved"
-        )
     config = update_config(
         paths,
         device=args.device,
@@ -44,6 +38,13 @@ def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
         hook_pull_timeout=args.hook_pull_timeout,
     )
     f = paths.config_file
+    if not os.path.isdir(config.projects_root):
+        # Said every time until it exists: a typo here makes every session "not portable".
+        print(
+            f"warning: the projects root {config.projects_root} does not exist (yet): check the path; "
+            "sessions under it can be pushed, and pulls write there, once it does",
+            file=sys.stderr,
+        )
     if args.json:
         _print_json(config.model_dump(mode="json"))
     else:
@@ -198,7 +199,6 @@ def cmd_server(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_token(args: argparse.Namespace, paths: Paths) -> int:
     from . import credentials
-    from .format.errors import ConfigError
 
     url = args.server_url or load_config(paths).server_url
     if not url:
