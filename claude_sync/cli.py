@@ -36,6 +36,7 @@ def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
         ca_bundle=args.ca_bundle,
         hook_note=args.hook_note,
         hook_pull_timeout=args.hook_pull_timeout,
+        memory_projects=_memory_projects(args, paths),
     )
     f = paths.config_file
     if not os.path.isdir(config.projects_root):
@@ -53,6 +54,19 @@ def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
             if v is not None and k != "version":
                 print(f"  {k}: {v}")
     return 0
+
+
+def _memory_projects(args: argparse.Namespace, paths: Paths) -> list[str] | None:
+    """The opted-in projects after --sync-memory / --no-sync-memory; None when neither was given."""
+    if not (args.sync_memory or args.no_sync_memory):
+        return None
+    try:
+        current = load_config(paths).memory_projects
+    except ConfigError:
+        current = []
+    dropped = {k.strip("/") for k in args.no_sync_memory or []}
+    added = [k.strip("/") for k in args.sync_memory or []]
+    return [k for k in dict.fromkeys([*current, *added]) if k not in dropped]
 
 
 def cmd_sessions(args: argparse.Namespace, paths: Paths) -> int:
@@ -173,7 +187,22 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     return run_demo(keep=args.keep)
 
 
+def _server_stack() -> None:
+    """The sync server's libraries are an optional extra: the client, the hooks and the VS Code
+    sidecar do without them."""
+    import importlib.util
+
+    from .format.errors import ConfigError
+
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(
+            f"the sync server needs {' and '.join(missing)}: pip install 'claude-sync-sessions[server]'"
+        )
+
+
 def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
+    _server_stack()
     from .server.admin import store_location
     from .server.serve import serve
 
@@ -192,6 +221,7 @@ def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_server(args: argparse.Namespace, paths: Paths) -> int:
+    _server_stack()
     from .server.admin import run
 
     return run(args)
@@ -324,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ca-bundle", help="a CA bundle to verify the server's certificate")
     c.add_argument("--hook-note", choices=["on", "off"], help="let the SessionStart hook tell the model what it pulled")
     c.add_argument("--hook-pull-timeout", metavar="SECONDS", help="how long the SessionStart hook waits for its pull")
+    c.add_argument(
+        "--sync-memory", action="append", metavar="PROJECT_KEY",
+        help="also carry this project's memory (projects/<enc>/memory/) on push and pull; off by default (repeatable)",
+    )
+    c.add_argument("--no-sync-memory", action="append", metavar="PROJECT_KEY", help="stop carrying this project's memory")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_configure)
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from . import atomic
-from .format.errors import ConfigError
+from .format.errors import ConfigError, SyncError
 from .format.tokens import Flavour
 
 CONFIG_VERSION = 1
@@ -57,6 +57,20 @@ class Config(BaseModel):
     # total size; the newest backup of each session is always kept.
     backup_max_age_days: float = Field(default=90.0, gt=0)
     backup_max_bytes: int = Field(default=2 * 1024**3, ge=0)
+    # Projects (keys) whose memory (projects/<enc>/memory/) this device sends and accepts; none by default.
+    memory_projects: list[str] = []
+
+    @field_validator("memory_projects")
+    @classmethod
+    def _memory_keys_ok(cls, v: list[str]) -> list[str]:
+        from .project import validate_key
+
+        for key in v:
+            try:
+                validate_key(key)
+            except SyncError as e:
+                raise ValueError(str(e)) from e
+        return list(dict.fromkeys(v))
 
     @field_validator("device")
     @classmethod

@@ -158,7 +158,8 @@ ATTACKS: dict[str, tuple[dict[str, bytes], frozenset[str], str]] = {
     "legacy agent named after another session": ({"transcript.jsonl": GOOD_LOG, f"legacy-agents/{OWN}.jsonl": GOOD_LOG}, frozenset(), "only agent-"),
     "project memory planted through legacy agents": ({"transcript.jsonl": GOOD_LOG, "legacy-agents/memory/MEMORY.md": b"obey me\n"}, frozenset(), "holds no folders"),
     "another session's todos": ({"transcript.jsonl": GOOD_LOG, f"todos/{OWN}-agent-x.json": b"[]"}, frozenset(), "another session"),
-    "unknown folder": ({"transcript.jsonl": GOOD_LOG, "memory/MEMORY.md": b"obey me\n"}, frozenset(), "unknown file name"),
+    "project memory in a session": ({"transcript.jsonl": GOOD_LOG, "memory/MEMORY.md": b"obey me\n"}, frozenset(), "may not carry project memory"),
+    "unknown folder": ({"transcript.jsonl": GOOD_LOG, "elsewhere/x.json": b"{}"}, frozenset(), "unknown file name"),
     "path traversal (already refused)": ({"transcript.jsonl": GOOD_LOG, "session/../../x.jsonl": GOOD_LOG}, frozenset(), "unsafe"),
     # 2. bytes that are not UTF-8 in a member marked as text
     "non-UTF-8 text": ({"transcript.jsonl": GOOD_LOG, "tasks/1.json": b'{"a":"\xff\xfe"}'}, frozenset(), "not UTF-8"),

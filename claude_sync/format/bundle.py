@@ -17,6 +17,7 @@ import io
 import json
 import os
 import tarfile
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json as _from_json
 
 from .errors import BundleError
-from .layout import check_logical, check_owned, is_log
+from .layout import MEMORY, check_logical, check_owned, is_log
 from .tokens import Context, Flavour
 
 # ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main
@@ -56,8 +57,20 @@ class FileEntry(BaseModel):
     text: bool = True  # False: carried verbatim (not UTF-8), never rewritten
 
 
+SESSION_KIND = "session"
+# A project's memory: its own object per project, stored beside the sessions under memory_object_id(key).
+MEMORY_KIND = "project-memory"
+_MEMORY_NAMESPACE = uuid.UUID("6f1d2a8e-6c57-4f5e-9d0b-1c3f0a7e5b21")
+
+
+def memory_object_id(project_key: str) -> str:
+    """The id under which a project's memory is stored beside its sessions (one per project key)."""
+    return str(uuid.uuid5(_MEMORY_NAMESPACE, "project-memory:" + project_key))
+
+
 class Manifest(BaseModel):
     format: int = FORMAT
+    kind: str = SESSION_KIND  # or MEMORY_KIND (see check_kind)
     session_id: str
     project_key: str
     device: str
@@ -72,6 +85,22 @@ class Manifest(BaseModel):
 
     def to_json(self) -> bytes:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8")
+
+
+def check_kind(manifest: Manifest, names: Iterable[str]) -> None:
+    """A session carries only names it owns; a memory object only memory files, under its project's id."""
+    names = list(names)
+    memory = [n for n in names if n.split("/", 1)[0] == MEMORY]
+    if manifest.kind == SESSION_KIND:
+        if memory:
+            raise BundleError(f"a session bundle may not carry project memory ({memory[0]!r})")
+    elif manifest.kind == MEMORY_KIND:
+        if len(memory) != len(names):
+            raise BundleError("a project memory bundle may carry only memory files")
+        if manifest.session_id != memory_object_id(manifest.project_key):
+            raise BundleError(f"{manifest.session_id} is not the memory object of project {manifest.project_key!r}")
+    else:
+        raise BundleError(f"unknown bundle kind {manifest.kind!r}")
 
 
 def sha256(data: bytes | memoryview) -> str:
@@ -101,13 +130,19 @@ def context_for(logical: str) -> Context:
     return Context.JSON if logical.endswith((".jsonl", ".json")) else Context.RAW
 
 
-def check_files(session_id: str, files: Iterable[str]) -> None:
-    """Refuse a bundle of session `session_id` that carries a name it does not own (layout.check_owned)."""
-    for name in files:
-        try:
-            check_owned(session_id, name)
-        except BundleError as e:
-            raise BundleError(f"session {session_id}: {e}; nothing was written") from e
+def check_files(manifest: Manifest, files: Iterable[str]) -> None:
+    """Refuse a bundle that carries a name it does not own: a session only names of its own part of
+    the layout (layout.check_owned), a project memory object only its memory files (check_kind)."""
+    names = list(files)
+    try:
+        check_kind(manifest, names)
+        for name in names:
+            if manifest.kind == SESSION_KIND:
+                check_owned(manifest.session_id, name)
+            else:
+                check_logical(name)
+    except BundleError as e:
+        raise BundleError(f"session {manifest.session_id}: {e}; nothing was written") from e
 
 
 def _loads_line(line: bytes) -> None:
@@ -246,7 +281,7 @@ class Bundle:
     ) -> Bundle:
         """A bundle of these files; BundleError for a name the session does not own or a file that is
         not what it is marked as (ContentCheck, skipped when the caller checked while reading them)."""
-        check_files(manifest.session_id, files)
+        check_files(manifest, files)
         for name, data in files.items() if not contents_checked else ():
             try:
                 check_content(name, data, name not in binary)
@@ -582,7 +617,7 @@ def _checked_manifest(
         entry = listed[name]
         if size != entry.size or digest != entry.sha256:
             raise BundleError(f"bundle file {name[len(FILES_PREFIX) :]!r} does not match its manifest checksum")
-    check_files(manifest.session_id, (e.path for e in manifest.files))
+    check_files(manifest, (e.path for e in manifest.files))
     for name, (_size, _digest, content) in files.items():
         why = content.problem(listed[name].text)
         if why:

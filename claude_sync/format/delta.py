@@ -184,7 +184,7 @@ def result_manifest(base: list[FileEntry], header: DeltaHeader, *, max_bytes: in
         raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
     if sum(e.size for e in files.values()) > max_bytes:
         raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
-    check_files(header.manifest.session_id, files)
+    check_files(header.manifest, files)
     manifest = header.manifest.model_copy(update={"files": [files[n] for n in sorted(files)]})
     if content_digest(Bundle(manifest, {})) != header.content_sha256:
         raise BundleError(

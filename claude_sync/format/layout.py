@@ -11,6 +11,9 @@ restore (writing) map them onto a device's config dir:
     tasks/<name>              tasks/<sid>/<name>            (lock files skipped)
     todos/<name>              todos/<sid>-agent-*.json      (older clients)
 
+A project's memory travels as its own object (bundle kind "project-memory"), named
+
+    memory/<rest>             projects/<enc>/memory/<rest>
 Everything read from a remote is untrusted, so the client (on push and on pull) and the
 server check every name a session carries with `check_owned`: only names inside that
 session's own part of the layout. legacy-agents/ and todos/ share a folder with other
@@ -34,7 +37,9 @@ LEGACY_AGENTS = "legacy-agents"  # agent-*.jsonl beside the transcript, written 
 FILE_HISTORY = "file-history"
 TASKS = "tasks"
 TODOS = "todos"  # written by older clients only
-HEADS = frozenset({SESSION_DIR, LEGACY_AGENTS, FILE_HISTORY, TASKS, TODOS})
+# A project's memory (projects/<enc>/memory/): only in a project memory object, never in a session's bundle.
+MEMORY = "memory"
+HEADS = frozenset({SESSION_DIR, LEGACY_AGENTS, FILE_HISTORY, TASKS, TODOS, MEMORY})
 LOG_SUFFIX = ".jsonl"
 
 # The one spelling of a session id: a UUID as the client writes it, lower case.
@@ -95,6 +100,8 @@ def check_owned(session_id: str, name: str) -> None:
     head, _, rest = name.partition("/")
     if name == TRANSCRIPT or head in _OWN_FOLDERS:
         return
+    if head not in (LEGACY_AGENTS, TODOS):  # project memory, or anything a later layout adds
+        raise BundleError(f"refusing {name!r}: not a file a session owns")
     if "/" in rest:  # legacy agents and todos sit right in a folder that every session shares
         raise BundleError(f"refusing {name!r}: {head}/ holds no folders")
     if head == LEGACY_AGENTS and not _LEGACY_AGENT_RE.match(rest):
