@@ -7,9 +7,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from ..discovery import LocalSession
 from ..listing import human_size, local_groups
 from ..project import DeviceLayout
-from ..discovery import LocalSession
 from ..state import SyncState
 from .sync_state import TO_DOWNLOAD, TO_UPLOAD, State, StateIndex, counts, look, project_state, project_words
 
