@@ -46,6 +46,7 @@ from ..format.bundle import (
     Manifest,
     Spilled,
     content_digest,
+    is_opaque,
 )
 from ..format.errors import BackendError, BundleError, SessionNotFound, SyncError
 from ..format.layout import is_log, is_sealed, is_session_id
@@ -375,17 +376,20 @@ class GitBackend(Backend):
                 parts.setdefault(name, []).append((seg, oid, size))
             else:
                 raise BundleError(f"session {session_id}: unknown file {rel!r} in the Git repository; nothing was written")
-        if is_sealed(manifest.session_id, manifest.project_key):
+        opaque = is_opaque(manifest)
+        if opaque:
             # Every file of a sealed session is binary (docs/encryption.md); session.json does not list them.
             binary = set(parts)
         self._clear_spill()
-        content = self._read_checked(session_id, {n: [(oid, size) for _seg, oid, size in sorted(p)] for n, p in parts.items()}, binary)
+        content = self._read_checked(
+            session_id, {n: [(oid, size) for _seg, oid, size in sorted(p)] for n, p in parts.items()}, binary, opaque
+        )
         if content_digest(content) != meta.get("content_sha256"):
             raise BundleError(f"session {session_id} in the Git repository does not match its checksum; nothing was written")
         return Bundle.build(manifest, content, binary, contents_checked=True)
 
     def _read_checked(
-        self, session_id: str, parts: dict[str, list[tuple[str, int]]], binary: set[str]
+        self, session_id: str, parts: dict[str, list[tuple[str, int]]], binary: set[str], opaque: bool = False
     ) -> dict[str, bytes]:
         """Each file's bytes (a log's segments joined), checked as they stream out of git
         (bundle.ContentCheck): a damaged file is refused at the first bad line, before the rest is read."""
@@ -412,15 +416,15 @@ class GitBackend(Backend):
                             else:
                                 sink.write(chunk)
                                 digest.update(chunk)
-                            if check.log_problem or (text and not check.log and not check.utf8):
+                            if not opaque and (check.log_problem or (text and not check.log and not check.utf8)):
                                 break
-                        why = check.problem(text)
+                        why = None if opaque else check.problem(text)
                         if why:
                             raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
                 finally:
                     if not isinstance(sink, list):
                         sink.close()
-                why = check.finish().problem(text)
+                why = None if opaque else check.finish().problem(text)
                 if why:
                     raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
                 if isinstance(sink, list):

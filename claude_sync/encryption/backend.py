@@ -322,6 +322,9 @@ class EncryptedBackend(Backend):
         result = self.inner.push([PushItem(record_bundle(record), None)])
         return result.get(KEY_RECORD_ID) is PushResult.PUSHED
 
+    def unreadable(self) -> dict[str, str]:
+        return self.inner.unreadable()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

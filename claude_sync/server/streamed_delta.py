@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, BinaryIO
 
-from ..format.bundle import FILES_PREFIX, MANIFEST, ContentCheck, FileEntry, Manifest
+from ..format.bundle import FILES_PREFIX, MANIFEST, ContentCheck, FileEntry, Manifest, is_opaque
 from ..format.delta import DeltaHeader, FileChange, Stream, header_line
 from ..format.errors import BundleError
 from ..format.layout import is_log
@@ -174,7 +174,7 @@ def rebuild(
                         parts.append((stored.open(entry.path), take, False))
                     if change is not None and change.length:
                         parts.append((payloads, change.length, True))
-                    check = ContentCheck(entry.path) if change is not None else None
+                    check = ContentCheck(entry.path) if change is not None and not is_opaque(result) else None
                     source = _Source(parts, check, only_payload=change is not None and change.op == "append")
                     tar.addfile(_member(FILES_PREFIX + entry.path, entry.size), source)
                     if source.digest.hexdigest() != entry.sha256:
