@@ -39,6 +39,13 @@ def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
         memory_projects=_memory_projects(args, paths),
     )
     f = paths.config_file
+    if not os.path.isdir(config.projects_root):
+        # Said every time until it exists: a typo here makes every session "not portable".
+        print(
+            f"warning: the projects root {config.projects_root} does not exist (yet): check the path; "
+            "sessions under it can be pushed, and pulls write there, once it does",
+            file=sys.stderr,
+        )
     if args.json:
         _print_json(config.model_dump(mode="json"))
     else:
@@ -203,6 +210,11 @@ def cmd_restore(args: argparse.Namespace, paths: Paths) -> int:
     from .backups import restore_backup
 
     backup, safety = restore_backup(paths, args.backup)
+    if safety is not None:
+        from .backups import prune
+
+        config = load_config(paths)
+        prune(paths, config.backup_max_age_days, config.backup_max_bytes)
     if args.json:
         _print_json({"restored": backup.to_dict(), "replaced_backup": safety.name if safety else None})
         return 0
@@ -253,6 +265,7 @@ def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
         max_bundle_bytes=args.max_bundle_bytes,
         require_encryption=args.require_encryption,
         drain_seconds=args.drain_seconds,
+        read_timeout=args.read_timeout,
     )
     return 0
 
@@ -266,7 +279,6 @@ def cmd_server(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_token(args: argparse.Namespace, paths: Paths) -> int:
     from . import credentials
-    from .format.errors import ConfigError
 
     url = args.server_url or load_config(paths).server_url
     if not url:
@@ -525,6 +537,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         metavar="S",
         help="on SIGTERM, how long requests in flight may take to finish (default 30)",
+    )
+    sv.add_argument(
+        "--read-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer, or whose body pauses longer (default 30)",
     )
     sv.set_defaults(func=cmd_serve)
 

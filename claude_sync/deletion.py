@@ -38,7 +38,7 @@ def tombstone_of(b: Bundle) -> Tombstone | None:
     """The tombstone a fetched bundle is, or None for a session."""
     if b.manifest.kind != TOMBSTONE_KIND:
         return None
-    return parse_tombstone(b.files.get(TOMBSTONE_FILE), b.session_id)
+    return parse_tombstone(b.in_memory().files.get(TOMBSTONE_FILE), b.session_id)  # tiny: in memory
 
 
 def last_activity(s: LocalSession) -> float:

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import claude_home, forks, never_sync
+from . import atomic, claude_home, forks, never_sync
 from .backends import Backend, PushItem, PushResult
 from .backends.base import PartialPush
+from .backups import prune
 from .config import Config, Paths, this_flavour
 from .deletion import DELETED_TITLE, continued_after, move_to_backups, tombstone_bundle, tombstone_of, when
 from .discovery import LocalSession, discover
 from .format.bundle import MEMORY_KIND, Bundle, content_digest, memory_object_id, parse_time
 from .format.errors import BundleError, NotPortable, SyncError
-from .format.layout import is_session_folder_file
+from .format.layout import LEGACY_AGENTS, is_session_folder_file
 from .format.locking import exclusive
 from .format.tombstone import Tombstone
 from .format.wire import RemoteEntry
@@ -38,6 +40,7 @@ from .project import DeviceLayout
 from .restore import RestorePlan, write_restore
 from .state import SyncState
 from .sweep import safe_mtime
+from .transcript import legacy_agent_owner, legacy_agent_owner_of
 from .versions import Relation, compare
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ KEPT_HERE = "deleted on the remote, kept on this device only"
 # not a failure (nothing went wrong, and retrying does not help). Summaries count these apart.
 NOT_PORTABLE = "not portable"
 CONFLICT_ROUNDS = 3
+STALE_TEMP_SECONDS = 60.0  # a temp file of ours this old in the client's folders was left by a killed sync
 # A bulk push goes out in about PUSH_BATCHES batches (a commit each, for Git) within these bounds:
 # memory stays bounded, and packing the next batch overlaps with sending this one.
 PUSH_BATCHES = 8
@@ -175,6 +179,29 @@ class _InFlight:
             self._thread = None
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _check_legacy_agents(sid: str, plan: RestorePlan) -> None:
+    """Legacy agent logs share the project folder with other sessions' and say whose they are only in
+    their records: never replace another session's, nor write one that claims another session."""
+    for name, path in plan.targets().items():
+        if not name.startswith(LEGACY_AGENTS + "/"):
+            continue
+        data = plan.files[name]
+        claimed, start = None, 0
+        while isinstance(data, bytes) and claimed is None and start < len(data):
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end
+            claimed, start = legacy_agent_owner_of(data[start:end]), end + 1
+        mine = legacy_agent_owner(str(path)) if path.exists() else None
+        for owner in (claimed, mine):
+            if owner is not None and owner != sid:
+                raise BundleError(f"session {sid}: {name!r} is a log of session {owner}; nothing was written")
 def is_memory(e: RemoteEntry) -> bool:
     """A project's memory object, stored beside the sessions (not a session)."""
     return e.session_id == memory_object_id(e.project_key)
@@ -216,6 +243,7 @@ class SyncEngine:
         self.lock_timeout = lock_timeout
         # The sidecar wants a remote that cannot be refreshed as one error, not a failure per session.
         self.stop_when_unreachable = stop_when_unreachable
+        self._backed_up = False  # a backup was made by this engine since the last prune
         self.layout = DeviceLayout.of_device(config.projects_root, str(self.paths.home), this_flavour())
 
     # -- plumbing ----------------------------------------------------------
@@ -331,6 +359,7 @@ class SyncEngine:
             self._push_pending(pending, run)
             self._push_memory(self._memory_keys([self.project_key(s) for s in chosen], sel), run)
             state.save()
+            self._prune_backups()
         return summary
 
     def _land(self, flying: _InFlight, run: _PushRun) -> None:
@@ -415,7 +444,7 @@ class SyncEngine:
                 return base, _Push(b, "updated", r.content_sha256)
             if run.force:
                 return base, _Push(b, "replaced the remote copy (forced)", r.content_sha256, force=True)
-            remote = self.backend.fetch(sid, have=b)  # only what this copy lacks travels
+            remote = self.backend.fetch(sid, have=b).in_memory()  # only what this copy lacks travels
             t = tombstone_of(remote)
             if t is not None:
                 return self._over_tombstone(s, b, r, t, run.state, base)
@@ -433,7 +462,7 @@ class SyncEngine:
             merged = merged_bundle(b, remote)
             why = f"merged with the copy from {remote.manifest.device}"
             if sid not in claude_home.live_sessions(self.paths.claude):
-                self._write(merged, s, why)
+                self._write(merged, s, why, b.read_sizes)
             return base, _Push(merged, why, r.content_sha256)
         except SyncError as e:
             return Outcome(sid, FAILED, str(e), key, s.meta.title), None
@@ -521,17 +550,26 @@ class SyncEngine:
                     raise
                 summary.outcomes.append(Outcome("*", FAILED, str(e)))
                 return summary
+            # Temp files of a pull that was killed mid-write (the lock is ours: no pull is writing them now).
+            claude = self.paths.claude
+            atomic.sweep([*_subfolders(claude / "projects"), claude / "todos"], STALE_TEMP_SECONDS)
+            # Sessions the remote holds but cannot list fail by name (their project is unknown).
+            unreadable = self.backend.unreadable()
             memory = {e.session_id: e for e in entries if is_memory(e)}
             entries = [e for e in entries if not is_memory(e)]
             if sel.all:
                 chosen = list(entries)
+                broken = sorted(unreadable)
             elif sel.project is not None:
                 chosen = [e for e in entries if in_project(e.project_key, sel.project)]
+                broken = []
             else:
                 by_id = {e.session_id: e for e in entries}
-                ids, errors = _match_ids(sel.ids, sorted(by_id))
+                ids, errors = _match_ids(sel.ids, sorted({*by_id, *unreadable}))
                 summary.outcomes.extend(errors)
-                chosen = [by_id[i] for i in ids]
+                chosen = [by_id[i] for i in ids if i in by_id]
+                broken = [i for i in ids if i not in by_id]
+            summary.outcomes.extend(Outcome(sid, FAILED, unreadable[sid]) for sid in broken)
             local = {s.session_id: s for s in self.local_sessions()}
             live = claude_home.live_sessions(self.paths.claude)
             state = SyncState(self.paths.state_file)
@@ -550,7 +588,11 @@ class SyncEngine:
                     why = f"in use by a running Claude Code (pid {live[sid]}); it will be pulled next time"
                     out = Outcome(sid, SKIPPED, why, entry.project_key, entry.title)
                 else:
-                    out = self._pull_one(entry, local.get(sid), state)
+                    try:
+                        out = self._pull_one(entry, local.get(sid), state)
+                    except Exception as ex:  # noqa: BLE001 - one session's surprise must not stop the others
+                        log.exception("pulling session %s failed", sid)
+                        out = Outcome(sid, FAILED, f"unexpected error: {type(ex).__name__}: {ex}", entry.project_key, entry.title)
                 # A fork's parent comes along as its own session (unless it is here already or missing).
                 missing = [p for p in out.depends_on if p not in remote_by_id and p not in local]
                 if missing:
@@ -564,6 +606,7 @@ class SyncEngine:
                     progress(i, len(chosen), out)
             self._pull_memory(self._memory_keys([e.project_key for e in chosen], sel), memory, summary, state)
             state.save()
+            self._prune_backups()
         return summary
 
     def _bulk_pull_filter(
@@ -783,6 +826,7 @@ class SyncEngine:
             if state.tombstone(sid) is not None:
                 reason = f"brought back: continued on {e.device} after it was deleted"
             if lb is not None:
+                remote = remote.in_memory()  # compared with the local copy (a new one streams to disk)
                 rel = compare(lb.files, remote.files)
                 if rel is Relation.SAME:
                     state.record(sid, e.content_sha256, local.files)  # type: ignore[union-attr]
@@ -797,7 +841,7 @@ class SyncEngine:
                     reason = f"merged with the copy from {e.device} (local copy backed up)"
                 else:
                     reason = "updated"
-            written = self._write(remote, local, reason)
+            written = self._write(remote, local, reason, lb.read_sizes if lb is not None else {})
             state.record(sid, e.content_sha256, written, local=content_digest(remote))
             out.status, out.reason = DONE, reason
             return out
@@ -827,7 +871,7 @@ class SyncEngine:
             out.reason = f"{deleted}; the copy here moved to the backups" + (f" ({backup.name})" if backup else "")
         return out
 
-    def _write(self, remote: Bundle, local: LocalSession | None, reason: str) -> dict[str, Path]:
+    def _write(self, remote: Bundle, local: LocalSession | None, reason: str, read_sizes: dict[str, int]) -> dict[str, Path]:
         project_dir = claude_home.find_project_folder(
             self.paths.claude / "projects", self.layout.cwd_for(remote.manifest.project_key)
         )
@@ -838,9 +882,21 @@ class SyncEngine:
             project_dir,
             files,
             mtime=safe_mtime(parse_time(remote.manifest.last_modified), self.paths.claude) or None,
+            read_sizes=read_sizes if local is not None and local.project_dir == project_dir else {},
         )
         if local is not None and local.project_dir != project_dir:
             # The copy here lives under another folder: back it up, and the client finds only one.
             plan.superseded = [p for n, p in local.files.items() if is_session_folder_file(n)]
-        write_restore(plan, self.paths.backups, reason)
-        return plan.targets()
+        _check_legacy_agents(remote.session_id, plan)
+        backup, written = write_restore(plan, self.paths.backups, reason)
+        self._backed_up = self._backed_up or backup is not None
+        return written
+
+    def _prune_backups(self) -> None:
+        """Keep the backups within their retention (config: backup_max_age_days, backup_max_bytes)."""
+        if self._backed_up:
+            self._backed_up = False
+            try:
+                prune(self.paths, self.config.backup_max_age_days, self.config.backup_max_bytes)
+            except OSError as e:
+                log.warning("cannot prune the backups in %s: %s", self.paths.backups, e)

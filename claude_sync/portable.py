@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
@@ -18,8 +19,8 @@ from typing import IO
 from .claude_home import project_folder_name
 from .discovery import LocalSession
 from .forks import parents_in
-from .format.bundle import Bundle, Manifest, context_for
-from .format.errors import NotPortable, SyncError
+from .format.bundle import Bundle, Manifest, Spilled, context_for
+from .format.errors import BundleError, NotPortable, SyncError
 from .format.layout import TRANSCRIPT, is_log
 from .format.tokens import Context
 from .project import DeviceLayout
@@ -54,8 +55,10 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     binary: set[str] = set()
     parents: set[str] = set()
     messages = session.meta.message_count
+    read_sizes: dict[str, int] = {}
     for name, path in sorted(session.files.items()):
         data = read_complete(path, is_log(name))
+        read_sizes[name] = len(data)
         if is_log(name):
             parents |= parents_in(data, session.session_id)
         if name == TRANSCRIPT:
@@ -79,7 +82,9 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
         message_count=messages,
         depends_on=sorted(parents),
     )
-    return Bundle.build(manifest, files, binary)
+    bundle = Bundle.build(manifest, files, binary)
+    bundle.read_sizes = read_sizes
+    return bundle
 
 
 def render(bundle: Bundle, layout: DeviceLayout, project_folder: str | None = None) -> tuple[str, dict[str, bytes]]:
@@ -92,13 +97,50 @@ def render(bundle: Bundle, layout: DeviceLayout, project_folder: str | None = No
     tokens = layout.tokens_for(cwd, project_folder or project_folder_name(cwd))
     source = bundle.manifest.source_flavour
     text = {e.path for e in bundle.manifest.files if e.text}
-    out = {}
+    out: dict[str, bytes] = {}
     for name, data in bundle.files.items():
-        if name in text:
-            out[name] = tokens.detokenize(data.decode("utf-8"), context_for(name), source).encode("utf-8")
+        if isinstance(data, Spilled):
+            out[name] = _render_spilled(data, tokens, context_for(name), source) if name in text else data  # type: ignore[assignment]
+        elif name in text:
+            try:
+                decoded = data.decode("utf-8")
+            except UnicodeDecodeError as e:  # bundles are checked as they are read; never write one that is not
+                raise BundleError(f"file {name!r} is marked as text but is not UTF-8; nothing was written") from e
+            out[name] = tokens.detokenize(decoded, context_for(name), source).encode("utf-8")
         else:
             out[name] = data
     return cwd, out
+
+
+def _render_spilled(data: Spilled, tokens, ctx: Context, source) -> Spilled:  # type: ignore[no-untyped-def]
+    """render() of a large file, a batch of whole lines at a time, into a temp file beside it
+    (no token spans a line: tokens and paths never hold a newline)."""
+    out = data.path.with_name(data.path.name + ".rendered")
+    digest, size, carry = hashlib.sha256(), 0, b""
+    with open(out, "wb") as f:
+        for chunk in data.chunks(_RENDER_BATCH):
+            chunk = carry + chunk
+            cut = chunk.rfind(b"\n") + 1
+            carry = chunk[cut:]
+            size += _render_lines(chunk[:cut], tokens, ctx, source, f, digest)
+        size += _render_lines(carry, tokens, ctx, source, f, digest)
+    return Spilled(out, size, digest.hexdigest())
+
+
+def _render_lines(lines: bytes, tokens, ctx: Context, source, f: IO[bytes], digest) -> int:  # type: ignore[no-untyped-def]
+    if not lines:
+        return 0
+    try:
+        text = lines.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BundleError(f"a file marked as text is not UTF-8 ({e}); nothing was written") from e
+    rendered = tokens.detokenize(text, ctx, source).encode("utf-8")
+    f.write(rendered)
+    digest.update(rendered)
+    return len(rendered)
+
+
+_RENDER_BATCH = 4 * 1024 * 1024
 
 
 def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:

@@ -64,18 +64,26 @@ def _loads(data: bytes) -> object:
 
 
 def legacy_agent_owner(path: str) -> str | None:
-    """The session an older client's agent-*.jsonl belongs to: the first record's sessionId."""
+    """The session an older client's agent-*.jsonl belongs to: the first sessionId its records name."""
     try:
         with open(path, "rb") as f:
             for line in f:
-                try:
-                    rec = _loads(line)
-                except ValueError:
-                    continue
-                if isinstance(rec, dict) and rec.get("sessionId"):
-                    return str(rec["sessionId"])
+                owner = legacy_agent_owner_of(line)
+                if owner is not None:
+                    return owner
     except OSError:
         pass
+    return None
+
+
+def legacy_agent_owner_of(line: bytes) -> str | None:
+    """The sessionId one record of a legacy agent log names, if any."""
+    try:
+        rec = _loads(line)
+    except ValueError:
+        return None
+    if isinstance(rec, dict) and rec.get("sessionId"):
+        return str(rec["sessionId"])
     return None
 
 

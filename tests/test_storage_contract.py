@@ -281,3 +281,16 @@ def test_a_download_delta_rebuilds_the_stored_copy_from_what_the_device_has(stor
     entry, chunks = store.download_delta("alice", sid, list(have.manifest.files))  # type: ignore[misc]
     got = delta.apply(b"".join(chunks), have, session_id=sid, max_bytes=1024**3)
     assert got.files == stored.files and content_digest(got) == entry.content_sha256
+
+
+def test_postgresql_without_psycopg_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch):
+    import sys
+
+    from claude_sync.format.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the `server` extra were not installed
+    monkeypatch.delitem(sys.modules, "claude_sync.server.pg_storage", raising=False)
+    with pytest.raises(ConfigError, match=r"pip install 'claude-sync-sessions\[server\]'"):
+        open_storage(database="postgresql://someone@127.0.0.1/nowhere")
+    with pytest.raises(StorageError, match="postgresql://"):
+        open_storage(database="mysql://someone@127.0.0.1/nowhere")

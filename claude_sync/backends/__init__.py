@@ -17,7 +17,13 @@ def open_backend(config, paths):  # type: ignore[no-untyped-def]
 
         if not config.git_url:
             raise ConfigError("no Git repository configured: run `claude-sync configure --git-url URL`")
-        return GitBackend(config.git_url, paths.repo, branch=config.git_branch, device=config.device)
+        return GitBackend(
+            config.git_url,
+            paths.repo,
+            branch=config.git_branch,
+            device=config.device,
+            max_bundle_bytes=config.max_bundle_bytes,
+        )
     if config.backend == "server":
         from .http import HttpBackend
 

@@ -66,6 +66,10 @@ class Backend(abc.ABC):
         remote. A backend may start storing it (Git compresses it while the engine packs the
         next sessions); push() still decides. By default nothing happens."""
 
+    def unreadable(self) -> dict[str, str]:
+        """Sessions the remote holds but cannot list (session id -> why), as of the last refresh."""
+        return {}
+
     def close(self) -> None:
         pass
 

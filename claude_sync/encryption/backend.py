@@ -334,6 +334,9 @@ class EncryptedBackend(Backend):
             results.update(self.inner.remove(mine))
         return results
 
+    def unreadable(self) -> dict[str, str]:
+        return self.inner.unreadable()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

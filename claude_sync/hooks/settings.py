@@ -247,9 +247,23 @@ def edit_settings(paths: Paths, edit: Callable[[Settings], bool]) -> tuple[Path,
             return path, False, None
         if read_settings(target) != raw:
             continue  # someone else wrote it while we edited: start again from their version
-        backup = _backup(paths, target, raw) if raw is not None else None
         mode = stat.S_IMODE(target.stat().st_mode) if raw is not None else 0o644
-        atomic.write_text(target, settings.rendered(), mode=mode)
+        # Read-only on purpose (managed settings, a dotfiles checkout): replacing it would undo that.
+        if raw is not None and not mode & 0o222:
+            raise SettingsError(
+                f"{path} is read-only; nothing was changed. Make it writable (chmod u+w) and run this again, "
+                "or add the hooks to it yourself (`claude-sync hooks status` shows them)"
+            )
+        if raw is not None and not os.access(target, os.W_OK):
+            raise SettingsError(
+                f"cannot write {path} (immutable, or another user's); nothing was changed. "
+                "Add the hooks to it yourself (`claude-sync hooks status` shows them)"
+            )
+        backup = _backup(paths, target, raw) if raw is not None else None
+        try:
+            atomic.write_text(target, settings.rendered(), mode=mode)
+        except OSError as e:  # an immutable file (chattr +i), a read-only folder or file system
+            raise SettingsError(f"cannot write {path}: {e.strerror or e}; nothing was changed") from e
         return path, True, backup
     raise SettingsError(f"{path} kept changing while it was being edited; try again")
 

@@ -129,7 +129,7 @@ def remote_listing(
         # One size for a session everywhere: this device's copy when it has one.
         size = local_sizes.get(e["sessionId"], e["size"])
         by_project.setdefault(e["projectKey"], []).append({**e, "sizeText": human_size(size), "sync": _row_look(st)})
-    groups = []
+    groups: list[dict[str, Any]] = []
     for key, rows in by_project.items():
         rows.sort(key=lambda r: r.get("lastModified") or "", reverse=True)
         n = counts(r["sync"]["state"] for r in rows)
