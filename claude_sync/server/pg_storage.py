@@ -46,11 +46,10 @@ from .records import (
     check_user_name,
     default_token_name,
     iso,
-    like_escape,
-    micros,
     micros_iso,
     record_format,
     retention_cutoff,
+    session_page_query,
 )
 from .storage import (
     UNSET,
@@ -342,20 +341,9 @@ class PostgresStorage(BlobStorage):
         cursor: str | None = None,
         limit: int = 500,
     ) -> Page:
-        sql = f"SELECT {_COLUMNS} FROM sessions WHERE user_name = %s"
-        args: list[object] = [user]
-        if project:
-            project = project.strip("/")
-            sql += " AND (project_key = %s OR project_key LIKE %s ESCAPE '\\')"
-            args += [project, like_escape(project) + "/%"]
-        if since is not None:
-            sql += " AND updated_at > %s"
-            args.append(micros(since))
-        if cursor:
-            sql += " AND session_id > %s"
-            args.append(cursor)
-        sql += " ORDER BY session_id LIMIT %s"
-        args.append(limit + 1)
+        sql, args = session_page_query(
+            _COLUMNS, "user_name", "%s", user, project=project, since=since, cursor=cursor, limit=limit
+        )
         with self._con() as con:
             rows = con.execute(sql, args).fetchall()  # type: ignore[arg-type]  # built from our own fragments
         entries = [_entry(r) for r in rows[:limit]]

@@ -44,11 +44,11 @@ from .records import (
     check_user_name,
     default_token_name,
     iso,
-    like_escape,
     micros,
     micros_iso,
     record_format,
     retention_cutoff,
+    session_page_query,
 )
 from .storage import (
     UNSET,
@@ -401,20 +401,9 @@ class SqliteStorage(BlobStorage):
         cursor: str | None = None,
         limit: int = 500,
     ) -> Page:
-        sql = f"SELECT {_COLUMNS} FROM sessions WHERE user = ?"
-        args: list[object] = [user]
-        if project:
-            project = project.strip("/")
-            sql += " AND (project_key = ? OR project_key LIKE ? ESCAPE '\\')"
-            args += [project, like_escape(project) + "/%"]
-        if since is not None:
-            sql += " AND updated_at > ?"
-            args.append(micros(since))
-        if cursor:
-            sql += " AND session_id > ?"
-            args.append(cursor)
-        sql += " ORDER BY session_id LIMIT ?"
-        args.append(limit + 1)
+        sql, args = session_page_query(
+            _COLUMNS, "user", "?", user, project=project, since=since, cursor=cursor, limit=limit
+        )
         with self._connect() as con:
             rows = con.execute(sql, args).fetchall()
         entries = [_row_entry(r) for r in rows[:limit]]
