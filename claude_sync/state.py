@@ -63,7 +63,7 @@ class SyncState:
         return rec is not None and rec.get("local", rec.get("content")) == rec.get("content")
 
     def record(self, sid: str, content: str, files: Mapping[str, Path], local: str | None = None) -> None:
-        rec = {"content": content, "local": local or content, "files": files_fingerprint(files)}
+        rec: dict[str, object] = {"content": content, "local": local or content, "files": files_fingerprint(files)}
         if self.kept(sid) and self.tombstone(sid) == content:
             rec.update(tombstone=content, kept=True)  # still deleted on the remote, kept here
         if self.sessions.get(sid) != rec:
