@@ -55,6 +55,29 @@ def stat_walk(root: Path) -> tuple[int, int]:
     return files, size
 
 
+def head_tail_read(projects: Path, edge: int = 16 * 1024) -> tuple[int, int]:
+    """The baseline for a cold listing: the first and last `edge` bytes of every session transcript
+    (`projects/<folder>/<id>.jsonl`), the least a listing that shows titles and last prompts reads.
+    (transcripts, bytes read)"""
+    n = read = 0
+    with os.scandir(projects) as folders:
+        for folder in folders:
+            if not folder.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(folder.path) as it:
+                for e in it:
+                    if not e.name.endswith(".jsonl") or not e.is_file(follow_symlinks=False):
+                        continue
+                    with open(e.path, "rb") as f:
+                        size = os.fstat(f.fileno()).st_size
+                        read += len(f.read(edge))
+                        if size > edge:
+                            f.seek(max(edge, size - edge))
+                            read += len(f.read(edge))
+                    n += 1
+    return n, read
+
+
 def read_all(root: Path) -> int:
     """Read every file once (brings the tree into the page cache for both sides of a comparison)."""
     n = 0

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import append, encryption, full_push, hook, listing, noop, server
+from . import append, encryption, full_push, hook, listing, new_device, noop, server
 from .context import Run
 from .corpus import ensure_corpus
 from .env import CODE, REPO, fresh_dir
@@ -21,6 +21,7 @@ FIGURES: dict[str, Callable[[Run], list[Result]]] = {
     "1": listing.run,
     "3": full_push.run,
     "2": noop.run,
+    "11": new_device.run,
     "4": append.run,
     "5": hook.run,
     "6": server.run,

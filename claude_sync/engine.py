@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 from . import atomic, claude_home, forks, never_sync
 from .backends import Backend, PushItem, PushResult
@@ -577,37 +578,69 @@ class SyncEngine:
                 chosen = self._bulk_pull_filter(chosen, local, state, summary)
             remote_by_id = {e.session_id: e for e in entries}
             queued = {e.session_id for e in chosen}
-            i = 0
-            while i < len(chosen):
-                entry = chosen[i]
-                i += 1
-                sid = entry.session_id
-                if cancel is not None and cancel.is_set():
-                    out = Outcome(sid, SKIPPED, "cancelled", entry.project_key, entry.title)
-                elif sid in live:
-                    why = f"in use by a running Claude Code (pid {live[sid]}); it will be pulled next time"
-                    out = Outcome(sid, SKIPPED, why, entry.project_key, entry.title)
-                else:
-                    try:
-                        out = self._pull_one(entry, local.get(sid), state)
-                    except Exception as ex:  # noqa: BLE001 - one session's surprise must not stop the others
-                        log.exception("pulling session %s failed", sid)
-                        out = Outcome(sid, FAILED, f"unexpected error: {type(ex).__name__}: {ex}", entry.project_key, entry.title)
-                # A fork's parent comes along as its own session (unless it is here already or missing).
-                missing = [p for p in out.depends_on if p not in remote_by_id and p not in local]
-                if missing:
-                    out.reason += f"; it was forked from {', '.join(missing)}, which is not on the remote"
-                for parent in out.depends_on:
-                    if parent in remote_by_id and parent not in queued:
-                        queued.add(parent)
-                        chosen.append(remote_by_id[parent])
-                summary.outcomes.append(out)
-                if progress:
-                    progress(i, len(chosen), out)
+            behind = atomic.WriteBehind()  # sessions new here are synced to disk in the background
+            try:
+                self._pull_chosen(chosen, remote_by_id, queued, local, live, state, summary, behind, progress, cancel)
+            finally:
+                self._settle_written(behind.drain(wait=True), state)
+                behind.close()
             self._pull_memory(self._memory_keys([e.project_key for e in chosen], sel), memory, summary, state)
             state.save()
             self._prune_backups()
         return summary
+
+    def _pull_chosen(
+        self,
+        chosen: list[RemoteEntry],
+        remote_by_id: dict[str, RemoteEntry],
+        queued: set[str],
+        local: dict[str, LocalSession],
+        live: dict[str, int],
+        state: SyncState,
+        summary: Summary,
+        behind: atomic.WriteBehind,
+        progress: Progress | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        """Pull each chosen session (and the parents of forks among them), one after the other."""
+        i = 0
+        while i < len(chosen):
+            entry = chosen[i]
+            i += 1
+            sid = entry.session_id
+            if cancel is not None and cancel.is_set():
+                out = Outcome(sid, SKIPPED, "cancelled", entry.project_key, entry.title)
+            elif sid in live:
+                why = f"in use by a running Claude Code (pid {live[sid]}); it will be pulled next time"
+                out = Outcome(sid, SKIPPED, why, entry.project_key, entry.title)
+            else:
+                try:
+                    out = self._pull_one(entry, local.get(sid), state, behind)
+                except Exception as ex:  # noqa: BLE001 - one session's surprise must not stop the others
+                    log.exception("pulling session %s failed", sid)
+                    out = Outcome(sid, FAILED, f"unexpected error: {type(ex).__name__}: {ex}", entry.project_key, entry.title)
+            # A fork's parent comes along as its own session (unless it is here already or missing).
+            missing = [p for p in out.depends_on if p not in remote_by_id and p not in local]
+            if missing:
+                out.reason += f"; it was forked from {', '.join(missing)}, which is not on the remote"
+            for parent in out.depends_on:
+                if parent in remote_by_id and parent not in queued:
+                    queued.add(parent)
+                    chosen.append(remote_by_id[parent])
+            summary.outcomes.append(out)
+            self._settle_written(behind.drain(), state)
+            if progress:
+                progress(i, len(chosen), out)
+
+    @staticmethod
+    def _settle_written(committed: list[tuple[object, BaseException | None]], state: SyncState) -> None:
+        """Record in the state the sessions whose files are now in place; those that could not be put in place fail."""
+        for token, error in committed:
+            out, record = cast("tuple[Outcome, Callable[[], None]]", token)
+            if error is None:
+                record()
+            else:
+                out.status, out.reason = FAILED, f"cannot write the session: {error}"
 
     def _bulk_pull_filter(
         self, chosen: list[RemoteEntry], local: dict[str, LocalSession], state: SyncState, summary: Summary
@@ -803,7 +836,9 @@ class SyncEngine:
                 out.status, out.reason = FAILED, f"cannot write the project memory: {e}"
             summary.outcomes.append(out)
 
-    def _pull_one(self, e: RemoteEntry, local: LocalSession | None, state: SyncState) -> Outcome:
+    def _pull_one(
+        self, e: RemoteEntry, local: LocalSession | None, state: SyncState, behind: atomic.WriteBehind | None = None
+    ) -> Outcome:
         sid = e.session_id
         out = Outcome(sid, SKIPPED, "", e.project_key, e.title)
         try:
@@ -841,9 +876,14 @@ class SyncEngine:
                     reason = f"merged with the copy from {e.device} (local copy backed up)"
                 else:
                     reason = "updated"
-            written = self._write(remote, local, reason, lb.read_sizes if lb is not None else {})
-            state.record(sid, e.content_sha256, written, local=content_digest(remote))
+            group = atomic.Group() if behind is not None else None
+            written = self._write(remote, local, reason, lb.read_sizes if lb is not None else {}, group)
+            digest = content_digest(remote)
             out.status, out.reason = DONE, reason
+            if group is not None and group.files:  # in place (and recorded) once synced to disk
+                behind.submit(group, (out, functools.partial(state.record, sid, e.content_sha256, written, local=digest)))  # type: ignore[union-attr]
+            else:
+                state.record(sid, e.content_sha256, written, local=digest)
             return out
         except SyncError as ex:
             out.status, out.reason = FAILED, str(ex)
@@ -871,7 +911,14 @@ class SyncEngine:
             out.reason = f"{deleted}; the copy here moved to the backups" + (f" ({backup.name})" if backup else "")
         return out
 
-    def _write(self, remote: Bundle, local: LocalSession | None, reason: str, read_sizes: dict[str, int]) -> dict[str, Path]:
+    def _write(
+        self,
+        remote: Bundle,
+        local: LocalSession | None,
+        reason: str,
+        read_sizes: dict[str, int],
+        group: atomic.Group | None = None,
+    ) -> dict[str, Path]:
         project_dir = claude_home.find_project_folder(
             self.paths.claude / "projects", self.layout.cwd_for(remote.manifest.project_key)
         )
@@ -888,7 +935,7 @@ class SyncEngine:
             # The copy here lives under another folder: back it up, and the client finds only one.
             plan.superseded = [p for n, p in local.files.items() if is_session_folder_file(n)]
         _check_legacy_agents(remote.session_id, plan)
-        backup, written = write_restore(plan, self.paths.backups, reason)
+        backup, written = write_restore(plan, self.paths.backups, reason, group)
         self._backed_up = self._backed_up or backup is not None
         return written
 

@@ -101,6 +101,24 @@ def write_log(path: Path, data: bytes, known: int | None) -> int:
         return carried
 
 
+def _write_new(plan: RestorePlan, targets: dict[str, Path], group: atomic.Group) -> WrittenFiles:
+    """A session new here, into temp files of `group` (the transcript last, as write_restore orders them)."""
+    stats = []
+    try:
+        for name in sorted(targets, key=lambda n: n == TRANSCRIPT):
+            data = plan.files[name]
+            tmp = group.write(targets[name], data.chunks() if isinstance(data, Spilled) else (data,))
+            if name == TRANSCRIPT and plan.mtime:
+                os.utime(tmp, (plan.mtime, plan.mtime))
+            stats.append((name, len(data), os.stat(tmp).st_mtime_ns))  # a rename keeps the mtime
+    except BaseException:
+        group.discard()
+        raise
+    written = WrittenFiles(targets)
+    written.fingerprint = fingerprint(stats)
+    return written
+
+
 STALE_TEMP_SECONDS = 60.0
 _QUIET_READS = 2
 _QUIET_WAIT = 0.02
@@ -129,10 +147,17 @@ def back_up(files: list[Path], backups: Path, claude_dir: Path, owner: str, reas
     return backup_dir
 
 
-def write_restore(plan: RestorePlan, backups: Path, reason: str) -> tuple[Path | None, WrittenFiles]:
-    """Write the plan; returns the backup folder when anything was backed up, and what was written."""
+def write_restore(
+    plan: RestorePlan, backups: Path, reason: str, group: atomic.Group | None = None
+) -> tuple[Path | None, WrittenFiles]:
+    """Write the plan; returns the backup folder when anything was backed up, and what was written.
+
+    With a `group`, a session none of whose files exist here is written to temp files in it, for the
+    caller to commit (atomic.WriteBehind): nothing is in place until then."""
     targets = plan.targets()
     atomic.sweep({p.parent for p in targets.values()}, STALE_TEMP_SECONDS)  # left by a sync killed mid-write
+    if group is not None and not plan.superseded and not any(p.exists() for p in targets.values()):
+        return None, _write_new(plan, targets, group)
     to_backup: list[Path] = list(plan.superseded)
     known: dict[str, int | None] = {}  # bytes of each file read here (backed up or kept), None: no file
     same: set[str] = set()

@@ -139,6 +139,11 @@ class GitBackend(Backend):
         self._stage_lock = threading.Lock()
         self._staged: dict[str, tuple[str, dict[str, int]]] = {}  # session -> (content digest, blob marks)
         self._formats: dict[str, int | None] = {}  # commit -> the format version it records
+        # The files of the sessions the last listing read, at its head: a pull of many sessions then
+        # runs no `git ls-tree` per session. And one `git cat-file --batch` serves every fetch.
+        self._files_at: tuple[str, dict[str, dict[str, tuple[str, int]]]] | None = None
+        self._stream: _BlobStream | None = None
+        self._stream_lock = threading.Lock()
 
     # -- plumbing ----------------------------------------------------------
 
@@ -283,10 +288,13 @@ class GitBackend(Backend):
             sdirs = [d.decode("utf-8", "replace") for d in dirs if d.count(b"/") == 3]
         # What each session really holds (git's own object sizes), not what its session.json says.
         sizes: dict[str, int] = {}
-        for path, (_oid, size) in self._tree(head, sdirs).items():
+        files: dict[str, dict[str, tuple[str, int]]] = {}
+        for path, (oid, size) in self._tree(head, sdirs).items():
             d = "/".join(path.split("/")[:4])
+            files.setdefault(d, {})[path] = (oid, size)
             if not path.endswith("/" + SESSION_JSON) or path.count("/") > 4:
                 sizes[d] = sizes.get(d, 0) + size
+        self._files_at = (head, files)
         blobs = self._cat([f"{head}:{d}/{SESSION_JSON}" for d in sdirs])
         for d in sdirs:
             sid = d.rsplit("/", 1)[-1]
@@ -342,7 +350,10 @@ class GitBackend(Backend):
         # fetch of a grown log brought only its new segment.
         head = self._head
         base = session_dir(session_id)
-        files = self._tree(head, [base]) if head else {}
+        if head and self._files_at is not None and self._files_at[0] == head and base in self._files_at[1]:
+            files = dict(self._files_at[1][base])  # what the listing read at this head (git's own sizes)
+        else:
+            files = self._tree(head, [base]) if head else {}
         header = files.pop(f"{base}/{SESSION_JSON}", None)
         if header is None:
             raise SessionNotFound(f"session {session_id} is not in the Git repository")
@@ -357,7 +368,8 @@ class GitBackend(Backend):
         if header[1] > MAX_MANIFEST_BYTES:
             raise BundleError(f"session {session_id}: its {SESSION_JSON} is too large; nothing was read")
         try:
-            meta = json.loads(self._cat([header[0]])[header[0]] or b"{}")
+            with self._stream_lock:
+                meta = json.loads(b"".join(self._blobs().next(header[0])) or b"{}")
             if not isinstance(meta, dict):
                 raise ValueError("not an object")
             manifest = Manifest.model_validate({k: v for k, v in meta.items() if k in Manifest.model_fields})
@@ -399,7 +411,8 @@ class GitBackend(Backend):
         content: dict[str, bytes] = {}
         if not oids:
             return content
-        with _BlobStream(self.mirror, self.env, oids) as blobs:
+        with self._stream_lock:
+            blobs = self._blobs()
             for name in order:
                 check = ContentCheck(name)
                 text = name not in binary
@@ -432,6 +445,15 @@ class GitBackend(Backend):
                 else:
                     content[name] = Spilled(Path(sink.name), sizes[name], digest.hexdigest())  # type: ignore[assignment]
         return content
+
+    def _blobs(self) -> _BlobStream:
+        """The `git cat-file --batch` this backend reads objects through (started again after a read left unfinished)."""
+        if self._stream is not None and not self._stream.ready():
+            self._stream.close()
+            self._stream = None
+        if self._stream is None:
+            self._stream = _BlobStream(self.mirror, self.env)
+        return self._stream
 
     def _spill_dir(self) -> Path:
         d = self.mirror / SPILL_DIR
@@ -540,6 +562,10 @@ class GitBackend(Backend):
 
     def close(self) -> None:
         self._clear_spill()
+        with self._stream_lock:
+            if self._stream is not None:
+                self._stream.close()
+                self._stream = None
         # Staged files that no push took: let git finish storing them (unreferenced, gc drops them).
         with self._stage_lock:
             imp, self._importer, self._staged = self._importer, None, {}
@@ -668,26 +694,35 @@ class GitBackend(Backend):
 
 
 class _BlobStream:
-    """`git cat-file --batch` over many blobs, each read in chunks as asked for (never one whole output buffer)."""
+    """One `git cat-file --batch` for many blobs, asked for one at a time and each read in chunks
+    (never one whole output buffer): a pull of thousands of sessions starts one git, not one per session."""
 
-    def __init__(self, mirror: Path, env: dict[str, str], oids: list[str]) -> None:
-        self._spec = tempfile.TemporaryFile()
-        self._spec.write(("\n".join(oids) + "\n").encode())
-        self._spec.seek(0)
+    def __init__(self, mirror: Path, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            ["git", "-c", BIG_FILE, "cat-file", "--batch"], cwd=mirror, stdin=self._spec, stdout=subprocess.PIPE,
+            ["git", "-c", BIG_FILE, "cat-file", "--batch"], cwd=mirror, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env={**os.environ, **env},
         )
-        assert self.proc.stdout is not None
-        self._out = self.proc.stdout
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._in, self._out = self.proc.stdin, self.proc.stdout
         self._left = 0  # bytes of the current blob not yet read
+        self._broken = False  # a blob was not read to its end (or git went away): start another git
+
+    def ready(self) -> bool:
+        return not self._broken and not self._left and self.proc.poll() is None
 
     def next(self, oid: str) -> Iterator[bytes]:
-        """The content of the next blob, which must be `oid`, in chunks; read each whole before the next."""
-        if self._left:
+        """The content of blob `oid`, in chunks; read each whole before asking for the next."""
+        if not self.ready():
             raise BundleError("the previous git object was not read to its end")
+        self._broken = True  # until this blob is read to its end
+        try:
+            self._in.write(oid.encode("ascii") + b"\n")
+            self._in.flush()
+        except (BrokenPipeError, UnicodeEncodeError) as e:
+            raise BundleError(f"cannot read git object {oid}: {e}") from e
         header = self._out.readline(256).decode("ascii", "replace").split()
         if len(header) != 3 or header[0] != oid or header[1] != "blob":
+            self._broken = len(header) == 3  # an object of another kind follows: skip it by starting again
             raise BundleError(f"git object {oid} is missing or not a file")
         self._left = int(header[2])
         while self._left:
@@ -697,16 +732,17 @@ class _BlobStream:
             self._left -= len(chunk)
             yield chunk
         self._out.read(1)  # the newline after each object
+        self._broken = False
 
-    def __enter__(self) -> _BlobStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._out.close()
+    def close(self) -> None:
+        for f in (self._in, self._out):
+            try:
+                f.close()
+            except OSError:
+                pass
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        self._spec.close()
 
 
 class _Importer:

@@ -216,7 +216,8 @@ class PathTokens:
         self._canonical = {
             ctx: {e.name: _render(e.drive, e.encoded(ctx), self.flavour, ctx) for e in entries} for ctx in Context
         }
-        self._tokenize_re = {ctx: self._build_tokenize_re(ctx) for ctx in Context}
+        # Built when first used: a pull only restores paths, and building them costs a few ms a session.
+        self._tokenize_re: dict[Context, tuple[re.Pattern[str], dict[str, _Entry]]] = {}
         self._tail_re: dict[tuple[Flavour, Context], re.Pattern[str]] = {}
 
     # -- push side ---------------------------------------------------------
@@ -267,6 +268,8 @@ class PathTokens:
     def tokenize(self, text: str, ctx: Context = Context.JSON) -> str:
         """Replace this device's paths in `text` with tokens; escape literal tokens."""
         ctx = Context(ctx)
+        if ctx not in self._tokenize_re:
+            self._tokenize_re[ctx] = self._build_tokenize_re(ctx)
         pattern, groups = self._tokenize_re[ctx]
         canonical = self._canonical[ctx]
         plain = {e.name: "${" + e.name + "}" for e in self._entries}
