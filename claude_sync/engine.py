@@ -117,6 +117,9 @@ class _PushRun:
     force: bool = False  # replace remote copies even when they are longer
     packer: Packer | None = None  # packs the sessions of this push ahead, in worker processes
     done: int = 0
+    # Stored by the backend, to be published at the end (Backend.hold): session -> (local session,
+    # content digest, its outcome once published). No bundle is kept: a conflict packs it again.
+    held: dict[str, tuple[LocalSession, str, Outcome]] = field(default_factory=dict)
 
     def settle(self, out: Outcome) -> None:
         self.done += 1
@@ -340,6 +343,8 @@ class SyncEngine:
             run = _PushRun(summary, state, len(chosen), progress, force, packer)
             low, high = PUSH_BATCH_BYTES
             batch_bytes = min(high, max(low, sum(s.size for s in changed) // PUSH_BATCHES))
+            # More than one batch: the backend may keep them here and send them at once at the end.
+            holding = sum(s.size for s in changed) > batch_bytes and self.backend.hold()
             for s in chosen:
                 if cancel is not None and cancel.is_set():
                     out = Outcome(s.session_id, SKIPPED, "cancelled", title=s.meta.title)
@@ -358,6 +363,8 @@ class SyncEngine:
             run.packer = None  # what is decided again from here is packed here
             self._land(flying, run)
             self._push_pending(pending, run)
+            if holding:
+                self._publish(run)
             self._push_memory(self._memory_keys([self.project_key(s) for s in chosen], sel), run)
             state.save()
             self._prune_backups()
@@ -387,6 +394,10 @@ class SyncEngine:
                 if res is PushResult.PUSHED:
                     run.state.record(sid, content_digest(push.bundle), s.files)
                     out = Outcome(sid, DONE, push.why, push.bundle.manifest.project_key, s.meta.title)
+                elif res is PushResult.HELD:  # settled when published
+                    out = Outcome(sid, DONE, push.why, push.bundle.manifest.project_key, s.meta.title)
+                    run.held[sid] = (s, content_digest(push.bundle), out)
+                    continue
                 else:
                     out, item = self._decide_push(s, remote.get(sid), run)
                     if item is not None:
@@ -397,6 +408,29 @@ class SyncEngine:
         for sid, (s, _p) in pending.items():
             run.summary.outcomes.append(Outcome(sid, FAILED, "the remote kept changing; try again", title=s.meta.title))
         run.state.save()  # a long push that is interrupted keeps what went through
+
+    def _publish(self, run: _PushRun) -> None:
+        """Send what the backend held; what the remote changed meanwhile is decided again."""
+        held, run.held = run.held, {}
+        try:
+            results = self.backend.publish()
+        except SyncError as e:
+            for _s, _digest, out in held.values():
+                out.status, out.reason = FAILED, str(e)
+                run.settle(out)
+            return
+        remote = {e.session_id: e for e in self.backend.entries()}
+        again: dict[str, tuple[LocalSession, _Push]] = {}
+        for sid, (s, digest, out) in held.items():
+            if results.get(sid) is PushResult.PUSHED:
+                run.state.record(sid, digest, s.files)
+            else:
+                out, item = self._decide_push(s, remote.get(sid), run)
+                if item is not None:
+                    again[sid] = (s, item)
+                    continue
+            run.settle(out)
+        self._push_pending(again, run)
 
     def _push_items(self, pending: dict[str, tuple[LocalSession, _Push]], summary: Summary) -> dict[str, PushResult]:
         items = [PushItem(p.bundle, p.base, p.force) for _s, p in pending.values()]

@@ -52,3 +52,43 @@ def test_a_push_in_many_batches_lands_every_session_once(devices, always_paralle
     pulled = b.pull(all=True)
     assert sorted(o.session_id for o in pulled.outcomes if o.status == "done") == sorted(ids)
     assert b.push(all=True).count("done") == 0
+
+
+def test_a_push_in_many_batches_lands_on_the_remote_as_one_pack(devices, bare_remote, always_parallel):
+    """Each `git push` is a pack of its own on the remote, and every clone of a remote made of several
+    packs computes deltas between them: a bulk push holds its batches and sends them at once."""
+    import subprocess
+
+    a, b = devices
+    subprocess.run(["git", "-C", str(bare_remote), "config", "receive.unpackLimit", "1"], check=True)  # keep every pack
+    ids = [a.rich_session(f"acme/p{i}").session_id for i in range(5)]
+    assert a.push(all=True).count("done") == 5
+    assert len(list((bare_remote / "objects" / "pack").glob("*.pack"))) == 1
+    pulled = b.pull(all=True)
+    assert sorted(o.session_id for o in pulled.outcomes if o.status == "done") == sorted(ids)
+
+
+def test_a_held_push_goes_on_top_of_what_another_device_pushed_meanwhile(devices, always_parallel, monkeypatch):
+    from claude_sync.backends.git import GitBackend
+
+    a, b = devices
+    mine = [a.rich_session(f"acme/p{i}").session_id for i in range(4)]
+    theirs = b.rich_session("tools/cli").session_id
+    publish = GitBackend.publish
+
+    raced: list[bool] = []
+
+    def after_beta_pushed(self):  # type: ignore[no-untyped-def]
+        if not raced:  # A's publish: B's push lands first, and A's is rejected and replayed on top of it
+            raced.append(True)
+            assert b.push(all=True).count("done") == 1
+        return publish(self)
+
+    monkeypatch.setattr(GitBackend, "publish", after_beta_pushed)
+    first = a.push(all=True)
+    assert first.count("done") == 4 and first.count("failed") == 0
+    monkeypatch.setattr(GitBackend, "publish", publish)
+    pulled = b.pull(all=True)
+    assert sorted(o.session_id for o in pulled.outcomes if o.status == "done") == sorted(mine)
+    assert a.pull(all=True).count("done") == 1 and theirs in {s.session_id for s in discover(a.paths.claude)}
+    assert a.push(all=True).count("done") == 0  # recorded as pushed: nothing goes out again

@@ -29,6 +29,7 @@ class PartialPush(BackendError):
 class PushResult(str, enum.Enum):
     PUSHED = "pushed"
     CONFLICT = "conflict"  # the remote changed since `base`: decide again
+    HELD = "held"  # stored here, not yet on the remote: publish() sends it (after hold())
 
 
 class Backend(abc.ABC):
@@ -65,6 +66,16 @@ class Backend(abc.ABC):
         """A hint during a bulk push: this bundle is likely to be pushed soon, and is new on the
         remote. A backend may start storing it (Git compresses it while the engine packs the
         next sessions); push() still decides. By default nothing happens."""
+
+    def hold(self) -> bool:
+        """Asked at the start of a bulk push: keep what push() stores here (answering HELD) until
+        publish() sends all of it at once. True when the backend does; by default it does not."""
+        return False
+
+    def publish(self) -> dict[str, PushResult]:
+        """Send what push() held since hold(): PUSHED, or CONFLICT for a session the remote changed
+        meanwhile (decide again). Ends the holding."""
+        return {}
 
     def unreadable(self) -> dict[str, str]:
         """Sessions the remote holds but cannot list (session id -> why), as of the last refresh."""

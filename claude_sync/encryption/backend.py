@@ -306,6 +306,13 @@ class EncryptedBackend(Backend):
         self.marks.save()
         return results
 
+    def hold(self) -> bool:
+        # Sealed pushes record their marks as each batch lands: they are not held.
+        return self._usable_key() is None and self.inner.hold()
+
+    def publish(self) -> dict[str, PushResult]:
+        return self.inner.publish()
+
     def _unsealed_items(self, skip: set[str]) -> list[PushItem]:
         """The plain sessions still on an encrypted remote, to be sealed by this push (and their plaintext gone)."""
         out = []
