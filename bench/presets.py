@@ -71,3 +71,21 @@ PRESETS = {
         ),
     )
 }
+
+# The growth table (BENCHMARKS.md): the same kind of history at 1k, 5k and 20k sessions, about
+# 100 KB a session (smaller than `default`'s, so that 20k sessions stay a 2 GB corpus).
+for _n, _label in ((1000, "1k"), (5000, "5k"), (20000, "20k")):
+    PRESETS[f"growth-{_label}"] = Preset(
+        f"growth-{_label}",
+        sessions=_n,
+        corpus_bytes=_n * 100 * KB,
+        projects=max(20, _n // 40),
+        repeats=3,
+        big_session_bytes=10 * MB,
+        append_bytes=10 * KB,
+        hook_runs=20,
+        pushers=8,
+        pushes_each=2,
+        pusher_bundle_bytes=256 * KB,
+        huge_bundle_bytes=16 * MB,
+    )

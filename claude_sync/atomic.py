@@ -79,6 +79,8 @@ class Group:
 
     def __init__(self) -> None:
         self.files: list[tuple[str, Path]] = []  # (temp file, final path), in the order they must appear
+        # Set once in place (an old mtime on a temp file would make a sweep take it for one left behind).
+        self.mtimes: dict[Path, int] = {}  # final path -> mtime in ns
 
     def write(self, path: Path, chunks: Iterable[bytes], mode: int | None = None) -> str:
         """Write `chunks` to a temp file beside `path` (not yet synced, not yet in place); returns the temp file."""
@@ -110,12 +112,15 @@ class WriteBehind:
     files of a group appear only once all of them are on disk. Groups commit in the order given.
     """
 
-    def __init__(self, threads: int = 16) -> None:
+    def __init__(self, threads: int = 16, ahead: int = 64) -> None:
+        self._ahead = ahead  # groups written but not yet in place, at most (temp files stay young)
         self._fsyncs = ThreadPoolExecutor(threads, thread_name_prefix="claude-sync-fsync")
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="claude-sync-commit")
         self._pending: list[tuple[object, Future[None]]] = []
 
     def submit(self, group: Group, token: object) -> None:
+        if len(self._pending) >= self._ahead:
+            self._pending[-self._ahead][1].exception()  # wait for the committer to catch up
         self._pending.append((token, self._committer.submit(self._commit, group)))
 
     def _commit(self, group: Group) -> None:
@@ -123,6 +128,8 @@ class WriteBehind:
             list(self._fsyncs.map(_fsync_path, [tmp for tmp, _path in group.files]))
             for tmp, path in group.files:
                 os.replace(tmp, path)
+                if path in group.mtimes:
+                    os.utime(path, ns=(group.mtimes[path], group.mtimes[path]))
         except BaseException:
             group.discard()  # what was renamed already stays: whole files
             raise

@@ -399,10 +399,10 @@ class SyncEngine:
                     run.held[sid] = (s, content_digest(push.bundle), out)
                     continue
                 else:
-                    out, item = self._decide_push(s, remote.get(sid), run)
-                    if item is not None:
-                        again[sid] = (s, item)
+                    decided = self._decide_again(s, remote.get(sid), run, again)
+                    if decided is None:
                         continue
+                    out = decided
                 run.settle(out)
             pending = again
         for sid, (s, _p) in pending.items():
@@ -425,12 +425,22 @@ class SyncEngine:
             if results.get(sid) is PushResult.PUSHED:
                 run.state.record(sid, digest, s.files)
             else:
-                out, item = self._decide_push(s, remote.get(sid), run)
-                if item is not None:
-                    again[sid] = (s, item)
+                decided = self._decide_again(s, remote.get(sid), run, again)
+                if decided is None:
                     continue
+                out = decided
             run.settle(out)
         self._push_pending(again, run)
+
+    def _decide_again(
+        self, s: LocalSession, r: RemoteEntry | None, run: _PushRun, again: dict[str, tuple[LocalSession, _Push]]
+    ) -> Outcome | None:
+        """A session the remote changed under a push: its outcome, or None when it goes out again (into `again`)."""
+        out, item = self._decide_push(s, r, run)
+        if item is not None:
+            again[s.session_id] = (s, item)
+            return None
+        return out
 
     def _push_items(self, pending: dict[str, tuple[LocalSession, _Push]], summary: Summary) -> dict[str, PushResult]:
         items = [PushItem(p.bundle, p.base, p.force) for _s, p in pending.values()]

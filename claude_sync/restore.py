@@ -108,9 +108,10 @@ def _write_new(plan: RestorePlan, targets: dict[str, Path], group: atomic.Group)
         for name in sorted(targets, key=lambda n: n == TRANSCRIPT):
             data = plan.files[name]
             tmp = group.write(targets[name], data.chunks() if isinstance(data, Spilled) else (data,))
+            mtime = os.stat(tmp).st_mtime_ns
             if name == TRANSCRIPT and plan.mtime:
-                os.utime(tmp, (plan.mtime, plan.mtime))
-            stats.append((name, len(data), os.stat(tmp).st_mtime_ns))  # a rename keeps the mtime
+                mtime = group.mtimes[targets[name]] = int(plan.mtime * 1_000_000_000)
+            stats.append((name, len(data), mtime))  # what the file will have in place (a rename keeps it)
     except BaseException:
         group.discard()
         raise

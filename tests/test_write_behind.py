@@ -36,3 +36,16 @@ def test_a_group_that_cannot_be_put_in_place_fails_alone_and_leaves_no_temp_file
     assert isinstance(done[0][1], OSError) and done[1][1] is None
     assert not [p for p in (tmp_path / "bad").iterdir() if atomic.is_temp(p.name)]
     assert (tmp_path / "good" / "t.jsonl").read_bytes() == b"y\n"
+
+
+def test_a_session_new_here_keeps_its_last_activity_as_mtime_and_its_temp_files_survive_sweeps(tmp_path: Path) -> None:
+    behind = atomic.WriteBehind()
+    group = atomic.Group()
+    target = tmp_path / "p" / "t.jsonl"
+    group.write(target, (b"x\n",))
+    group.mtimes[target] = 1_700_000_000_123_456_789
+    assert atomic.sweep([tmp_path / "p"], older_than=60) == []  # young until in place
+    behind.submit(group, "s")
+    assert behind.drain(wait=True) == [("s", None)]
+    behind.close()
+    assert target.stat().st_mtime_ns == 1_700_000_000_123_456_789

@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -549,12 +549,19 @@ class GitBackend(Backend):
         recorded = self.recorded_format(self._head)
         target = version.upgrade(recorded, f"the Git repository {self.url}", self._migrate)
         self._run("update-ref", "-d", OUTGOING_REF)
-        imp = _Importer(self.mirror, self.env, None)
-        try:
+
+        def write(w: Callable[[bytes], object]) -> None:
             msg = f"claude-sync: {len(session_ids)} session(s) from {self.device}"
-            self._commit_header(imp.w, msg, self._head, None if recorded == target else target)
+            self._commit_header(w, msg, self._head, None if recorded == target else target)
             for d in dirs:
-                imp.w(f"M 040000 {trees[d]} {d}\n".encode() if d in trees else f"D {d}\n".encode())
+                w(f"M 040000 {trees[d]} {d}\n".encode() if d in trees else f"D {d}\n".encode())
+
+        return self._import(_Importer(self.mirror, self.env, None), write)
+
+    def _import(self, imp: _Importer, write: Callable[[Callable[[bytes], object]], None]) -> str:
+        """Feed one commit to `imp` and return it (GitFailure when fast-import refused it)."""
+        try:
+            write(imp.w)
         except BrokenPipeError:
             pass  # fast-import stopped: finish() reports why
         except BaseException:
@@ -679,8 +686,8 @@ class GitBackend(Backend):
         if imp is None:
             size = sum(len(d) for i in items for d in i.bundle.files.values())
             imp = _Importer(self.mirror, self.env, BULK_COMPRESSION if size > BULK_BYTES else None)
-        try:
-            w = imp.w
+
+        def write(w: Callable[[bytes], object]) -> None:
             msg = f"claude-sync: {len(items)} session(s) from {self.device}"
             self._commit_header(w, msg, parent, None if recorded == target else target)
             for item, base in zip(items, bases):
@@ -688,12 +695,8 @@ class GitBackend(Backend):
                 new = not any(p.startswith(base + "/") for p in existing)
                 use = marks[1] if marks is not None and new and marks[0] == content_digest(item.bundle) else None
                 self._write_session(w, base, item.bundle, existing, use)
-        except BrokenPipeError:
-            pass  # fast-import stopped: finish() reports why
-        except BaseException:
-            imp.kill()
-            raise
-        return self._finish(imp)
+
+        return self._import(imp, write)
 
     def _write_session(  # type: ignore[no-untyped-def]
         self, w, base: str, bundle: Bundle, existing: dict[str, tuple[str, int]], marks: dict[str, int] | None = None
