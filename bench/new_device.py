@@ -27,7 +27,7 @@ from .report import Result
 def _plain_git_remote(ctx: Run, work: Path) -> Path:
     """The corpus's config dir committed by plain git and pushed to a bare repository (untimed)."""
     c = ctx.corpus
-    remote = work / "plain.git"
+    remote = ctx.out.parent / f"plain-git-{c.root.name}.git"  # kept between runs: its push computes deltas
     if (remote / "refs" / "heads" / "main").exists():
         return remote
     bare_remote(remote)
@@ -73,7 +73,9 @@ def run(ctx: Run) -> list[Result]:
         assert ctx.pushed.config is not None and ctx.pushed.config.git_url
         remote = Path(ctx.pushed.config.git_url)
     work = fresh_dir(ctx.out / "new-device")
+    t = time.perf_counter()
     plain = _plain_git_remote(ctx, work)
+    ctx.log(f"  the plain git remote: {time.perf_counter() - t:.0f} s")
     tarball = work / "corpus.tar.gz"
     subprocess.run(["tar", "czf", str(tarball), "-C", str(ctx.corpus.home_dir), ".claude"], check=True)
     read_all(remote)
