@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
 import queue
+import re
 import struct
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
+from .checkouts import Checkouts
 from .claude_home import project_folder_name
 from .forks import parents_in
 from .format.bundle import Bundle, Manifest, context_for
@@ -81,13 +84,33 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     return Bundle.build(manifest, files, binary)
 
 
-def render(bundle: Bundle, layout: DeviceLayout, project_folder: str | None = None) -> tuple[str, dict[str, bytes]]:
+_BRANCH_RE = re.compile(rb'"gitBranch":\s*"((?:[^"\\]|\\.){1,255})"')
+
+
+def session_branch(bundle: Bundle) -> str | None:
+    """The branch the session last ran on (the client records it on every line), if any."""
+    data = bundle.files.get(TRANSCRIPT, b"")
+    found = None
+    for m in _BRANCH_RE.finditer(data[-1024 * 1024 :]):  # the end of the transcript says where it is now
+        found = m
+    if found is None:
+        return None
+    try:
+        return json.loads(b'"' + found.group(1) + b'"') or None
+    except ValueError:
+        return None
+
+
+def render(
+    bundle: Bundle, layout: DeviceLayout, project_folder: str | None = None, cwd: str | None = None
+) -> tuple[str, dict[str, bytes]]:
     """This device's working directory for the session, and its files with local paths.
 
     `project_folder`: the client's folder for the project on this device (default: the name
-    the client computes from the working directory).
+    the client computes from the working directory). `cwd`: where the session goes, when
+    already worked out (default: from its project key).
     """
-    cwd = layout.cwd_for(bundle.manifest.project_key)
+    cwd = cwd or layout.cwd_for(bundle.manifest.project_key, session_branch(bundle))
     tokens = layout.tokens_for(cwd, project_folder or project_folder_name(cwd))
     source = bundle.manifest.source_flavour
     text = {e.path for e in bundle.manifest.files if e.text}
@@ -109,10 +132,10 @@ def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:
         return title
 
 
-def layout_for(projects_root: str, home: str, flavour) -> DeviceLayout:  # type: ignore[no-untyped-def]
+def layout_for(projects_root: str, home: str, flavour, checkouts: Checkouts | None = None) -> DeviceLayout:  # type: ignore[no-untyped-def]
     """The device layout with the projects root as the client sees it (symlinks resolved)."""
     root = os.path.realpath(projects_root) if os.path.isdir(projects_root) else projects_root
-    return DeviceLayout(projects_root=root, home=home, flavour=flavour)
+    return DeviceLayout(projects_root=root, home=home, flavour=flavour, checkouts=checkouts)
 
 
 # -- packing many sessions ------------------------------------------------------

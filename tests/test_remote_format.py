@@ -56,8 +56,8 @@ def commit_to_remote(tmp_path: Path, remote: Path, files: dict[str, str], remove
 
 
 def test_unversioned_remote_is_version_1_and_writable():
-    assert version.migrations_from(None) == []
-    assert version.upgrade(None, "remote", lambda step: None) == FORMAT_VERSION == 1
+    assert version.migrations_from(None) == list(version.MIGRATIONS)
+    assert version.upgrade(None, "remote", lambda step: None) == FORMAT_VERSION
 
 
 def test_newer_remote_refuses_writes_with_upgrade_advice():

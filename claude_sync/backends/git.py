@@ -326,7 +326,9 @@ class GitBackend(Backend):
                 self._formats[commit] = version.parse(recorded, where)
         return self._formats[commit]
 
-    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
+    def _migrate(self, step: version.Migration) -> None:
+        if step.to == version.REPOSITORY_KEYS:
+            return  # nothing stored changes: the recorded version alone keeps older devices from writing
         raise BackendError(f"cannot bring the Git repository {self.url} to format {step.to} ({step.why})")
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:

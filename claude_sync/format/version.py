@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .errors import SyncError
 
-FORMAT_VERSION = 1  # what this claude-sync reads and writes
+FORMAT_VERSION = 2  # what this claude-sync reads and writes
 UNVERSIONED = 1  # what a remote that records no version holds
 
 
@@ -46,8 +46,14 @@ class Migration:
     why: str
 
 
-# Each step is applied by a backend through its own `migrate(step)`; none exist yet.
-MIGRATIONS: tuple[Migration, ...] = ()
+# Each step is applied by a backend through its own `migrate(step)`.
+MIGRATIONS: tuple[Migration, ...] = (
+    # Project keys may name a repository (`git:<identity>[//<sub>]`, issue #17), which an older
+    # device would refuse or misplace. Nothing stored changes: sessions under older keys stay
+    # valid and are re-keyed on their next push; the step only stops older devices writing.
+    Migration(2, "project keys that name a repository"),
+)
+REPOSITORY_KEYS = 2  # the first format whose project keys may name a repository
 
 
 def recorded_or_default(recorded: int | None) -> int:

@@ -131,7 +131,9 @@ class PostgresStorage(BlobStorage):
                 ),
             )
 
-    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
+    def _migrate(self, step: version.Migration) -> None:
+        if step.to == version.REPOSITORY_KEYS:
+            return  # nothing stored changes: the recorded version alone keeps older devices from writing
         raise StorageError(f"this server cannot bring its data to format {step.to} ({step.why})")
 
     def close(self) -> None:
@@ -412,7 +414,7 @@ class PostgresStorage(BlobStorage):
                 con.execute("SELECT 1 FROM users WHERE name = %s FOR NO KEY UPDATE", (user,))
             row = self._row(con, user, sid)
             cur = row[0] if row else None
-            unchanged = decide(sid, row, digest, base, force, shrinks)
+            unchanged = decide(sid, row, digest, base, force, shrinks, manifest.project_key)
             if unchanged is not None:
                 return unchanged
             if account["quota_bytes"] is not None:

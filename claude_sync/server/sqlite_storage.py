@@ -171,7 +171,9 @@ class SqliteStorage(BlobStorage):
                 "INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(now),)
             ))
 
-    def _migrate(self, step: version.Migration) -> None:  # pragma: no cover - no migration exists yet
+    def _migrate(self, step: version.Migration) -> None:
+        if step.to == version.REPOSITORY_KEYS:
+            return  # nothing stored changes: the recorded version alone keeps older devices from writing
         raise StorageError(f"this server cannot bring its data to format {step.to} ({step.why})")
 
     # -- plumbing ----------------------------------------------------------
@@ -444,7 +446,7 @@ class SqliteStorage(BlobStorage):
                 raise StorageError(f"no such user: {user}")
             row = self._row(con, user, sid)
             cur = row[0] if row else None
-            unchanged = decide(sid, row, digest, base, force, shrinks)
+            unchanged = decide(sid, row, digest, base, force, shrinks, manifest.project_key)
             if unchanged is not None:
                 return unchanged
             (others,) = con.execute(
