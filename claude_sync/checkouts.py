@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import atomic
-from .repos import WorkTree, normalize_url, read_work_tree
+from .repos import Located, WorkTree, locate, normalize_url, read_work_tree
 
 INDEX_VERSION = 1
 MAX_DEPTH = 4  # ~/code/org/team/repo: deep enough for the usual layouts, cheap to walk
@@ -176,6 +176,18 @@ class Checkouts:
         self.cache_file = cache_file
         self.mappings = Mappings(mappings_file)
         self._index: CheckoutIndex | None = None
+        self._located: dict[str, Located | None] = {}
+
+    def locate(self, cwd: str) -> Located | None:
+        """repos.locate, once per folder until `forget` (many sessions share a folder)."""
+        if cwd not in self._located:
+            self._located[cwd] = locate(cwd)
+        return self._located[cwd]
+
+    def forget(self) -> None:
+        """Look again: a folder may have become a checkout, a clone may have appeared (each sync starts so)."""
+        self._index = None
+        self._located = {}
 
     @property
     def index(self) -> CheckoutIndex:
@@ -207,7 +219,7 @@ class Checkouts:
 
     def __getstate__(self) -> dict:
         # Packing workers get the layout pickled: the index is not needed there.
-        return {**self.__dict__, "_index": None}
+        return {**self.__dict__, "_index": None, "_located": {}}
 
 
 def identity_of(text: str) -> str | None:

@@ -215,6 +215,7 @@ class SyncEngine:
         return exclusive(self.paths.lock_file, self.lock_timeout)
 
     def local_sessions(self) -> list[LocalSession]:
+        self.checkouts.forget()  # each listing or sync sees the checkouts as they are now
         return discover(self.paths.claude, MetaCache(self.paths.cache / "sessions.json"))
 
     def project_key(self, s: LocalSession) -> str | None:
@@ -284,6 +285,7 @@ class SyncEngine:
         return table
 
     def remote(self) -> list[RemoteEntry]:
+        self.checkouts.forget()
         with self._lock():
             self.backend.refresh()
             entries = self.backend.entries()
@@ -512,6 +514,7 @@ class SyncEngine:
 
     def pull(self, sel: Selection, progress: Progress | None = None, cancel: threading.Event | None = None) -> Summary:
         sel.check()
+        self.checkouts.forget()
         summary = Summary("pull")
         with self._lock():
             _ = self.backend  # under the lock, as in push

@@ -137,7 +137,7 @@ class DeviceLayout:
 
     def key_for(self, cwd: str) -> str:
         if self.checkouts is not None:
-            found = repos.locate(cwd)
+            found = self.checkouts.locate(cwd)
             if found is not None and found.tree.identity is not None:
                 return repo_key(found.tree.identity, found.sub)
         return project_key_for(cwd, self.projects_root, self.home, self.flavour)
@@ -145,7 +145,7 @@ class DeviceLayout:
     def keys_for(self, cwd: str) -> list[str]:
         """Every key a folder is known by: through each remote of its checkout, then by its place."""
         keys = []
-        if self.checkouts is not None and (found := repos.locate(cwd)) is not None:
+        if self.checkouts is not None and (found := self.checkouts.locate(cwd)) is not None:
             keys = [repo_key(ident, found.sub) for ident in found.tree.identities]
         try:
             keys.append(project_key_for(cwd, self.projects_root, self.home, self.flavour))

@@ -20,7 +20,6 @@ working out the identity of many sessions must not start a `git` per directory.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from dataclasses import dataclass
@@ -218,9 +217,8 @@ class Located:
     sub: str  # the path inside the work tree, '/'-separated, '' at the top
 
 
-@functools.lru_cache(maxsize=4096)
 def locate(cwd: str) -> Located | None:
-    """The work tree (with a remote) that holds `cwd`, and the path inside it; cached per process."""
+    """The work tree (with a remote) that holds `cwd`, and the path inside it."""
     top = find_top(cwd)
     if top is None:
         return None
