@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from claude_sync.format.errors import NotPortable
 from claude_sync.format.tokens import Flavour
 from claude_sync.project import DeviceLayout, NoCheckout, display_name, kind_of, repo_key, split_repo_key, validate_key
 from claude_sync.repos import WorkTree, locate, normalize_url, read_work_tree, remotes_in_config
+from tests.support.repos import git, make_origin
 
 # -- normalization ------------------------------------------------------------------------
 
@@ -155,23 +155,9 @@ def test_remotes_are_read_from_a_git_config():
     assert remotes_in_config(text) == {"upstream": "https://github.com/upstream/api.git", "origin": "git@github.com:me/api.git"}
 
 
-def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture
 def origin(tmp_path: Path) -> Path:
-    bare = tmp_path / "origin" / "api.git"
-    git("init", "-q", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
-    seed = tmp_path / "seed"
-    git("clone", "-q", str(bare), str(seed), cwd=tmp_path)
-    (seed / "sub").mkdir()
-    (seed / "sub" / "f").write_text("x")
-    git("add", ".", cwd=seed)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "seed", cwd=seed)
-    git("push", "-q", "origin", "HEAD:main", cwd=seed)
-    git("push", "-q", "origin", "HEAD:feature", cwd=seed)
-    return bare
+    return make_origin(tmp_path, "api.git", ("main", "feature"))
 
 
 def test_a_work_tree_its_worktrees_and_every_remote(tmp_path: Path, origin: Path):

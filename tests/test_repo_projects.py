@@ -6,7 +6,6 @@ Both are clones of one local bare "origin".
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,24 +14,12 @@ from claude_sync.engine import DONE, SKIPPED, Selection, SyncEngine
 from claude_sync.listing import remote_dicts
 from tests.support.claude_fixture import FixtureSession
 from tests.support.devices import Device
-
-
-def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+from tests.support.repos import git, make_origin
 
 
 @pytest.fixture
 def origin(tmp_path: Path) -> Path:
-    bare = tmp_path / "origin" / "acme-api.git"
-    git("init", "-q", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
-    seed = tmp_path / "seed"
-    git("clone", "-q", str(bare), str(seed), cwd=tmp_path)
-    (seed / "services" / "billing").mkdir(parents=True)
-    (seed / "services" / "billing" / "README").write_text("billing\n")
-    git("add", ".", cwd=seed)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "seed", cwd=seed)
-    git("push", "-q", "origin", "HEAD:main", cwd=seed)
-    return bare
+    return make_origin(tmp_path)
 
 
 @pytest.fixture(params=["git", "http"])
