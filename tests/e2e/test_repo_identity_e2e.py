@@ -24,6 +24,13 @@ from tests.support.repos import git, make_origin
 pytestmark = pytest.mark.e2e
 
 
+def checkout(origin: Path, top: Path, worktree: Path) -> dict[str, Path]:
+    """A clone at `top` with a worktree on `feature`: the three places a session runs in."""
+    git("clone", "-q", str(origin), str(top), cwd=top.parent.parent)
+    git("worktree", "add", "-q", str(worktree), "feature", cwd=top)
+    return {"top": top, "sub": top / "services" / "billing", "worktree": worktree}
+
+
 def test_sessions_follow_the_repository_to_another_checkout(
     make_machine, mock_api: MockMessagesAPI, backend_args, tmp_path: Path  # noqa: F811
 ) -> None:
@@ -34,11 +41,8 @@ def test_sessions_follow_the_repository_to_another_checkout(
 
     # A: a checkout under its projects root, and a worktree beside it.
     code_a = a.root / "code"
-    clone_a = code_a / "api"
-    git("clone", "-q", str(origin), str(clone_a), cwd=tmp_path)
-    worktree_a = code_a / "api-feature"
-    git("worktree", "add", "-q", str(worktree_a), "feature", cwd=clone_a)
-    places_a = {"top": clone_a, "sub": clone_a / "services" / "billing", "worktree": worktree_a}
+    code_a.mkdir()
+    places_a = checkout(origin, code_a / "api", code_a / "api-feature")
     mock_api.set_script([on_prompt(f"WORK-{k}", text(f"Worked in {k}.")) for k in places_a])
     sids = {k: a.run(f"WORK-{k}: go", cwd).check().session_id for k, cwd in places_a.items()}
     assert all(sids.values()), sids
@@ -50,11 +54,9 @@ def test_sessions_follow_the_repository_to_another_checkout(
 
     # B: the same repository somewhere else entirely, its worktree on `feature` too.
     elsewhere = b.root / "elsewhere"
-    clone_b = elsewhere / "acme-api-2"
-    git("clone", "-q", str(origin), str(clone_b), cwd=tmp_path)
-    worktree_b = elsewhere / "acme-api-2-feature"
-    git("worktree", "add", "-q", str(worktree_b), "feature", cwd=clone_b)
-    places_b = {"top": clone_b, "sub": clone_b / "services" / "billing", "worktree": worktree_b}
+    elsewhere.mkdir()
+    places_b = checkout(origin, elsewhere / "acme-api-2", elsewhere / "acme-api-2-feature")
+    clone_b = places_b["top"]
     set_token(b, configure, extra_env)
     claude_sync(
         b, "configure", "--device", "machine-b", "--projects-root", str(b.projects_root),
