@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from . import __version__
 from .config import Paths, load_config, update_config
 from .engine import Outcome, Selection, SyncEngine
-from .format.errors import SyncError, UsageError
+from .format.errors import ConfigError, SyncError, UsageError
 from .listing import human_size, local_groups, remote_dicts, short_time
 
 
@@ -37,6 +37,7 @@ def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
         hook_note=args.hook_note,
         hook_pull_timeout=args.hook_pull_timeout,
         search_roots=[os.path.abspath(os.path.expanduser(r)) for r in args.search_root] if args.search_root else None,
+        memory_projects=_memory_projects(args, paths),
     )
     f = paths.config_file
     if args.json:
@@ -47,6 +48,19 @@ def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
             if v is not None and k != "version":
                 print(f"  {k}: {v}")
     return 0
+
+
+def _memory_projects(args: argparse.Namespace, paths: Paths) -> list[str] | None:
+    """The opted-in projects after --sync-memory / --no-sync-memory; None when neither was given."""
+    if not (args.sync_memory or args.no_sync_memory):
+        return None
+    try:
+        current = load_config(paths).memory_projects
+    except ConfigError:
+        current = []
+    dropped = {k.strip("/") for k in args.no_sync_memory or []}
+    added = [k.strip("/") for k in args.sync_memory or []]
+    return [k for k in dict.fromkeys([*current, *added]) if k not in dropped]
 
 
 def cmd_sessions(args: argparse.Namespace, paths: Paths) -> int:
@@ -339,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--search-root", action="append", metavar="DIR",
         help="another folder with git checkouts, beside the projects root and home (repeat for more; replaces the list)",
     )
+    c.add_argument(
+        "--sync-memory", action="append", metavar="PROJECT_KEY",
+        help="also carry this project's memory (projects/<enc>/memory/) on push and pull; off by default (repeatable)",
+    )
+    c.add_argument("--no-sync-memory", action="append", metavar="PROJECT_KEY", help="stop carrying this project's memory")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_configure)
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from . import atomic
-from .format.errors import ConfigError
+from .format.errors import ConfigError, SyncError
 from .format.tokens import Flavour
 
 CONFIG_VERSION = 1
@@ -55,6 +55,20 @@ class Config(BaseModel):
     hook_note: bool = False
     # Where else this device keeps git checkouts, beside the projects root (checkouts.py).
     search_roots: list[str] = []
+    # Projects (keys) whose memory (projects/<enc>/memory/) this device sends and accepts; none by default.
+    memory_projects: list[str] = []
+
+    @field_validator("memory_projects")
+    @classmethod
+    def _memory_keys_ok(cls, v: list[str]) -> list[str]:
+        from .project import validate_key
+
+        for key in v:
+            try:
+                validate_key(key)
+            except SyncError as e:
+                raise ValueError(str(e)) from e
+        return list(dict.fromkeys(v))
 
     @field_validator("device")
     @classmethod

@@ -24,11 +24,12 @@ from .backends import Backend, PushItem, PushResult, open_backend
 from .backends.base import PartialPush
 from .checkouts import Checkouts, identity_of
 from .config import Config, Paths, this_flavour
-from .format.bundle import Bundle, content_digest, parse_time
-from .format.errors import NotPortable, SyncError, UsageError
+from .format.bundle import MEMORY_KIND, Bundle, content_digest, memory_object_id, parse_time
+from .format.errors import BundleError, NotPortable, SyncError, UsageError
 from .format.layout import is_session_folder_file
 from .format.locking import exclusive
 from .format.wire import RemoteEntry
+from .memory import apply_memory, memory_files, pack_memory
 from .merge import merged_bundle
 from .portable import Packer, layout_for, pack, render, render_title, session_branch
 from .project import SUB_SEPARATOR, DeviceLayout, NoCheckout, repo_key, split_repo_key
@@ -146,6 +147,11 @@ class _InFlight:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+def is_memory(e: RemoteEntry) -> bool:
+    """A project's memory object, stored beside the sessions (not a session)."""
+    return e.session_id == memory_object_id(e.project_key)
 
 
 def in_project(key: str | None, project: str) -> bool:
@@ -289,7 +295,11 @@ class SyncEngine:
         with self._lock():
             self.backend.refresh()
             entries = self.backend.entries()
-        return [e.model_copy(update={"title": render_title(e.title, e.project_key, self.layout)}) for e in entries]
+        return [
+            e.model_copy(update={"title": render_title(e.title, e.project_key, self.layout)})
+            for e in entries
+            if not is_memory(e)
+        ]
 
     # -- push --------------------------------------------------------------
 
@@ -354,6 +364,7 @@ class SyncEngine:
             self._packer = None
             done = self._land(flying, summary, state, done, total, progress)
             self._push_pending(pending, summary, state, done, total, progress)
+            self._push_memory(self._memory_keys([self.project_key(s) for s in chosen], sel), summary, state)
             state.save()
         return summary
 
@@ -526,6 +537,8 @@ class SyncEngine:
                     raise
                 summary.outcomes.append(Outcome("*", FAILED, str(e)))
                 return summary
+            memory = {e.session_id: e for e in entries if is_memory(e)}
+            entries = [e for e in entries if not is_memory(e)]
             if sel.all:
                 chosen = list(entries)
             elif sel.project is not None:
@@ -564,8 +577,82 @@ class SyncEngine:
                 summary.outcomes.append(out)
                 if progress:
                     progress(i, len(chosen), out)
+            self._pull_memory(self._memory_keys([e.project_key for e in chosen], sel), memory, summary, state)
             state.save()
         return summary
+
+    # -- project memory (opt-in per project, its own object) ------------------
+
+    def _memory_keys(self, keys: Iterable[str | None], sel: Selection) -> list[str]:
+        """The opted-in projects a sync touches: those of its sessions, and the one it names."""
+        touched = {k for k in keys if k}
+        if sel.project is not None:
+            touched.update(k.strip("/") for k in self.project_keys(sel.project))
+        return sorted(touched & set(self.config.memory_projects))
+
+    def _project_folder(self, key: str) -> Path:
+        return claude_home.find_project_folder(self.paths.claude / "projects", self.layout.cwd_for(key))
+
+    def _push_memory(self, keys: list[str], summary: Summary, state: SyncState) -> None:
+        if not keys:
+            return
+        remote = {e.session_id: e for e in self.backend.entries()}
+        for key in keys:
+            mid = memory_object_id(key)
+            out = Outcome(mid, SKIPPED, "", key, f"project memory of {key}")
+            try:
+                folder = self._project_folder(key)
+                b = pack_memory(folder, key, self.layout, self.config.device)
+                r = remote.get(mid)
+                if b is None:
+                    out.reason = "no project memory on this device"
+                elif r is not None and r.content_sha256 == content_digest(b):
+                    state.record(mid, r.content_sha256, memory_files(folder))
+                    out.reason = "up to date"
+                elif r is not None and r.content_sha256 != state.content(mid) and not self._force:
+                    out.reason = "the project memory on the remote changed on another device; pull it first (or push --force)"
+                else:
+                    results = self.backend.push([PushItem(b, r.content_sha256 if r else None, self._force)])
+                    if results.get(mid) is PushResult.PUSHED:
+                        state.record(mid, content_digest(b), memory_files(folder))
+                        out.status, out.reason = DONE, "project memory pushed"
+                    else:
+                        out.reason = "the project memory on the remote changed meanwhile; pull it first"
+            except SyncError as e:
+                out.status, out.reason = FAILED, str(e)
+            except OSError as e:
+                out.status, out.reason = FAILED, f"cannot read the project memory: {e}"
+            summary.outcomes.append(out)
+
+    def _pull_memory(self, keys: list[str], memory: dict[str, RemoteEntry], summary: Summary, state: SyncState) -> None:
+        for key in keys:
+            mid = memory_object_id(key)
+            r = memory.get(mid)
+            if r is None:
+                continue
+            out = Outcome(mid, SKIPPED, "", key, f"project memory of {key}")
+            try:
+                folder = self._project_folder(key)
+                local = pack_memory(folder, key, self.layout, self.config.device)
+                if local is not None and content_digest(local) == r.content_sha256:
+                    state.record(mid, r.content_sha256, memory_files(folder))
+                    out.reason = "up to date"
+                elif local is not None and state.content(mid) == r.content_sha256:
+                    out.reason = "the project memory changed here since the last sync; push it"
+                else:
+                    b = self.backend.fetch(mid)
+                    if b.manifest.kind != MEMORY_KIND or b.manifest.project_key != key:
+                        raise BundleError(f"{mid} on the remote is not the project memory of {key}")
+                    written, backup = apply_memory(b, folder, self.layout, self.paths.claude, self.paths.backups)
+                    after = pack_memory(folder, key, self.layout, self.config.device)
+                    state.record(mid, r.content_sha256, memory_files(folder), local=content_digest(after) if after else None)
+                    out.status = DONE
+                    out.reason = f"project memory: {written} file(s) written" + (" (replaced files backed up)" if backup else "")
+            except SyncError as e:
+                out.status, out.reason = FAILED, str(e)
+            except OSError as e:
+                out.status, out.reason = FAILED, f"cannot write the project memory: {e}"
+            summary.outcomes.append(out)
 
     def _pull_one(self, e: RemoteEntry, local: LocalSession | None, state: SyncState) -> Outcome:
         sid = e.session_id

@@ -41,6 +41,29 @@ def new_backup_dir(backups: Path, session_id: str) -> Path:
     return d
 
 
+def back_up(files: list[Path], backups: Path, claude_dir: Path, owner: str, reason: str) -> Path | None:
+    """Copy `files` into a new backup folder (with its backup.json) before they are replaced; None when none."""
+    if not files:
+        return None
+    backup_dir = new_backup_dir(backups, owner)
+    saved = []
+    for src in files:
+        rel = src.relative_to(claude_dir) if src.is_relative_to(claude_dir) else Path(src.name)
+        dst = backup_dir / "files" / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+        saved.append(rel.as_posix())
+    info = {
+        "session_id": owner,
+        "created": datetime.now(timezone.utc).isoformat(),
+        "reason": reason,
+        "claude_dir": str(claude_dir),
+        "files": saved,
+    }
+    atomic.write_text(backup_dir / "backup.json", json.dumps(info, indent=1))
+    return backup_dir
+
+
 def write_restore(plan: RestorePlan, backups: Path, reason: str) -> Path | None:
     """Write the plan; returns the backup folder when anything was backed up."""
     targets = plan.targets()
@@ -54,24 +77,7 @@ def write_restore(plan: RestorePlan, backups: Path, reason: str) -> Path | None:
         if old == new or (is_log(name) and new.startswith(old)):
             continue  # nothing of the old content is lost
         to_backup.append(path)
-    backup_dir = None
-    if to_backup:
-        backup_dir = new_backup_dir(backups, plan.session_id)
-        saved = []
-        for src in to_backup:
-            rel = src.relative_to(plan.claude_dir) if src.is_relative_to(plan.claude_dir) else Path(src.name)
-            dst = backup_dir / "files" / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-            saved.append(rel.as_posix())
-        info = {
-            "session_id": plan.session_id,
-            "created": datetime.now(timezone.utc).isoformat(),
-            "reason": reason,
-            "claude_dir": str(plan.claude_dir),
-            "files": saved,
-        }
-        atomic.write_text(backup_dir / "backup.json", json.dumps(info, indent=1))
+    backup_dir = back_up(to_backup, backups, plan.claude_dir, plan.session_id, reason)
     order = sorted(targets, key=lambda n: n == TRANSCRIPT)  # transcript last
     for name in order:
         path = targets[name]

@@ -16,8 +16,9 @@ import io
 import json
 import os
 import tarfile
+import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -25,7 +26,7 @@ from typing import Any, BinaryIO
 from pydantic import BaseModel, ValidationError
 
 from .errors import BundleError
-from .layout import check_logical
+from .layout import MEMORY, check_logical
 from .tokens import Context, Flavour
 
 # ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main
@@ -53,8 +54,20 @@ class FileEntry(BaseModel):
     text: bool = True  # False: carried verbatim (not UTF-8), never rewritten
 
 
+SESSION_KIND = "session"
+# A project's memory: its own object per project, stored beside the sessions under memory_object_id(key).
+MEMORY_KIND = "project-memory"
+_MEMORY_NAMESPACE = uuid.UUID("6f1d2a8e-6c57-4f5e-9d0b-1c3f0a7e5b21")
+
+
+def memory_object_id(project_key: str) -> str:
+    """The id under which a project's memory is stored beside its sessions (one per project key)."""
+    return str(uuid.uuid5(_MEMORY_NAMESPACE, "project-memory:" + project_key))
+
+
 class Manifest(BaseModel):
     format: int = FORMAT
+    kind: str = SESSION_KIND  # or MEMORY_KIND (see check_kind)
     session_id: str
     project_key: str
     device: str
@@ -69,6 +82,22 @@ class Manifest(BaseModel):
 
     def to_json(self) -> bytes:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8")
+
+
+def check_kind(manifest: Manifest, names: Iterable[str]) -> None:
+    """A session carries only names it owns; a memory object only memory files, under its project's id."""
+    names = list(names)
+    memory = [n for n in names if n.split("/", 1)[0] == MEMORY]
+    if manifest.kind == SESSION_KIND:
+        if memory:
+            raise BundleError(f"a session bundle may not carry project memory ({memory[0]!r})")
+    elif manifest.kind == MEMORY_KIND:
+        if len(memory) != len(names):
+            raise BundleError("a project memory bundle may carry only memory files")
+        if manifest.session_id != memory_object_id(manifest.project_key):
+            raise BundleError(f"{manifest.session_id} is not the memory object of project {manifest.project_key!r}")
+    else:
+        raise BundleError(f"unknown bundle kind {manifest.kind!r}")
 
 
 def sha256(data: bytes | memoryview) -> str:
@@ -107,6 +136,7 @@ class Bundle:
     def build(cls, manifest: Manifest, files: dict[str, bytes], binary: set[str] = frozenset()) -> Bundle:  # type: ignore[assignment]
         for name in files:
             check_logical(name)
+        check_kind(manifest, files)
         manifest = manifest.model_copy(
             update={
                 "files": [
@@ -417,6 +447,7 @@ def _checked_manifest(
         entry = listed[name]
         if size != entry.size or digest != entry.sha256:
             raise BundleError(f"bundle file {name[len(FILES_PREFIX) :]!r} does not match its manifest checksum")
+    check_kind(manifest, [e.path for e in manifest.files])
     return manifest
 
 

@@ -11,6 +11,10 @@ restore (writing) map them onto a device's config dir:
     tasks/<name>              tasks/<sid>/<name>            (lock files skipped)
     todos/<name>              todos/<sid>-agent-*.json      (older clients)
 
+A project's memory travels as its own object (bundle kind "project-memory"), named
+
+    memory/<rest>             projects/<enc>/memory/<rest>
+
 Standard library only: the SessionEnd hook's fast path imports this module.
 """
 
@@ -27,7 +31,9 @@ LEGACY_AGENTS = "legacy-agents"  # agent-*.jsonl beside the transcript, written 
 FILE_HISTORY = "file-history"
 TASKS = "tasks"
 TODOS = "todos"  # written by older clients only
-HEADS = frozenset({SESSION_DIR, LEGACY_AGENTS, FILE_HISTORY, TASKS, TODOS})
+# A project's memory (projects/<enc>/memory/): only in a project memory object, never in a session's bundle.
+MEMORY = "memory"
+HEADS = frozenset({SESSION_DIR, LEGACY_AGENTS, FILE_HISTORY, TASKS, TODOS, MEMORY})
 LOG_SUFFIX = ".jsonl"
 
 # The one spelling of a session id: a UUID as the client writes it, lower case.
