@@ -75,9 +75,23 @@ def _engine(paths: Paths, options: SidecarOptions) -> SyncEngine:
 def list_remote(paths: Paths, options: SidecarOptions) -> dict[str, Any]:
     engine = _engine(paths, options)
     try:
-        return {"entries": camel(remote_dicts(engine.remote()))}
+        return {"entries": camel(remote_dicts(engine.remote(), engine.layout))}
     finally:
         engine.close()
+
+
+def repositories(paths: Paths) -> dict[str, Any]:
+    """Each repository this device knows and the folder its sessions go to (or none)."""
+    return {"repositories": camel(SyncEngine(load_config(paths), paths).repository_map())}
+
+
+def map_repository(paths: Paths, repository: str, folder: str | None) -> dict[str, Any]:
+    engine = SyncEngine(load_config(paths), paths)
+    if folder:
+        engine.pin(repository, folder)
+    else:
+        engine.unpin(repository)
+    return {"repositories": camel(engine.repository_map())}
 
 
 def sync(

@@ -28,6 +28,7 @@ from .models import (
     CancelParams,
     ConfigureParams,
     HooksParams,
+    MapRepositoryParams,
     NoParams,
     SetTokenParams,
     SidecarOptions,
@@ -122,6 +123,22 @@ async def list_remote(ls: Sidecar, params: Any) -> dict[str, Any]:
     """The sessions on the remote, after a refresh."""
     parse(NoParams, params)
     return await _blocking(actions.list_remote, ls.paths, ls.options)
+
+
+@server.feature("claudeSync/repositories")
+async def repositories(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """The repositories this device knows, and where each one's sessions go."""
+    parse(NoParams, params)
+    return await _blocking(actions.repositories, ls.paths)
+
+
+@server.feature("claudeSync/mapRepository")
+async def map_repository(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Pin (or, with folder null, unpin) this device's checkout of a repository."""
+    p = parse(MapRepositoryParams, params)
+    result = await _blocking(actions.map_repository, ls.paths, p.repository, p.folder)
+    ls.changed("remote")
+    return result
 
 
 async def _sync(ls: Sidecar, action: Literal["push", "pull"], params: Any) -> dict[str, Any]:
