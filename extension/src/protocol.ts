@@ -11,6 +11,8 @@ export const Method = {
   pull: 'claudeSync/pull',
   cancel: 'claudeSync/cancel',
   hooks: 'claudeSync/hooks',
+  repositories: 'claudeSync/repositories',
+  mapRepository: 'claudeSync/mapRepository',
 } as const;
 
 export const Notification = {
@@ -93,6 +95,23 @@ export interface RemoteEntry {
   size: number;
   contentSha256: string;
   sha256: string;
+  /** The repository's short name (plus the subfolder), else the key; absent from older sidecars. */
+  projectName?: string;
+  projectKind?: 'repository' | 'projects root' | 'home';
+  repository?: string | null;
+  /** Where a pull puts the session on this device; null: `placement` says why ("no local checkout"). */
+  localFolder?: string | null;
+  placement?: string;
+}
+
+/** A repository this device knows, and the folder its sessions go to. */
+export interface Repository {
+  identity: string;
+  key: string;
+  name: string;
+  folder: string | null;
+  pinned: boolean;
+  checkouts: string[];
 }
 
 /** Exactly one of the three. */

@@ -52,16 +52,24 @@ export class LocalSessionItem extends TreeItem {
 }
 
 export class RemoteProjectItem extends TreeItem {
+  /** The repository the project belongs to (its sessions go to this device's checkout of it), if any. */
+  readonly repository: string | undefined;
+
   constructor(
     readonly projectKey: string,
     readonly entries: RemoteEntry[],
   ) {
-    super(projectKey, TreeItemCollapsibleState.Expanded);
+    const first = entries[0];
+    super(first?.projectName ?? projectKey, TreeItemCollapsibleState.Expanded);
     this.id = `remote-project:${projectKey}`;
-    this.description = plural(entries.length, 'session');
-    this.tooltip = projectKey;
-    this.iconPath = new ThemeIcon('folder');
-    this.contextValue = 'remoteProject';
+    this.repository = first?.repository ?? undefined;
+    const where = first?.localFolder ?? first?.placement;
+    this.description = plural(entries.length, 'session') + (this.repository && where ? ` · ${where}` : '');
+    this.tooltip = this.repository
+      ? `${projectKey}\nrepository ${this.repository}\n${first?.localFolder ? `goes to ${first.localFolder}` : (first?.placement ?? '')}`
+      : projectKey;
+    this.iconPath = new ThemeIcon(this.repository ? 'repo' : 'folder');
+    this.contextValue = this.repository ? 'remoteProject.repository' : 'remoteProject';
   }
 }
 
