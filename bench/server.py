@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from claude_sync.format import version, wire
+
 from .context import Run
 from .env import BenchEnv, fresh_dir
 from .measure import RssSampler, cpu_seconds, percentile, rss_kb
@@ -151,7 +153,8 @@ def load(url: str, token: str, bundles: list[tuple[str, bytes]], pushers: int) -
     start = threading.Barrier(pushers + 1)
 
     def pusher(mine: list[tuple[str, bytes]]) -> None:
-        with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
+        headers = {"Authorization": f"Bearer {token}", wire.FORMAT: str(version.FORMAT_VERSION)}
+        with httpx.Client(base_url=url, timeout=120, headers=headers) as client:
             start.wait()
             for sha, data in mine:
                 t = time.perf_counter()
@@ -210,7 +213,7 @@ def run(ctx: Run) -> list[Result]:
     token = server.add_user("bench")
     with server:
         warm = make_bundles(ctx, 1, 256 * 1024)[0]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}", wire.FORMAT: str(version.FORMAT_VERSION)}
         httpx.post(
             f"{server.url}/api/sessions/push",
             content=warm[1],
