@@ -134,3 +134,30 @@ def test_the_folder_a_client_runs_in_selects_its_repositorys_sessions_through_an
     assert [(o.session_id, o.status) for o in pulled.outcomes] == [(mine.session_id, DONE)]
     assert other.session_id not in {o.session_id for o in pulled.outcomes}
     assert FixtureSession(b.paths.claude, str(clone_b / "services"), mine.session_id).transcript.is_file()
+
+
+def test_session_start_pulls_the_sessions_of_the_repository_it_runs_in_wherever_it_is(devices, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The real hook, through its launcher: B's client starts in its own checkout, under home only."""
+    from claude_sync import hooks
+    from tests.support.hook_waits import wait_for, wait_settled
+    from tests.test_hooks_runner import run_hook
+
+    a, b = devices
+    origin = make_origin(tmp_path)
+    clone_a = a.projects / "api"
+    git("clone", "-q", str(origin), str(clone_a), cwd=tmp_path)
+    s = FixtureSession(a.paths.claude, str(clone_a / "services")).user("hi").assistant("ok").write()
+    a.push()
+    clone_b = b.home / "elsewhere" / "acme-api-2"  # not under B's projects root: found under home
+    git("clone", "-q", str(origin), str(clone_b), cwd=tmp_path)
+    hooks.install(b.paths)
+    payload = {
+        "session_id": "00000000-0000-4000-8000-000000000000", "transcript_path": "", "cwd": str(clone_b),
+        "hook_event_name": "SessionStart", "source": "startup",
+    }
+    run = run_hook(b, "session-start", payload)
+    assert run.returncode == 0 and run.stdout == b"", run.stderr
+    pulled = FixtureSession(b.paths.claude, str(clone_b / "services"), s.session_id).transcript
+    wait_for(pulled.exists, "the pulled transcript")
+    wait_settled(b.paths.data)
+    assert str(clone_b / "services") in pulled.read_text() and str(a.home) not in pulled.read_text()

@@ -12,6 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.transport.requests import REQUESTS_TRANSPORT, binary_serializer
 
+from claude_sync.format.version import FORMAT_VERSION
+from claude_sync.format.wire import FORMAT
+
 if TYPE_CHECKING:
     from tests.support.sync_server import SyncServer
 
@@ -56,7 +59,7 @@ def test_no_request_against_the_published_schema_makes_a_server_error(sync_serve
             database=None,
         )
         def check(case) -> None:  # type: ignore[no-untyped-def]
-            response = case.call(headers={"Authorization": f"Bearer {sync_server.token}"}, timeout=30)
+            response = case.call(headers={"Authorization": f"Bearer {sync_server.token}", FORMAT: str(FORMAT_VERSION)}, timeout=30)
             seen.append(f"{case.method} {response.status_code}")
             assert response.status_code < 500, (
                 f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:500]}"

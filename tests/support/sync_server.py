@@ -24,6 +24,7 @@ import pytest
 
 from claude_sync import credentials
 from claude_sync.backends.http import HttpBackend
+from claude_sync.format import version, wire
 from claude_sync.server.sqlite_storage import SqliteStorage
 from claude_sync.server.storage import Storage
 from claude_sync.server.stores import open_storage
@@ -98,6 +99,7 @@ class SyncServer(ServerProcess):
         """A raw HTTP client; token None: the default user's, "" none at all."""
         token = self.token if token is None else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers[wire.FORMAT] = str(version.FORMAT_VERSION)  # as a current device says (older ones cannot write)
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def backend(self, token: str | None = None, **kw: object) -> HttpBackend:
