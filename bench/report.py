@@ -51,6 +51,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.0f} B"
     if unit == "MB/s":
         return f"{value:.1f} MB/s"
+    if unit == "writes/s":
+        return f"{value:.1f} writes/s"
     if unit == "files":
         return f"{value:.0f} files"
     return f"{value:g} {unit}".strip()

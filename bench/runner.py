@@ -78,9 +78,21 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["replicas"]:  # the team-scale load test has options of its own (bench/replicas.py)
+        from . import replicas
+
+        return replicas.main(argv[1:])
+    if argv[:1] == ["sizing"]:  # database size per user-month (bench/sizing.py)
+        from . import sizing
+
+        return sizing.main(argv[1:])
+
     p = argparse.ArgumentParser(prog="python -m bench", description="Benchmarks of claude-sync at realistic scale.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="generate (or reuse) the corpus and measure every figure")
+    sub.add_parser("replicas", help="the team-scale load test: replicas on PostgreSQL beside SQLite (--help)")
+    sub.add_parser("sizing", help="database size per user-month, PostgreSQL and SQLite (--help)")
     g = sub.add_parser("generate", help="only generate (or check) the corpus of a preset")
     for x in (r, g):
         x.add_argument("--preset", choices=sorted(PRESETS), default="default")

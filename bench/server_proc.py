@@ -14,14 +14,21 @@ from .env import CODE
 
 class ServerProcess(_ServerProcess):
     def __init__(
-        self, data: Path, env: dict[str, str], *, max_bundle_bytes: int | None = None, command: list[str] | None = None
+        self,
+        data: Path,
+        env: dict[str, str],
+        *,
+        max_bundle_bytes: int | None = None,
+        command: list[str] | None = None,
+        database: str | None = None,
     ) -> None:
-        super().__init__(data, env=env, cwd=CODE, max_bundle_bytes=max_bundle_bytes, command=command)
+        super().__init__(data, env=env, cwd=CODE, max_bundle_bytes=max_bundle_bytes, command=command, database=database)
 
     def add_user(self, name: str) -> str:
         """A token for a new user, through the same command an administrator runs."""
         r = subprocess.run(
-            [sys.executable, "-m", "claude_sync", "server", "add-user", name, "--data", str(self.data)],
+            [sys.executable, "-m", "claude_sync", "server", "add-user", name]
+            + (["--database", self.database] if self.database else ["--data", str(self.data)]),
             env=self.env,
             cwd=self.cwd,
             capture_output=True,

@@ -198,7 +198,22 @@ def cmd_demo(args: argparse.Namespace, paths: Paths) -> int:
     return run_demo(keep=args.keep)
 
 
+def _server_stack() -> None:
+    """The sync server's libraries are an optional extra: the client, the hooks and the VS Code
+    sidecar do without them."""
+    import importlib.util
+
+    from .format.errors import ConfigError
+
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(
+            f"the sync server needs {' and '.join(missing)}: pip install 'claude-sync-sessions[server]'"
+        )
+
+
 def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
+    _server_stack()
     from .server.admin import store_location
     from .server.serve import serve
 
@@ -216,6 +231,7 @@ def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_server(args: argparse.Namespace, paths: Paths) -> int:
+    _server_stack()
     from .server.admin import run
 
     return run(args)

@@ -42,6 +42,9 @@ from .versions import Relation, compare
 log = logging.getLogger(__name__)
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+# The reason of a session skipped because its working directory has no place on other devices:
+# not a failure (nothing went wrong, and retrying does not help). Summaries count these apart.
+NOT_PORTABLE = "not portable"
 CONFLICT_ROUNDS = 3
 # A bulk push goes out in about PUSH_BATCHES batches (a commit each, for Git) within these bounds:
 # memory stays bounded, and packing the next batch overlaps with sending this one.
@@ -439,6 +442,9 @@ class SyncEngine:
         sid = s.session_id
         key = self.project_key(s)
         base = Outcome(sid, SKIPPED, "", key, s.meta.title)
+        if key is None:
+            base.reason = f"{NOT_PORTABLE}: {self._not_portable_why(s)}"
+            return base, None
         try:
             if self._unchanged(s, r, state):
                 base.reason = "up to date"
@@ -480,6 +486,15 @@ class SyncEngine:
             return Outcome(sid, FAILED, str(e), key, s.meta.title), None
         except OSError as e:
             return Outcome(sid, FAILED, f"cannot read the session: {e}", key, s.meta.title), None
+
+    def _not_portable_why(self, s: LocalSession) -> str:
+        if not s.cwd:
+            return "it records no working directory"
+        try:
+            self.layout.key_for(s.cwd)
+        except (NotPortable, ValueError) as e:
+            return str(e)
+        return s.cwd
 
     def _unchanged(self, s: LocalSession, r: RemoteEntry | None, state: SyncState) -> bool:
         """The remote holds what this device last synced, and the local files did not change since."""

@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY_VERSIONS=${PY_VERSIONS:-"3.10 3.11 3.12 3.13 3.14"}
+LEAVE_OUT=${LEAVE_OUT:-"SecretStorage cryptography cffi pycparser jeepney isal"}
 python=${PYTHON:-}
 if [ -z "$python" ]; then
   if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=python3; fi
@@ -68,6 +69,27 @@ for target in "${targets[@]}"; do
   # shellcheck disable=SC2086
   pipx "$oldest" --target "$libs/common" "$wheel"
   rm -rf "$libs/common/bin"
+  # What the sidecar can do without, left out to keep the package lean (each is optional in the code):
+  # SecretStorage and its cryptography/cffi/jeepney (6 MB) give keyring the Linux secret service, but the
+  # extension keeps the token in VS Code's secret storage and hands it over, and the hooks then read it
+  # from the 0600 token file; isal speeds up verifying bundles, where zlib gives the same result.
+  "$python" - "$libs/common" $LEAVE_OUT <<'PY'
+import shutil, sys
+from pathlib import Path
+common, leave_out = Path(sys.argv[1]), {n.lower().replace("-", "_") for n in sys.argv[2:]}
+for info in sorted(common.glob("*.dist-info")):
+    name = info.name[: -len(".dist-info")].rsplit("-", 1)[0].lower().replace("-", "_")
+    if name not in leave_out:
+        continue
+    for line in (info / "RECORD").read_text().splitlines():
+        f = common / line.split(",")[0]
+        if line.strip() and not line.startswith("..") and f.is_file():
+            f.unlink()
+    shutil.rmtree(info, ignore_errors=True)
+for d in sorted((p for p in common.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+    if not any(d.iterdir()):
+        d.rmdir()
+PY
   # Distributions compiled for one Python version (pydantic-core, cffi) move to cpXY/, and are
   # installed again, same version, for each other Python.
   specific=$("$python" - "$libs" "cp${oldest/./}" <<'PY'

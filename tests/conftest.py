@@ -9,7 +9,7 @@ import pytest
 from tests.support.devices import Device
 
 # Real git remotes over SSH and HTTP, and the real sync server, for every test directory.
-pytest_plugins = ["tests.support.fixtures", "tests.support.sync_server"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.sync_server", "tests.support.sidecar_client"]
 
 
 @pytest.fixture(autouse=True)

@@ -302,7 +302,7 @@ def _env() -> dict[str, str]:
 def test_readiness_fails_while_the_database_is_unreachable(replicas, database_url: str, postgres_cluster):
     [a] = replicas(1)
     db = database_url.rsplit("/", 1)[1]
-    with httpx.Client(base_url=a.url) as c:
+    with httpx.Client(base_url=a.url, timeout=60) as c:
         assert c.get("/readyz").status_code == 200
         admin = postgres_cluster.url()
         sql(admin, f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
@@ -311,6 +311,9 @@ def test_readiness_fails_while_the_database_is_unreachable(replicas, database_ur
             r = c.get("/readyz")
             assert r.status_code == 503 and r.json()["status"] == "storage_unavailable"
             assert c.get("/healthz").status_code == 200  # alive: a balancer stops sending, nothing restarts it
+            lost = c.get("/api/sessions", headers={"Authorization": f"Bearer {a.token}"})
+            assert lost.status_code == 503 and lost.json()["error"] == "unavailable"  # clients retry a 503
+            assert lost.headers["Retry-After"] == "1"
         finally:
             sql(admin, f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
         wait_until(lambda: c.get("/readyz").status_code == 200, "the replica to be ready again")
@@ -478,3 +481,16 @@ def test_a_postgres_store_is_backed_up_with_pg_dump_and_restored_with_pg_restore
             assert hashlib.sha256(download(restored, sid)).hexdigest() == sha
         fresh = restored.device(tmp_path / "m", "gamma", "code")
         assert fresh.pull().count("done") == 3
+
+
+def test_a_database_migrated_by_a_newer_server_or_unreachable_is_refused_plainly(database_url: str):
+    from claude_sync.server.pg_storage import PostgresStorage
+    from claude_sync.server.storage import StorageError
+
+    PostgresStorage(database_url).close()
+    sql(database_url, "INSERT INTO schema_migrations VALUES (99, 0)")
+    with pytest.raises(StorageError, match="newer claude-sync server"):
+        PostgresStorage(database_url)
+    with pytest.raises(StorageError, match="cannot reach the database") as unreachable:
+        PostgresStorage("postgresql://someone:hunter2@127.0.0.1:1/nowhere")
+    assert "hunter2" not in str(unreachable.value)

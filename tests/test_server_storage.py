@@ -107,3 +107,26 @@ def test_a_data_dir_from_a_newer_server_is_refused(tmp_path: Path):
     con.close()
     with pytest.raises(StorageError, match="newer"):
         SqliteStorage(tmp_path / "d")
+
+
+def test_a_schema_1_data_dir_is_migrated_and_its_tokens_keep_working(tmp_path: Path):
+    import sqlite3
+
+    from claude_sync.server import sqlite_storage
+    from claude_sync.server.auth import token_hash
+
+    (tmp_path / "d").mkdir()
+    con = sqlite3.connect(tmp_path / "d" / "index.sqlite3")
+    con.executescript(sqlite_storage._SCHEMA)  # what a server before named tokens wrote
+    con.execute("INSERT INTO meta VALUES ('schema', '1')")
+    con.execute("INSERT INTO users VALUES ('alice', 0)")
+    con.execute("INSERT INTO tokens VALUES (?, 'alice', 0)", (token_hash("old-token"),))
+    con.commit()
+    con.close()
+    store = SqliteStorage(tmp_path / "d")
+    assert store.user_for_token("old-token") == "alice"
+    assert [t.name for t in store.tokens("alice")] == ["token-1"]
+    [alice] = store.users()
+    assert (alice.quota_bytes, alice.retention_days, alice.encrypted) == (None, None, False)
+    SqliteStorage(tmp_path / "d")  # opening it again changes nothing
+    assert store.revoke("alice", "token-1") == 1 and store.user_for_token("old-token") is None

@@ -19,30 +19,7 @@ from pygls.exceptions import JsonRpcException
 from claude_sync.format.locking import exclusive
 from tests.support.claude_fixture import rich_session
 from tests.support.devices import Device
-from tests.support.sidecar_client import RawJsonRpc, SidecarClient
-
-StartSidecar = Callable[..., Awaitable[SidecarClient]]
-
-
-@pytest.fixture
-async def sidecar() -> AsyncIterator[StartSidecar]:
-    """Start a sidecar for a device; every one started is shut down after the test."""
-    started: list[SidecarClient] = []
-
-    async def start(device: Device, **options: Any) -> SidecarClient:
-        client = await SidecarClient(device, options or None).start()
-        started.append(client)
-        return client
-
-    yield start
-    for client in started:
-        await client.stop()
-
-
-async def rpc_error(request: Awaitable[Any]) -> JsonRpcException:
-    with pytest.raises(JsonRpcException) as e:
-        await request
-    return e.value
+from tests.support.sidecar_client import RawJsonRpc, rpc_error
 
 
 def unconfigured(tmp_path: Path) -> Device:
@@ -71,7 +48,14 @@ async def test_status_is_unconfigured_until_configure_writes_config_json(sidecar
         "projectsRoot": str(dev.projects),
         "backend": "git",
         "gitRepoUrl": str(bare_remote),
+        "gitBranch": "main",
         "serverUrl": None,
+        "caBundle": None,
+        "hookPullTimeout": 5.0,
+    }
+    assert status["configFile"] == str(dev.paths.config_file) and status["claudeDir"] == str(dev.paths.claude)
+    assert status["remote"] == {
+        "backend": "git", "url": str(bare_remote), "branch": "main", "label": f"Git (main) · {bare_remote}", "fetchedAt": None,
     }
     assert ("changed", {"what": "config"}) in c.events
     on_disk = json.loads(dev.paths.config_file.read_text())
@@ -90,9 +74,27 @@ async def test_configure_changes_only_what_it_is_given_like_the_cli(sidecar, tmp
         "projectsRoot": str(dev.projects),
         "backend": "server",
         "gitRepoUrl": "git@example.invalid:me/sessions.git",
+        "gitBranch": "main",
         "serverUrl": "https://sync.example.invalid",
+        "caBundle": None,
+        "hookPullTimeout": 5.0,
     }
     assert dev.cli_json("configure")["server_url"] == "https://sync.example.invalid"
+
+
+async def test_configure_sets_branch_ca_bundle_and_hook_timeout_and_unsets_on_request(sidecar, tmp_path):
+    dev = Device(tmp_path, "alpha", "code", git_url="git@example.invalid:me/sessions.git")
+    c = await sidecar(dev)
+    config = (await c.request(
+        "claudeSync/configure", {"gitBranch": "sessions", "caBundle": "~/ca.pem", "hookPullTimeout": 12}
+    ))["config"]
+    assert (config["gitBranch"], config["caBundle"], config["hookPullTimeout"]) == ("sessions", str(dev.home / "ca.pem"), 12.0)
+    config = (await c.request("claudeSync/configure", {"unset": ["caBundle"]}))["config"]
+    assert config["caBundle"] is None and config["gitBranch"] == "sessions"
+    on_disk = json.loads(dev.paths.config_file.read_text())
+    assert (on_disk["git_branch"], on_disk["ca_bundle"], on_disk["hook_pull_timeout"]) == ("sessions", None, 12.0)
+    err = await rpc_error(c.request("claudeSync/configure", {"hookPullTimeout": 600}))
+    assert err.code == -32602 and err.data["problems"][0]["field"] == "hookPullTimeout"
 
 
 async def test_first_configure_without_projects_root_is_a_config_error(sidecar, tmp_path):
@@ -114,6 +116,7 @@ async def test_broken_config_json_shows_in_status_and_stops_listing(sidecar, tmp
     assert status["configured"] is False and "not a valid configuration" in status["configError"]
     err = await rpc_error(c.request("claudeSync/listLocal"))
     assert err.code == -32001 and err.data["code"] == "config_error"
+    assert [r["id"] for r in err.data["remedies"]] == ["configureDevice", "showDetails"]
 
 
 # -- listing -------------------------------------------------------------------
@@ -141,7 +144,8 @@ async def test_list_local_groups_sessions_by_project_with_camel_case_fields(side
 async def test_list_remote_of_an_empty_repository_is_empty(sidecar, devices):
     a, _ = devices
     c = await sidecar(a)
-    assert await c.request("claudeSync/listRemote") == {"entries": []}
+    listing = await c.request("claudeSync/listRemote")
+    assert listing["entries"] == [] and listing["configured"] is True
 
 
 # -- push and pull ---------------------------------------------------------------
@@ -247,11 +251,15 @@ async def test_a_failing_session_is_in_the_summary_and_the_batch_goes_on(sidecar
     }
     assert by_id[good.session_id]["status"] == "done" and (summary["done"], summary["failed"]) == (1, 1)
 
+    assert summary["text"] == "Upload: 1 done, 1 failed."
+
     summary = await c.request("claudeSync/push", {"operationId": "all", "all": True})
     by_id = {o["sessionId"]: o for o in summary["outcomes"]}
-    assert by_id[stray.session_id]["status"] == "failed" and by_id[stray.session_id]["reason"]
-    assert by_id[good.session_id]["status"] == "skipped"
-    assert [p["status"] for p in c.notes("progress")][-2:].count("failed") == 1
+    # Not portable is not a failure: nothing went wrong, and trying again would not change it.
+    assert by_id[stray.session_id]["status"] == "skipped" and by_id[stray.session_id]["reason"].startswith("not portable: ")
+    assert by_id[good.session_id]["status"] == "skipped" and by_id[good.session_id]["reason"] == "up to date"
+    assert (summary["failed"], summary["upToDate"], summary["notPortable"]) == (0, 1, 1)
+    assert summary["text"] == "Upload: 0 done, 1 up to date, 1 skipped, not portable."
 
 
 async def test_cancel_skips_the_sessions_not_yet_started(sidecar, devices):
@@ -267,7 +275,7 @@ async def test_cancel_skips_the_sessions_not_yet_started(sidecar, devices):
     assert {o["sessionId"] for o in summary["outcomes"]} == ids
     assert {(o["status"], o["reason"]) for o in summary["outcomes"]} == {("skipped", "cancelled")}
     assert [p["status"] for p in c.notes("progress")] == ["skipped"] * 3
-    assert await c.request("claudeSync/listRemote") == {"entries": []}
+    assert (await c.request("claudeSync/listRemote"))["entries"] == []
     assert c.notes("changed") == []
 
 
@@ -325,7 +333,8 @@ async def test_token_from_the_extension_lets_push_reach_the_sync_server(sidecar,
     status = await c.request("claudeSync/configure", {"backend": "server", "serverUrl": sync_server.url})
     assert status["config"]["backend"] == "server" and status["hasToken"] is False
     err = await rpc_error(c.request("claudeSync/listRemote"))
-    assert (err.code, err.data["code"]) == (-32001, "config_error") and "no token" in err.message
+    assert (err.code, err.data["code"]) == (-32001, "config_error") and "No token" in err.message
+    assert [r["id"] for r in err.data["remedies"]] == ["setToken"]
 
     stored = await c.request("claudeSync/setToken", {"token": sync_server.token})
     assert stored["hasToken"] is True and stored["serverUrl"] == sync_server.url
@@ -345,10 +354,14 @@ async def test_unconfigured_backend_is_a_structured_config_error(sidecar, tmp_pa
     dev.rich_session()
     c = await sidecar(dev)
     err = await rpc_error(c.request("claudeSync/push", {"operationId": "x", "all": True}))
-    assert err.code == -32001 and err.data["code"] == "config_error" and "no Git repository configured" in err.message
-    err = await rpc_error(c.request("claudeSync/listRemote"))
-    assert err.code == -32001 and err.data["code"] == "config_error"
+    assert err.code == -32001 and err.data["code"] == "config_error" and "No remote chosen yet" in err.message
+    assert err.data["remedies"] == [
+        {"id": "changeUrl", "title": "Set Git Repository URL", "backend": "git"},
+        {"id": "changeUrl", "title": "Set Server URL", "backend": "server"},
+    ]
     assert "Traceback" not in err.message
+    # Listing a remote that is not chosen yet is not an error: the view shows its welcome instead.
+    assert await c.request("claudeSync/listRemote") == {"configured": False, "remote": None, "fetchedAt": None, "entries": []}
 
 
 async def test_unreachable_remote_stops_the_whole_operation_with_a_backend_error(sidecar, tmp_path):
@@ -429,7 +442,7 @@ def test_cancel_request_from_the_client_skips_the_sessions_not_yet_started(devic
                 raw.send("$/cancelRequest", {"id": push}, notify=True)  # what a CancellationToken sends
                 assert raw.response(push)["error"]["code"] == -32800  # RequestCancelled
             # listRemote waits for the lock, so it answers once the cancelled push has let go of it.
-            assert raw.call("claudeSync/listRemote")["result"] == {"entries": []}
+            assert raw.call("claudeSync/listRemote")["result"]["entries"] == []
             raw_shutdown(raw)
         finally:
             raw.proc.kill()

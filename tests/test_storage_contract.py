@@ -230,6 +230,7 @@ def test_the_encrypted_account_flag_is_kept(store: Storage):
     assert store.user("alice").encrypted is False  # type: ignore[union-attr]
     assert store.set_account("alice", encrypted=True).encrypted is True
     assert store.set_account("alice", retention_days=7).encrypted is True
+    assert store.is_encrypted("alice") is True and store.is_encrypted("nobody") is None
     with pytest.raises(StorageError, match="no such user"):
         store.set_account("nobody", encrypted=True)
 

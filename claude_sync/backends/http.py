@@ -33,7 +33,15 @@ import httpx
 from .. import __version__
 from ..format import delta, version, wire
 from ..format.bundle import DEFAULT_MAX_BYTES, Bundle, Manifest, content_digest
-from ..format.errors import AmbiguousSession, BackendError, BundleError, ConfigError, SessionNotFound, SyncError
+from ..format.errors import (
+    AmbiguousSession,
+    AuthError,
+    BackendError,
+    BundleError,
+    ConfigError,
+    SessionNotFound,
+    SyncError,
+)
 from ..format.wire import RemoteEntry
 from .base import Backend, PartialPush, PushItem, PushResult
 
@@ -155,7 +163,7 @@ class HttpBackend(Backend):
         code, detail = _error_of(resp)
         status = resp.status_code
         if status == 401:
-            return BackendError(
+            return AuthError(
                 f"the sync server {self.url} did not accept the token ({detail}): "
                 "set a valid one with `claude-sync token set`"
             )

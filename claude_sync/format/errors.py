@@ -34,6 +34,10 @@ class BackendError(SyncError):
     code = "backend_error"
 
 
+class AuthError(BackendError):
+    """The remote did not accept this device's credentials (a missing or revoked token)."""
+
+
 class NotPortable(SyncError):
     """A session whose working directory cannot be expressed on another device."""
 

@@ -67,6 +67,7 @@ class ErrorCode(str, enum.Enum):
     CHECKSUM_MISMATCH = "checksum_mismatch"  # the body is not what its SHA-256 header says (422)
     DISCONNECTED = "disconnected"  # the client went away mid-request (400)
     STORAGE_ERROR = "storage_error"  # 500
+    UNAVAILABLE = "unavailable"  # the server's database does not answer for now: retry (503, Retry-After)
     QUOTA_EXCEEDED = "quota_exceeded"  # the push would take the account past its quota (413)
     # The server admits only end-to-end-encrypted accounts and this one is not marked so (403).
     ENCRYPTION_REQUIRED = "encryption_required"

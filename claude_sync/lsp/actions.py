@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic.alias_generators import to_camel
 
 from .. import __version__, credentials
 from .. import hooks as claude_hooks
-from ..config import Config, Paths, default_device_name, load_config, update_config
-from ..engine import Outcome, Progress, Selection, SyncEngine
+from ..config import Config, Paths, default_device_name, load_config, save_config, update_config
+from ..engine import DONE, FAILED, NOT_PORTABLE, Outcome, Progress, Selection, SyncEngine
 from ..format.errors import ConfigError
 from ..listing import local_groups, remote_dicts
-from .models import SidecarOptions
+from . import remote_cache
+from .errors import SidecarError
+from .models import CheckRemoteParams, SidecarOptions
+from .remedies import Backend, choose_remote, configure_device, show_details
+from .remedies import set_token as set_token_remedy
+from .remote_check import check_git, check_server
 
 
 def camel(data: Any) -> Any:
@@ -35,8 +41,62 @@ def config_view(config: Config) -> dict[str, Any]:
         "projectsRoot": config.projects_root,
         "backend": config.backend,
         "gitRepoUrl": config.git_url,
+        "gitBranch": config.git_branch,
         "serverUrl": config.server_url,
+        "caBundle": config.ca_bundle,
+        "hookPullTimeout": config.hook_pull_timeout,
     }
+
+
+def remote_view(config: Config | None) -> dict[str, Any] | None:
+    """Which remote this device syncs with, as the Remote view names it; None while there is none."""
+    if config is None:
+        return None
+    url = config.git_url if config.backend == "git" else config.server_url
+    if not url:
+        return None
+    kind = f"Git ({config.git_branch})" if config.backend == "git" else "Server"
+    return {"backend": config.backend, "url": url, "branch": config.git_branch, "label": f"{kind} · {url}"}
+
+
+def _with_fetch_time(paths: Paths, remote: dict[str, Any] | None) -> dict[str, Any] | None:
+    if remote is not None:
+        remote["fetchedAt"] = remote_cache.load(paths, remote)[0]
+    return remote
+
+
+def backend_of(paths: Paths) -> Backend | None:
+    """The remote kind this device uses, to pick the remedies of an error; None when unknown."""
+    try:
+        return load_config(paths).backend
+    except ConfigError:
+        return None
+
+
+def configured(paths: Paths) -> Config:
+    """config.json, or an error that says how to set the device up (in the extension's words)."""
+    if not paths.config_file.exists():
+        raise SidecarError(
+            "This device is not set up for Claude Sync yet: give it a name and the folder your projects live under.",
+            [configure_device()],
+        )
+    try:
+        return load_config(paths)
+    except ConfigError as e:
+        raise SidecarError(str(e), [configure_device(), show_details()]) from None
+
+
+def with_remote(paths: Paths) -> Config:
+    """config.json with a remote that can be used, or an error naming what is missing."""
+    config = configured(paths)
+    if remote_view(config) is None:
+        raise SidecarError(
+            "No remote chosen yet: sessions sync through a private Git repository or a claude-sync server.",
+            choose_remote(),
+        )
+    if config.backend == "server" and not _has_token(paths, config):
+        raise SidecarError(f"No token is set for the sync server {config.server_url}.", [set_token_remedy()])
+    return config
 
 
 def status(paths: Paths) -> dict[str, Any]:
@@ -52,32 +112,73 @@ def status(paths: Paths) -> dict[str, Any]:
         "configured": config is not None,
         "config": config_view(config) if config else None,
         "configError": problem,
+        "configFile": str(paths.config_file),
+        "claudeDir": str(paths.claude),
+        "remote": _with_fetch_time(paths, remote_view(config)),
         "defaultDeviceName": default_device_name(),
         "hasToken": _has_token(paths, config),
         "hooks": hooks(paths, "status"),
     }
 
 
-def configure(paths: Paths, changes: dict[str, str | None]) -> dict[str, Any]:
-    update_config(paths, **changes)
+def configure(paths: Paths, changes: dict[str, Any], unset: tuple[str, ...] = ()) -> dict[str, Any]:
+    config = update_config(paths, **changes)
+    if unset:
+        # update_config keeps what is not given; these the user emptied on purpose.
+        save_config(config.model_copy(update=dict.fromkeys(unset)), paths)
     return status(paths)
 
 
 def list_local(paths: Paths) -> dict[str, Any]:
-    engine = SyncEngine(load_config(paths), paths)
-    return {"groups": camel(local_groups(engine.local_sessions(), engine.layout))}
+    if not paths.config_file.exists():
+        return {"configured": False, "groups": []}  # the view shows its welcome instead
+    engine = SyncEngine(configured(paths), paths)
+    return {"configured": True, "groups": camel(local_groups(engine.local_sessions(), engine.layout))}
 
 
 def _engine(paths: Paths, options: SidecarOptions) -> SyncEngine:
-    return SyncEngine(load_config(paths), paths, lock_timeout=options.lock_wait_seconds, stop_when_unreachable=True)
+    config = with_remote(paths)
+    return SyncEngine(config, paths, lock_timeout=options.lock_wait_seconds, stop_when_unreachable=True)
 
 
 def list_remote(paths: Paths, options: SidecarOptions) -> dict[str, Any]:
+    config: Config | None = None
+    if paths.config_file.exists():
+        config = configured(paths)
+    remote = remote_view(config)
+    if remote is None:
+        return {"configured": False, "remote": None, "fetchedAt": None, "entries": []}
     engine = _engine(paths, options)
     try:
-        return {"entries": camel(remote_dicts(engine.remote(), engine.layout))}
+        entries = camel(remote_dicts(engine.remote(), engine.layout))
     finally:
         engine.close()
+    fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    remote_cache.save(paths, remote, fetched_at, entries)
+    return {"configured": True, "remote": remote, "fetchedAt": fetched_at, "entries": entries}
+
+
+def check_remote(paths: Paths, p: CheckRemoteParams) -> dict[str, Any]:
+    """Test a remote before it is saved; the configured one when the params name none."""
+    config: Config | None = None
+    if paths.config_file.exists():
+        config = configured(paths)
+    backend = p.backend or (config.backend if config else "git")
+    if backend == "git":
+        url = p.git_repo_url or (config.git_url if config else None)
+        if not url:
+            raise SidecarError("No Git repository to test: enter its URL.", choose_remote()[:1])
+        return check_git(url, p.git_branch or (config.git_branch if config else "main"))
+    url = p.server_url or (config.server_url if config else None)
+    if not url:
+        raise SidecarError("No sync server to test: enter its URL.", choose_remote()[1:])
+    token = p.token
+    if not token:
+        try:
+            token = credentials.get_token(url, paths)
+        except ConfigError:
+            token = None
+    return check_server(url, token, p.ca_bundle or (config.ca_bundle if config else None))
 
 
 def repositories(paths: Paths) -> dict[str, Any]:
@@ -105,9 +206,42 @@ def sync(
     engine = _engine(paths, options)
     try:
         run = engine.push if action == "push" else engine.pull
-        return camel(run(selection, progress, cancel).to_dict())  # type: ignore[no-any-return]
+        return summary_view(camel(run(selection, progress, cancel).to_dict()))
     finally:
         engine.close()
+
+
+UP_TO_DATE = "up to date"
+
+
+def summary_view(summary: dict[str, Any]) -> dict[str, Any]:
+    """The engine's summary with what the extension shows: the skipped counted by why, and one line."""
+    outcomes = summary["outcomes"]
+    skipped = [o for o in outcomes if o["status"] not in (DONE, FAILED)]
+    up_to_date = sum(1 for o in skipped if o["reason"] == UP_TO_DATE)
+    not_portable = sum(1 for o in skipped if o["reason"].startswith(NOT_PORTABLE))
+    summary.update(upToDate=up_to_date, notPortable=not_portable, text=summary_text(summary["action"], summary, up_to_date, not_portable))
+    return summary
+
+
+def summary_text(action: str, s: dict[str, Any], up_to_date: int, not_portable: int) -> str:
+    outcomes = s["outcomes"]
+    if len(outcomes) == 1:  # one session reads better by name
+        o = outcomes[0]
+        title = f'"{o["title"] or o["sessionId"][:8]}"'
+        reason = o["reason"].rstrip(".")
+        if o["status"] == DONE:
+            return f"{'Uploaded' if action == 'push' else 'Downloaded'} {title}" + (f" ({reason})." if reason else ".")
+        if o["status"] == FAILED:
+            return f"Could not {'upload' if action == 'push' else 'download'} {title}" + (f": {reason}." if reason else ".")
+        return f"Skipped {title}" + (f": {reason}." if reason else ".")
+    other = s["skipped"] - up_to_date - not_portable
+    parts = [f"{s['done']} done"]
+    parts += [f"{up_to_date} up to date"] if up_to_date else []
+    parts += [f"{not_portable} skipped, not portable"] if not_portable else []
+    parts += [f"{other} skipped"] if other else []
+    parts += [f"{s['failed']} failed"] if s["failed"] else []
+    return f"{'Upload' if action == 'push' else 'Download'}: {', '.join(parts)}."
 
 
 def progress_view(operation_id: str, done: int, total: int, o: Outcome) -> dict[str, Any]:
@@ -135,9 +269,9 @@ def _has_token(paths: Paths, config: Config | None) -> bool:
 
 
 def set_token(paths: Paths, token: str, server_url: str | None) -> dict[str, Any]:
-    url = server_url or load_config(paths).server_url
+    url = server_url or configured(paths).server_url
     if not url:
-        raise ConfigError("no sync server configured: set the server URL first")
+        raise SidecarError("No sync server is set: set its URL first.", choose_remote()[1:])
     where = credentials.set_token(url, token, paths)
     return {"hasToken": True, "serverUrl": url, "storedIn": where}
 

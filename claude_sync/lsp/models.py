@@ -43,22 +43,55 @@ class ConfigureParams(Params):
     projects_root: str | None = None
     backend: Literal["git", "server"] | None = None
     git_repo_url: str | None = None
+    git_branch: str | None = None
     server_url: str | None = None
+    ca_bundle: str | None = None
+    hook_pull_timeout: float | None = Field(default=None, ge=0, le=60)
+    # Settings the user emptied on purpose (a blank value elsewhere means "keep").
+    unset: list[Literal["gitRepoUrl", "serverUrl", "caBundle"]] = []
 
     @field_validator("*", mode="before")
     @classmethod
     def _blank_is_not_given(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
 
-    def changes(self) -> dict[str, str | None]:
+    @field_validator("hook_pull_timeout", mode="before")
+    @classmethod
+    def _whole_seconds_are_seconds(cls, v: object) -> object:
+        return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    def changes(self) -> dict[str, object]:
         """Config field name -> new value (None = keep)."""
         return {
             "device": self.device_name,
             "projects_root": os.path.expanduser(self.projects_root) if self.projects_root else None,
             "backend": self.backend,
             "git_url": self.git_repo_url,
+            "git_branch": self.git_branch,
             "server_url": self.server_url,
+            "ca_bundle": os.path.expanduser(self.ca_bundle) if self.ca_bundle else None,
+            "hook_pull_timeout": self.hook_pull_timeout,
         }
+
+    def unset_fields(self) -> tuple[str, ...]:
+        names = {"gitRepoUrl": "git_url", "serverUrl": "server_url", "caBundle": "ca_bundle"}
+        return tuple(names[k] for k in self.unset)
+
+
+class CheckRemoteParams(Params):
+    """A remote to test before it is saved; what is not given comes from config.json."""
+
+    backend: Literal["git", "server"] | None = None
+    git_repo_url: str | None = None
+    git_branch: str | None = None
+    server_url: str | None = None
+    token: str | None = Field(default=None, repr=False)
+    ca_bundle: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_not_given(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
 
 
 class SetTokenParams(Params):

@@ -22,10 +22,12 @@ from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, _params_f
 from .. import __version__
 from ..config import Paths
 from ..engine import Outcome
+from ..format.errors import SyncError
 from . import actions
-from .errors import domain_errors
+from .errors import to_rpc_error
 from .models import (
     CancelParams,
+    CheckRemoteParams,
     ConfigureParams,
     HooksParams,
     MapRepositoryParams,
@@ -75,9 +77,12 @@ server = Sidecar()
 
 
 async def _blocking(fn: Callable[..., T], *args: Any) -> T:
-    """Run core work off the event loop; its domain errors become JSON-RPC errors."""
-    with domain_errors():
+    """Run core work off the event loop; its domain errors become JSON-RPC errors, with the
+    remedies that fit the remote this device uses."""
+    try:
         return await asyncio.to_thread(fn, *args)
+    except (SyncError, OSError) as e:
+        raise to_rpc_error(e, actions.backend_of(server.paths)) from None
 
 
 @server.feature(types.INITIALIZE)
@@ -97,9 +102,16 @@ async def status(ls: Sidecar, params: Any) -> dict[str, Any]:
 async def configure(ls: Sidecar, params: Any) -> dict[str, Any]:
     """Change settings in config.json (shared with the CLI and the hooks)."""
     p = parse(ConfigureParams, params)
-    result = await _blocking(actions.configure, ls.paths, p.changes())
+    result = await _blocking(actions.configure, ls.paths, p.changes(), p.unset_fields())
     ls.changed("config")
     return result
+
+
+@server.feature("claudeSync/checkRemote")
+async def check_remote(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Test a remote (reachable, authorised, writable) before it is saved; writes nothing."""
+    p = parse(CheckRemoteParams, params)
+    return await _blocking(actions.check_remote, ls.paths, p)
 
 
 @server.feature("claudeSync/setToken")
@@ -193,15 +205,13 @@ async def hooks(ls: Sidecar, params: Any) -> dict[str, Any]:
     return result
 
 
-class _ExpectedErrorsWithoutTraceback(logging.Filter):
-    """pygls logs every error response with a traceback; for domain errors one line says it all."""
+class _ExpectedErrorsNotLogged(logging.Filter):
+    """pygls logs every error response with a traceback. A domain error is an answer, which the
+    extension logs once with its remedies; only internal errors (bugs) stay in the log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, JsonRpcException) and exc.code != JsonRpcInternalError.CODE:
-            record.msg, record.args = f"{record.getMessage()}: {exc.code} {exc.message}", ()
-            record.exc_info, record.exc_text = None, None
-        return True
+        return not (isinstance(exc, JsonRpcException) and exc.code != JsonRpcInternalError.CODE)
 
 
 def _protocol_stdout() -> BinaryIO:
@@ -220,7 +230,7 @@ def serve(paths: Paths | None = None) -> None:
     if not root.handlers:
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     for handler in root.handlers:
-        handler.addFilter(_ExpectedErrorsWithoutTraceback())
+        handler.addFilter(_ExpectedErrorsNotLogged())
     # pygls' debug logs carry whole messages, tokens included.
     logging.getLogger("pygls").setLevel(logging.WARNING)
     server.paths = paths or Paths.current()

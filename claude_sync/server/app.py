@@ -49,7 +49,15 @@ from ..format.wire import (
 )
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics, MetricsMiddleware
-from .storage import BundleTooLarge, PushRefused, QuotaExceeded, Storage, StorageError, Upload
+from .storage import (
+    BundleTooLarge,
+    PushRefused,
+    QuotaExceeded,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    Upload,
+)
 
 log = logging.getLogger("claude_sync.server")
 
@@ -99,8 +107,7 @@ def current_user(request: Request, user: Annotated[str, Depends(token_owner)]) -
     """The token's user, admitted to sessions: on a server that requires end-to-end encryption
     (`serve --require-encryption`), only an account flagged encrypted is (403 encryption_required)."""
     if request.app.state.require_encryption:
-        info = request.app.state.storage.user(user)
-        if info is None or not info.encrypted:
+        if not request.app.state.storage.is_encrypted(user):
             raise ApiError(
                 403,
                 ErrorCode.ENCRYPTION_REQUIRED,
@@ -152,6 +159,12 @@ def create_app(
             where = ".".join(str(x) for x in err.get("loc", ()))
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
         return _error(422, ErrorCode.INVALID_REQUEST, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StorageUnavailable)
+    async def _unavailable(_request: Request, exc: StorageUnavailable) -> JSONResponse:
+        # 503: clients retry it with backoff, and a balancer's /readyz check takes the replica out meanwhile
+        log.warning("%s", exc)
+        return _error(503, ErrorCode.UNAVAILABLE, f"{exc}; try again shortly", {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _crash(_request: Request, exc: Exception) -> JSONResponse:
@@ -258,6 +271,8 @@ def create_app(
         entry = hits[0]
         try:
             f = storage.open_blob(entry)
+        except StorageUnavailable:
+            raise
         except StorageError as e:
             log.error("%s", e)
             raise ApiError(500, ErrorCode.STORAGE_ERROR, str(e)) from e
@@ -437,6 +452,8 @@ def create_app(
         have = [FileEntry(**h.model_dump()) for h in wanted.have]
         try:
             found = await run_in_threadpool(storage.download_delta, user, session_id, have)
+        except StorageUnavailable:
+            raise
         except (StorageError, OSError) as e:
             log.error("cannot read session %s of %s: %s", session_id, user, e)
             raise ApiError(500, ErrorCode.STORAGE_ERROR, f"the server could not read session {session_id}") from e
@@ -503,6 +520,8 @@ def create_app(
         except PushRefused as e:
             current = e.current.model_dump(mode="json") if e.current else None
             raise ApiError(409, e.code, e.detail, current=current) from e
+        except StorageUnavailable:
+            raise
         except (StorageError, OSError) as e:
             log.error("cannot store a %s for %s: %s", what, user, e)
             raise ApiError(500, ErrorCode.STORAGE_ERROR, f"the server could not store the {what}") from e

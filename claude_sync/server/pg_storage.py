@@ -57,6 +57,7 @@ from .storage import (
     Page,
     StorageError,
     StorageStats,
+    StorageUnavailable,
     TokenInfo,
     Unset,
     UserInfo,
@@ -108,7 +109,8 @@ class PostgresStorage(BlobStorage):
             min_size=1,
             max_size=size,
             kwargs={"autocommit": True},
-            timeout=30,
+            # How long a request waits for a connection: then 503 (clients retry) rather than hang.
+            timeout=10,
             open=True,
             name="claude-sync",
             check=ConnectionPool.check_connection,
@@ -144,9 +146,13 @@ class PostgresStorage(BlobStorage):
 
     @contextmanager
     def _con(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        with self.pool.connection() as con:
-            con.row_factory = dict_row  # type: ignore[assignment]
-            yield cast("psycopg.Connection[dict[str, Any]]", con)
+        """A pooled connection; a lost or unreachable database is StorageUnavailable (503: retry)."""
+        try:
+            with self.pool.connection() as con:
+                con.row_factory = dict_row  # type: ignore[assignment]
+                yield cast("psycopg.Connection[dict[str, Any]]", con)
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise StorageUnavailable(f"the database does not answer: {type(e).__name__}") from e
 
     def ping(self) -> None:
         try:
@@ -177,7 +183,7 @@ class PostgresStorage(BlobStorage):
                     )
             except errors.ForeignKeyViolation:
                 pass  # a push took this bundle meanwhile: it stays
-            except psycopg.Error as e:  # start-up recovery removes it later
+            except (psycopg.Error, StorageError) as e:  # start-up recovery removes it later
                 log.warning("could not remove replaced blob %s: %s", sha, e)
 
     # -- users and tokens --------------------------------------------------
@@ -257,6 +263,11 @@ class PostgresStorage(BlobStorage):
     def user(self, name: str) -> UserInfo | None:
         found = self._users(name)
         return found[0] if found else None
+
+    def is_encrypted(self, name: str) -> bool | None:
+        with self._con() as con:
+            row = con.execute("SELECT encrypted FROM users WHERE name = %s", (name,)).fetchone()
+        return None if row is None else bool(row["encrypted"])
 
     def _users(self, name: str | None) -> list[UserInfo]:
         with self._con() as con:

@@ -323,6 +323,11 @@ class SqliteStorage(BlobStorage):
         found = self._users(name)
         return found[0] if found else None
 
+    def is_encrypted(self, name: str) -> bool | None:
+        with self._connect() as con:
+            row = con.execute("SELECT encrypted FROM users WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bool(row[0])
+
     def _users(self, name: str | None) -> list[UserInfo]:
         with self._connect() as con:
             rows = con.execute(

@@ -27,6 +27,12 @@ class StorageError(SyncError):
     code = "storage_error"
 
 
+class StorageUnavailable(StorageError):
+    """The store does not answer for now (a database restarting or failing over): try again."""
+
+    code = "unavailable"
+
+
 class BundleTooLarge(SyncError):
     """The bundle a push would store is larger than the server accepts."""
 
@@ -166,6 +172,10 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def user(self, name: str) -> UserInfo | None: ...
+
+    @abc.abstractmethod
+    def is_encrypted(self, name: str) -> bool | None:
+        """The account's end-to-end-encryption flag (None: no such user); one row, asked on every request."""
 
     @abc.abstractmethod
     def apply_retention(self, now: datetime | None = None) -> int:

@@ -2,14 +2,16 @@
 // a message; none of them throws into VS Code.
 import * as os from 'os';
 import { ProgressLocation, Uri, type Disposable } from 'vscode';
-import { SidecarUnavailable, reportError } from './errors';
+import { SidecarUnavailable, remedyAction, reportError, showMessage } from './errors';
 import { outcomeLine, summaryLine, tildify } from './format';
 import { showLog, traceError, traceInfo } from './log';
 import {
   Method,
+  type CheckParams,
   type ConfigParams,
   type HooksState,
   type ProgressEvent,
+  type RemoteCheck,
   type Repository,
   type Selection,
   type SidecarApi,
@@ -17,7 +19,6 @@ import {
   type Summary,
   type SyncAction,
 } from './protocol';
-import { configureParams, readSettings, updateSetting } from './settings';
 import type { HooksStatusBar } from './statusBar';
 import type { LocalProjectItem, LocalSessionItem, RemoteProjectItem, RemoteSessionItem } from './views';
 import {
@@ -43,13 +44,28 @@ export interface Refreshable {
   refresh(): void;
 }
 
+/** Where failures of the last upload or download are shown (a read-only document). */
+export interface FailureReport {
+  show(action: SyncAction, summary: Summary): Promise<void>;
+}
+
+/** config.json shown in the Settings editor (configMirror.ts). */
+export interface ConfigShown {
+  show(status: Status, first?: boolean): Promise<unknown>;
+}
+
 export interface ControllerDeps {
   sidecar: SidecarApi & { restart?(): Promise<void>; readonly running?: boolean; readonly problem?: string };
   local: Refreshable;
   remote: Refreshable;
   statusBar: HooksStatusBar;
   secrets: Secrets;
+  mirror?: ConfigShown;
+  failures?: FailureReport;
 }
+
+export const SHOW_FAILURES = 'Show Failures';
+export const SAVE_ANYWAY = 'Save Anyway';
 
 export class Controller {
   private readonly progressListeners = new Map<string, (p: ProgressEvent) => void>();
@@ -131,11 +147,13 @@ export class Controller {
       if (o.status === 'failed') traceError(line);
       else traceInfo(line);
     }
-    // One session reads better by name; a batch as counts.
-    const text = s.outcomes.length === 1 ? outcomeLine(action, s.outcomes[0]) : summaryLine(action, s);
+    const text = s.text ?? (s.outcomes.length === 1 ? outcomeLine(action, s.outcomes[0]) : summaryLine(action, s));
     if (s.failed > 0) {
-      const picked = await showWarningMessage(text, 'Show Failures');
-      if (picked === 'Show Failures') showLog();
+      const picked = await showWarningMessage(text, SHOW_FAILURES);
+      if (picked === SHOW_FAILURES) {
+        if (this.deps.failures) await this.deps.failures.show(action, s);
+        else showLog();
+      }
     } else {
       void showInformationMessage(text);
     }
@@ -151,18 +169,27 @@ export class Controller {
     this.deps.remote.refresh();
   }
 
-  /** Hands the user's settings and the stored token to the sidecar (on start and on change). */
-  async pushSettings(): Promise<Status | undefined> {
-    const params = configureParams();
-    const status = Object.keys(params).length
-      ? await this.deps.sidecar.request<Status>(Method.configure, params)
-      : await this.deps.sidecar.request<Status>(Method.status, {});
+  /** A (re)started sidecar: config.json into the Settings editor, and the stored token handed over. */
+  async start(): Promise<Status> {
+    const status = await this.deps.sidecar.request<Status>(Method.status, {});
     this.showStatus(status);
-    // The token belongs to the configured server; without one there is nothing to hand over.
+    await this.deps.mirror?.show(status, true);
+    // The token lives in VS Code's SecretStorage; the sidecar keeps it where the CLI and hooks find it.
     const token = await this.deps.secrets.get(TOKEN_SECRET);
     const serverUrl = status.config?.serverUrl;
     if (token && serverUrl) await this.deps.sidecar.request(Method.setToken, { token, serverUrl });
     return status;
+  }
+
+  /** config.json changed (here, in a terminal, or through the hooks): show it everywhere. */
+  async configChanged(): Promise<void> {
+    try {
+      const status = await this.deps.sidecar.request<Status>(Method.status, {});
+      this.showStatus(status);
+      await this.deps.mirror?.show(status);
+    } catch (e) {
+      this.deps.statusBar.update(undefined, e instanceof Error ? e.message : String(e));
+    }
   }
 
   async refreshStatus(): Promise<void> {
@@ -174,12 +201,10 @@ export class Controller {
   }
 
   /** The hooks in the status bar; whether the device and the remote are set, for the views' welcome text. */
-  private showStatus(status: Status): void {
+  showStatus(status: Status): void {
     this.deps.statusBar.update(status.hooks);
-    const c = status.config;
-    const remote = Boolean(c && (c.backend === 'server' ? c.serverUrl : c.gitRepoUrl));
-    void executeCommand('setContext', 'claudeSync.configured', status.configured).then(undefined, () => undefined);
-    void executeCommand('setContext', 'claudeSync.remoteConfigured', remote).then(undefined, () => undefined);
+    setContext('claudeSync.configured', status.configured);
+    setContext('claudeSync.remoteConfigured', Boolean(status.remote));
   }
 
   private async currentStatus(): Promise<Status | undefined> {
@@ -190,29 +215,28 @@ export class Controller {
     }
   }
 
-  /** Saves to the sidecar first, so an invalid value is refused before it reaches the settings. */
+  /** Saves to config.json through the sidecar; the settings and the views follow. */
   private async configure(params: ConfigParams): Promise<Status> {
     const status = await this.deps.sidecar.request<Status>(Method.configure, params);
-    for (const [key, value] of Object.entries(params)) await updateSetting(key as keyof ConfigParams, value);
     this.showStatus(status);
+    await this.deps.mirror?.show(status);
     this.deps.local.refresh();
     this.deps.remote.refresh();
     return status;
   }
 
   async configureDevice(): Promise<void> {
-    const settings = readSettings();
     const status = await this.currentStatus();
     const current = status?.config;
     const deviceName = await showInputBox({
       title: 'Claude Sync: Configure Device (1/2)',
       prompt: 'A name for this device, shown on the sessions it uploads',
-      value: settings.deviceName || current?.deviceName || status?.defaultDeviceName || os.hostname().split('.')[0],
+      value: current?.deviceName || status?.defaultDeviceName || os.hostname().split('.')[0],
       ignoreFocusOut: true,
       validateInput: validateDeviceName,
     });
     if (deviceName === undefined) return;
-    const root = settings.projectsRoot || current?.projectsRoot || os.homedir();
+    const root = current?.projectsRoot || os.homedir();
     const picked = await showOpenDialog({
       title: 'Claude Sync: the folder your projects live under (2/2)',
       canSelectFolders: true,
@@ -256,46 +280,92 @@ export class Controller {
   }
 
   async setGitRepoUrl(): Promise<void> {
-    const settings = readSettings();
     const current = (await this.currentStatus())?.config;
     const url = await showInputBox({
       title: 'Claude Sync: Set Git Repository URL',
       prompt: 'Your private Git repository: SSH (git@host:me/sessions.git), HTTPS or a local path',
-      value: settings.gitRepoUrl || current?.gitRepoUrl || '',
+      value: current?.gitRepoUrl || '',
       ignoreFocusOut: true,
       validateInput: (v) => (v.trim() ? undefined : 'Enter a repository URL or path'),
     });
     if (url === undefined) return;
-    await this.configure({ gitRepoUrl: url.trim(), backend: 'git' });
-    void showInformationMessage(`Claude Sync: sessions sync through the Git repository ${url.trim()}.`);
+    await this.testThenSave({ backend: 'git', gitRepoUrl: url.trim(), gitBranch: current?.gitBranch }, () =>
+      this.configure({ gitRepoUrl: url.trim(), backend: 'git' }),
+    );
   }
 
   async setServerUrl(): Promise<void> {
-    const settings = readSettings();
     const current = await this.currentStatus();
     const url = await showInputBox({
       title: 'Claude Sync: Set Server URL (1/2)',
       prompt: 'Your claude-sync server, e.g. https://sync.example.com',
-      value: settings.serverUrl || current?.config?.serverUrl || '',
+      value: current?.config?.serverUrl || '',
       ignoreFocusOut: true,
       validateInput: validateServerUrl,
     });
     if (url === undefined) return;
-    const hasToken = Boolean(await this.deps.secrets.get(TOKEN_SECRET));
+    const token = await this.askToken(url.trim(), 'Claude Sync: Set Server URL (2/2)');
+    if (token === undefined) return;
+    await this.testThenSave({ backend: 'server', serverUrl: url.trim(), token: token || undefined, caBundle: current?.config?.caBundle ?? undefined }, async () => {
+      if (token) await this.storeToken(token, url.trim());
+      await this.configure({ serverUrl: url.trim(), backend: 'server' });
+    });
+  }
+
+  /** Asks for the server's token again (after the server refused it), tests it, then keeps it. */
+  async setToken(): Promise<void> {
+    const config = (await this.currentStatus())?.config;
+    const url = config?.serverUrl;
+    if (!url) {
+      await this.setServerUrl();
+      return;
+    }
+    const token = await this.askToken(url, 'Claude Sync: Set Token', true);
+    if (!token) return;
+    await this.testThenSave({ backend: 'server', serverUrl: url, token, caBundle: config.caBundle ?? undefined }, async () => {
+      await this.storeToken(token, url);
+      this.deps.remote.refresh();
+    });
+  }
+
+  private async askToken(url: string, title: string, required = false): Promise<string | undefined> {
+    const hasToken = !required && Boolean(await this.deps.secrets.get(TOKEN_SECRET));
     const token = await showInputBox({
-      title: 'Claude Sync: Set Server URL (2/2)',
-      prompt: hasToken ? 'The access token (leave empty to keep the stored one)' : 'The access token the server gave you',
+      title,
+      prompt: hasToken ? `The access token for ${url} (leave empty to keep the stored one)` : `The access token ${url} gave you`,
       password: true,
       ignoreFocusOut: true,
       validateInput: (v) => (v.trim() || hasToken ? undefined : 'Enter the token'),
     });
-    if (token === undefined) return;
-    if (token.trim()) {
-      await this.deps.secrets.store(TOKEN_SECRET, token.trim());
-      await this.deps.sidecar.request(Method.setToken, { token: token.trim(), serverUrl: url.trim() });
+    return token?.trim();
+  }
+
+  private async storeToken(token: string, serverUrl: string): Promise<void> {
+    await this.deps.secrets.store(TOKEN_SECRET, token);
+    await this.deps.sidecar.request(Method.setToken, { token, serverUrl });
+  }
+
+  /** Tests a remote (reachable, authorised, writable) and saves it when it passes, or when the user says so. */
+  private async testThenSave(params: CheckParams, save: () => Promise<unknown>): Promise<RemoteCheck> {
+    const where = params.backend === 'git' ? params.gitRepoUrl : params.serverUrl;
+    const check = await withProgress({ location: ProgressLocation.Notification, title: `Claude Sync: testing ${where}…` }, () =>
+      this.deps.sidecar.request<RemoteCheck>(Method.checkRemote, params),
+    );
+    if (check.ok) {
+      await save();
+      void showInformationMessage(`Claude Sync: saved. ${capitalise(check.message)}`);
+      return check;
     }
-    await this.configure({ serverUrl: url.trim(), backend: 'server' });
-    void showInformationMessage(`Claude Sync: sessions sync through the server ${url.trim()}.`);
+    const severity = check.severity === 'error' ? 'error' : 'warning';
+    const picked = await showMessage(
+      { severity, text: `Claude Sync: not saved. ${capitalise(check.message)}`, actions: check.remedies.map(remedyAction) },
+      SAVE_ANYWAY,
+    );
+    if (picked === SAVE_ANYWAY) {
+      await save();
+      void showWarningMessage(`Claude Sync: saved, though ${check.message}`);
+    }
+    return check;
   }
 
   // --- hooks ------------------------------------------------------------------------------------
@@ -343,6 +413,14 @@ export class Controller {
   }
 }
 
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function setContext(key: string, value: boolean): void {
+  void executeCommand('setContext', key, value).then(undefined, () => undefined);
+}
+
 export function validateDeviceName(v: string): string | undefined {
   const name = v.trim();
   if (!name) return 'Enter a name';
@@ -369,6 +447,7 @@ export function registerCommands(c: Controller): Disposable[] {
     'claudeSync.configureDevice': () => c.configureDevice(),
     'claudeSync.setGitRepoUrl': () => c.setGitRepoUrl(),
     'claudeSync.setServerUrl': () => c.setServerUrl(),
+    'claudeSync.setToken': () => c.setToken(),
     'claudeSync.installHooks': () => c.installHooks(),
     'claudeSync.removeHooks': () => c.removeHooks(),
     'claudeSync.toggleHooks': () => c.toggleHooks(),

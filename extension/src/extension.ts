@@ -1,10 +1,12 @@
 // Wiring: logger, sidecar, views, status bar, commands. All logic lives in the Python sidecar.
 import type { ExtensionContext } from 'vscode';
 import { Controller, TOKEN_SECRET, registerCommands } from './commands';
+import { ConfigMirror } from './configMirror';
 import { SidecarUnavailable, reportError } from './errors';
 import { setLogChannel, traceInfo } from './log';
 import { Notification, type ChangedEvent, type ProgressEvent } from './protocol';
-import { affectsPython, affectsSidecarConfig, readSettings } from './settings';
+import { FailureDocuments } from './reports';
+import { affectsPython, readSettings } from './settings';
 import { Sidecar } from './sidecar';
 import { HooksStatusBar } from './statusBar';
 import { LocalSessionsProvider, RemoteBundlesProvider } from './views';
@@ -21,7 +23,13 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
   const local = new LocalSessionsProvider(sidecar);
   const remote = new RemoteBundlesProvider(sidecar);
   const statusBar = new HooksStatusBar();
-  const controller = new Controller({ sidecar, local, remote, statusBar, secrets: context.secrets });
+  const failures = new FailureDocuments();
+  const mirror = new ConfigMirror(sidecar, context.globalState, (status) => {
+    controller.showStatus(status);
+    local.refresh();
+    remote.refresh();
+  });
+  const controller = new Controller({ sidecar, local, remote, statusBar, secrets: context.secrets, mirror, failures });
   const localView = api.createTreeView('claudeSync.localSessions', { treeDataProvider: local, showCollapseAll: true });
   const remoteView = api.createTreeView('claudeSync.remoteBundles', { treeDataProvider: remote, showCollapseAll: true });
   local.attach(localView);
@@ -31,30 +39,35 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
   sidecar.onNotification<ChangedEvent>(Notification.changed, ({ what }) => {
     if (what === 'local' || what === 'config') local.refresh();
     if (what === 'remote' || what === 'config') remote.refresh();
-    if (what === 'hooks' || what === 'config') void controller.refreshStatus();
+    if (what === 'config') void controller.configChanged();
+    if (what === 'hooks') void controller.refreshStatus();
   });
-  const pushSettings = (): Promise<unknown> => controller.pushSettings().then(undefined, (e) => reportError(e, 'Claude Sync settings'));
 
   context.subscriptions.push(
     channel,
     sidecar,
     statusBar,
+    failures,
     localView,
     remoteView,
     ...registerCommands(controller),
-    // Each (re)started sidecar gets the settings and the token, then the views reload.
-    sidecar.onDidStart(() => void pushSettings().then(() => (local.refresh(), remote.refresh()))),
+    // Each (re)started sidecar: config.json into the settings, the token handed over, then the views reload.
+    sidecar.onDidStart(() =>
+      void controller
+        .start()
+        .then(undefined, (e) => reportError(e, 'Claude Sync'))
+        .then(() => (local.refresh(), remote.refresh())),
+    ),
     api.onDidChangeConfiguration((e) => {
       if (affectsPython(e)) {
         traceInfo('the Python setting changed: restarting the sidecar');
         void controller.restartSidecar();
-      } else if (affectsSidecarConfig(e)) {
-        traceInfo('settings changed: handing them to the sidecar');
-        void pushSettings();
+      } else {
+        mirror.onDidChange(e);
       }
     }),
     context.secrets.onDidChange((e) => {
-      if (e.key === TOKEN_SECRET) void pushSettings();
+      if (e.key === TOKEN_SECRET) void controller.start();
     }),
     api.onDidChangeWindowState((state) => {
       if (state.focused && readSettings().autoRefreshOnFocus) local.refresh();

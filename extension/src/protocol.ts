@@ -5,6 +5,7 @@ export const Method = {
   status: 'claudeSync/status',
   configure: 'claudeSync/configure',
   setToken: 'claudeSync/setToken',
+  checkRemote: 'claudeSync/checkRemote',
   listLocal: 'claudeSync/listLocal',
   listRemote: 'claudeSync/listRemote',
   push: 'claudeSync/push',
@@ -22,12 +23,56 @@ export const Notification = {
 
 export type Backend = 'git' | 'server';
 
-export interface ConfigParams {
-  deviceName?: string;
-  projectsRoot?: string;
+/** config.json as the sidecar shows it: the one source of truth, shared with the CLI and the hooks. */
+export interface ConfigView {
+  deviceName: string;
+  projectsRoot: string;
+  backend: Backend;
+  gitRepoUrl: string | null;
+  gitBranch: string;
+  serverUrl: string | null;
+  caBundle: string | null;
+  hookPullTimeout: number;
+}
+
+export type ConfigKey = keyof ConfigView;
+
+export type ConfigParams = { [K in ConfigKey]?: ConfigView[K] } & { unset?: ('gitRepoUrl' | 'serverUrl' | 'caBundle')[] };
+
+/** What the user can do about an error or a failed check: a button. */
+export interface Remedy {
+  id: 'configureDevice' | 'changeUrl' | 'setToken' | 'showDetails';
+  title: string;
   backend?: Backend;
+}
+
+/** Which remote this device syncs with. */
+export interface RemoteInfo {
+  backend: Backend;
+  url: string;
+  branch: string;
+  /** "Git (main) · git@host:me/sessions.git" */
+  label: string;
+  fetchedAt?: string | null;
+}
+
+export interface CheckParams {
+  backend: Backend;
   gitRepoUrl?: string;
+  gitBranch?: string;
   serverUrl?: string;
+  token?: string;
+  caBundle?: string;
+}
+
+export interface RemoteCheck {
+  ok: boolean;
+  severity: 'info' | 'warning' | 'error';
+  backend: Backend;
+  url: string;
+  message: string;
+  checks: { name: 'reachable' | 'authorised' | 'writable'; ok: boolean; message: string }[];
+  remedies: Remedy[];
 }
 
 export interface HooksState {
@@ -45,13 +90,11 @@ export interface HooksState {
 export interface Status {
   version: string;
   configured: boolean;
-  config: {
-    deviceName: string;
-    projectsRoot: string;
-    backend: Backend;
-    gitRepoUrl: string | null;
-    serverUrl: string | null;
-  } | null;
+  config: ConfigView | null;
+  configFile: string;
+  /** Claude Code's folder on this device (~/.claude). */
+  claudeDir: string;
+  remote: RemoteInfo | null;
   /** Why config.json could not be read, when it exists but is broken. */
   configError?: string | null;
   /** The host name, offered as the device name. */
@@ -136,7 +179,24 @@ export interface Summary {
   done: number;
   skipped: number;
   failed: number;
+  /** Of the skipped: already the same on both sides, and not portable (not failures). */
+  upToDate?: number;
+  notPortable?: number;
+  /** The one line to show, as the sidecar words it. */
+  text?: string;
   outcomes: Outcome[];
+}
+
+export interface LocalListing {
+  configured: boolean;
+  groups: ProjectGroup[];
+}
+
+export interface RemoteListing {
+  configured: boolean;
+  remote: RemoteInfo | null;
+  fetchedAt: string | null;
+  entries: RemoteEntry[];
 }
 
 export interface ProgressEvent {

@@ -1,67 +1,87 @@
-// The extension's settings, read in one place. The sidecar's config.json (shared with the CLI and the
-// hooks) stays the source of truth: only the settings a user actually set are pushed to it.
+// The extension's settings, read and written in one place. The sidecar's config.json (shared with
+// the CLI and the hooks) is the source of truth; the `claudeSyncSessions.*` settings that mirror
+// it (configMirror.ts) are machine-scoped, so VS Code's Settings Sync never carries one device's
+// projects root to another.
 import * as os from 'os';
 import * as path from 'path';
 import { ConfigurationTarget, type ConfigurationChangeEvent } from 'vscode';
-import type { Backend, ConfigParams } from './protocol';
+import type { ConfigKey, ConfigView } from './protocol';
 import { getConfiguration } from './vscodeapi';
 
 export const SECTION = 'claudeSyncSessions';
 
+/** Settings of the extension itself (not in config.json). */
 export interface Settings {
-  backend: Backend;
-  gitRepoUrl: string;
-  serverUrl: string;
-  deviceName: string;
-  projectsRoot: string;
   autoRefreshOnFocus: boolean;
   pythonPath: string;
 }
 
-/** The settings that become the sidecar's configuration (claudeSync/configure). */
-const CONFIG_KEYS = ['deviceName', 'projectsRoot', 'backend', 'gitRepoUrl', 'serverUrl'] as const;
+/** The settings that show config.json, in the order the Settings editor lists them. */
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  'deviceName',
+  'projectsRoot',
+  'backend',
+  'gitRepoUrl',
+  'gitBranch',
+  'serverUrl',
+  'caBundle',
+  'hookPullTimeout',
+];
+
+/** Keys that name the remote: changing one tests the remote before it is saved. */
+export const REMOTE_KEYS: readonly ConfigKey[] = ['backend', 'gitRepoUrl', 'gitBranch', 'serverUrl', 'caBundle'];
+
+/** Keys config.json may leave empty (the others are needed once the device is set up). */
+export const OPTIONAL_KEYS = ['gitRepoUrl', 'serverUrl', 'caBundle'] as const;
+
+export type SettingValue = string | number;
+
+const DEFAULTS: Record<ConfigKey, SettingValue> = {
+  deviceName: '',
+  projectsRoot: '',
+  backend: 'git',
+  gitRepoUrl: '',
+  gitBranch: 'main',
+  serverUrl: '',
+  caBundle: '',
+  hookPullTimeout: 5,
+};
 
 export function readSettings(): Settings {
   const c = getConfiguration(SECTION);
   return {
-    backend: c.get<Backend>('backend', 'git'),
-    gitRepoUrl: c.get<string>('gitRepoUrl', '').trim(),
-    serverUrl: c.get<string>('serverUrl', '').trim(),
-    deviceName: c.get<string>('deviceName', '').trim(),
-    projectsRoot: c.get<string>('projectsRoot', '').trim(),
     autoRefreshOnFocus: c.get<boolean>('autoRefreshOnFocus', true),
     pythonPath: expandHome(c.get<string>('pythonPath', '').trim()),
   };
 }
 
-/**
- * The settings the user set (at any level), non-empty, as claudeSync/configure params.
- * Defaults are left out so they never overwrite what `claude-sync configure` saved.
- */
-export function configureParams(): ConfigParams {
-  const c = getConfiguration(SECTION);
-  const params: Record<string, string> = {};
-  for (const key of CONFIG_KEYS) {
-    const i = c.inspect<string>(key);
-    const value = i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
-    if (typeof value === 'string' && value.trim() !== '') {
-      params[key] = key === 'projectsRoot' ? expandHome(value.trim()) : value.trim();
-    }
-  }
-  return params as ConfigParams;
+/** What the Settings editor shows for a config.json key now. */
+export function settingValue(key: ConfigKey): SettingValue {
+  const v = getConfiguration(SECTION).get<SettingValue>(key, DEFAULTS[key]);
+  return typeof v === 'string' ? v.trim() : v;
 }
 
-export function affectsSidecarConfig(e: ConfigurationChangeEvent): boolean {
-  return CONFIG_KEYS.some((k) => e.affectsConfiguration(`${SECTION}.${k}`));
+/** A config.json value as its setting holds it (null becomes ""). */
+export function configValue(config: ConfigView | null, key: ConfigKey): SettingValue {
+  const v = config?.[key];
+  return v === null || v === undefined ? DEFAULTS[key] : v;
+}
+
+export function isDefault(key: ConfigKey, value: SettingValue): boolean {
+  return value === DEFAULTS[key];
+}
+
+export async function writeSetting(key: ConfigKey, value: SettingValue): Promise<void> {
+  // Machine-scoped settings are saved for this machine (in a remote window: on the remote).
+  await getConfiguration(SECTION).update(key, value === DEFAULTS[key] ? undefined : value, ConfigurationTarget.Global);
+}
+
+export function changedConfigKeys(e: ConfigurationChangeEvent): ConfigKey[] {
+  return CONFIG_KEYS.filter((k) => e.affectsConfiguration(`${SECTION}.${k}`));
 }
 
 export function affectsPython(e: ConfigurationChangeEvent): boolean {
   return e.affectsConfiguration(`${SECTION}.pythonPath`);
-}
-
-/** Saves a setting for the user (every workspace), where the commands put what they ask for. */
-export async function updateSetting(key: keyof Settings, value: unknown): Promise<void> {
-  await getConfiguration(SECTION).update(key, value, ConfigurationTarget.Global);
 }
 
 export function expandHome(p: string): string {

@@ -10,10 +10,10 @@ import {
   type TreeDataProvider,
   type TreeView,
 } from 'vscode';
-import { describeError } from './errors';
+import { describeError, showMessage } from './errors';
 import { humanSize, plural, shortTime } from './format';
-import { traceError } from './log';
-import { Method, type ProjectGroup, type RemoteEntry, type Session, type SidecarApi } from './protocol';
+import { Method, type LocalListing, type ProjectGroup, type RemoteEntry, type RemoteListing, type Session, type SidecarApi } from './protocol';
+import { executeCommand } from './vscodeapi';
 
 export class LocalProjectItem extends TreeItem {
   constructor(readonly group: ProjectGroup) {
@@ -133,34 +133,51 @@ abstract class SidecarTree<T extends TreeItem> implements TreeDataProvider<T> {
     try {
       const roots = await this.load();
       this.show(undefined, roots);
+      this.shownError = undefined;
       return roots;
     } catch (e) {
-      const text = describeError(e, this.failure).text;
-      traceError(text);
-      this.show(text, []);
+      const m = describeError(e, this.failure);
+      // Shown (with its remedies) and logged once, not again at every refresh while it lasts.
+      if (m.text !== this.shownError) {
+        this.shownError = m.text;
+        void showMessage(m);
+      }
+      this.show(m.text, []);
       return [];
     }
   }
+
+  private shownError: string | undefined;
 
   protected abstract readonly failure: string;
   protected abstract load(): Promise<T[]>;
   protected abstract childrenOf(element: T): T[];
   protected abstract count(roots: T[]): number;
 
+  /** A word after the view's name: what it shows. */
+  protected describe(count: number): string | undefined {
+    return count ? plural(count, 'session') : undefined;
+  }
+
   private show(message: string | undefined, roots: T[]): void {
     this.message = message;
     if (!this.view) return;
     this.view.message = message;
-    const n = this.count(roots);
-    this.view.description = message ? undefined : n ? plural(n, 'session') : undefined;
+    this.view.description = message ? undefined : this.describe(this.count(roots));
   }
+}
+
+function setContext(key: string, value: boolean): void {
+  void executeCommand('setContext', key, value).then(undefined, () => undefined);
 }
 
 export class LocalSessionsProvider extends SidecarTree<LocalNode> {
   protected readonly failure = 'Could not list local sessions';
 
   protected async load(): Promise<LocalNode[]> {
-    const { groups } = await this.sidecar.request<{ groups: ProjectGroup[] }>(Method.listLocal, {});
+    const { configured, groups } = await this.sidecar.request<LocalListing>(Method.listLocal, {});
+    // Not set up yet: no rows, so the view shows its welcome with the Configure Device button.
+    setContext('claudeSync.configured', configured);
     return groups.map((g) => new LocalProjectItem(g));
   }
 
@@ -176,8 +193,13 @@ export class LocalSessionsProvider extends SidecarTree<LocalNode> {
 export class RemoteBundlesProvider extends SidecarTree<RemoteNode> {
   protected readonly failure = 'Could not list remote bundles';
 
+  /** Which remote, and when it was last fetched: the view's description. */
+  remoteLabel: string | undefined;
+
   protected async load(): Promise<RemoteNode[]> {
-    const { entries } = await this.sidecar.request<{ entries: RemoteEntry[] }>(Method.listRemote, {});
+    const { configured, remote, fetchedAt, entries } = await this.sidecar.request<RemoteListing>(Method.listRemote, {});
+    setContext('claudeSync.remoteConfigured', configured);
+    this.remoteLabel = remote ? `${remote.label} · fetched ${shortTime(fetchedAt)}` : undefined;
     const byProject = new Map<string, RemoteEntry[]>();
     for (const e of entries) {
       const list = byProject.get(e.projectKey) ?? [];
@@ -195,6 +217,10 @@ export class RemoteBundlesProvider extends SidecarTree<RemoteNode> {
 
   protected count(roots: RemoteNode[]): number {
     return roots.reduce((n, r) => n + (r instanceof RemoteProjectItem ? r.entries.length : 0), 0);
+  }
+
+  protected describe(count: number): string | undefined {
+    return [this.remoteLabel, count ? plural(count, 'session') : undefined].filter(Boolean).join(' · ') || undefined;
   }
 }
 

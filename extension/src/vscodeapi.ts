@@ -70,3 +70,14 @@ export function registerCommand(command: string, callback: (...args: any[]) => u
 export function executeCommand<T>(command: string, ...rest: unknown[]): Thenable<T> {
   return vscode.commands.executeCommand<T>(command, ...rest);
 }
+
+export function registerTextDocumentContentProvider(scheme: string, provider: vscode.TextDocumentContentProvider): vscode.Disposable {
+  return vscode.workspace.registerTextDocumentContentProvider(scheme, provider);
+}
+
+/** Opens a document (read-only for a content provider's scheme) in an editor. */
+export async function showDocument(uri: vscode.Uri, language?: string): Promise<vscode.TextEditor> {
+  let doc = await vscode.workspace.openTextDocument(uri);
+  if (language && doc.languageId !== language) doc = await vscode.languages.setTextDocumentLanguage(doc, language);
+  return vscode.window.showTextDocument(doc, { preview: true });
+}

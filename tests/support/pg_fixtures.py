@@ -28,7 +28,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("psycopg is missing: pip install -e '.[server]'")
         pytest.skip("psycopg is missing: pip install -e '.[server]'")
-    cluster = PostgresCluster(bindir).start()
+    cluster = PostgresCluster(bindir, durable=False).start()
     try:
         yield cluster
     finally:

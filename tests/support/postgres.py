@@ -40,8 +40,10 @@ def find_bindir() -> Path | None:
 class PostgresCluster:
     """initdb, start, stop; databases created on demand; `url(db)` to connect as the superuser."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = True) -> None:
         self.bindir = bindir
+        # Tests never crash the machine: without fsync their cluster is faster; benchmarks keep it.
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="claude-sync-pg-"))
         self.data = self.root / "data"
         self.port = 0
@@ -60,7 +62,9 @@ class PostgresCluster:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
         for _attempt in range(5):  # another process may take the free port first
             self.port = free_port()
-            opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on"
+            opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+            if not self.durable:
+                opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             r = self._run(
                 str(self.bindir / "pg_ctl"),
                 "-D",
@@ -81,6 +85,9 @@ class PostgresCluster:
         if self.data.exists():
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
 
     def log(self) -> str:
         p = self.root / "log"

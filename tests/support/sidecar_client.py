@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import IO, Any
 
+import pytest
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient, make_test_lsp_client
 
 from claude_sync.lsp.models import plain  # namedtuples (pygls' view of JSON objects) -> dicts
@@ -112,3 +115,28 @@ class RawJsonRpc:
     def rest_of_stdout(self) -> bytes:
         assert self.proc.stdout is not None
         return self.proc.stdout.read()
+
+
+StartSidecar = Callable[..., Awaitable[SidecarClient]]
+
+
+@pytest.fixture
+async def sidecar() -> AsyncIterator[StartSidecar]:
+    """Start a sidecar for a device; every one started is shut down after the test."""
+    started: list[SidecarClient] = []
+
+    async def start(device: Device, **options: Any) -> SidecarClient:
+        client = await SidecarClient(device, options or None).start()
+        started.append(client)
+        return client
+
+    yield start
+    for client in started:
+        await client.stop()
+
+
+async def rpc_error(request: Awaitable[Any]) -> JsonRpcException:
+    """The JSON-RPC error a request ends with (it must end with one)."""
+    with pytest.raises(JsonRpcException) as e:
+        await request
+    return e.value

@@ -21,6 +21,10 @@ export interface Fixtures {
   remote: string;
   alpha: FixtureDevice;
   beta: FixtureDevice;
+  /** A device never set up: no config.json. */
+  gamma: FixtureDevice;
+  /** A session of alpha's outside its home and projects root: listed, never uploaded. */
+  stray: FixtureSession;
   /** The session the tests move from alpha to beta, and where it must land on beta. */
   moved: FixtureSession & { betaTranscript: string; alphaCwd: string; betaCwd: string };
   sessions: FixtureSession[];
@@ -29,6 +33,7 @@ export interface Fixtures {
 const MAKE_FIXTURES = String.raw`
 import json, subprocess, sys
 from pathlib import Path
+from tests.support.claude_fixture import FixtureSession
 from tests.support.devices import Device
 
 root = Path(sys.argv[1])
@@ -36,6 +41,8 @@ remote = root / "remote.git"
 subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True)
 alpha = Device(root / "machines", "alpha", "code", git_url=str(remote))
 beta = Device(root / "machines", "beta", "work/projects", git_url=str(remote))
+gamma = Device(root / "machines", "gamma", "src")
+gamma.paths.config_file.unlink()
 
 def story(key, title, day, steps):
     s = alpha.session(key, day=day)
@@ -59,6 +66,9 @@ dark = story("acme/web", "Dark mode for the settings page", 1, lambda s, cwd: (
     s.assistant(f"Updated {cwd}/src/theme.css."),
 ))
 
+stray = FixtureSession(alpha.paths.claude, "/srv/scratch/tool", day=4).user("Try a throw-away tool")
+stray.assistant("Done.").title("Try a throw-away tool").write()
+
 def device(d):
     return {"name": d.name, "home": str(d.home), "projects": str(d.projects), "claude": str(d.paths.claude)}
 
@@ -76,6 +86,8 @@ print(json.dumps({
     "remote": str(remote),
     "alpha": device(alpha),
     "beta": device(beta),
+    "gamma": device(gamma),
+    "stray": session(stray, None),
     "moved": moved,
     "sessions": [session(login, "acme/api"), session(limits, "acme/api"), session(dark, "acme/web")],
 }))

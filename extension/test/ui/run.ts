@@ -42,6 +42,45 @@ function buildDevVsix(work: string): string {
   return out;
 }
 
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Polls `ok` until it holds (the workbench updates asynchronously). */
+async function waitFor(ok: () => Promise<boolean>, what: string, timeout = 30_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Failure(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function waitForText(read: () => Promise<string>, pattern: RegExp, timeout = 30_000): Promise<string> {
+  let text = '';
+  await waitFor(async () => pattern.test((text = await read().catch(() => ''))), `text matching ${pattern}`, timeout);
+  return text;
+}
+
+/** A hostile or broken remote: one file of a session changed behind the back of its digest. */
+function corruptOnRemote(remote: string, sessionId: string, work: string): void {
+  const clone = path.join(work, 'corrupt-clone');
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: clone, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' } });
+  execFileSync('git', ['clone', '-q', remote, clone]);
+  const dir = path.join(clone, 'sessions', sessionId[0], sessionId[1], sessionId);
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else if (e.name !== 'session.json') files.push(path.join(d, e.name));
+    }
+  };
+  walk(dir);
+  check(files.length > 0, `no files of ${sessionId} in the remote`);
+  fs.appendFileSync(files[0], '{"type":"user","message":{"role":"user","content":"injected"}}\n');
+  git('-c', 'user.name=mallory', '-c', 'user.email=m@localhost', 'commit', '-qam', 'tamper');
+  git('push', '-q', 'origin', 'HEAD');
+}
+
 function hooksIn(settingsFile: string): string {
   if (!fs.existsSync(settingsFile)) return '';
   const hooks = (JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as { hooks?: unknown }).hooks;
@@ -53,7 +92,7 @@ class Device {
   bench: Workbench | undefined;
 
   constructor(
-    readonly name: 'alpha' | 'beta',
+    readonly name: 'alpha' | 'beta' | 'gamma',
     private readonly tools: HostTools,
     private readonly fx: Fixtures,
     private readonly work: string,
@@ -108,7 +147,9 @@ async function main(): Promise<number> {
 
   const alpha = new Device('alpha', tools, fx, work, vsix, env);
   const beta = new Device('beta', tools, fx, work, vsix, env);
+  const gamma = new Device('gamma', tools, fx, work, vsix, env);
   const stopAll = async () => {
+    await gamma.close();
     await alpha.close();
     await beta.close();
   };
@@ -121,7 +162,95 @@ async function main(): Promise<number> {
   let shot = 0;
   const screenshot = (bench: Workbench, name: string) => bench.screenshot(`${String(++shot).padStart(2, '0')}-${name}`);
 
+  const gammaConfig = path.join(fx.gamma.home, '.claude-sync-sessions', 'config.json');
+  const readConfig = (file: string): Record<string, unknown> => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {});
+  const remoteLabel = new RegExp(`^Git \\(main\\) · ${escapeRegExp(fx.remote)} · fetched \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d`);
+
   const steps: Step[] = [
+    {
+      name: 'gamma: a first start shows the welcome with buttons, never a command line',
+      run: async () => {
+        const bench = await gamma.open();
+        for (const button of ['Configure Device', 'Use a Git Repository', 'Use a Sync Server']) {
+          await bench.welcomeButton(button).waitFor({ timeout: 60_000 });
+        }
+        const text = await bench.sidebarText();
+        check(!/claude-sync (configure|token|push|pull|serve\b|hooks)|--|`|Could not list/.test(text), `the views show an error or a command line:\n${text}`);
+        await screenshot(bench, 'gamma-welcome');
+      },
+    },
+    {
+      name: 'gamma: Configure Device from the welcome saves config.json, and the view follows',
+      run: async () => {
+        const bench = gamma.bench!;
+        await bench.welcomeButton('Configure Device').click();
+        await bench.answer('gamma');
+        await bench.pickFolder(fx.gamma.projects, 'Use as Projects Root');
+        await bench.waitForToast(/this device is "gamma"/);
+        const saved = readConfig(gammaConfig);
+        check(saved.device === 'gamma' && saved.projects_root === fx.gamma.projects, `config.json: ${JSON.stringify(saved)}`);
+        await bench.page.getByText('No Claude Code sessions on this device yet.').waitFor({ timeout: 30_000 });
+        await screenshot(bench, 'gamma-configured');
+      },
+    },
+    {
+      name: 'gamma: a Git URL that fails its test is not saved, and the error offers the fix',
+      run: async () => {
+        const bench = gamma.bench!;
+        await bench.closeToasts();
+        await bench.welcomeButton('Use a Git Repository').click();
+        await bench.answer(path.join(work, 'no-such-repo.git'));
+        await bench.waitForToast(/not saved\. The Git repository .*there is no repository/);
+        const buttons = await bench.toastButtons(/not saved/);
+        check(JSON.stringify(buttons) === JSON.stringify(['Save Anyway', 'Change URL', 'Show Details']), `buttons: ${buttons}`);
+        check(!readConfig(gammaConfig).git_url, 'the failing URL was saved');
+        await screenshot(bench, 'gamma-bad-url');
+      },
+    },
+    {
+      name: 'gamma: Change URL, a repository that passes its test is saved, and the remote view names it',
+      run: async () => {
+        const bench = gamma.bench!;
+        await bench.toastButton(/not saved/, 'Change URL').click();
+        await bench.answer(fx.remote);
+        await bench.waitForToast(/saved\. The Git repository .* is reachable, lets this device in and accepts its sessions/);
+        check(readConfig(gammaConfig).git_url === fx.remote, `config.json: ${JSON.stringify(readConfig(gammaConfig))}`);
+        await waitFor(async () => remoteLabel.test(await bench.viewDescription('Remote Bundles')), 'the remote view names its remote');
+        await screenshot(bench, 'gamma-remote-saved');
+      },
+    },
+    {
+      name: 'gamma: the Settings editor shows config.json, and an edit there is saved to it',
+      run: async () => {
+        const bench = gamma.bench!;
+        await bench.closeToasts();
+        await bench.runCommand('Preferences: Open Remote Settings');
+        // The settings search has the focus once the editor is open.
+        await bench.page.getByText('Commonly Used').first().waitFor({ timeout: 30_000 });
+        const search = async (text: string) => {
+          await bench.page.keyboard.press('Control+A');
+          await bench.page.keyboard.type(text);
+        };
+        const field = (label: string) =>
+          bench.page.locator('.settings-editor .setting-item-contents').filter({ hasText: `Claude Sync Sessions: ${label}` }).locator('input').first();
+        await search('claudeSyncSessions');
+        await field('Device Name').waitFor({ timeout: 30_000 });
+        check((await field('Device Name').inputValue()) === 'gamma', `Device Name shows "${await field('Device Name').inputValue()}"`);
+        check((await field('Projects Root').inputValue()) === fx.gamma.projects, 'Projects Root does not show config.json');
+        await screenshot(bench, 'gamma-settings');
+        // Branch, CA bundle and the hooks' timeout are there too; the list renders what is in view.
+        for (const [key, label, value] of [['gitBranch', 'Git Branch', 'main'], ['caBundle', 'Ca Bundle', ''], ['hookPullTimeout', 'Hook Pull Timeout', '5']]) {
+          await search(`claudeSyncSessions.${key}`);
+          await field(label).waitFor({ timeout: 30_000 });
+          check((await field(label).inputValue()) === value, `${label} shows "${await field(label).inputValue()}"`);
+        }
+        gamma.server!.updateMachineSettings({ 'claudeSyncSessions.hookPullTimeout': 12 });
+        await bench.waitForToast(/Hook Pull Timeout saved to config\.json/);
+        check(readConfig(gammaConfig).hook_pull_timeout === 12, `config.json: ${JSON.stringify(readConfig(gammaConfig))}`);
+        await screenshot(bench, 'gamma-settings-saved');
+        await gamma.close();
+      },
+    },
     {
       name: 'alpha: the Claude Sync view lists the projects and their sessions',
       run: async () => {
@@ -156,7 +285,18 @@ async function main(): Promise<number> {
         const described = await bench.rowDescription(row);
         check(described.startsWith('alpha · '), `the bundle reads "${described}"`);
         check((await bench.row('Remote Bundles', fx.sessions[1].title).count()) === 0, 'a session that was not uploaded is listed as remote');
+        await waitFor(async () => remoteLabel.test(await bench.viewDescription('Remote Bundles')), 'the remote view names its remote');
         await screenshot(bench, 'alpha-remote-bundles');
+      },
+    },
+    {
+      name: 'alpha: Upload All counts the session that is not portable as skipped, not as a failure',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.closeToasts();
+        await bench.runCommand('Claude Sync: Upload All');
+        await bench.waitForToast(/^Upload: 2 done, 1 up to date, 1 skipped, not portable\.$/);
+        await screenshot(bench, 'alpha-upload-all');
         await alpha.close();
       },
     },
@@ -182,6 +322,23 @@ async function main(): Promise<number> {
         check(text.includes(`"cwd":"${moved.betaCwd}"`) || text.includes(`"cwd": "${moved.betaCwd}"`), "the transcript's cwd is not beta's");
         check(!text.includes(fx.alpha.home), "alpha's home is still in beta's transcript");
         await screenshot(bench, 'beta-downloaded');
+      },
+    },
+    {
+      name: 'beta: Download All reports a session that fails verification as failed, and Show Failures shows why',
+      run: async () => {
+        const bench = beta.bench!;
+        const broken = fx.sessions[2];
+        corruptOnRemote(fx.remote, broken.id, work);
+        await bench.closeToasts();
+        await bench.runCommand('Claude Sync: Download All');
+        await bench.waitForToast(/^Download: 1 done, 1 up to date, 1 failed\.$/);
+        await bench.toastButton(/Download: 1 done/, 'Show Failures').click();
+        const text = await waitForText(() => bench.editorText(), /Download: 1 failed/);
+        check(text.includes(broken.title) && text.includes(broken.id), `the failures document:\n${text}`);
+        check(!text.includes(fx.sessions[1].title), 'the failures document lists a session that did not fail');
+        await screenshot(bench, 'beta-show-failures');
+        await bench.runCommand('View: Close All Editors');
       },
     },
     {
@@ -212,6 +369,26 @@ async function main(): Promise<number> {
         await screenshot(bench, 'beta-no-python');
       },
     },
+    {
+      name: "beta: the extension's page shows its icon and the README",
+      run: async () => {
+        const bench = beta.bench!;
+        await bench.closeToasts();
+        await bench.runCommand('Extensions: Show Installed Extensions');
+        const entry = bench.page.locator('.extensions-viewlet .monaco-list-row').filter({ hasText: 'Claude Sync Sessions' }).first();
+        await entry.waitFor({ timeout: 30_000 });
+        const icon = entry.locator('img.icon').first();
+        check(await icon.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the icon does not load');
+        await entry.click();
+        // The README renders in a webview; scroll to its picture for the screenshot (checked by eye:
+        // the package carries docs/images/, see scripts/package-extension.sh).
+        await bench.page.locator('.extension-editor').first().waitFor({ timeout: 30_000 });
+        await bench.page.waitForTimeout(1500);
+        await bench.page.mouse.move(850, 550);
+        await bench.page.mouse.wheel(0, 300);
+        await screenshot(bench, 'beta-extension-page');
+      },
+    },
   ];
 
   let passed = 0;
@@ -232,7 +409,7 @@ async function main(): Promise<number> {
       } catch (e) {
         failed++;
         console.log(`ui: ✖ ${step.name}\n    ${e instanceof Error ? e.message.split('\n').join('\n    ') : String(e)}`);
-        for (const d of [alpha, beta]) {
+        for (const d of [gamma, alpha, beta]) {
           if (d.bench) await d.bench.screenshot(`failure-${d.name}`).catch(() => undefined);
           const log = d.extensionLog();
           if (log) fs.writeFileSync(path.join(artifacts, `${d.name}-extension.log`), log);
@@ -248,7 +425,7 @@ async function main(): Promise<number> {
   if (!failed && process.env.CLAUDE_SYNC_UI_DOCS_IMAGE) {
     const image = path.join(repo, 'docs', 'images', 'claude-sync-view.png');
     fs.mkdirSync(path.dirname(image), { recursive: true });
-    fs.copyFileSync(path.join(artifacts, '03-alpha-remote-bundles.png'), image);
+    fs.copyFileSync(path.join(artifacts, '08-alpha-remote-bundles.png'), image);
     console.log(`ui: updated ${path.relative(repo, image)}`);
   }
   if (failed || process.env.CLAUDE_SYNC_UI_KEEP) console.log(`ui: fixtures kept in ${work}`);

@@ -86,6 +86,71 @@ export class Workbench {
     return (await toast.textContent()) ?? '';
   }
 
+  /** A button of a view's welcome content (shown while the view has no rows). */
+  welcomeButton(title: string): Locator {
+    return this.page.locator('.part.sidebar .welcome-view-content').getByRole('button', { name: title, exact: true }).first();
+  }
+
+  async sidebarText(): Promise<string> {
+    return (await this.page.locator('.part.sidebar').innerText()) ?? '';
+  }
+
+  /** The description next to a view's title (e.g. which remote it shows). */
+  async viewDescription(view: 'Local Sessions' | 'Remote Bundles'): Promise<string> {
+    const header = this.page.locator('.part.sidebar .pane-header').filter({ has: this.page.locator('h3.title', { hasText: view }) }).first();
+    return (await header.locator('.description').first().textContent()) ?? '';
+  }
+
+  /** Types into the open quick input (an input box, a picker) and presses Enter. */
+  async answer(value: string): Promise<void> {
+    const input = this.page.locator('.quick-input-widget input.input').first();
+    await input.waitFor({ timeout: VIEW_TIMEOUT });
+    await input.fill(value);
+    await this.page.waitForTimeout(300); // the simple file dialog validates the path as it is typed
+    await input.press('Enter');
+  }
+
+  /** Picks a folder in VS Code's own file dialog (a quick input): types its path, then presses its OK button. */
+  async pickFolder(folder: string, ok: string): Promise<void> {
+    const input = this.page.locator('.quick-input-widget input.input').first();
+    await input.waitFor({ timeout: VIEW_TIMEOUT });
+    await input.fill(folder.endsWith('/') ? folder : `${folder}/`);
+    await this.page.waitForTimeout(500); // the dialog lists the folder as it is typed
+    await this.page.locator('.quick-input-widget').getByRole('button', { name: ok, exact: true }).click();
+  }
+
+  /** A toast's button (a remedy, "Show Failures", ...). */
+  toastButton(text: RegExp, button: string): Locator {
+    return this.page
+      .locator('.notifications-toasts .notification-toast-container')
+      .filter({ hasText: text })
+      .first()
+      .getByRole('button', { name: button, exact: true });
+  }
+
+  /** The buttons of the toast whose text matches. */
+  async toastButtons(text: RegExp): Promise<string[]> {
+    const toast = this.page.locator('.notifications-toasts .notification-toast-container').filter({ hasText: text }).first();
+    return (await toast.locator('.monaco-button').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+  }
+
+  async closeToasts(): Promise<void> {
+    await this.runCommand('Notifications: Clear All Notifications');
+  }
+
+  /** Runs a command from the palette by its title. */
+  async runCommand(title: string): Promise<void> {
+    await this.page.keyboard.press('F1');
+    await this.answer(`>${title}`);
+  }
+
+  /** The text of the active editor (what is rendered of it). */
+  async editorText(): Promise<string> {
+    const lines = this.page.locator('.editor-group-container.active .monaco-editor .view-lines').first();
+    await lines.waitFor({ timeout: VIEW_TIMEOUT });
+    return ((await lines.innerText()) ?? '').replace(/\u00a0/g, ' ');
+  }
+
   statusItem(text: RegExp): Locator {
     return this.page.locator('.part.statusbar .statusbar-item').filter({ hasText: text }).first();
   }

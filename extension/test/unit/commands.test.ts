@@ -6,7 +6,8 @@ import { Method, type HooksState, type ProgressEvent } from '../../src/protocol'
 import { HooksStatusBar } from '../../src/statusBar';
 import { LocalProjectItem, LocalSessionItem, RemoteProjectItem, RemoteSessionItem } from '../../src/views';
 import { commands, fake, window } from './fake-vscode';
-import { FakeSidecar, RpcError, group, remoteEntry, session, status, summary } from './fake-sidecar';
+import { FakeSidecar, RpcError, check, config, group, remoteEntry, session, status, summary } from './fake-sidecar';
+import { ConfigMirror } from '../../src/configMirror';
 
 class FakeSecrets {
   readonly values = new Map<string, string>();
@@ -18,6 +19,16 @@ class FakeSecrets {
   }
 }
 
+class FakeMemento {
+  readonly values = new Map<string, unknown>();
+  get<T>(key: string, fallback: T): T {
+    return (this.values.get(key) as T) ?? fallback;
+  }
+  async update(key: string, value: unknown) {
+    this.values.set(key, value);
+  }
+}
+
 function setup(sidecar: FakeSidecar) {
   const channel = window.createOutputChannel('Claude Sync');
   setLogChannel(channel as any);
@@ -25,8 +36,10 @@ function setup(sidecar: FakeSidecar) {
   const remote = { refreshed: 0, refresh() { this.refreshed++; } };
   const statusBar = new HooksStatusBar();
   const secrets = new FakeSecrets();
-  const controller = new Controller({ sidecar, local, remote, statusBar, secrets });
-  return { controller, channel, local, remote, statusBar, secrets, item: fake.statusBarItems[0] };
+  const memento = new FakeMemento();
+  const mirror = new ConfigMirror(sidecar, memento as any, () => undefined);
+  const controller = new Controller({ sidecar, local, remote, statusBar, secrets, mirror });
+  return { controller, channel, local, remote, statusBar, secrets, mirror, item: fake.statusBarItems[0] };
 }
 
 const done = (sessionId: string, title = 'Fix the flaky login test') => ({ sessionId, status: 'done' as const, reason: '', projectKey: 'acme/api', title });
@@ -126,7 +139,7 @@ describe('upload and download', () => {
 
   test('a refused sync becomes a message whose button leads to the fix', async () => {
     const sidecar = new FakeSidecar().on(Method.push, () => {
-      throw new RpcError(-32001, 'not configured yet: run claude-sync configure', { code: 'config_error' });
+      throw new RpcError(-32001, 'This device is not set up yet.', { code: 'config_error', remedies: [{ id: 'configureDevice', title: 'Configure Device' }] });
     });
     const { controller } = setup(sidecar);
     let configured = 0;
@@ -137,7 +150,7 @@ describe('upload and download', () => {
 
     assert.equal(result, undefined);
     assert.deepEqual(fake.messages, [
-      { severity: 'warning', text: 'Upload failed: not configured yet: run claude-sync configure', items: ['Configure Device'] },
+      { severity: 'warning', text: 'Upload failed: This device is not set up yet.', items: ['Configure Device'] },
     ]);
     assert.equal(configured, 1);
   });
@@ -165,10 +178,10 @@ describe('upload and download', () => {
 describe('configuration commands', () => {
   beforeEach(() => fake.reset());
 
-  test('Configure Device asks for a name and a folder, saves both to the sidecar and the settings', async () => {
+  test('Configure Device asks for a name and a folder, saves both to config.json, and the settings show them', async () => {
     const sidecar = new FakeSidecar()
       .on(Method.status, () => status({ installed: false, settingsPath: '/h/.claude/settings.json' }))
-      .on(Method.configure, (p) => status({ installed: false, settingsPath: '/h/.claude/settings.json' }, { config: { deviceName: p.deviceName, projectsRoot: p.projectsRoot, backend: 'git', gitRepoUrl: null, serverUrl: null } }));
+      .on(Method.configure, (p) => status({ installed: false, settingsPath: '/h/.claude/settings.json' }, { config: config({ deviceName: p.deviceName, projectsRoot: p.projectsRoot }) }));
     const { controller } = setup(sidecar);
     fake.inputAnswers.push('beta ');
     fake.openDialogAnswer = ['/home/beta/work/projects'];
@@ -201,31 +214,72 @@ describe('configuration commands', () => {
     assert.ok(validateServerUrl('sync.example.com'));
   });
 
-  test('Set Git Repository URL switches the backend to git', async () => {
+  test('Set Git Repository URL tests the repository, then saves it and says what passed', async () => {
+    const url = 'git@example.com:me/sessions.git';
     const sidecar = new FakeSidecar()
       .on(Method.status, () => status({ installed: false, settingsPath: 's' }))
-      .on(Method.configure, () => status({ installed: false, settingsPath: 's' }));
+      .on(Method.checkRemote, () => check(true, { url, message: `the Git repository ${url} is reachable, lets this device in and accepts its sessions.` }))
+      .on(Method.configure, () => status({ installed: false, settingsPath: 's' }, { config: config({ gitRepoUrl: url }) }));
     const { controller, remote } = setup(sidecar);
-    fake.inputAnswers.push('git@example.com:me/sessions.git');
+    fake.inputAnswers.push(url);
 
     await controller.setGitRepoUrl();
 
-    assert.deepEqual(sidecar.callsTo(Method.configure), [{ gitRepoUrl: 'git@example.com:me/sessions.git', backend: 'git' }]);
-    assert.equal(fake.settings.get('claudeSyncSessions.backend')?.globalValue, 'git');
+    assert.deepEqual(sidecar.callsTo(Method.checkRemote), [{ backend: 'git', gitRepoUrl: url, gitBranch: 'main' }]);
+    assert.deepEqual(sidecar.callsTo(Method.configure), [{ gitRepoUrl: url, backend: 'git' }]);
+    assert.equal(fake.settings.get('claudeSyncSessions.gitRepoUrl')?.globalValue, url);
+    assert.deepEqual(fake.messages.at(-1), { severity: 'info', text: `Claude Sync: saved. The Git repository ${url} is reachable, lets this device in and accepts its sessions.`, items: [] });
     assert.ok(remote.refreshed >= 1);
   });
 
-  test('Set Server URL keeps the token in secret storage and hands it to the sidecar, never to settings', async () => {
+  test('a repository that fails the test is not saved: an error with the remedies as buttons', async () => {
     const sidecar = new FakeSidecar()
       .on(Method.status, () => status({ installed: false, settingsPath: 's' }))
-      .on(Method.setToken, () => ({ hasToken: true }))
+      .on(Method.checkRemote, () => check(false))
+      .on(Method.configure, () => assert.fail('saved a remote that failed its test'));
+    const { controller } = setup(sidecar);
+    fake.inputAnswers.push('/srv/nope.git');
+    fake.messageAnswers.push('Change URL');
+    fake.inputAnswers.push(undefined); // the Change URL remedy asks again; Escape
+
+    await controller.setGitRepoUrl();
+
+    const shown = fake.messages[0];
+    assert.equal(shown.severity, 'error');
+    assert.match(shown.text, /^Claude Sync: not saved\. The Git repository \/srv\/sessions\.git: cannot reach it/);
+    assert.deepEqual(shown.items, ['Save Anyway', 'Change URL', 'Show Details']);
+    assert.deepEqual(fake.executed.filter((c) => c.command.startsWith('claudeSync.')).map((c) => c.command), ['claudeSync.setGitRepoUrl']);
+  });
+
+  test('Save Anyway saves a remote that failed its test, with a warning', async () => {
+    const sidecar = new FakeSidecar()
+      .on(Method.status, () => status({ installed: false, settingsPath: 's' }))
+      .on(Method.checkRemote, () => check(false, { severity: 'warning' }))
       .on(Method.configure, () => status({ installed: false, settingsPath: 's' }));
+    const { controller } = setup(sidecar);
+    fake.inputAnswers.push('/srv/sessions.git');
+    fake.messageAnswers.push('Save Anyway');
+
+    await controller.setGitRepoUrl();
+
+    assert.equal(fake.messages[0].severity, 'warning');
+    assert.equal(sidecar.callsTo(Method.configure).length, 1);
+    assert.equal(fake.messages[1].severity, 'warning');
+  });
+
+  test('Set Server URL tests URL and token together, then keeps the token in secret storage, never in settings', async () => {
+    const sidecar = new FakeSidecar()
+      .on(Method.status, () => status({ installed: false, settingsPath: 's' }))
+      .on(Method.checkRemote, () => check(true, { backend: 'server' }))
+      .on(Method.setToken, () => ({ hasToken: true }))
+      .on(Method.configure, () => status({ installed: false, settingsPath: 's' }, { config: config({ backend: 'server', serverUrl: 'https://sync.example.com' }) }));
     const { controller, secrets } = setup(sidecar);
     fake.inputAnswers.push('https://sync.example.com', 'tok-123');
 
     await controller.setServerUrl();
 
     assert.equal(fake.inputBoxes[1].password, true);
+    assert.deepEqual(sidecar.callsTo(Method.checkRemote), [{ backend: 'server', serverUrl: 'https://sync.example.com', token: 'tok-123', caBundle: undefined }]);
     assert.equal(secrets.values.get(TOKEN_SECRET), 'tok-123');
     assert.deepEqual(sidecar.callsTo(Method.setToken), [{ token: 'tok-123', serverUrl: 'https://sync.example.com' }]);
     assert.deepEqual(sidecar.callsTo(Method.configure), [{ serverUrl: 'https://sync.example.com', backend: 'server' }]);
@@ -233,50 +287,83 @@ describe('configuration commands', () => {
     assert.ok(!saved.includes('tok-123'));
   });
 
-  test('on start the sidecar gets only the settings the user set, and the stored token', async () => {
-    fake.setting('claudeSyncSessions.backend', { defaultValue: 'git' });
-    fake.setting('claudeSyncSessions.gitRepoUrl', { globalValue: ' /srv/sessions.git ' });
-    fake.setting('claudeSyncSessions.deviceName', { globalValue: '' });
-    const server = { deviceName: 'alpha', projectsRoot: '/p', backend: 'server' as const, gitRepoUrl: null, serverUrl: 'https://sync.example.com' };
+  test('on start config.json is shown in the settings, nothing is sent to config.json, and the stored token is handed over', async () => {
+    const server = config({ backend: 'server', serverUrl: 'https://sync.example.com', gitRepoUrl: null, gitBranch: 'sessions' });
     const sidecar = new FakeSidecar()
-      .on(Method.configure, () => status({ installed: true, settingsPath: 's' }, { config: server }))
+      .on(Method.status, () => status({ installed: true, settingsPath: 's' }, { config: server }))
       .on(Method.setToken, () => ({ hasToken: true }));
     const { controller, secrets, item } = setup(sidecar);
     secrets.values.set(TOKEN_SECRET, 'tok');
 
-    await controller.pushSettings();
+    await controller.start();
 
-    assert.deepEqual(sidecar.callsTo(Method.configure), [{ gitRepoUrl: '/srv/sessions.git' }]);
+    assert.deepEqual(sidecar.callsTo(Method.configure), []);
+    assert.equal(fake.settings.get('claudeSyncSessions.serverUrl')?.globalValue, 'https://sync.example.com');
+    assert.equal(fake.settings.get('claudeSyncSessions.gitBranch')?.globalValue, 'sessions');
+    assert.equal(fake.settings.get('claudeSyncSessions.backend')?.globalValue, 'server');
     assert.deepEqual(sidecar.callsTo(Method.setToken), [{ token: 'tok', serverUrl: 'https://sync.example.com' }]);
     assert.equal(item.text, 'Claude Sync: Hooks ON');
   });
 
-  test('a stored token is not handed over while no server is configured', async () => {
+  test('a setting that differs from config.json at start overwrites neither: the user picks', async () => {
+    fake.setting('claudeSyncSessions.projectsRoot', { globalValue: '/somewhere/else' });
     const sidecar = new FakeSidecar().on(Method.status, () => status({ installed: false, settingsPath: 's' }));
-    const { controller, secrets } = setup(sidecar);
-    secrets.values.set(TOKEN_SECRET, 'tok');
-    await controller.pushSettings();
-    assert.deepEqual(sidecar.callsTo(Method.setToken), []);
+    const { controller } = setup(sidecar);
+
+    await controller.start();
+    await new Promise((r) => setImmediate(r));
+
+    assert.deepEqual(sidecar.callsTo(Method.configure), []);
+    assert.equal(fake.settings.get('claudeSyncSessions.projectsRoot')?.globalValue, '/somewhere/else');
+    const asked = fake.messages.find((m) => m.severity === 'warning')!;
+    assert.match(asked.text, /Projects Root is "\/somewhere\/else" here, "\/home\/alpha\/code" in config\.json/);
+    assert.deepEqual(asked.items, ['Use config.json', 'Use VS Code Settings']);
+  });
+
+  test('an edit in the Settings editor is saved to config.json; a remote is tested first', async () => {
+    const sidecar = new FakeSidecar()
+      .on(Method.status, () => status({ installed: false, settingsPath: 's' }))
+      .on(Method.checkRemote, () => check(true))
+      .on(Method.configure, (p) => status({ installed: false, settingsPath: 's' }, { config: config(p) }));
+    const { controller, mirror } = setup(sidecar);
+    await controller.start();
+
+    fake.setting('claudeSyncSessions.gitBranch', { globalValue: 'sessions' });
+    mirror.onDidChange({ affectsConfiguration: (s: string) => s === 'claudeSyncSessions.gitBranch' } as any);
+    await mirror.flush();
+
+    assert.deepEqual(sidecar.callsTo(Method.checkRemote), [{ backend: 'git', gitRepoUrl: '/srv/sessions.git', gitBranch: 'sessions', serverUrl: undefined, caBundle: undefined }]);
+    assert.deepEqual(sidecar.callsTo(Method.configure), [{ gitBranch: 'sessions' }]);
+    assert.equal(fake.messages.at(-1)?.text, 'Claude Sync: Git Branch saved to config.json.');
+  });
+
+  test('an edit whose remote fails the test is put back to what config.json holds', async () => {
+    const sidecar = new FakeSidecar()
+      .on(Method.status, () => status({ installed: false, settingsPath: 's' }))
+      .on(Method.checkRemote, () => check(false))
+      .on(Method.configure, () => assert.fail('saved'));
+    const { controller, mirror } = setup(sidecar);
+    await controller.start();
+
+    fake.setting('claudeSyncSessions.gitRepoUrl', { globalValue: '/srv/nope.git' });
+    mirror.onDidChange({ affectsConfiguration: (s: string) => s === 'claudeSyncSessions.gitRepoUrl' } as any);
+    await mirror.flush();
+
+    assert.match(fake.messages.at(-1)!.text, /^Not saved to config\.json: /);
+    assert.equal(fake.settings.get('claudeSyncSessions.gitRepoUrl')?.globalValue, '/srv/sessions.git');
   });
 
   test('the views learn whether the device and the remote are set up, for their welcome text', async () => {
     const sidecar = new FakeSidecar().on(Method.status, () =>
-      status({ installed: false, settingsPath: 's' }, { config: { deviceName: 'a', projectsRoot: '/p', backend: 'server', gitRepoUrl: '/srv/x.git', serverUrl: null } }),
+      status({ installed: false, settingsPath: 's' }, { config: config({ backend: 'server', serverUrl: null }) }),
     );
     const { controller } = setup(sidecar);
-    await controller.refreshStatus();
+    await controller.configChanged();
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(
       fake.executed.filter((c) => c.command === 'setContext').map((c) => c.args),
       [['claudeSync.configured', true], ['claudeSync.remoteConfigured', false]],
     );
-  });
-
-  test('with no settings set the sidecar is only asked for its status', async () => {
-    const sidecar = new FakeSidecar().on(Method.status, () => status({ installed: false, settingsPath: 's' }));
-    const { controller } = setup(sidecar);
-    await controller.pushSettings();
-    assert.deepEqual(sidecar.calls.map((c) => c.method), [Method.status]);
   });
 });
 
@@ -326,7 +413,7 @@ describe('hooks and the status bar', () => {
     assert.equal(state, undefined);
     assert.equal(item.text, 'Claude Sync: Hooks OFF');
     assert.deepEqual(fake.messages, [
-      { severity: 'error', text: 'Could not install the hooks: settings.json is not valid JSON', items: ['Show Output'] },
+      { severity: 'error', text: 'Could not install the hooks: settings.json is not valid JSON', items: ['Show Details'] },
     ]);
   });
 
@@ -390,7 +477,7 @@ describe('the sidecar', () => {
       {
         severity: 'error',
         text: 'Claude Sync could not start its Python sidecar: no Python 3.10+ found (/nope/python: not found)',
-        items: ['Set Python Path', 'Show Output'],
+        items: ['Set Python Path', 'Show Details'],
       },
     ]);
   });

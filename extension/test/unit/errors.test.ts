@@ -4,63 +4,57 @@ import { SidecarUnavailable, describeError, reportError } from '../../src/errors
 import { commands, fake } from './fake-vscode';
 import { RpcError } from './fake-sidecar';
 
-describe('errors become messages', () => {
+const titles = (m: { actions: { title: string }[] }) => m.actions.map((a) => a.title);
+
+describe('errors become messages with their remedies as buttons', () => {
   beforeEach(() => fake.reset());
 
-  test('a missing configuration is a warning that offers Configure Device', () => {
-    const m = describeError(new RpcError(-32001, 'not configured yet', { code: 'config_error' }), 'Upload failed');
-    assert.deepEqual(m, { severity: 'warning', text: 'Upload failed: not configured yet', actions: ['Configure Device'] });
-  });
-
-  test('a configuration error about the remote offers the remote settings', () => {
-    const m = describeError(new RpcError(-32001, 'no git URL configured', { code: 'config_error' }));
-    assert.deepEqual(m.actions, ['Set Git Repository URL', 'Set Server URL']);
-  });
-
-  test('an unreachable remote says so and points to the output', () => {
-    const m = describeError(new RpcError(-32002, 'connection refused', { code: 'backend_error' }), 'Download failed');
+  test('a device that is not set up is a warning whose button is the remedy the sidecar named', () => {
+    const m = describeError(
+      new RpcError(-32001, 'This device is not set up for Claude Sync yet.', { code: 'config_error', remedies: [{ id: 'configureDevice', title: 'Configure Device' }] }),
+      'Upload failed',
+    );
     assert.deepEqual(m, {
-      severity: 'error',
-      text: 'Download failed: the remote could not be reached or refused: connection refused',
-      actions: ['Show Output'],
+      severity: 'warning',
+      text: 'Upload failed: This device is not set up for Claude Sync yet.',
+      actions: [{ title: 'Configure Device', command: 'claudeSync.configureDevice', args: [] }],
     });
   });
 
-  test('a held lock asks to try again, without a button', () => {
-    const m = describeError(new RpcError(-32005, 'sync.lock is held by pid 42', { code: 'busy' }), 'Upload failed');
-    assert.equal(m.severity, 'warning');
-    assert.match(m.text, /another sync is running, try again/);
-    assert.deepEqual(m.actions, []);
+  test('Change URL opens the URL command of the remote it names; Set Token and Show Details their own', () => {
+    const m = describeError(
+      new RpcError(-32002, 'the sync server refused the token', {
+        code: 'backend_error',
+        remedies: [{ id: 'changeUrl', title: 'Change URL', backend: 'server' }, { id: 'setToken', title: 'Set Token' }, { id: 'showDetails', title: 'Show Details' }],
+      }),
+      'Download failed',
+    );
+    assert.equal(m.severity, 'error');
+    assert.deepEqual(m.actions.map((a) => a.command), ['claudeSync.setServerUrl', 'claudeSync.setToken', 'claudeSync.showOutput']);
+    const git = describeError(new RpcError(-32002, 'x', { code: 'backend_error', remedies: [{ id: 'changeUrl', title: 'Change URL', backend: 'git' }] }));
+    assert.equal(git.actions[0].command, 'claudeSync.setGitRepoUrl');
   });
 
-  test('a missing session and a bad bundle are shown by their message', () => {
-    assert.equal(describeError(new RpcError(-32004, 'no session abc', { code: 'not_found' }), 'X').text, 'X: no session abc');
-    assert.deepEqual(describeError(new RpcError(-32003, 'bundle digest mismatch', { code: 'bundle_error' }), 'X'), {
-      severity: 'error',
-      text: 'X: bundle digest mismatch',
-      actions: ['Show Output'],
-    });
+  test('a held lock is a warning without a button', () => {
+    const m = describeError(new RpcError(-32005, 'another sync holds the lock', { code: 'busy', remedies: [] }), 'Upload failed');
+    assert.deepEqual([m.severity, titles(m)], ['warning', []]);
   });
 
-  test('a protocol error (a bug) shows its code and points to the output', () => {
+  test('a protocol error (a bug) shows its code and offers the details', () => {
     const m = describeError(new RpcError(-32602, 'missing operationId', { code: 'invalid_params' }), 'X');
     assert.equal(m.text, 'X: the sidecar reported an error (-32602): missing operationId');
-  });
-
-  test("an unreadable settings.json is an error about that file, not about the device's configuration", () => {
-    const m = describeError(new RpcError(-32001, '~/.claude/settings.json is not valid JSON', { code: 'settings_error' }), 'Could not install the hooks');
-    assert.deepEqual(m, { severity: 'error', text: 'Could not install the hooks: ~/.claude/settings.json is not valid JSON', actions: ['Show Output'] });
-  });
-
-  test('without data.code the JSON-RPC code tells the kind', () => {
-    assert.deepEqual(describeError(new RpcError(-32001, 'not configured'), 'X').actions, ['Configure Device']);
+    assert.deepEqual(titles(m), ['Show Details']);
     assert.equal(describeError(new RpcError(-32603, 'boom'), 'X').text, 'X: the sidecar reported an error (-32603): boom');
+  });
+
+  test('a domain error without remedies offers the details', () => {
+    assert.deepEqual(titles(describeError(new RpcError(-32003, 'bundle digest mismatch', { code: 'bundle_error' }), 'X')), ['Show Details']);
   });
 
   test('a sidecar that cannot start offers the Python setting', () => {
     const m = describeError(new SidecarUnavailable('no Python 3.10+ found'));
     assert.equal(m.text, 'Claude Sync could not start its Python sidecar: no Python 3.10+ found');
-    assert.deepEqual(m.actions, ['Set Python Path', 'Show Output']);
+    assert.deepEqual(titles(m), ['Set Python Path', 'Show Details']);
   });
 
   test('any other thrown value is shown by its text', () => {
@@ -68,18 +62,20 @@ describe('errors become messages', () => {
     assert.equal(describeError(new TypeError('x is undefined'), 'X').text, 'X: x is undefined');
   });
 
-  test('picking the offered action runs its command', async () => {
+  test('picking the offered action runs its command, and the error is logged once', async () => {
     fake.messageAnswers.push('Set Python Path');
     await reportError(new SidecarUnavailable('python3 is 3.8'));
     assert.deepEqual(fake.executed, [{ command: 'workbench.action.openSettings', args: ['claudeSyncSessions.pythonPath'] }]);
     assert.equal(fake.messages[0].severity, 'error');
+    const lines = fake.channels.flatMap((c) => c.lines);
+    assert.equal(lines.filter((l) => l.includes('python3 is 3.8')).length, lines.length ? 1 : 0);
   });
 
   test('reporting never throws, even when showing the message fails', async () => {
     const original = commands.executeCommand;
     commands.executeCommand = () => Promise.reject(new Error('no such command'));
     try {
-      fake.messageAnswers.push('Show Output');
+      fake.messageAnswers.push('Show Details');
       await assert.doesNotReject(reportError(new Error('x')));
     } finally {
       commands.executeCommand = original;

@@ -1,5 +1,5 @@
 // A scripted sidecar: answers each claudeSync/* request from a handler, and records the calls.
-import type { HooksState, ProjectGroup, RemoteEntry, Session, SidecarApi, Status, Summary } from '../../src/protocol';
+import type { ConfigView, HooksState, ProjectGroup, RemoteCheck, RemoteEntry, Session, SidecarApi, Status, Summary } from '../../src/protocol';
 
 type Handler = (params: any) => unknown;
 
@@ -7,7 +7,7 @@ export class RpcError extends Error {
   constructor(
     readonly code: number,
     message: string,
-    readonly data?: { code: string },
+    readonly data?: { code: string; remedies?: { id: string; title: string; backend?: string }[] },
   ) {
     super(message);
   }
@@ -76,13 +76,46 @@ export function summary(action: string, outcomes: Summary['outcomes']): Summary 
   return { action, done: count('done'), skipped: count('skipped'), failed: count('failed'), outcomes };
 }
 
+export function config(over: Partial<ConfigView> = {}): ConfigView {
+  return {
+    deviceName: 'alpha',
+    projectsRoot: '/home/alpha/code',
+    backend: 'git',
+    gitRepoUrl: '/srv/sessions.git',
+    gitBranch: 'main',
+    serverUrl: null,
+    caBundle: null,
+    hookPullTimeout: 5,
+    ...over,
+  };
+}
+
+/** A status as the sidecar words it: `remote` follows the config given. */
 export function status(hooks: HooksState, over: Partial<Status> = {}): Status {
+  const c = over.config === undefined ? config() : over.config;
+  const url = c && (c.backend === 'git' ? c.gitRepoUrl : c.serverUrl);
   return {
     version: '0.1.0',
-    configured: true,
-    config: { deviceName: 'alpha', projectsRoot: '/home/alpha/code', backend: 'git', gitRepoUrl: '/srv/sessions.git', serverUrl: null },
+    configured: c !== null,
+    config: c,
+    configFile: '/home/alpha/.claude-sync-sessions/config.json',
+    claudeDir: '/home/alpha/.claude',
+    remote: c && url ? { backend: c.backend, url, branch: c.gitBranch, label: `${c.backend} · ${url}`, fetchedAt: null } : null,
     hasToken: false,
     hooks,
+    ...over,
+  };
+}
+
+export function check(ok: boolean, over: Partial<RemoteCheck> = {}): RemoteCheck {
+  return {
+    ok,
+    severity: ok ? 'info' : 'error',
+    backend: 'git',
+    url: '/srv/sessions.git',
+    message: ok ? 'the Git repository /srv/sessions.git is reachable, lets this device in and accepts its sessions.' : 'the Git repository /srv/sessions.git: cannot reach it: no such repository',
+    checks: [],
+    remedies: ok ? [] : [{ id: 'changeUrl', title: 'Change URL', backend: 'git' }, { id: 'showDetails', title: 'Show Details' }],
     ...over,
   };
 }

@@ -1,39 +1,29 @@
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { beforeEach, test } from 'node:test';
-import { configureParams, expandHome, readSettings } from '../../src/settings';
+import { configValue, expandHome, readSettings, settingValue, writeSetting } from '../../src/settings';
+import { config } from './fake-sidecar';
 import { fake } from './fake-vscode';
 
 beforeEach(() => fake.reset());
 
-test('settings left at their defaults are not pushed to the sidecar', () => {
-  fake.setting('claudeSyncSessions.backend', { defaultValue: 'git' });
-  assert.deepEqual(configureParams(), {});
+test('a config.json value reads as its setting does: null is empty, numbers stay numbers', () => {
+  const c = config({ caBundle: null, hookPullTimeout: 12 });
+  assert.equal(configValue(c, 'caBundle'), '');
+  assert.equal(configValue(c, 'hookPullTimeout'), 12);
+  assert.equal(configValue(null, 'gitBranch'), 'main');
 });
 
-test('settings set by the user are pushed, trimmed, with ~ expanded in the projects root', () => {
-  fake.setting('claudeSyncSessions.backend', { globalValue: 'server' });
-  fake.setting('claudeSyncSessions.serverUrl', { workspaceValue: 'https://sync.example.com ' });
-  fake.setting('claudeSyncSessions.projectsRoot', { globalValue: '~/code' });
-  fake.setting('claudeSyncSessions.autoRefreshOnFocus', { globalValue: false });
-  assert.deepEqual(configureParams(), {
-    backend: 'server',
-    serverUrl: 'https://sync.example.com',
-    projectsRoot: path.join(os.homedir(), 'code'),
-  });
+test('a setting written with its default value is removed, so the Settings editor shows it as unset', async () => {
+  await writeSetting('gitBranch', 'sessions');
+  assert.equal(settingValue('gitBranch'), 'sessions');
+  await writeSetting('gitBranch', 'main');
+  assert.equal(fake.settings.get('claudeSyncSessions.gitBranch')?.globalValue, undefined);
+  assert.equal(settingValue('gitBranch'), 'main');
 });
 
-test('readSettings gives every setting with its default', () => {
-  assert.deepEqual(readSettings(), {
-    backend: 'git',
-    gitRepoUrl: '',
-    serverUrl: '',
-    deviceName: '',
-    projectsRoot: '',
-    autoRefreshOnFocus: true,
-    pythonPath: '',
-  });
+test('readSettings gives the extension-only settings with their defaults', () => {
+  assert.deepEqual(readSettings(), { autoRefreshOnFocus: true, pythonPath: '' });
 });
 
 test('~ is expanded only at the start of a path', () => {

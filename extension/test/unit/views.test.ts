@@ -135,12 +135,39 @@ describe('Remote Bundles view', () => {
   test('an unreachable remote is shown as the view message', async () => {
     const provider = new RemoteBundlesProvider(
       new FakeSidecar().on(Method.listRemote, () => {
-        throw new RpcError(-32002, 'git fetch failed: repository not found', { code: 'backend_error' });
+        throw new RpcError(-32002, 'git fetch failed: repository not found', {
+          code: 'backend_error',
+          remedies: [{ id: 'changeUrl', title: 'Change URL', backend: 'git' }, { id: 'showDetails', title: 'Show Details' }],
+        });
       }),
     );
     const view = window.createTreeView('claudeSync.remoteBundles', {});
     provider.attach(view as any);
     assert.deepEqual(await provider.getChildren(), []);
-    assert.match(view.message ?? '', /^Could not list remote bundles: the remote could not be reached or refused: git fetch failed/);
+    assert.equal(view.message, 'Could not list remote bundles: git fetch failed: repository not found');
+    // Offered once with its remedies, not again at each refresh while it lasts.
+    await provider.getChildren();
+    assert.deepEqual(fake.messages, [{ severity: 'error', text: view.message, items: ['Change URL', 'Show Details'] }]);
+  });
+
+  test('names the remote and when it was last fetched; an unset remote leaves the view to its welcome', async () => {
+    const listing = {
+      configured: true,
+      remote: { backend: 'git', url: '/srv/s.git', branch: 'main', label: 'Git (main) · /srv/s.git' },
+      fetchedAt: '2026-11-01T10:42:00+00:00',
+      entries: [remoteEntry()],
+    };
+    const provider = new RemoteBundlesProvider(new FakeSidecar().on(Method.listRemote, () => listing));
+    const view = window.createTreeView('claudeSync.remoteBundles', {});
+    provider.attach(view as any);
+    await provider.getChildren();
+    assert.match(view.description ?? '', /^Git \(main\) · \/srv\/s\.git · fetched 2026-11-01 \d\d:42 · 1 session$/);
+
+    const none = new RemoteBundlesProvider(new FakeSidecar().on(Method.listRemote, () => ({ configured: false, remote: null, fetchedAt: null, entries: [] })));
+    none.attach(view as any);
+    assert.deepEqual(await none.getChildren(), []);
+    assert.equal(view.message, undefined);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(fake.executed.filter((c) => c.command === 'setContext').at(-1)?.args, ['claudeSync.remoteConfigured', false]);
   });
 });
