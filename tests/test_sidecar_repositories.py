@@ -7,7 +7,7 @@ from pathlib import Path
 from claude_sync.engine import Selection
 from tests.support.claude_fixture import FixtureSession
 from tests.support.repos import git, make_origin
-from tests.test_sidecar import rpc_error, sidecar  # noqa: F401 - the fixture
+from tests.support.sidecar_client import rpc_error, sidecar  # noqa: F401 - the fixture
 
 
 async def test_remote_entries_name_their_repository_and_a_pinned_folder_places_them(sidecar, devices, tmp_path: Path):  # noqa: F811
