@@ -29,7 +29,7 @@ if (args.has('--unit-tests')) {
 } else if (args.has('--ui-tests')) {
   await esbuild.build({
     ...node,
-    entryPoints: [join(here, 'test/ui/run.ts')],
+    entryPoints: [join(here, 'test/ui/run.ts'), join(here, 'test/ui/bench.ts')],
     outdir: join(here, 'out/test/ui'),
     sourcemap: 'inline',
     external: ['playwright-core'],

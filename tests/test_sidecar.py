@@ -361,7 +361,8 @@ async def test_unconfigured_backend_is_a_structured_config_error(sidecar, tmp_pa
     ]
     assert "Traceback" not in err.message
     # Listing a remote that is not chosen yet is not an error: the view shows its welcome instead.
-    assert await c.request("claudeSync/listRemote") == {"configured": False, "remote": None, "fetchedAt": None, "entries": []}
+    listing = await c.request("claudeSync/listRemote")
+    assert (listing["configured"], listing["remote"], listing["entries"], listing["groups"]) == (False, None, [], [])
 
 
 async def test_unreachable_remote_stops_the_whole_operation_with_a_backend_error(sidecar, tmp_path):

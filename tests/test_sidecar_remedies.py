@@ -42,7 +42,8 @@ async def test_an_unconfigured_device_lists_nothing_and_an_operation_offers_conf
     dev.rich_session()
     c = await sidecar(dev)
     # Listing is not an error: the views show their welcome with buttons instead.
-    assert await c.request("claudeSync/listLocal") == {"configured": False, "groups": []}
+    listing = await c.request("claudeSync/listLocal")
+    assert (listing["configured"], listing["groups"], listing["toUpload"]) == (False, [], [])
     assert (await c.request("claudeSync/listRemote"))["configured"] is False
     err = await rpc_error(c.request("claudeSync/push", {"operationId": "x", "all": True}))
     assert err.code == -32001 and remedy_ids(err) == ["configureDevice"]

@@ -16,14 +16,20 @@ from .. import __version__, credentials
 from .. import hooks as claude_hooks
 from ..config import Config, Paths, default_device_name, load_config, save_config, update_config
 from ..engine import DONE, FAILED, NOT_PORTABLE, Outcome, Progress, Selection, SyncEngine
-from ..format.errors import ConfigError
-from ..listing import local_groups, remote_dicts
-from . import remote_cache
+from ..format.errors import ConfigError, SessionNotFound
+from ..format.layout import TRANSCRIPT
+from ..listing import remote_dicts
+from ..portable import render, render_title
+from ..sessions import LocalSession
+from ..state import SyncState
+from . import remote_cache, resume
 from .errors import SidecarError
+from .listings import Query, local_listing, remote_listing
 from .models import CheckRemoteParams, SidecarOptions
 from .remedies import Backend, choose_remote, configure_device, show_details
 from .remedies import set_token as set_token_remedy
 from .remote_check import check_git, check_server
+from .transcript import render_part
 
 
 def camel(data: Any) -> Any:
@@ -129,11 +135,29 @@ def configure(paths: Paths, changes: dict[str, Any], unset: tuple[str, ...] = ()
     return status(paths)
 
 
-def list_local(paths: Paths) -> dict[str, Any]:
+def _local_states(paths: Paths, config: Config, query: Query) -> tuple[dict[str, Any], SyncEngine]:
+    """This device's listing with states against the last remote listing (no remote is asked)."""
+    engine = SyncEngine(config, paths)
+    remote = _with_fetch_time(paths, remote_view(config))
+    fetched_at, entries = remote_cache.load(paths, remote)
+    known = {e["sessionId"]: e for e in entries} if fetched_at else None
+    listing = local_listing(
+        engine.local_sessions(), engine.layout, config.device, SyncState(paths.state_file), known, query
+    )
+    return listing, engine
+
+
+def list_local(paths: Paths, query: str | None = None) -> dict[str, Any]:
     if not paths.config_file.exists():
-        return {"configured": False, "groups": []}  # the view shows its welcome instead
-    engine = SyncEngine(configured(paths), paths)
-    return {"configured": True, "groups": camel(local_groups(engine.local_sessions(), engine.layout))}
+        return {"configured": False, "groups": [], "toUpload": [], "toDownload": [], "filtered": False}
+    listing, _ = _local_states(paths, configured(paths), Query.parse(query))
+    return {
+        "configured": True,
+        "groups": camel(listing["groups"]),
+        "toUpload": listing["to_upload"],
+        "toDownload": listing["to_download"],
+        "filtered": listing["filtered"],
+    }
 
 
 def _engine(paths: Paths, options: SidecarOptions) -> SyncEngine:
@@ -141,21 +165,68 @@ def _engine(paths: Paths, options: SidecarOptions) -> SyncEngine:
     return SyncEngine(config, paths, lock_timeout=options.lock_wait_seconds, stop_when_unreachable=True)
 
 
-def list_remote(paths: Paths, options: SidecarOptions) -> dict[str, Any]:
+def list_remote(paths: Paths, options: SidecarOptions, query: str | None = None, refresh: bool = True) -> dict[str, Any]:
+    """The remote's sessions with their states here; `refresh: False` answers from the last listing."""
     config: Config | None = None
     if paths.config_file.exists():
         config = configured(paths)
     remote = remote_view(config)
-    if remote is None:
-        return {"configured": False, "remote": None, "fetchedAt": None, "entries": []}
+    if config is None or remote is None:
+        return {"configured": False, "remote": None, "fetchedAt": None, "entries": [], "groups": [], "toDownload": []}
+    fetched_at, entries = remote_cache.load(paths, remote)
+    if refresh or fetched_at is None:
+        engine = _engine(paths, options)
+        try:
+            entries = camel(remote_dicts(engine.remote(), engine.layout))
+        finally:
+            engine.close()
+        fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        remote_cache.save(paths, remote, fetched_at, entries)
+    local, _ = _local_states(paths, config, Query())
+    view = remote_listing(entries, local["states"], local["sizes"], Query.parse(query))
+    return {"configured": True, "remote": remote, "fetchedAt": fetched_at, "entries": entries, **view}
+
+
+def _local_session(paths: Paths, config: Config, session_id: str) -> tuple[LocalSession | None, SyncEngine]:
+    engine = SyncEngine(config, paths)
+    found = next((s for s in engine.local_sessions() if s.session_id == session_id), None)
+    return found, engine
+
+
+def transcript(paths: Paths, options: SidecarOptions, session_id: str, side: str, part: int) -> dict[str, Any]:
+    """One part of a session's transcript as Markdown: this device's copy, or the remote's (with this device's paths)."""
+    config = configured(paths)
+    if side == "local":
+        s, _ = _local_session(paths, config, session_id)
+        if s is None:
+            raise SessionNotFound(f"no session {session_id} on this device")
+        with s.transcript.open("rb") as f:
+            return {"sessionId": session_id, "side": side, **render_part(f, s.meta.title, part)}
     engine = _engine(paths, options)
     try:
-        entries = camel(remote_dicts(engine.remote(), engine.layout))
+        with engine._lock():  # the local mirror of the remote is shared with syncs
+            engine.backend.refresh()
+            bundle = engine.backend.fetch(session_id)
+        _, files = render(bundle, engine.layout)
+        title = render_title(bundle.manifest.title, bundle.manifest.project_key, engine.layout)
     finally:
         engine.close()
-    fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    remote_cache.save(paths, remote, fetched_at, entries)
-    return {"configured": True, "remote": remote, "fetchedAt": fetched_at, "entries": entries}
+    data = files.get(TRANSCRIPT, b"")
+    return {"sessionId": session_id, "side": side, **render_part(data.splitlines(), title, part)}
+
+
+def resume_plan(paths: Paths, session_id: str) -> dict[str, Any]:
+    """Where and how to resume a session; a session only on the remote must be downloaded first."""
+    config = configured(paths)
+    s, engine = _local_session(paths, config, session_id)
+    if s is None:
+        fetched_at, entries = remote_cache.load(paths, remote_view(config))
+        if any(e["sessionId"] == session_id for e in entries):
+            return {"sessionId": session_id, "local": False, "cwd": None, "command": None, "warnings": []}
+        raise SessionNotFound(f"no session {session_id} here or on the remote")
+    if not s.cwd:
+        raise SessionNotFound(f"session {session_id} records no working directory to resume in")
+    return resume.plan(session_id, s.transcript, s.cwd)
 
 
 def check_remote(paths: Paths, p: CheckRemoteParams) -> dict[str, Any]:

@@ -124,6 +124,24 @@ class MapRepositoryParams(Params):
     folder: str | None = None
 
 
+class ListParams(Params):
+    """listLocal / listRemote: an optional filter (`project:acme state:changed words`)."""
+
+    model_config = ConfigDict(extra="ignore")
+    query: str | None = None
+    # listRemote only: False answers from the last listing without asking the remote.
+    refresh: bool = True
+
+
+class SessionParams(Params):
+    session_id: str = Field(min_length=1, max_length=100)
+
+
+class TranscriptParams(SessionParams):
+    side: Literal["local", "remote"] = "local"
+    part: int = Field(default=0, ge=0)
+
+
 class CancelParams(Params):
     operation_id: str = Field(min_length=1)
 

@@ -30,11 +30,14 @@ from .models import (
     CheckRemoteParams,
     ConfigureParams,
     HooksParams,
+    ListParams,
     MapRepositoryParams,
     NoParams,
+    SessionParams,
     SetTokenParams,
     SidecarOptions,
     SyncParams,
+    TranscriptParams,
     parse,
 )
 
@@ -125,16 +128,30 @@ async def set_token(ls: Sidecar, params: Any) -> dict[str, Any]:
 
 @server.feature("claudeSync/listLocal")
 async def list_local(ls: Sidecar, params: Any) -> dict[str, Any]:
-    """This device's sessions, grouped by project."""
-    parse(NoParams, params)
-    return await _blocking(actions.list_local, ls.paths)
+    """This device's sessions by project, with their sync states (no remote is asked)."""
+    p = parse(ListParams, params)
+    return await _blocking(actions.list_local, ls.paths, p.query)
 
 
 @server.feature("claudeSync/listRemote")
 async def list_remote(ls: Sidecar, params: Any) -> dict[str, Any]:
-    """The sessions on the remote, after a refresh."""
-    parse(NoParams, params)
-    return await _blocking(actions.list_remote, ls.paths, ls.options)
+    """The sessions on the remote (after a refresh, unless told not to), with their states here."""
+    p = parse(ListParams, params)
+    return await _blocking(actions.list_remote, ls.paths, ls.options, p.query, p.refresh)
+
+
+@server.feature("claudeSync/transcript")
+async def transcript(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """A part of a session's transcript as readable Markdown, this device's copy or the remote's."""
+    p = parse(TranscriptParams, params)
+    return await _blocking(actions.transcript, ls.paths, ls.options, p.session_id, p.side, p.part)
+
+
+@server.feature("claudeSync/resumePlan")
+async def resume_plan(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Where to run `claude --resume`, and what to warn about first."""
+    p = parse(SessionParams, params)
+    return await _blocking(actions.resume_plan, ls.paths, p.session_id)
 
 
 @server.feature("claudeSync/repositories")

@@ -19,6 +19,7 @@ import {
   type Summary,
   type SyncAction,
 } from './protocol';
+import type { SessionCommands, SessionNode } from './sessionCommands';
 import type { HooksStatusBar } from './statusBar';
 import type { LocalProjectItem, LocalSessionItem, RemoteProjectItem, RemoteSessionItem } from './views';
 import {
@@ -433,12 +434,13 @@ export function validateServerUrl(v: string): string | undefined {
 }
 
 /** Registers every command; a failure becomes a message, never an exception in VS Code. */
-export function registerCommands(c: Controller): Disposable[] {
+export function registerCommands(c: Controller, sessions?: SessionCommands): Disposable[] {
   const commands: Record<string, (...args: any[]) => unknown> = {
-    'claudeSync.uploadSession': (item: LocalSessionItem) => c.uploadSession(item),
+    // A row redrawn between the click and the command arrives as undefined: the selected row stands in.
+    'claudeSync.uploadSession': (item?: LocalSessionItem) => c.uploadSession((item ?? sessions?.selectedLocal()) as LocalSessionItem),
     'claudeSync.uploadProject': (item: LocalProjectItem) => c.uploadProject(item),
     'claudeSync.uploadAll': () => c.uploadAll(),
-    'claudeSync.downloadSession': (item: RemoteSessionItem) => c.downloadSession(item),
+    'claudeSync.downloadSession': (item?: RemoteSessionItem) => c.downloadSession((item ?? sessions?.selectedRemote()) as RemoteSessionItem),
     'claudeSync.downloadProject': (item: RemoteProjectItem) => c.downloadProject(item),
     'claudeSync.downloadAll': () => c.downloadAll(),
     'claudeSync.chooseRepositoryFolder': (item?: RemoteProjectItem) => c.chooseRepositoryFolder(item),
@@ -454,6 +456,20 @@ export function registerCommands(c: Controller): Disposable[] {
     'claudeSync.showOutput': () => showLog(),
     'claudeSync.restartSidecar': () => c.restartSidecar(),
   };
+  if (sessions) {
+    Object.assign(commands, {
+      'claudeSync.openTranscript': (n?: SessionNode) => sessions.openTranscript(n),
+      'claudeSync.transcriptNextPart': (uri?: Uri) => sessions.nextPart(uri),
+      'claudeSync.resumeSession': (n?: SessionNode) => sessions.resume(n),
+      'claudeSync.copySessionId': (n?: SessionNode) => sessions.copySessionId(n),
+      'claudeSync.revealSessionFile': (n?: SessionNode) => sessions.revealFile(n),
+      'claudeSync.compareSession': (n?: SessionNode) => sessions.compare(n),
+      'claudeSync.uploadChanged': () => sessions.uploadChanged(),
+      'claudeSync.downloadNew': () => sessions.downloadNew(),
+      'claudeSync.filterSessions': () => sessions.filter(),
+      'claudeSync.clearFilter': () => sessions.clearFilter(),
+    });
+  }
   return Object.entries(commands).map(([id, run]) => registerCommand(id, (...args: unknown[]) => safely(id, () => run(...args))));
 }
 

@@ -1,4 +1,6 @@
 // Wiring: logger, sidecar, views, status bar, commands. All logic lives in the Python sidecar.
+import * as fs from 'fs';
+import * as path from 'path';
 import type { ExtensionContext } from 'vscode';
 import { Controller, TOKEN_SECRET, registerCommands } from './commands';
 import { ConfigMirror } from './configMirror';
@@ -9,10 +11,37 @@ import { FailureDocuments } from './reports';
 import { affectsPython, readSettings } from './settings';
 import { Sidecar } from './sidecar';
 import { HooksStatusBar } from './statusBar';
-import { LocalSessionsProvider, RemoteBundlesProvider } from './views';
+import { SyncDecorations } from './decorations';
+import { SessionCommands, type SessionNode } from './sessionCommands';
+import { TRANSCRIPT_SCHEME, TranscriptDocuments } from './transcripts';
+import { LocalSessionItem, LocalSessionsProvider, RemoteBundlesProvider, RemoteSessionItem, type ListingCache } from './views';
 import * as api from './vscodeapi';
 
 let sidecar: Sidecar | undefined;
+
+export const WATCH_DEBOUNCE_MS = 1000;
+
+/** The last listings, in the extension's storage folder: shown at once on the next start. */
+function listingCache(folder: string): ListingCache {
+  const file = (key: string) => path.join(folder, `${key}.json`);
+  return {
+    read<T>(key: string): T | undefined {
+      try {
+        return JSON.parse(fs.readFileSync(file(key), 'utf8')) as T;
+      } catch {
+        return undefined;
+      }
+    },
+    write(key: string, value: unknown): void {
+      // Best effort, off the critical path: a lost cache only costs a slower next start.
+      void fs.promises
+        .mkdir(folder, { recursive: true })
+        .then(() => fs.promises.writeFile(`${file(key)}.tmp`, JSON.stringify(value)))
+        .then(() => fs.promises.rename(`${file(key)}.tmp`, file(key)))
+        .catch(() => undefined);
+    },
+  };
+}
 
 export async function activate(context: ExtensionContext): Promise<{ sidecar: Sidecar; controller: Controller }> {
   const channel = api.createOutputChannel('Claude Sync');
@@ -20,8 +49,9 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
   traceInfo(`Claude Sync ${context.extension.packageJSON.version} activating`);
 
   sidecar = new Sidecar(context.extensionPath, channel, () => readSettings().pythonPath);
-  const local = new LocalSessionsProvider(sidecar);
-  const remote = new RemoteBundlesProvider(sidecar);
+  const cache = listingCache(context.globalStorageUri.fsPath);
+  const local = new LocalSessionsProvider(sidecar, cache);
+  const remote = new RemoteBundlesProvider(sidecar, cache);
   const statusBar = new HooksStatusBar();
   const failures = new FailureDocuments();
   const mirror = new ConfigMirror(sidecar, context.globalState, (status) => {
@@ -34,6 +64,30 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
   const remoteView = api.createTreeView('claudeSync.remoteBundles', { treeDataProvider: remote, showCollapseAll: true });
   local.attach(localView);
   remote.attach(remoteView);
+  const transcripts = new TranscriptDocuments(sidecar);
+  const selected = (view: { selection: readonly unknown[] }) => (): SessionNode | undefined =>
+    view.selection.find((n): n is SessionNode => n instanceof LocalSessionItem || n instanceof RemoteSessionItem);
+  const sessions = new SessionCommands({
+    sidecar,
+    transcripts,
+    local: Object.assign(local, { selected: selected(localView) }),
+    remote: Object.assign(remote, { selected: selected(remoteView) }),
+    sync: (action, selection, title) => controller.sync(action, selection, title),
+  });
+  // The states of local sessions are against the last remote listing: a new one redraws them.
+  let remoteSeen = '';
+  remote.onDidLoad((listing) => {
+    const seen = JSON.stringify(listing.entries.map((e) => [e.sessionId, e.contentSha256]));
+    if (seen !== remoteSeen) local.refresh(); // redraw only when the remote changed: rows keep their handles
+    remoteSeen = seen;
+  });
+  let watching: { dispose(): void } | undefined;
+  const watchClaude = (claudeDir: string | undefined) => {
+    if (!claudeDir || watching) return;
+    // New and changed sessions appear by themselves; a session being written changes often: debounced.
+    watching = api.watchFolder(claudeDir, 'projects/**/*.jsonl', () => local.refresh(), WATCH_DEBOUNCE_MS);
+    context.subscriptions.push(watching);
+  };
 
   sidecar.onNotification<ProgressEvent>(Notification.progress, (p) => controller.onProgress(p));
   sidecar.onNotification<ChangedEvent>(Notification.changed, ({ what }) => {
@@ -50,12 +104,14 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
     failures,
     localView,
     remoteView,
-    ...registerCommands(controller),
+    ...registerCommands(controller, sessions),
+    api.registerTextDocumentContentProvider(TRANSCRIPT_SCHEME, transcripts),
+    api.registerFileDecorationProvider(new SyncDecorations()),
     // Each (re)started sidecar: config.json into the settings, the token handed over, then the views reload.
     sidecar.onDidStart(() =>
       void controller
         .start()
-        .then(undefined, (e) => reportError(e, 'Claude Sync'))
+        .then((status) => watchClaude(status.claudeDir), (e) => reportError(e, 'Claude Sync'))
         .then(() => (local.refresh(), remote.refresh())),
     ),
     api.onDidChangeConfiguration((e) => {

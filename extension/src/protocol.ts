@@ -11,6 +11,8 @@ export const Method = {
   push: 'claudeSync/push',
   pull: 'claudeSync/pull',
   cancel: 'claudeSync/cancel',
+  transcript: 'claudeSync/transcript',
+  resumePlan: 'claudeSync/resumePlan',
   hooks: 'claudeSync/hooks',
   repositories: 'claudeSync/repositories',
   mapRepository: 'claudeSync/mapRepository',
@@ -103,6 +105,22 @@ export interface Status {
   hooks: HooksState;
 }
 
+export type SyncStateName = 'synced' | 'changedHere' | 'onlyHere' | 'newerThere' | 'onlyThere' | 'diverged' | 'notPortable' | 'unknown';
+
+/** A session's or project's sync state, and how to draw it: all decided by the sidecar. */
+export interface SyncLook {
+  state: SyncStateName;
+  /** "in sync", "changed here", ...; for a project "2 to upload · 1 to download". */
+  label: string;
+  /** A codicon id. */
+  icon: string;
+  /** A theme colour id for the icon and the decoration, or null. */
+  color: string | null;
+  /** At most two characters for the decoration ("M", "↓"), or "". */
+  badge: string;
+  counts?: Record<string, number>;
+}
+
 export interface Session {
   sessionId: string;
   title: string;
@@ -119,13 +137,26 @@ export interface Session {
   transcript: string;
   /** Files that travel with the session (transcript, sub-agents, tasks, file history). */
   files?: number;
+  /** The one size shown for this session everywhere. */
+  sizeText?: string;
+  sync?: SyncLook;
 }
 
 export interface ProjectGroup {
   projectKey: string | null;
   cwd: string | null;
   portable: boolean;
+  /** Starts collapsed (many sessions). */
+  collapsed?: boolean;
+  sync?: SyncLook;
   sessions: Session[];
+}
+
+export interface RemoteGroup {
+  projectKey: string;
+  collapsed: boolean;
+  sync: SyncLook;
+  entries: RemoteEntry[];
 }
 
 export interface RemoteEntry {
@@ -137,7 +168,9 @@ export interface RemoteEntry {
   messageCount: number;
   size: number;
   contentSha256: string;
-  sha256: string;
+  sha256: string | null;
+  sizeText?: string;
+  sync?: SyncLook;
   /** The repository's short name (plus the subfolder), else the key; absent from older sidecars. */
   projectName?: string;
   projectKind?: 'repository' | 'projects root' | 'home';
@@ -190,6 +223,10 @@ export interface Summary {
 export interface LocalListing {
   configured: boolean;
   groups: ProjectGroup[];
+  /** What Upload Changed and Download New take (the sidecar's choice). */
+  toUpload?: string[];
+  toDownload?: string[];
+  filtered?: boolean;
 }
 
 export interface RemoteListing {
@@ -197,6 +234,26 @@ export interface RemoteListing {
   remote: RemoteInfo | null;
   fetchedAt: string | null;
   entries: RemoteEntry[];
+  groups?: RemoteGroup[];
+  toDownload?: string[];
+  filtered?: boolean;
+}
+
+export interface TranscriptPart {
+  sessionId: string;
+  side: 'local' | 'remote';
+  markdown: string;
+  part: number;
+  more: boolean;
+}
+
+export interface ResumePlan {
+  sessionId: string;
+  /** false: only on the remote, download it first. */
+  local: boolean;
+  cwd: string | null;
+  command: string | null;
+  warnings: string[];
 }
 
 export interface ProgressEvent {

@@ -109,10 +109,18 @@ export function sidecarLaunch(python: PythonInfo, extensionRoot: string, env: No
   return { command: python.command, args: ['-m', 'claude_sync', 'lsp'], cwd, env: launchEnv };
 }
 
-/** Fails with the interpreter's own words when claude_sync's sidecar cannot be imported. */
+// Finds the sidecar and the libraries it starts with, without importing them: importing them takes
+// as long as the sidecar's own start (3 s on a busy machine), which the views would wait for twice.
+const FIND_SIDECAR = [
+  'import importlib.util as u',
+  'missing = [m for m in ("claude_sync.lsp", "pygls", "lsprotocol", "pydantic") if u.find_spec(m) is None]',
+  'if missing: raise SystemExit("No module named " + ", ".join(repr(m) for m in missing))',
+].join('\n');
+
+/** Fails with the interpreter's own words when claude_sync's sidecar cannot be found. */
 export async function checkImportable(launch: SidecarLaunch): Promise<void> {
   try {
-    await run(launch.command, ['-c', 'import claude_sync.lsp'], launch.env, launch.cwd);
+    await run(launch.command, ['-c', FIND_SIDECAR], launch.env, launch.cwd);
   } catch (e) {
     throw new SidecarUnavailable(
       `${launch.command} cannot import claude_sync's sidecar (${e instanceof Error ? e.message : String(e)}); ` +

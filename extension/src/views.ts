@@ -1,30 +1,68 @@
-// The two views: Local Sessions (grouped by project) and Remote Bundles (grouped by project, with
-// the device each came from). They render what the sidecar lists and keep nothing else.
+// The two views: Local Sessions and Remote Bundles, grouped by project. They draw what the sidecar
+// lists (groups, order, sync states and their looks, sizes) and keep nothing else, except the last
+// listing, shown at once on the next start while the sidecar warms up.
 import {
   EventEmitter,
   MarkdownString,
+  ThemeColor,
   ThemeIcon,
   TreeItem,
   TreeItemCollapsibleState,
+  Uri,
   type Event,
   type TreeDataProvider,
   type TreeView,
 } from 'vscode';
 import { describeError, showMessage } from './errors';
 import { humanSize, plural, shortTime } from './format';
-import { Method, type LocalListing, type ProjectGroup, type RemoteEntry, type RemoteListing, type Session, type SidecarApi } from './protocol';
+import {
+  Method,
+  type LocalListing,
+  type ProjectGroup,
+  type RemoteEntry,
+  type RemoteGroup,
+  type RemoteListing,
+  type Session,
+  type SidecarApi,
+  type SyncLook,
+} from './protocol';
 import { executeCommand } from './vscodeapi';
+
+/** The scheme of the resource a session row carries, so that decorations.ts can decorate it. */
+export const STATE_SCHEME = 'claude-sync-state';
+export const OPEN_TRANSCRIPT = 'claudeSync.openTranscript';
+
+function stateIcon(sync: SyncLook | undefined, fallback: string): ThemeIcon {
+  if (!sync) return new ThemeIcon(fallback);
+  return new ThemeIcon(sync.icon, sync.color ? new ThemeColor(sync.color) : undefined);
+}
+
+/** A resource naming the row's state for the decoration provider (badge, colour, words). */
+function stateUri(kind: string, id: string, sync: SyncLook | undefined): Uri | undefined {
+  if (!sync) return undefined;
+  const query = new URLSearchParams({ badge: sync.badge, color: sync.color ?? '', label: sync.label }).toString();
+  return Uri.from({ scheme: STATE_SCHEME, path: `/${kind}/${id}`, query });
+}
+
+function sessionTooltip(title: string, lines: string[], sync: SyncLook | undefined): MarkdownString {
+  const md = new MarkdownString();
+  md.appendMarkdown(`**${escape(title || '(untitled)')}**${sync ? ` — ${escape(sync.label)}` : ''}\n\n`);
+  for (const line of lines) md.appendMarkdown(`${line}\n\n`);
+  return md;
+}
 
 export class LocalProjectItem extends TreeItem {
   constructor(readonly group: ProjectGroup) {
     const name = group.projectKey ?? group.cwd ?? '(unknown directory)';
-    super(name, TreeItemCollapsibleState.Expanded);
+    super(name, group.collapsed ? TreeItemCollapsibleState.Collapsed : TreeItemCollapsibleState.Expanded);
     this.id = `local-project:${name}`;
-    this.description = plural(group.sessions.length, 'session') + (group.portable ? '' : ' · not portable');
+    const state = group.sync?.label;
+    this.description = [plural(group.sessions.length, 'session'), group.portable ? state : 'not portable'].filter(Boolean).join(' · ');
     this.tooltip = group.portable
-      ? `${group.projectKey}\n${group.cwd ?? ''}`
+      ? `${group.projectKey}\n${group.cwd ?? ''}${state ? `\n${state}` : ''}`
       : `${group.cwd ?? name}\nNot portable: ${group.sessions[0]?.reason || 'outside the projects root'}`;
-    this.iconPath = new ThemeIcon(group.portable ? 'folder' : 'folder-library');
+    this.iconPath = new ThemeIcon(group.portable ? 'folder' : 'folder-library', group.sync?.color ? new ThemeColor(group.sync.color) : undefined);
+    this.resourceUri = stateUri('project', name, group.sync);
     // Only portable projects get the inline upload (see package.json menus).
     this.contextValue = group.portable ? 'localProject' : 'localProject.notPortable';
   }
@@ -34,19 +72,23 @@ export class LocalSessionItem extends TreeItem {
   constructor(readonly session: Session) {
     super(session.title || session.sessionId.slice(0, 8), TreeItemCollapsibleState.None);
     this.id = `local-session:${session.sessionId}`;
-    this.description = `${shortTime(session.lastTimestamp)} · ${humanSize(session.size)}`;
-    const md = new MarkdownString();
-    md.appendMarkdown(`**${escape(session.title || '(untitled)')}**\n\n`);
-    md.appendMarkdown(`Session: \`${session.sessionId}\`\n\n`);
-    md.appendMarkdown(`Path: \`${session.transcript}\`\n\n`);
-    if (session.cwd) md.appendMarkdown(`Working directory: \`${session.cwd}\`\n\n`);
-    md.appendMarkdown(
-      `${session.messageCountExact === false ? 'about ' : ''}${plural(session.messageCount, 'message')} · last activity ${shortTime(session.lastTimestamp)} · ${humanSize(session.size)}` +
-        (session.files ? ` in ${plural(session.files, 'file')}` : ''),
+    const size = session.sizeText ?? humanSize(session.size);
+    this.description = [session.sync?.label, shortTime(session.lastTimestamp), size].filter(Boolean).join(' · ');
+    const count = `${session.messageCountExact === false ? 'about ' : ''}${plural(session.messageCount, 'message')}`;
+    this.tooltip = sessionTooltip(
+      session.title,
+      [
+        `Session: \`${session.sessionId}\``,
+        `Path: \`${session.transcript}\``,
+        ...(session.cwd ? [`Working directory: \`${session.cwd}\``] : []),
+        `${count} · last activity ${shortTime(session.lastTimestamp)} · ${size}` + (session.files ? ` in ${plural(session.files, 'file')}` : ''),
+        ...(session.portable ? [] : [`Not portable: ${escape(session.reason)}`]),
+      ],
+      session.sync,
     );
-    if (!session.portable) md.appendMarkdown(`\n\nNot portable: ${escape(session.reason)}`);
-    this.tooltip = md;
-    this.iconPath = new ThemeIcon(session.portable ? 'comment-discussion' : 'circle-slash');
+    this.iconPath = stateIcon(session.sync, session.portable ? 'comment-discussion' : 'circle-slash');
+    this.resourceUri = stateUri('session', session.sessionId, session.sync);
+    this.command = { command: OPEN_TRANSCRIPT, title: 'Open Transcript', arguments: [this] };
     this.contextValue = session.portable ? 'localSession' : 'localSession.notPortable';
   }
 }
@@ -58,17 +100,19 @@ export class RemoteProjectItem extends TreeItem {
   constructor(
     readonly projectKey: string,
     readonly entries: RemoteEntry[],
+    group?: RemoteGroup,
   ) {
     const first = entries[0];
-    super(first?.projectName ?? projectKey, TreeItemCollapsibleState.Expanded);
+    super(first?.projectName ?? projectKey, group?.collapsed ? TreeItemCollapsibleState.Collapsed : TreeItemCollapsibleState.Expanded);
     this.id = `remote-project:${projectKey}`;
     this.repository = first?.repository ?? undefined;
-    const where = first?.localFolder ?? first?.placement;
-    this.description = plural(entries.length, 'session') + (this.repository && where ? ` · ${where}` : '');
+    const where = this.repository ? (first?.localFolder ?? first?.placement) : undefined;
+    this.description = [plural(entries.length, 'session'), where, group?.sync.label].filter(Boolean).join(' · ');
     this.tooltip = this.repository
       ? `${projectKey}\nrepository ${this.repository}\n${first?.localFolder ? `goes to ${first.localFolder}` : (first?.placement ?? '')}`
       : projectKey;
-    this.iconPath = new ThemeIcon(this.repository ? 'repo' : 'folder');
+    this.iconPath = new ThemeIcon(this.repository ? 'repo' : 'folder', group?.sync.color ? new ThemeColor(group.sync.color) : undefined);
+    this.resourceUri = stateUri('remote-project', projectKey, group?.sync);
     this.contextValue = this.repository ? 'remoteProject.repository' : 'remoteProject';
   }
 }
@@ -77,18 +121,23 @@ export class RemoteSessionItem extends TreeItem {
   constructor(readonly entry: RemoteEntry) {
     super(entry.title || entry.sessionId.slice(0, 8), TreeItemCollapsibleState.None);
     this.id = `remote-session:${entry.sessionId}`;
-    this.description = `${entry.device} · ${shortTime(entry.lastModified)} · ${humanSize(entry.size)}`;
-    const md = new MarkdownString();
-    md.appendMarkdown(`**${escape(entry.title || '(untitled)')}**\n\n`);
-    md.appendMarkdown(`Session: \`${entry.sessionId}\`\n\n`);
-    md.appendMarkdown(`Path: \`${entry.projectKey}\` (under the projects root)\n\n`);
-    md.appendMarkdown(`From device: ${escape(entry.device)}\n\n`);
-    md.appendMarkdown(
-      `${plural(entry.messageCount, 'message')} · last activity ${shortTime(entry.lastModified)} · ${humanSize(entry.size)}`,
+    const size = entry.sizeText ?? humanSize(entry.size);
+    this.description = [entry.sync?.label, entry.device, shortTime(entry.lastModified), size].filter(Boolean).join(' · ');
+    this.tooltip = sessionTooltip(
+      entry.title,
+      [
+        `Session: \`${entry.sessionId}\``,
+        `Path: \`${entry.projectKey}\` (under the projects root)`,
+        `From device: ${escape(entry.device)}`,
+        `${plural(entry.messageCount, 'message')} · last activity ${shortTime(entry.lastModified)} · ${size}`,
+      ],
+      entry.sync,
     );
-    this.tooltip = md;
-    this.iconPath = new ThemeIcon('cloud');
-    this.contextValue = 'remoteSession';
+    this.iconPath = stateIcon(entry.sync, 'cloud');
+    this.resourceUri = stateUri('remote-session', entry.sessionId, entry.sync);
+    this.command = { command: OPEN_TRANSCRIPT, title: 'Open Transcript', arguments: [this] };
+    // A session this device also has can be compared; one only on the remote cannot.
+    this.contextValue = entry.sync && entry.sync.state !== 'onlyThere' ? 'remoteSession.both' : 'remoteSession';
   }
 }
 
@@ -101,22 +150,40 @@ function escape(text: string): string {
 
 export const REFRESH_DELAY_MS = 100;
 
+/** Where the last listing is kept between sessions of VS Code. */
+export interface ListingCache {
+  read<T>(key: string): T | undefined;
+  write(key: string, value: unknown): void;
+}
+
 /** Loads the roots from the sidecar on each refresh; a failure becomes the view's message. */
-abstract class SidecarTree<T extends TreeItem> implements TreeDataProvider<T> {
+abstract class SidecarTree<T extends TreeItem, L> implements TreeDataProvider<T> {
   private readonly changed = new EventEmitter<T | undefined>();
   readonly onDidChangeTreeData: Event<T | undefined> = this.changed.event;
-  private view: TreeView<T> | undefined;
+  private readonly loaded = new EventEmitter<L>();
+  /** Fires after each listing from the sidecar. */
+  readonly onDidLoad: Event<L> = this.loaded.event;
+  protected view: TreeView<T> | undefined;
   private pending: ReturnType<typeof setTimeout> | undefined;
-  /** What the last load showed: the message (an error) and the number of sessions. */
+  private shownError: string | undefined;
+  private cachedShown = false;
+  /** The filter typed by the user (`project:acme state:changed words`), sent with each listing. */
+  query = '';
+  /** What the last load showed: the message (an error). */
   message: string | undefined;
+  /** The last listing the sidecar gave. */
+  last: L | undefined;
 
-  constructor(protected readonly sidecar: SidecarApi) {}
+  constructor(
+    protected readonly sidecar: SidecarApi,
+    private readonly cache?: ListingCache,
+  ) {}
 
   attach(view: TreeView<T>): void {
     this.view = view;
   }
 
-  /** Reloads soon; refreshes asked for together (a command and the sidecar's `changed`) load once. */
+  /** Reloads soon; refreshes asked for together (a command, the watcher, the sidecar's `changed`) load once. */
   refresh(): void {
     this.pending ??= setTimeout(() => {
       this.pending = undefined;
@@ -130,10 +197,22 @@ abstract class SidecarTree<T extends TreeItem> implements TreeDataProvider<T> {
 
   async getChildren(element?: T): Promise<T[]> {
     if (element) return this.childrenOf(element);
+    if (!this.cachedShown) {
+      // The first time: the last listing at once, while the sidecar starts; the real one follows.
+      this.cachedShown = true;
+      const cached = this.cache?.read<L>(this.cacheKey);
+      if (cached && !this.query) {
+        this.refresh();
+        return this.render(cached, true);
+      }
+    }
     try {
-      const roots = await this.load();
-      this.show(undefined, roots);
+      const listing = await this.load();
+      this.last = listing;
+      if (!this.query) this.cache?.write(this.cacheKey, listing);
       this.shownError = undefined;
+      const roots = this.render(listing, false);
+      this.loaded.fire(listing);
       return roots;
     } catch (e) {
       const m = describeError(e, this.failure);
@@ -142,85 +221,101 @@ abstract class SidecarTree<T extends TreeItem> implements TreeDataProvider<T> {
         this.shownError = m.text;
         void showMessage(m);
       }
-      this.show(m.text, []);
+      this.message = m.text;
+      if (this.view) {
+        this.view.message = m.text;
+        this.view.description = undefined;
+      }
       return [];
     }
   }
 
-  private shownError: string | undefined;
+  private render(listing: L, cached: boolean): T[] {
+    const roots = this.rootsOf(listing);
+    this.message = undefined;
+    if (this.view) {
+      this.view.message = undefined;
+      const parts = [this.describe(listing, roots), this.query ? `filter: ${this.query}` : undefined, cached ? 'refreshing…' : undefined];
+      this.view.description = parts.filter(Boolean).join(' · ') || undefined;
+      const toSync = this.toSync(listing);
+      this.view.badge = toSync ? { value: toSync, tooltip: `${plural(toSync, 'session')} to sync` } : undefined;
+    }
+    return roots;
+  }
 
   protected abstract readonly failure: string;
-  protected abstract load(): Promise<T[]>;
+  protected abstract readonly cacheKey: string;
+  protected abstract load(): Promise<L>;
+  protected abstract rootsOf(listing: L): T[];
   protected abstract childrenOf(element: T): T[];
-  protected abstract count(roots: T[]): number;
-
-  /** A word after the view's name: what it shows. */
-  protected describe(count: number): string | undefined {
-    return count ? plural(count, 'session') : undefined;
-  }
-
-  private show(message: string | undefined, roots: T[]): void {
-    this.message = message;
-    if (!this.view) return;
-    this.view.message = message;
-    this.view.description = message ? undefined : this.describe(this.count(roots));
-  }
+  protected abstract describe(listing: L, roots: T[]): string | undefined;
+  protected abstract toSync(listing: L): number;
 }
 
 function setContext(key: string, value: boolean): void {
   void executeCommand('setContext', key, value).then(undefined, () => undefined);
 }
 
-export class LocalSessionsProvider extends SidecarTree<LocalNode> {
+export class LocalSessionsProvider extends SidecarTree<LocalNode, LocalListing> {
   protected readonly failure = 'Could not list local sessions';
+  protected readonly cacheKey = 'localListing';
 
-  protected async load(): Promise<LocalNode[]> {
-    const { configured, groups } = await this.sidecar.request<LocalListing>(Method.listLocal, {});
+  protected async load(): Promise<LocalListing> {
+    const listing = await this.sidecar.request<LocalListing>(Method.listLocal, this.query ? { query: this.query } : {});
     // Not set up yet: no rows, so the view shows its welcome with the Configure Device button.
-    setContext('claudeSync.configured', configured);
-    return groups.map((g) => new LocalProjectItem(g));
+    setContext('claudeSync.configured', listing.configured);
+    return listing;
+  }
+
+  protected rootsOf(listing: LocalListing): LocalNode[] {
+    return listing.groups.map((g) => new LocalProjectItem(g));
   }
 
   protected childrenOf(element: LocalNode): LocalNode[] {
     return element instanceof LocalProjectItem ? element.group.sessions.map((s) => new LocalSessionItem(s)) : [];
   }
 
-  protected count(roots: LocalNode[]): number {
-    return roots.reduce((n, r) => n + (r instanceof LocalProjectItem ? r.group.sessions.length : 0), 0);
+  protected describe(listing: LocalListing): string | undefined {
+    const n = listing.groups.reduce((sum, g) => sum + g.sessions.length, 0);
+    return n ? plural(n, 'session') : undefined;
+  }
+
+  protected toSync(listing: LocalListing): number {
+    return new Set([...(listing.toUpload ?? []), ...(listing.toDownload ?? [])]).size;
   }
 }
 
-export class RemoteBundlesProvider extends SidecarTree<RemoteNode> {
+export class RemoteBundlesProvider extends SidecarTree<RemoteNode, RemoteListing> {
   protected readonly failure = 'Could not list remote bundles';
+  protected readonly cacheKey = 'remoteListing';
 
-  /** Which remote, and when it was last fetched: the view's description. */
-  remoteLabel: string | undefined;
+  protected async load(): Promise<RemoteListing> {
+    const listing = await this.sidecar.request<RemoteListing>(Method.listRemote, this.query ? { query: this.query } : {});
+    setContext('claudeSync.remoteConfigured', listing.configured);
+    return listing;
+  }
 
-  protected async load(): Promise<RemoteNode[]> {
-    const { configured, remote, fetchedAt, entries } = await this.sidecar.request<RemoteListing>(Method.listRemote, {});
-    setContext('claudeSync.remoteConfigured', configured);
-    this.remoteLabel = remote ? `${remote.label} · fetched ${shortTime(fetchedAt)}` : undefined;
+  protected rootsOf(listing: RemoteListing): RemoteNode[] {
+    if (listing.groups) return listing.groups.map((g) => new RemoteProjectItem(g.projectKey, g.entries, g));
+    // An older sidecar: its flat list, by project.
     const byProject = new Map<string, RemoteEntry[]>();
-    for (const e of entries) {
-      const list = byProject.get(e.projectKey) ?? [];
-      list.push(e);
-      byProject.set(e.projectKey, list);
-    }
-    return [...byProject.keys()]
-      .sort()
-      .map((key) => new RemoteProjectItem(key, newestFirst(byProject.get(key)!)));
+    for (const e of listing.entries) byProject.set(e.projectKey, [...(byProject.get(e.projectKey) ?? []), e]);
+    return [...byProject.keys()].sort().map((key) => new RemoteProjectItem(key, newestFirst(byProject.get(key)!)));
   }
 
   protected childrenOf(element: RemoteNode): RemoteNode[] {
     return element instanceof RemoteProjectItem ? element.entries.map((e) => new RemoteSessionItem(e)) : [];
   }
 
-  protected count(roots: RemoteNode[]): number {
-    return roots.reduce((n, r) => n + (r instanceof RemoteProjectItem ? r.entries.length : 0), 0);
+  /** Which remote, and when it was last fetched: the view's description. */
+  protected describe(listing: RemoteListing, roots: RemoteNode[]): string | undefined {
+    const n = roots.reduce((sum, r) => sum + (r instanceof RemoteProjectItem ? r.entries.length : 0), 0);
+    const remote = listing.remote ? `${listing.remote.label} · fetched ${shortTime(listing.fetchedAt)}` : undefined;
+    return [remote, n ? plural(n, 'session') : undefined].filter(Boolean).join(' · ') || undefined;
   }
 
-  protected describe(count: number): string | undefined {
-    return [this.remoteLabel, count ? plural(count, 'session') : undefined].filter(Boolean).join(' · ') || undefined;
+  protected toSync(listing: RemoteListing): number {
+    return listing.toDownload?.length ?? 0;
   }
 }
 

@@ -81,3 +81,40 @@ export async function showDocument(uri: vscode.Uri, language?: string): Promise<
   if (language && doc.languageId !== language) doc = await vscode.languages.setTextDocumentLanguage(doc, language);
   return vscode.window.showTextDocument(doc, { preview: true });
 }
+
+export function registerFileDecorationProvider(provider: vscode.FileDecorationProvider): vscode.Disposable {
+  return vscode.window.registerFileDecorationProvider(provider);
+}
+
+export function createTerminal(options: vscode.TerminalOptions): vscode.Terminal {
+  return vscode.window.createTerminal(options);
+}
+
+export function writeClipboard(text: string): Thenable<void> {
+  return vscode.env.clipboard.writeText(text);
+}
+
+/** True when VS Code runs on the machine it shows (not in a browser, not remote): a file manager is at hand. */
+export function isLocalDesktop(): boolean {
+  return vscode.env.uiKind === vscode.UIKind.Desktop && !vscode.env.remoteName;
+}
+
+export function showModalWarning(message: string, detail: string, ...items: string[]): Thenable<string | undefined> {
+  return vscode.window.showWarningMessage(message, { modal: true, detail }, ...items);
+}
+
+/** Calls `listener` (debounced) when files matching `glob` under `folder` are created, changed or deleted. */
+export function watchFolder(folder: string, glob: string, listener: () => void, delayMs: number): vscode.Disposable {
+  const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), glob));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fire = () => {
+    clearTimeout(timer);
+    timer = setTimeout(listener, delayMs);
+  };
+  const subs = [watcher.onDidCreate(fire), watcher.onDidChange(fire), watcher.onDidDelete(fire)];
+  return new vscode.Disposable(() => {
+    clearTimeout(timer);
+    for (const s of subs) s.dispose();
+    watcher.dispose();
+  });
+}

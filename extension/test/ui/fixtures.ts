@@ -43,6 +43,8 @@ alpha = Device(root / "machines", "alpha", "code", git_url=str(remote))
 beta = Device(root / "machines", "beta", "work/projects", git_url=str(remote))
 gamma = Device(root / "machines", "gamma", "src")
 gamma.paths.config_file.unlink()
+for i in range(4):  # more than a few sessions in one project: the group starts collapsed
+    gamma.session("tools/cli", day=i + 1).user(f"Small fix number {i + 1}").write()
 
 def story(key, title, day, steps):
     s = alpha.session(key, day=day)

@@ -1,7 +1,7 @@
 // code-server, the VS Code that runs here: installed by scripts/install-ui-test-deps.sh into a
 // cache, started per device with its own user-data, extensions and XDG folders, bound to
 // 127.0.0.1, in its own process group so that stopping it stops the extension host and sidecar too.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -188,4 +188,32 @@ export class CodeServer {
       // already gone
     }
   }
+}
+
+export function buildDevVsix(repo: string, work: string): string {
+  // The extension without bundled libraries: the sidecar runs in the repository's .venv.
+  const ignore = path.join(work, 'dev.vscodeignore');
+  fs.writeFileSync(ignore, `${fs.readFileSync(path.join(repo, '.vscodeignore'), 'utf8')}\nextension/bundled/**\n`);
+  const out = path.join(work, 'claude-sync-sessions-dev.vsix');
+  execFileSync(
+    'npx',
+    ['vsce', 'package', '--no-dependencies', '--no-rewrite-relative-links', '--allow-missing-repository', '--ignoreFile', ignore, '-o', out],
+    { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return out;
+}
+
+/** The extension's own logs (its output channel) under a code-server state folder, one per start. */
+export function extensionLogs(stateDir: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    if (!fs.existsSync(d)) return;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/Claude Sync\.log$/.test(e.name)) found.push(p);
+    }
+  };
+  walk(path.join(stateDir, 'user-data', 'logs'));
+  return found;
 }

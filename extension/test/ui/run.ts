@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeFixtures, type Fixtures } from './fixtures';
-import { CodeServer, hostTools, type HostTools } from './host';
+import { buildDevVsix, CodeServer, extensionLogs, hostTools, type HostTools } from './host';
 import { Workbench } from './workbench';
 
 const repo = path.resolve(__dirname, '..', '..', '..', '..');
@@ -27,19 +27,6 @@ class Failure extends Error {}
 
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Failure(message);
-}
-
-function buildDevVsix(work: string): string {
-  // The extension without bundled libraries: the sidecar runs in the repository's .venv.
-  const ignore = path.join(work, 'dev.vscodeignore');
-  fs.writeFileSync(ignore, `${fs.readFileSync(path.join(repo, '.vscodeignore'), 'utf8')}\nextension/bundled/**\n`);
-  const out = path.join(work, 'claude-sync-sessions-dev.vsix');
-  execFileSync(
-    'npx',
-    ['vsce', 'package', '--no-dependencies', '--no-rewrite-relative-links', '--allow-missing-repository', '--ignoreFile', ignore, '-o', out],
-    { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  return out;
 }
 
 function escapeRegExp(s: string): string {
@@ -81,6 +68,18 @@ function corruptOnRemote(remote: string, sessionId: string, work: string): void 
   git('push', '-q', 'origin', 'HEAD');
 }
 
+/** A new session of the same project, as the client writes one: a copy of `from` under a new id and title. */
+function writeSession(from: string, id: string, title: string): void {
+  const old = path.basename(from, '.jsonl');
+  const lines = fs
+    .readFileSync(from, 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.includes('"custom-title"'))
+    .map((l) => l.split(old).join(id));
+  lines.push(JSON.stringify({ type: 'custom-title', customTitle: title, sessionId: id }));
+  fs.writeFileSync(path.join(path.dirname(from), `${id}.jsonl`), lines.join('\n') + '\n');
+}
+
 function hooksIn(settingsFile: string): string {
   if (!fs.existsSync(settingsFile)) return '';
   const hooks = (JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as { hooks?: unknown }).hooks;
@@ -102,7 +101,9 @@ class Device {
 
   async open(): Promise<Workbench> {
     const d = this.fx[this.name];
-    this.server = new CodeServer(this.tools, { stateDir: path.join(this.work, `code-server-${this.name}`), home: d.home, workspace: d.projects, env: this.env });
+    // The terminal's shell may rebuild PATH (a login shell): the stand-in `claude` goes first there too.
+    const settings = this.env.PATH ? { 'terminal.integrated.env.linux': { PATH: `${this.env.PATH.split(path.delimiter)[0]}${path.delimiter}\${env:PATH}` } } : {};
+    this.server = new CodeServer(this.tools, { stateDir: path.join(this.work, `code-server-${this.name}`), home: d.home, workspace: d.projects, env: this.env, settings });
     this.server.installExtension(this.vsix);
     await this.server.start();
     this.bench = await Workbench.open(this.tools.chromium, this.server.url, artifacts);
@@ -119,18 +120,9 @@ class Device {
 
   /** The extension's own log (its output channel), for a failure report. */
   extensionLog(): string {
-    const dir = path.join(this.work, `code-server-${this.name}`, 'user-data', 'logs');
-    const found: string[] = [];
-    const walk = (d: string) => {
-      if (!fs.existsSync(d)) return;
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-        const p = path.join(d, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (/Claude Sync\.log$/.test(e.name)) found.push(p);
-      }
-    };
-    walk(dir);
-    return found.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+    return extensionLogs(path.join(this.work, `code-server-${this.name}`))
+      .map((f) => fs.readFileSync(f, 'utf8'))
+      .join('\n');
   }
 }
 
@@ -141,8 +133,14 @@ async function main(): Promise<number> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'claude-sync-ui-'));
   const fx = makeFixtures(repo, work);
   const packaged = process.env.CLAUDE_SYNC_UI_VSIX;
-  const vsix = packaged ? path.resolve(packaged) : buildDevVsix(work);
+  const vsix = packaged ? path.resolve(packaged) : buildDevVsix(repo, work);
   const env: Record<string, string> = packaged ? {} : { CLAUDE_SYNC_PYTHON: path.join(repo, '.venv', 'bin', 'python') };
+  // Resume in Terminal starts `claude`: a stand-in that writes down how it was started (the real
+  // client resuming a synced session is what tests/e2e covers).
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.writeFileSync(path.join(bin, 'claude'), `#!/bin/sh\nprintf '%s\\n%s\\n' "$*" "$PWD" > ${JSON.stringify(path.join(work, 'claude-resumed.txt'))}\necho "claude stand-in: resumed $2"\n`, { mode: 0o755 });
+  env.PATH = `${bin}${path.delimiter}${process.env.PATH ?? ''}`;
   console.log(`ui: fixtures in ${work}; extension ${path.basename(vsix)}${packaged ? ' (bundled libraries)' : ' (sidecar from .venv)'}`);
 
   const alpha = new Device('alpha', tools, fx, work, vsix, env);
@@ -165,6 +163,11 @@ async function main(): Promise<number> {
   const gammaConfig = path.join(fx.gamma.home, '.claude-sync-sessions', 'config.json');
   const readConfig = (file: string): Record<string, unknown> => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {});
   const remoteLabel = new RegExp(`^Git \\(main\\) · ${escapeRegExp(fx.remote)} · fetched \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d`);
+
+  // A session written while the view is open (the watcher shows it), and where the stub `claude`
+  // says how it was started.
+  const fresh = { id: '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9', title: 'A session started a moment ago' };
+  const resumed = path.join(work, 'claude-resumed.txt');
 
   const steps: Step[] = [
     {
@@ -189,7 +192,10 @@ async function main(): Promise<number> {
         await bench.waitForToast(/this device is "gamma"/);
         const saved = readConfig(gammaConfig);
         check(saved.device === 'gamma' && saved.projects_root === fx.gamma.projects, `config.json: ${JSON.stringify(saved)}`);
-        await bench.page.getByText('No Claude Code sessions on this device yet.').waitFor({ timeout: 30_000 });
+        // Its four sessions in one project: listed, the group collapsed (more than a few sessions).
+        const group = await bench.waitForRow('Local Sessions', 'tools/cli');
+        check((await group.getAttribute('aria-expanded')) === 'false', 'a group of four sessions starts expanded');
+        check((await bench.rowDescription(group)).startsWith('4 sessions'), `tools/cli reads "${await bench.rowDescription(group)}"`);
         await screenshot(bench, 'gamma-configured');
       },
     },
@@ -258,10 +264,13 @@ async function main(): Promise<number> {
         await bench.waitForRow('Local Sessions', 'acme/api');
         await bench.waitForRow('Local Sessions', 'acme/web');
         for (const s of fx.sessions) await bench.waitForRow('Local Sessions', s.title);
+        // The last listing shows first; wait for the sidecar's own (and the remote's) before acting on rows.
+        await waitFor(async () => !(await bench.viewDescription('Local Sessions')).includes('refreshing'), 'the listing is fresh');
+        await waitFor(async () => /fetched/.test(await bench.viewDescription('Remote Bundles')), 'the remote was listed');
         const project = await bench.rowDescription(bench.row('Local Sessions', 'acme/api'));
-        check(project === '2 sessions', `acme/api reads "${project}"`);
+        check(project.startsWith('2 sessions'), `acme/api reads "${project}"`);
         const described = await bench.rowDescription(bench.row('Local Sessions', moved.title));
-        check(/^\d{4}-\d\d-\d\d \d\d:\d\d · [\d.]+ (B|KB)$/.test(described), `the session reads "${described}"`);
+        check(/^(not compared yet|only here) · \d{4}-\d\d-\d\d \d\d:\d\d · [\d.]+ (B|KB)$/.test(described), `the session reads "${described}"`);
         await screenshot(bench, 'alpha-local-sessions');
       },
     },
@@ -283,10 +292,105 @@ async function main(): Promise<number> {
         await bench.waitForRow('Remote Bundles', 'acme/api');
         const row = await bench.waitForRow('Remote Bundles', moved.title);
         const described = await bench.rowDescription(row);
-        check(described.startsWith('alpha · '), `the bundle reads "${described}"`);
+        check(/^in sync · alpha · /.test(described), `the bundle reads "${described}"`);
         check((await bench.row('Remote Bundles', fx.sessions[1].title).count()) === 0, 'a session that was not uploaded is listed as remote');
         await waitFor(async () => remoteLabel.test(await bench.viewDescription('Remote Bundles')), 'the remote view names its remote');
         await screenshot(bench, 'alpha-remote-bundles');
+      },
+    },
+    {
+      name: 'alpha: each session shows its sync state, with decorations and a badge counting what to sync',
+      run: async () => {
+        const bench = alpha.bench!;
+        const state = async (title: string) => (await bench.rowDescription(bench.row('Local Sessions', title))).split(' · ')[0];
+        await waitFor(async () => (await state(moved.title)) === 'in sync', 'the uploaded session reads "in sync"');
+        check((await state(fx.sessions[1].title)) === 'only here', `"${fx.sessions[1].title}" reads "${await state(fx.sessions[1].title)}"`);
+        check((await state(fx.stray.title)) === 'not portable', 'the stray session is not "not portable"');
+        await waitFor(async () => (await bench.activityBadge()) === '2', 'the badge counts the 2 sessions to upload');
+        const size = (await bench.rowDescription(bench.row('Local Sessions', moved.title))).split(' · ').at(-1);
+        const remoteSize = (await bench.rowDescription(bench.row('Remote Bundles', moved.title))).split(' · ').at(-1);
+        check(size === remoteSize, `one session, two sizes: ${size} here, ${remoteSize} on the remote`);
+        await screenshot(bench, 'alpha-sync-states');
+      },
+    },
+    {
+      name: 'alpha: a new session appears by itself (a watcher on the client\'s folders)',
+      run: async () => {
+        const bench = alpha.bench!;
+        writeSession(moved.transcript, fresh.id, fresh.title);
+        await bench.waitForRow('Local Sessions', fresh.title);
+      },
+    },
+    {
+      name: 'alpha: clicking a session opens its conversation, readable',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.row('Local Sessions', moved.title).click();
+        const text = await waitForText(() => bench.editorText(), /Tool call: Bash/);
+        // (the editor renders only the lines in view: the first prompt and tool call)
+        check(text.includes(`# ${moved.title}`) && /## You · /.test(text), `the transcript reads:\n${text.slice(0, 500)}`);
+        check(!text.includes('"parentUuid"'), 'the transcript is shown as raw JSON');
+        await screenshot(bench, 'alpha-transcript');
+      },
+    },
+    {
+      name: "alpha: the context menu compares this device's copy with the remote's",
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.contextMenu(bench.row('Local Sessions', moved.title), "Compare This Device's and the Remote Copy");
+        await bench.page.locator('.monaco-diff-editor').first().waitFor({ timeout: 30_000 });
+        await screenshot(bench, 'alpha-compare');
+        await bench.runCommand('View: Close All Editors');
+      },
+    },
+    {
+      name: 'alpha: Copy Session ID and Reveal File from the context menu',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.contextMenu(bench.row('Local Sessions', moved.title), 'Copy Session ID');
+        await bench.waitForToast(new RegExp(`copied the session id ${moved.id}`));
+        check((await bench.clipboard()) === moved.id, `the clipboard holds "${await bench.clipboard()}"`);
+        await bench.contextMenu(bench.row('Local Sessions', moved.title), 'Reveal Transcript File');
+        await bench.waitForToast(/the transcript is ~\/\.claude\/projects\//);
+        await bench.closeToasts();
+      },
+    },
+    {
+      name: 'alpha: Resume in Terminal runs claude --resume in the project folder',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.clickInline(bench.row('Local Sessions', moved.title), 'Resume in Terminal');
+        await waitFor(async () => fs.existsSync(resumed), 'claude was started in the terminal', 60_000);
+        const [args, cwd] = fs.readFileSync(resumed, 'utf8').split('\n');
+        check(args === `--resume ${moved.id}` && cwd === moved.alphaCwd, `claude ran with "${args}" in ${cwd}`);
+        await bench.page.locator('.terminal-wrapper').first().waitFor({ timeout: 30_000 });
+        await screenshot(bench, 'alpha-resume');
+        await bench.runCommand('Terminal: Kill All Terminals');
+      },
+    },
+    {
+      name: 'alpha: a filter shows only the sessions that match',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.runCommand('Claude Sync: Filter Sessions…');
+        await bench.answer('state:only');
+        await waitFor(async () => (await bench.row('Local Sessions', moved.title).count()) === 0, 'the synced session is filtered out');
+        await bench.waitForRow('Local Sessions', fx.sessions[1].title);
+        check((await bench.viewDescription('Local Sessions')).includes('filter: state:only'), 'the view does not say it is filtered');
+        await screenshot(bench, 'alpha-filtered');
+        await bench.runCommand('Claude Sync: Clear Filter');
+        await bench.waitForRow('Local Sessions', moved.title);
+      },
+    },
+    {
+      name: 'alpha: Upload Changed uploads what changed here, and the badge empties',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.closeToasts();
+        await bench.runCommand('Claude Sync: Upload Changed');
+        await bench.waitForToast(/^Upload: 3 done\.$/);
+        await waitFor(async () => (await bench.activityBadge()) === '', 'the badge empties');
+        await screenshot(bench, 'alpha-upload-changed');
       },
     },
     {
@@ -295,7 +399,7 @@ async function main(): Promise<number> {
         const bench = alpha.bench!;
         await bench.closeToasts();
         await bench.runCommand('Claude Sync: Upload All');
-        await bench.waitForToast(/^Upload: 2 done, 1 up to date, 1 skipped, not portable\.$/);
+        await bench.waitForToast(/^Upload: 0 done, 4 up to date, 1 skipped, not portable\.$/);
         await screenshot(bench, 'alpha-upload-all');
         await alpha.close();
       },
@@ -304,7 +408,8 @@ async function main(): Promise<number> {
       name: 'beta: the bundle from alpha is listed under Remote Bundles',
       run: async () => {
         const bench = await beta.open();
-        await bench.waitForRow('Remote Bundles', moved.title);
+        const row = await bench.waitForRow('Remote Bundles', moved.title);
+        await waitFor(async () => (await bench.rowDescription(row)).startsWith('only on the remote · alpha · '), 'the bundle reads "only on the remote"');
         check((await bench.row('Local Sessions', moved.title).count()) === 0, 'beta lists the session before downloading it');
         check(!fs.existsSync(moved.betaTranscript), 'the transcript is on beta before the download');
         await screenshot(bench, 'beta-remote-bundles');
@@ -332,8 +437,8 @@ async function main(): Promise<number> {
         corruptOnRemote(fx.remote, broken.id, work);
         await bench.closeToasts();
         await bench.runCommand('Claude Sync: Download All');
-        await bench.waitForToast(/^Download: 1 done, 1 up to date, 1 failed\.$/);
-        await bench.toastButton(/Download: 1 done/, 'Show Failures').click();
+        await bench.waitForToast(/^Download: 2 done, 1 up to date, 1 failed\.$/);
+        await bench.toastButton(/Download: 2 done/, 'Show Failures').click();
         const text = await waitForText(() => bench.editorText(), /Download: 1 failed/);
         check(text.includes(broken.title) && text.includes(broken.id), `the failures document:\n${text}`);
         check(!text.includes(fx.sessions[1].title), 'the failures document lists a session that did not fail');

@@ -22,6 +22,7 @@ export class Workbench {
       viewport: { width: 1280, height: 760 },
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       env: { ...process.env, XDG_CONFIG_HOME: profile, XDG_CACHE_HOME: profile },
+      permissions: ['clipboard-read', 'clipboard-write'],
     });
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(url);
@@ -74,7 +75,7 @@ export class Workbench {
   /** Hovers a row and clicks its inline action (e.g. "Upload Session"). */
   async clickInline(row: Locator, action: string): Promise<void> {
     await row.hover();
-    const button = row.locator(`.action-label[aria-label="${action}"]`);
+    const button = row.locator(`.action-label[aria-label^="${action}"]`).first();
     await button.waitFor({ timeout: 10_000 });
     await button.click();
   }
@@ -114,9 +115,38 @@ export class Workbench {
   async pickFolder(folder: string, ok: string): Promise<void> {
     const input = this.page.locator('.quick-input-widget input.input').first();
     await input.waitFor({ timeout: VIEW_TIMEOUT });
-    await input.fill(folder.endsWith('/') ? folder : `${folder}/`);
-    await this.page.waitForTimeout(500); // the dialog lists the folder as it is typed
+    const want = folder.endsWith('/') ? folder : `${folder}/`;
+    // The dialog fills in its starting folder a moment after it opens, and may complete what is
+    // typed: type until it holds exactly the folder, then let it list it.
+    for (let i = 0; i < 10; i++) {
+      await this.page.waitForTimeout(500);
+      if ((await input.inputValue()) === want) break;
+      await input.fill(want);
+    }
+    await this.page.waitForTimeout(500);
     await this.page.locator('.quick-input-widget').getByRole('button', { name: ok, exact: true }).click();
+  }
+
+  /** Right-clicks a row and picks an entry of its context menu. */
+  async contextMenu(row: Locator, item: string): Promise<void> {
+    await row.click({ button: 'right' });
+    const entry = this.page.locator('.context-view .action-item').filter({ hasText: new RegExp(`^${escapeRegExp(item)}`) }).first();
+    await entry.waitFor({ timeout: 10_000 });
+    await this.page.waitForTimeout(300); // the menu ignores a click while it opens
+    await entry.locator('.action-menu-item, .action-label').first().click();
+    if (await entry.isVisible().catch(() => false)) await this.page.keyboard.press('Enter');
+  }
+
+  /** The number on the Claude Sync icon of the activity bar ("" when there is none). */
+  async activityBadge(): Promise<string> {
+    const item = this.page.locator('.part.activitybar .action-item[aria-label^="Claude Sync"], .part.activitybar .action-item:has([aria-label^="Claude Sync"])').first();
+    const badge = item.locator('.badge-content').first();
+    if (!(await badge.count()) || !(await badge.isVisible())) return '';
+    return ((await badge.textContent()) ?? '').trim();
+  }
+
+  async clipboard(): Promise<string> {
+    return this.page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
   }
 
   /** A toast's button (a remedy, "Show Failures", ...). */

@@ -47,8 +47,27 @@ export enum ConfigurationTarget {
   WorkspaceFolder = 3,
 }
 
-export class ThemeIcon {
+export class ThemeColor {
   constructor(readonly id: string) {}
+}
+
+export class ThemeIcon {
+  constructor(
+    readonly id: string,
+    readonly color?: ThemeColor,
+  ) {}
+}
+
+export class RelativePattern {
+  constructor(
+    readonly base: unknown,
+    readonly pattern: string,
+  ) {}
+}
+
+export enum UIKind {
+  Desktop = 1,
+  Web = 2,
 }
 
 export class MarkdownString {
@@ -69,6 +88,8 @@ export class TreeItem {
   tooltip?: string | MarkdownString;
   iconPath?: ThemeIcon;
   contextValue?: string;
+  resourceUri?: Uri;
+  command?: { command: string; title: string; arguments?: unknown[] };
   constructor(
     public label: string,
     public collapsibleState: TreeItemCollapsibleState = TreeItemCollapsibleState.None,
@@ -79,9 +100,16 @@ export class Uri {
   private constructor(
     readonly scheme: string,
     readonly fsPath: string,
+    readonly query = '',
   ) {}
   static file(p: string): Uri {
     return new Uri('file', p);
+  }
+  static from(parts: { scheme: string; path: string; query?: string }): Uri {
+    return new Uri(parts.scheme, parts.path, parts.query ?? '');
+  }
+  toString(): string {
+    return `${this.scheme}:${this.fsPath}${this.query ? `?${this.query}` : ''}`;
   }
   get path(): string {
     return this.fsPath;
@@ -188,6 +216,9 @@ export const fake = {
   settings: new Map<string, SettingValues>(),
   commands: new Map<string, (...args: any[]) => unknown>(),
   executed: [] as { command: string; args: unknown[] }[],
+  terminals: [] as { name?: string; cwd?: string; sent: string[]; shown: boolean }[],
+  opened: [] as string[],
+  modalAnswers: [] as (string | undefined)[],
   configListeners: new EventEmitter<{ affectsConfiguration(s: string): boolean }>(),
   reset(): void {
     this.messages = [];
@@ -202,6 +233,9 @@ export const fake = {
     this.settings = new Map();
     this.commands = new Map();
     this.executed = [];
+    this.terminals = [];
+    this.opened = [];
+    this.modalAnswers = [];
   },
   setting(key: string, values: SettingValues): void {
     this.settings.set(key, values);
@@ -209,7 +243,13 @@ export const fake = {
 };
 
 function message(severity: ShownMessage['severity']) {
-  return (text: string, ...items: string[]): Promise<string | undefined> => {
+  return (text: string, ...rest: unknown[]): Promise<string | undefined> => {
+    const modal = typeof rest[0] === 'object' && rest[0] !== null;
+    const items = (modal ? rest.slice(1) : rest) as string[];
+    if (modal) {
+      fake.messages.push({ severity, text: `${text}\n${(rest[0] as { detail?: string }).detail ?? ''}`, items });
+      return Promise.resolve(fake.modalAnswers.shift());
+    }
     fake.messages.push({ severity, text, items });
     return Promise.resolve(fake.messageAnswers.shift());
   };
@@ -250,14 +290,38 @@ export const window = {
     return c;
   },
   createTreeView(_id: string, _options: unknown) {
-    return { message: undefined as string | undefined, description: undefined as string | undefined, dispose() {} };
+    return {
+      message: undefined as string | undefined,
+      description: undefined as string | undefined,
+      badge: undefined as { value: number; tooltip: string } | undefined,
+      selection: [] as unknown[],
+      dispose() {},
+    };
+  },
+  createTerminal(options: { name?: string; cwd?: string }) {
+    const t = { name: options.name, cwd: options.cwd, sent: [] as string[], shown: false };
+    fake.terminals.push(t);
+    return { show: () => (t.shown = true), sendText: (text: string) => t.sent.push(text) };
+  },
+  async showTextDocument(doc: { uri: Uri }) {
+    fake.opened.push(doc.uri.toString());
+    return {};
   },
   onDidChangeWindowState(_listener: unknown) {
     return new Disposable();
   },
 };
 
+export const languages = {
+  async setTextDocumentLanguage(doc: unknown) {
+    return doc;
+  },
+};
+
 export const workspace = {
+  async openTextDocument(uri: Uri) {
+    return { uri, languageId: 'markdown' };
+  },
   getConfiguration(section: string) {
     const full = (key: string): string => `${section}.${key}`;
     return {
@@ -278,6 +342,17 @@ export const workspace = {
   },
   onDidChangeConfiguration(listener: Listener<{ affectsConfiguration(s: string): boolean }>) {
     return fake.configListeners.event(listener);
+  },
+};
+
+export const env = {
+  uiKind: UIKind.Web,
+  remoteName: 'test' as string | undefined,
+  clipboard: {
+    text: '',
+    async writeText(t: string) {
+      env.clipboard.text = t;
+    },
   },
 };
 

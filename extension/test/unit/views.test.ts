@@ -13,6 +13,7 @@ import {
 } from '../../src/views';
 import { MarkdownString, TreeItemCollapsibleState, fake, window } from './fake-vscode';
 import { FakeSidecar, RpcError, group, remoteEntry, session } from './fake-sidecar';
+import { SyncDecorations } from '../../src/decorations';
 
 const tooltip = (item: { tooltip?: unknown }): string => (item.tooltip instanceof MarkdownString ? item.tooltip.value : String(item.tooltip));
 
@@ -169,5 +170,47 @@ describe('Remote Bundles view', () => {
     assert.equal(view.message, undefined);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(fake.executed.filter((c) => c.command === 'setContext').at(-1)?.args, ['claudeSync.remoteConfigured', false]);
+  });
+});
+
+describe('sync states as the sidecar words them', () => {
+  beforeEach(() => fake.reset());
+
+  const look = (state: any, label: string, badge: string) => ({ state, label, icon: 'arrow-up', color: 'gitDecoration.modifiedResourceForeground', badge });
+
+  test('a session row shows its state first, its icon, and a decoration; a big group starts collapsed', async () => {
+    const changed = session({ sync: look('changedHere', 'changed here', 'M'), sizeText: '2.5 KB' });
+    const others = [1, 2, 3].map((i) => session({ sessionId: `${i}`.repeat(8) + '-2222-3333-4444-555555555555' }));
+    const listing = {
+      configured: true,
+      groups: [group([changed, ...others], { collapsed: true, sync: look('changedHere', '1 to upload', 'M') })],
+      toUpload: [changed.sessionId],
+      toDownload: [],
+    };
+    const provider = new LocalSessionsProvider(new FakeSidecar().on(Method.listLocal, () => listing));
+    const view = window.createTreeView('claudeSync.localSessions', {});
+    provider.attach(view as any);
+    const [project] = await provider.getChildren();
+    assert.equal(project.collapsibleState, TreeItemCollapsibleState.Collapsed);
+    assert.equal(project.description, '4 sessions · 1 to upload');
+    const [item] = (await provider.getChildren(project)) as LocalSessionItem[];
+    assert.match(String(item.description), /^changed here · \d{4}-\d\d-\d\d \d\d:\d\d · 2\.5 KB$/);
+    assert.equal((item.iconPath as any).id, 'arrow-up');
+    const decoration = new SyncDecorations().provideFileDecoration(item.resourceUri as any);
+    assert.equal(decoration?.badge, 'M');
+    assert.equal(item.command?.command, 'claudeSync.openTranscript');
+    assert.deepEqual(view.badge, { value: 1, tooltip: '1 session to sync' });
+  });
+
+  test('the last listing shows at once from the cache, then the sidecar\'s', async () => {
+    const stored = new Map<string, unknown>([['localListing', { configured: true, groups: [group([session({ title: 'cached' })])] }]]);
+    const cache = { read: (k: string) => stored.get(k) as any, write: (k: string, v: unknown) => void stored.set(k, v) };
+    const fresh = { configured: true, groups: [group([session({ title: 'fresh' })])] };
+    const provider = new LocalSessionsProvider(new FakeSidecar().on(Method.listLocal, () => fresh), cache);
+    const [first] = await provider.getChildren();
+    assert.equal(((await provider.getChildren(first))[0] as LocalSessionItem).session.title, 'cached');
+    const [second] = await provider.getChildren();
+    assert.equal(((await provider.getChildren(second))[0] as LocalSessionItem).session.title, 'fresh');
+    assert.deepEqual(stored.get('localListing'), fresh);
   });
 });
