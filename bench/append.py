@@ -64,14 +64,23 @@ def filler(claude, cwd: str, count: int, seed: int) -> None:  # type: ignore[no-
 
 
 def run(ctx: Run) -> list[Result]:
+    return measure(ctx)
+
+
+def measure(ctx: Run, *, encrypted: bool = False, figure: str = "4") -> list[Result]:
+    """The append figures; `encrypted`: with end-to-end encryption on for both remotes (figure 10)."""
+    from claude_sync import credentials
     from claude_sync.backends.http import HttpBackend
+    from claude_sync.encryption import setup
     from claude_sync.engine import DONE, Selection
 
     p = ctx.preset
-    work = fresh_dir(ctx.out / "append")
+    work = fresh_dir(ctx.out / ("append-encrypted" if encrypted else "append"))
     env = BenchEnv(work / "home", work / "home" / ".claude-sync-sessions")
     remote = bare_remote(work / "remote.git")
     env.configure(git_url=str(remote))
+    if encrypted:
+        env.cli("encryption", "init")
     cwd = env.projects_root / "acme" / "big"
     cwd.mkdir(parents=True)
     sid, transcript = write_session(env.claude, str(cwd), p.big_session_bytes, ctx.seed)
@@ -85,6 +94,13 @@ def run(ctx: Run) -> list[Result]:
         counting = CountingTransport()
         http_env = BenchEnv(env.home, work / "server-client", claude=env.claude, projects_root=env.projects_root)
         http_env.configure(backend="server", server_url=server.url)
+        if encrypted:
+            credentials.set_token(server.url, token, http_env.paths)
+            setup.init(http_env.config, http_env.paths)  # type: ignore[arg-type]
+
+        def server_backend():  # type: ignore[no-untyped-def]
+            inner = HttpBackend(server.url, lambda: token, transport=counting)
+            return setup.wrap(inner, http_env.config, http_env.paths) if encrypted else inner  # type: ignore[arg-type]
 
         def push_git() -> int:
             engine = env.engine()
@@ -94,7 +110,7 @@ def run(ctx: Run) -> list[Result]:
                 engine.close()
 
         def push_server() -> int:
-            engine = http_env.engine(HttpBackend(server.url, lambda: token, transport=counting))
+            engine = http_env.engine(server_backend())
             try:
                 return engine.push(Selection(ids=(sid,))).count(DONE)
             finally:
@@ -119,10 +135,11 @@ def run(ctx: Run) -> list[Result]:
     gz = len(gzip.compress(appended, 6, mtime=0))
     ctx.log(f"  appended {len(appended)} B (gzip {gz} B): git +{growth} B in {git_time:.2f} s; server sent {sent} B")
     base = f"gzip of the {len(appended) / 1024:.1f} KB appended"
+    sealed = ", end-to-end encrypted" if encrypted else ""
     return [
         Result(
-            "4a",
-            f"Git repository growth after appending to a {big / 2**20:.0f} MB session ({ts / 2**20:.0f} MB transcript)",
+            f"{figure}a",
+            f"Git repository growth after appending to a {big / 2**20:.0f} MB session ({ts / 2**20:.0f} MB transcript){sealed}",
             growth,
             "B",
             base,
@@ -132,8 +149,8 @@ def run(ctx: Run) -> list[Result]:
             f"the incremental push took {git_time:.2f} s; the repository also holds {p.sessions} small sessions",
         ),
         Result(
-            "4b",
-            "bytes sent to the server after appending to the same session",
+            f"{figure}b",
+            f"bytes sent to the server after appending to the same session{sealed}",
             sent,
             "B",
             base,

@@ -21,7 +21,7 @@ WORKER_WAIT = 180.0
 def _settle(data: Path) -> bool:
     """Wait until the hook's background worker has pushed what it was given (outbox empty, lock free)."""
     from claude_sync.format.locking import Busy, exclusive
-    from claude_sync.hook_runner import HOOK_LOCK, Outbox
+    from claude_sync.hooks.runner import HOOK_LOCK, Outbox
 
     deadline = time.monotonic() + WORKER_WAIT
     while time.monotonic() < deadline:

@@ -16,7 +16,7 @@ round robin). Afterwards every session is read back through another replica and 
 the bundle's SHA-256 matches the listing, each own session is exactly what its device
 last stored, and every line a shared session acknowledged is in it once. Figures:
 writes per second, MB/s uploaded, p50/p99 of the writes, CPU of the servers and of
-PostgreSQL. PostgreSQL comes from tests/support/postgres.py (a cluster of its own).
+PostgreSQL. PostgreSQL comes from devtools/postgres.py (a cluster of its own).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from claude_sync.format import version, wire
 
 from .measure import cores, cpu_seconds, percentile
 from .report import Result, markdown, update_benchmarks
@@ -108,7 +110,8 @@ def _digest(transcript: bytes, sid: str) -> str:
 
 def _work(c: Client, rounds: int, peers: list[str], start: threading.Barrier, seed: int) -> None:
     rng = random.Random(f"{seed}:{c.index}")
-    with httpx.Client(base_url=c.url, timeout=300, headers={"Authorization": f"Bearer {c.token}"}) as http:
+    as_device = {"Authorization": f"Bearer {c.token}", wire.FORMAT: str(version.FORMAT_VERSION)}
+    with httpx.Client(base_url=c.url, timeout=300, headers=as_device) as http:
         start.wait()
 
         def write(fn):  # type: ignore[no-untyped-def]
@@ -182,7 +185,8 @@ def _verify(clients: list[Client], url_of: dict[str, str]) -> tuple[int, int]:
         by_user.setdefault(c.user, []).append(c)
     for user, group in by_user.items():
         token = group[0].token
-        with httpx.Client(base_url=url_of[user], timeout=300, headers={"Authorization": f"Bearer {token}"}) as http:
+        as_device = {"Authorization": f"Bearer {token}", wire.FORMAT: str(version.FORMAT_VERSION)}
+        with httpx.Client(base_url=url_of[user], timeout=300, headers=as_device) as http:
             listed = {e["session_id"]: e for e in http.get("/api/sessions", params={"limit": 1000}).json()["sessions"]}
             for c in group:
                 got = http.get(f"/api/sessions/{c.own}")
@@ -358,7 +362,7 @@ def results(outcomes: list[Outcome], target_clients: tuple[int, int]) -> list[Re
 
 
 def main(argv: list[str]) -> int:
-    from tests.support.postgres import PostgresCluster, find_bindir
+    from devtools.postgres import PostgresCluster, find_bindir
 
     p = argparse.ArgumentParser(prog="python -m bench replicas", description=__doc__.split("\n\n")[0])
     p.add_argument("--clients", default="50,100", help="comma-separated client counts (default 50,100)")

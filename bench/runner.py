@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import append, full_push, hook, listing, noop, server
+from . import append, encryption, full_push, hook, listing, noop, server
 from .context import Run
 from .corpus import ensure_corpus
 from .env import CODE, REPO, fresh_dir
@@ -24,6 +24,8 @@ FIGURES: dict[str, Callable[[Run], list[Result]]] = {
     "4": append.run,
     "5": hook.run,
     "6": server.run,
+    "9": encryption.full_push,
+    "10": encryption.append_encrypted,
 }
 DEFAULT_OUT = REPO / "bench" / "out"
 

@@ -1,5 +1,6 @@
-"""The real sync server (`claude-sync serve`) for the benchmarks: the tests' launcher, run from the
-measured checkout (`--code`) with the benchmark's isolated environment."""
+"""The real sync server (`claude-sync serve`) for the benchmarks: the launcher the tests use too
+(devtools/server_process.py), run from the measured checkout (`--code`) with the benchmark's
+isolated environment."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.server_process import ServerProcess as _ServerProcess
+from devtools.server_process import ServerProcess as _ServerProcess
 
 from .env import CODE
 

@@ -57,7 +57,7 @@ def _push_corpus(ctx: Run, name: str, server: ServerProcess) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from tests.support.postgres import PostgresCluster, find_bindir
+    from devtools.postgres import PostgresCluster, find_bindir
 
     p = argparse.ArgumentParser(prog="python -m bench sizing", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", choices=sorted(PRESETS), default="small")

@@ -9,13 +9,16 @@ files back — after backing up what is there now, so a restore loses nothing ei
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import atomic, claude_home
 from .config import Paths
 from .format.errors import SessionNotFound, SyncError
-from .restore import new_backup_dir
+from .format.layout import is_log
+from .restore import new_backup_dir, write_log
 
 
 @dataclass
@@ -48,6 +51,49 @@ def list_backups(paths: Paths, session: str | None = None) -> list[Backup]:
     return out
 
 
+def _size(folder: Path) -> int:
+    total = 0
+    for p in folder.rglob("*"):
+        try:
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def prune(paths: Paths, max_age_days: float, max_bytes: int) -> list[str]:
+    """Drop backups older than `max_age_days`, then the oldest until all of them fit in `max_bytes`;
+    the newest backup of each session is always kept. Returns the ids dropped."""
+    found = list_backups(paths)  # newest first
+    newest: set[str] = set()
+    keep_always: set[str] = set()
+    for b in found:
+        if b.session_id not in newest:
+            newest.add(b.session_id)
+            keep_always.add(b.id)
+    cutoff = datetime.now(timezone.utc) - timedelta(days=max_age_days)
+    sizes = {b.id: _size(b.path) for b in found}
+    total = sum(sizes.values())
+    dropped: list[str] = []
+    for b in reversed(found):  # oldest first
+        if b.id in keep_always:
+            continue
+        if _created(b) < cutoff or total > max_bytes:
+            shutil.rmtree(b.path, ignore_errors=True)
+            total -= sizes[b.id]
+            dropped.append(b.id)
+    return dropped
+
+
+def _created(b: Backup) -> datetime:
+    try:
+        when = datetime.fromisoformat(b.created)
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    except ValueError:
+        return datetime.now(timezone.utc)  # unknown: not dropped for its age
+
+
 def find_backup(paths: Paths, ident: str) -> Backup:
     hits = [b for b in list_backups(paths) if b.id == ident] or [b for b in list_backups(paths) if b.id.startswith(ident)]
     if not hits:
@@ -70,24 +116,33 @@ def restore_backup(paths: Paths, ident: str) -> tuple[Backup, Path | None]:
         if ".." in Path(rel).parts or Path(rel).is_absolute() or not src.is_file():
             raise SyncError(f"backup {backup.id} is damaged: {rel!r}")
         targets.append((src, dst))
-    current = [dst for src, dst in targets if dst.exists() and dst.read_bytes() != src.read_bytes()]
+    # What is there now is saved first; a log the client appends to meanwhile keeps those lines
+    # too (restore.write_log carries over what it gained past what was saved).
+    current: dict[Path, bytes] = {}
+    for _src, dst in targets:
+        try:
+            current[dst] = dst.read_bytes()
+        except FileNotFoundError:
+            pass
+    changed = [dst for src, dst in targets if dst in current and current[dst] != src.read_bytes()]
     safety = None
-    if current:
+    if changed:
         safety = new_backup_dir(paths.backups, backup.session_id)
         saved = []
-        for dst in current:
+        for dst in changed:
             rel_path = dst.relative_to(paths.claude)
             (safety / "files" / rel_path).parent.mkdir(parents=True, exist_ok=True)
-            (safety / "files" / rel_path).write_bytes(dst.read_bytes())
+            (safety / "files" / rel_path).write_bytes(current[dst])
             saved.append(rel_path.as_posix())
         info = {"session_id": backup.session_id, "created": _now(), "reason": f"before restoring backup {backup.id}", "files": saved}
         atomic.write_text(safety / "backup.json", json.dumps(info, indent=1))
     for src, dst in targets:
-        atomic.write_bytes(dst, src.read_bytes())
+        if is_log(dst.name):
+            write_log(dst, src.read_bytes(), len(current[dst]) if dst in current else None)
+        else:
+            atomic.write_bytes(dst, src.read_bytes())
     return backup, safety
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
-
     return datetime.now(timezone.utc).isoformat()

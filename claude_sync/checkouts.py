@@ -64,7 +64,8 @@ class CheckoutIndex:
         """Walk again what changed since the last walk; whether anything did."""
         changed = False
         if any(_mtime(d) != t for d, t in self.dirs.items()) or not self.dirs:
-            self.dirs, found = {}, {}
+            found: dict[str, WorkTree] = {}
+            self.dirs = {}
             for root in self.roots:
                 self._walk(root, 0, found)
             changed = set(found) != set(self.trees)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .config import Paths, load_config, update_config
-from .engine import Outcome, Selection, SyncEngine
+from .engine import Outcome, Selection, Summary, SyncEngine
 from .format.errors import ConfigError, SyncError, UsageError
 from .listing import human_size, local_groups, remote_dicts, short_time
 
@@ -40,6 +40,13 @@ def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
         memory_projects=_memory_projects(args, paths),
     )
     f = paths.config_file
+    if not os.path.isdir(config.projects_root):
+        # Said every time until it exists: a typo here makes every session "not portable".
+        print(
+            f"warning: the projects root {config.projects_root} does not exist (yet): check the path; "
+            "sessions under it can be pushed, and pulls write there, once it does",
+            file=sys.stderr,
+        )
     if args.json:
         _print_json(config.model_dump(mode="json"))
     else:
@@ -87,7 +94,8 @@ def cmd_sessions(args: argparse.Namespace, paths: Paths) -> int:
 def cmd_remote(args: argparse.Namespace, paths: Paths) -> int:
     engine = SyncEngine(load_config(paths), paths)
     try:
-        entries = remote_dicts(engine.remote(), engine.layout)
+        remote = engine.remote()
+        entries = remote_dicts(remote, engine.remote_statuses(remote), engine.layout)
     finally:
         engine.close()
     if args.json:
@@ -103,7 +111,7 @@ def cmd_remote(args: argparse.Namespace, paths: Paths) -> int:
             print(f"{e['project_name']}  ({e['project_kind']}: {project})  [{where}]")
         print(
             f"  {e['session_id'][:8]}  {short_time(e['last_modified'])}  {e['device']:<12}"
-            f"  {human_size(e['size']):>9}  {e['title']}"
+            f"  {human_size(e['size']):>9}  {e['title']}" + (f"  [{e['status']}]" if e["status"] else "")
         )
     return 0
 
@@ -158,6 +166,55 @@ def cmd_sync(args: argparse.Namespace, paths: Paths) -> int:
     return summary.exit_code
 
 
+def _summary_out(args: argparse.Namespace, summary: Summary) -> int:
+    if args.json:
+        _print_json(summary.to_dict())
+    else:
+        for o in summary.outcomes:
+            print(f"{o.status}: {o.session_id}: {o.reason}")
+        print(summary.line())
+    return summary.exit_code
+
+
+def cmd_delete(args: argparse.Namespace, paths: Paths) -> int:
+    engine = SyncEngine(load_config(paths), paths)
+    local = args.local or args.everywhere
+    remote = args.remote or args.everywhere
+    try:
+        summary = engine.delete(args.ids, local=local, remote=remote)
+    finally:
+        engine.close()
+    return _summary_out(args, summary)
+
+
+def cmd_compact(args: argparse.Namespace, paths: Paths) -> int:
+    engine = SyncEngine(load_config(paths), paths)
+    try:
+        summary = engine.compact()
+    finally:
+        engine.close()
+    return _summary_out(args, summary)
+
+
+def cmd_never_sync(args: argparse.Namespace, paths: Paths) -> int:
+    from .never_sync import edit
+
+    if args.action in ("add", "remove") and not (args.project or args.session):
+        raise UsageError("name a project (--project KEY_OR_PATTERN) or a session (--session ID)")
+    config = edit(paths, load_config(paths), args.action, args.project, args.session)
+    listed = {"projects": config.never_sync_projects, "sessions": config.never_sync_sessions}
+    if args.json:
+        _print_json(listed)
+    else:
+        for p in listed["projects"]:
+            print(f"project  {p}")
+        for i in listed["sessions"]:
+            print(f"session  {i}")
+        if not (listed["projects"] or listed["sessions"]):
+            print("nothing on the never-sync list")
+    return 0
+
+
 def cmd_backups(args: argparse.Namespace, paths: Paths) -> int:
     from .backups import list_backups
 
@@ -176,6 +233,11 @@ def cmd_restore(args: argparse.Namespace, paths: Paths) -> int:
     from .backups import restore_backup
 
     backup, safety = restore_backup(paths, args.backup)
+    if safety is not None:
+        from .backups import prune
+
+        config = load_config(paths)
+        prune(paths, config.backup_max_age_days, config.backup_max_bytes)
     if args.json:
         _print_json({"restored": backup.to_dict(), "replaced_backup": safety.name if safety else None})
         return 0
@@ -226,6 +288,7 @@ def cmd_serve(args: argparse.Namespace, paths: Paths) -> int:
         max_bundle_bytes=args.max_bundle_bytes,
         require_encryption=args.require_encryption,
         drain_seconds=args.drain_seconds,
+        read_timeout=args.read_timeout,
     )
     return 0
 
@@ -239,7 +302,6 @@ def cmd_server(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_token(args: argparse.Namespace, paths: Paths) -> int:
     from . import credentials
-    from .format.errors import ConfigError
 
     url = args.server_url or load_config(paths).server_url
     if not url:
@@ -260,8 +322,59 @@ def cmd_token(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def _read_secret(prompt: str) -> str:
+    """A phrase or passphrase: from stdin (one line is enough), never from arguments or the environment."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(prompt)
+    return sys.stdin.readline() if not sys.stdin.closed else ""
+
+
+def cmd_encryption(args: argparse.Namespace, paths: Paths) -> int:
+    from .encryption import setup
+    from .format.errors import ConfigError
+
+    config = load_config(paths)
+    if args.encryption_command == "init":
+        passphrase = _read_secret("passphrase: ").rstrip("\r\n") if args.passphrase else None
+        phrase, kid, sealed = setup.init(config, paths, passphrase)
+        print(f"end-to-end encryption is on for {setup.remote_name(config)} (key {kid})")
+        if sealed:
+            print(f"sealed {sealed} session(s) the remote held in plain (older Git commits still hold them: see docs/encryption.md)")
+        print("write down the recovery phrase below: it is the only way to join other devices"
+              + (" besides the passphrase" if passphrase else "") + ", and to get the sessions back")
+        print(phrase)
+    elif args.encryption_command == "join":
+        kid = setup.join(config, paths, _read_secret("recovery phrase or passphrase: "))
+        print(f"joined: this device holds the key {kid} of {setup.remote_name(config)}")
+    elif args.encryption_command == "status":
+        st = setup.status(config, paths)
+        if args.json:
+            _print_json(st.to_dict())
+        else:
+            state = "on" if st.encrypted else "off"
+            print(f"end-to-end encryption: {state} for {st.remote}")
+            if st.encrypted:
+                print(f"  key {st.key_id}; this device {'has joined' if st.joined else 'has NOT joined (claude-sync encryption join)'}")
+                print(f"  passphrase unlock: {'yes' if st.passphrase else 'no (recovery phrase only)'}")
+                print(f"  sessions on the remote: {st.sealed} sealed, {st.plain} still plain")
+            print(f"  keys are kept in {st.store}")
+    else:  # show-phrase
+        if not args.yes:
+            if sys.stdin.isatty():
+                answer = input("show the recovery phrase on screen? anyone who sees it can read every session [y/N] ")
+            else:
+                answer = sys.stdin.readline()
+            if answer.strip().lower() not in ("y", "yes"):
+                raise ConfigError("not confirmed: the recovery phrase was not shown")
+        print(setup.show_phrase(config, paths))
+    return 0
+
+
 def cmd_hooks(args: argparse.Namespace, paths: Paths) -> int:
-    from . import hooks
+    from .hooks import policy as hooks
+    from .hooks.settings import SettingsError
 
     if args.hooks_command == "status":
         st = hooks.status(paths)
@@ -269,7 +382,7 @@ def cmd_hooks(args: argparse.Namespace, paths: Paths) -> int:
             _print_json(st)
             return 0
         if st["error"]:
-            raise hooks.SettingsError(st["error"])
+            raise SettingsError(st["error"])
         print(f"hooks {'installed' if st['installed'] else 'not installed'} in {st['settings']}")
         for event, state in st["events"].items():
             print(f"  {event}: {state}")
@@ -296,7 +409,7 @@ def cmd_hooks(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_hook(args: argparse.Namespace, paths: Paths) -> int:
-    from .hook_runner import run_hook
+    from .hooks.runner import run_hook
 
     return run_hook(args.event, paths.data, sys.stdin.buffer, sys.stdout)
 
@@ -396,6 +509,27 @@ def build_parser() -> argparse.ArgumentParser:
             x.add_argument("--force", action="store_true", help="replace remote copies even when they are longer")
         x.set_defaults(func=cmd_sync)
 
+    de = sub.add_parser("delete", help="delete sessions here (into the backups), on the remote (a tombstone), or both")
+    where = de.add_mutually_exclusive_group(required=True)
+    where.add_argument("--local", action="store_true", help="move the copy here into the backups; the remote keeps it")
+    where.add_argument("--remote", action="store_true", help="leave a tombstone on the remote; keep the copy here, unsynced")
+    where.add_argument("--everywhere", action="store_true", help="both: every device moves its copy into its backups")
+    de.add_argument("ids", nargs="+", metavar="SESSION_ID_OR_PREFIX")
+    de.add_argument("--json", action="store_true")
+    de.set_defaults(func=cmd_delete)
+
+    cp = sub.add_parser("compact", help="remove expired tombstones from the remote (config tombstone_days)")
+    cp.add_argument("--json", action="store_true")
+    cp.set_defaults(func=cmd_compact)
+
+    ns = sub.add_parser("never-sync", help="projects and sessions that never leave this device")
+    ns.add_argument("action", choices=["list", "add", "remove"], nargs="?", default="list")
+    ns.add_argument("--project", action="append", default=[], metavar="KEY_OR_PATTERN",
+                    help="a project key, or a glob of keys or working directories (repeatable)")
+    ns.add_argument("--session", action="append", default=[], metavar="ID", help="one session id (repeatable)")
+    ns.add_argument("--json", action="store_true")
+    ns.set_defaults(func=cmd_never_sync)
+
     bk = sub.add_parser("backups", help="list the local copies that pulls replaced")
     bk.add_argument("--session", metavar="ID_OR_PREFIX", help="only the backups of this session")
     bk.add_argument("--json", action="store_true")
@@ -431,6 +565,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="on SIGTERM, how long requests in flight may take to finish (default 30)",
     )
+    sv.add_argument(
+        "--read-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer, or whose body pauses longer (default 30)",
+    )
     sv.set_defaults(func=cmd_serve)
 
     _server_parsers(sub)
@@ -442,6 +583,17 @@ def build_parser() -> argparse.ArgumentParser:
         x = tk_sub.add_parser(name, help=text)
         x.add_argument("--server-url", help="the server the token is for (default: the configured one)")
     tk.set_defaults(func=cmd_token)
+
+    en = sub.add_parser("encryption", help="end-to-end encryption: the Git host and the server see only ciphertext")
+    en_sub = en.add_subparsers(dest="encryption_command", required=True)
+    x = en_sub.add_parser("init", help="turn it on for the configured remote; prints the recovery phrase last")
+    x.add_argument("--passphrase", action="store_true", help="also unlock with a passphrase, read from stdin")
+    en_sub.add_parser("join", help="join from another device: the recovery phrase or passphrase on stdin")
+    x = en_sub.add_parser("status", help="whether the remote is encrypted and this device has joined")
+    x.add_argument("--json", action="store_true")
+    x = en_sub.add_parser("show-phrase", help="show the recovery phrase again (asks for confirmation)")
+    x.add_argument("--yes", action="store_true", help="confirmed already: do not ask")
+    en.set_defaults(func=cmd_encryption)
 
     hk = sub.add_parser("hooks", help="sync automatically: Claude Code hooks that push at session end, pull at start")
     hk_sub = hk.add_subparsers(dest="hooks_command", required=True)

@@ -55,8 +55,21 @@ class Config(BaseModel):
     hook_note: bool = False
     # Where else this device keeps git checkouts, beside the projects root (checkouts.py).
     search_roots: list[str] = []
+    # End-to-end encryption (docs/encryption.md): whether sealed sessions name the device they came
+    # from in clear (the host sees it), so listings on other devices can show it without the key.
+    encryption_show_device: bool = False
+    # Backups that pulls and restores leave: dropped past this age, then oldest first past this
+    # total size; the newest backup of each session is always kept.
+    backup_max_age_days: float = Field(default=90.0, gt=0)
+    backup_max_bytes: int = Field(default=2 * 1024**3, ge=0)
     # Projects (keys) whose memory (projects/<enc>/memory/) this device sends and accepts; none by default.
     memory_projects: list[str] = []
+    # Never synced (never_sync.py): projects by key or glob (of the key or of the working directory),
+    # and single sessions by id. Hooks and bulk operations leave them alone; listed as "not synced by choice".
+    never_sync_projects: list[str] = []
+    never_sync_sessions: list[str] = []
+    # How long a tombstone (a deleted session's mark on the remote) stays before `compact` may drop it.
+    tombstone_days: int = Field(default=180, ge=1)
 
     @field_validator("memory_projects")
     @classmethod
@@ -68,6 +81,16 @@ class Config(BaseModel):
                 validate_key(key)
             except SyncError as e:
                 raise ValueError(str(e)) from e
+        return list(dict.fromkeys(v))
+
+    @field_validator("never_sync_sessions")
+    @classmethod
+    def _session_ids_ok(cls, v: list[str]) -> list[str]:
+        from .format.layout import is_session_id
+
+        for sid in v:
+            if not is_session_id(sid):
+                raise ValueError(f"not a session id: {sid!r}")
         return list(dict.fromkeys(v))
 
     @field_validator("device")
@@ -141,8 +164,12 @@ def load_config(paths: Paths | None = None) -> Config:
         )
     try:
         return Config.model_validate(json.loads(f.read_text("utf-8")))
-    except (json.JSONDecodeError, ValidationError) as e:
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{f} is not UTF-8 text ({e}): fix or delete it, then run `claude-sync configure`") from e
+    except (ValueError, ValidationError) as e:
         raise ConfigError(f"{f} is not a valid configuration: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"cannot read {f}: {e.strerror or e}") from e
 
 
 def save_config(config: Config, paths: Paths | None = None) -> Path:

@@ -3,7 +3,8 @@
 Never in config.json, process arguments, logs or editor settings. The CLI, the
 sidecar and Claude Code hooks all run as the user and read it from here, at the
 moment they need it, so `claude-sync token set` takes effect everywhere at once.
-Tokens are kept per server URL.
+Tokens are kept per server URL; end-to-end encryption keys (docs/encryption.md) per remote,
+in the same store, under `key:<remote>` names.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _file(paths: Paths) -> Path:
     return paths.data / FILE_NAME
 
 
-def _read_file(paths: Paths) -> dict[str, str]:
+def _read_file(paths: Paths, section: str = "tokens") -> dict[str, str]:
     f = _file(paths)
     try:
         if os.name != "nt" and stat.S_IMODE(f.stat().st_mode) & 0o077:
@@ -76,18 +77,75 @@ def _read_file(paths: Paths) -> dict[str, str]:
         return {}
     except (OSError, ValueError) as e:
         raise ConfigError(f"cannot read the token file {f}: {e}") from e
-    tokens = data.get("tokens", {}) if isinstance(data, dict) else {}
+    tokens = data.get(section, {}) if isinstance(data, dict) else {}
     return {k: v for k, v in tokens.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def _write_file(paths: Paths, tokens: dict[str, str]) -> None:
+def _write_file(paths: Paths, tokens: dict[str, str], section: str = "tokens") -> None:
     f = _file(paths)
-    if not tokens:
+    sections = {name: _read_file(paths, name) for name in SECTIONS if name != section}
+    sections[section] = tokens
+    sections = {name: values for name, values in sections.items() if values}
+    if not sections:
         with contextlib.suppress(FileNotFoundError):
             f.unlink()
         return
     paths.data.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(f, json.dumps({"tokens": tokens}, indent=1, sort_keys=True) + "\n", mode=0o600)
+    atomic.write_text(f, json.dumps(sections, indent=1, sort_keys=True) + "\n", mode=0o600)
+
+
+SECTIONS = ("tokens", "keys")
+KEY_PREFIX = "key:"  # the keyring name of a remote's encryption key
+
+
+def set_key(remote: str, secret: str, paths: Paths | None = None) -> str:
+    """Store a remote's encryption key (hex); returns where it went. Same store, same rules as tokens."""
+    paths = paths or Paths.current()
+    kr = _keyring()
+    if kr is not None:
+        try:
+            kr.set_password(SERVICE, KEY_PREFIX + remote, secret)
+            keys = _read_file(paths, "keys")
+            if keys.pop(remote, None) is not None:
+                _write_file(paths, keys, "keys")
+            return "the system keyring"
+        except Exception as e:
+            log.warning("keyring refused the encryption key (%s); using the credentials file", e)
+    keys = _read_file(paths, "keys")
+    keys[remote] = secret
+    _write_file(paths, keys, "keys")
+    return str(_file(paths))
+
+
+def get_key(remote: str, paths: Paths | None = None) -> str | None:
+    paths = paths or Paths.current()
+    kr = _keyring()
+    if kr is not None:
+        try:
+            secret = kr.get_password(SERVICE, KEY_PREFIX + remote)
+            if secret:
+                return str(secret)
+        except Exception as e:
+            log.debug("keyring read failed: %s", e)
+    return _read_file(paths, "keys").get(remote)
+
+
+def clear_key(remote: str, paths: Paths | None = None) -> bool:
+    paths = paths or Paths.current()
+    found = False
+    kr = _keyring()
+    if kr is not None:
+        try:
+            if kr.get_password(SERVICE, KEY_PREFIX + remote) is not None:
+                kr.delete_password(SERVICE, KEY_PREFIX + remote)
+                found = True
+        except Exception as e:
+            log.debug("keyring delete failed: %s", e)
+    keys = _read_file(paths, "keys")
+    if keys.pop(remote, None) is not None:
+        _write_file(paths, keys, "keys")
+        found = True
+    return found
 
 
 def set_token(url: str, token: str, paths: Paths | None = None) -> str:

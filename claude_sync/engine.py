@@ -19,33 +19,42 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import claude_home, forks
-from .backends import Backend, PushItem, PushResult, open_backend
+from . import atomic, claude_home, forks, never_sync
+from .backends import Backend, PushItem, PushResult
 from .backends.base import PartialPush
+from .backups import prune
 from .checkouts import Checkouts, identity_of
 from .config import Config, Paths, this_flavour
+from .deletion import DELETED_TITLE, continued_after, move_to_backups, tombstone_bundle, tombstone_of, when
+from .discovery import LocalSession, discover
 from .format.bundle import MEMORY_KIND, Bundle, content_digest, memory_object_id, parse_time
 from .format.errors import BundleError, NotPortable, SyncError, UsageError
-from .format.layout import is_session_folder_file
+from .format.layout import LEGACY_AGENTS, is_session_folder_file
 from .format.locking import exclusive
+from .format.tombstone import Tombstone
 from .format.wire import RemoteEntry
 from .memory import apply_memory, memory_files, pack_memory
 from .merge import merged_bundle
-from .portable import Packer, layout_for, pack, render, render_title, session_branch
+from .meta_cache import MetaCache
+from .portable import Packer, pack, render, render_title, session_branch
 from .project import SUB_SEPARATOR, DeviceLayout, NoCheckout, repo_key, split_repo_key
 from .repos import normalize_url, short_name
 from .restore import RestorePlan, write_restore
-from .sessions import LocalSession, MetaCache, discover
 from .state import SyncState
+from .sweep import safe_mtime
+from .transcript import legacy_agent_owner, legacy_agent_owner_of
 from .versions import Relation, compare
 
 log = logging.getLogger(__name__)
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+REMOTE_ONLY = "on the remote only: removed from this device (the client's cleanup, or a local delete); pull it by id to fetch it"
+KEPT_HERE = "deleted on the remote, kept on this device only"
 # The reason of a session skipped because its working directory has no place on other devices:
 # not a failure (nothing went wrong, and retrying does not help). Summaries count these apart.
 NOT_PORTABLE = "not portable"
 CONFLICT_ROUNDS = 3
+STALE_TEMP_SECONDS = 60.0  # a temp file of ours this old in the client's folders was left by a killed sync
 # A bulk push goes out in about PUSH_BATCHES batches (a commit each, for Git) within these bounds:
 # memory stays bounded, and packing the next batch overlaps with sending this one.
 PUSH_BATCHES = 8
@@ -95,6 +104,26 @@ class _Push:
     why: str
     base: str | None  # the remote version this push replaces
     force: bool = False
+
+
+@dataclass
+class _PushRun:
+    """One call of push: what it was asked for and what it has settled so far, handed along its
+    steps (never kept on the engine, which outlives it)."""
+
+    summary: Summary
+    state: SyncState
+    total: int
+    progress: Progress | None
+    force: bool = False  # replace remote copies even when they are longer
+    packer: Packer | None = None  # packs the sessions of this push ahead, in worker processes
+    done: int = 0
+
+    def settle(self, out: Outcome) -> None:
+        self.done += 1
+        self.summary.outcomes.append(out)
+        if self.progress:
+            self.progress(self.done, self.total, out)
 
 
 @dataclass
@@ -152,6 +181,29 @@ class _InFlight:
             self._thread = None
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _check_legacy_agents(sid: str, plan: RestorePlan) -> None:
+    """Legacy agent logs share the project folder with other sessions' and say whose they are only in
+    their records: never replace another session's, nor write one that claims another session."""
+    for name, path in plan.targets().items():
+        if not name.startswith(LEGACY_AGENTS + "/"):
+            continue
+        data = plan.files[name]
+        claimed, start = None, 0
+        while isinstance(data, bytes) and claimed is None and start < len(data):
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end
+            claimed, start = legacy_agent_owner_of(data[start:end]), end + 1
+        mine = legacy_agent_owner(str(path)) if path.exists() else None
+        for owner in (claimed, mine):
+            if owner is not None and owner != sid:
+                raise BundleError(f"session {sid}: {name!r} is a log of session {owner}; nothing was written")
 def is_memory(e: RemoteEntry) -> bool:
     """A project's memory object, stored beside the sessions (not a session)."""
     return e.session_id == memory_object_id(e.project_key)
@@ -201,19 +253,22 @@ class SyncEngine:
         self.lock_timeout = lock_timeout
         # The sidecar wants a remote that cannot be refreshed as one error, not a failure per session.
         self.stop_when_unreachable = stop_when_unreachable
-        self._force = False
-        self._packer: Packer | None = None
+        self._backed_up = False  # a backup was made by this engine since the last prune
         self.checkouts = Checkouts(
-            [config.projects_root, *config.search_roots, str(self.paths.home)], self.paths.cache / "checkouts.json", self.paths.mappings_file
+            [config.projects_root, *config.search_roots, str(self.paths.home)],
+            self.paths.cache / "checkouts.json",
+            self.paths.mappings_file,
         )
-        self.layout: DeviceLayout = layout_for(config.projects_root, str(self.paths.home), this_flavour(), self.checkouts)
+        self.layout = DeviceLayout.of_device(config.projects_root, str(self.paths.home), this_flavour(), self.checkouts)
 
     # -- plumbing ----------------------------------------------------------
 
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = open_backend(self.config, self.paths)
+            from .encryption.setup import open_sealed  # cryptography only when a remote is used
+
+            self._backend = open_sealed(self.config, self.paths)
         return self._backend
 
     def close(self) -> None:
@@ -304,6 +359,21 @@ class SyncEngine:
             if not is_memory(e)
         ]
 
+    def remote_statuses(self, entries: list[RemoteEntry]) -> dict[str, str]:
+        """Why a remote session is not synced here, for listings (CLI and sidecar)."""
+        state = SyncState(self.paths.state_file)
+        here = {s.session_id for s in self.local_sessions()}
+        out = {}
+        for e in entries:
+            sid = e.session_id
+            if e.message_count == 0 and e.title == DELETED_TITLE:
+                out[sid] = "deleted"
+            elif self._never_sync_entry(e):
+                out[sid] = "not synced by choice"
+            elif sid not in here and state.known(sid) and state.tombstone(sid) is None:
+                out[sid] = "on the remote only"
+        return out
+
     # -- push --------------------------------------------------------------
 
     def push(
@@ -316,7 +386,6 @@ class SyncEngine:
     ) -> Summary:
         """Upload sessions; `force` replaces remote copies even when they are longer."""
         sel.check()
-        self._force = force
         summary = Summary("push")
         with self._lock(), Packer(self.layout, self.config.device) as packer, _InFlight() as flying:
             # A configuration error stops here, before any session is touched. Opened under the lock:
@@ -325,6 +394,8 @@ class SyncEngine:
             sessions = self.local_sessions()
             chosen, errors = self._select_local(sessions, sel)
             summary.outcomes.extend(errors)
+            chosen, excluded = self._without_never_sync(chosen)
+            summary.outcomes.extend(excluded)
             state = SyncState(self.paths.state_file)
             try:
                 self.backend.refresh()
@@ -333,9 +404,8 @@ class SyncEngine:
                     raise
                 summary.outcomes.extend(Outcome(s.session_id, FAILED, str(e), title=s.meta.title) for s in chosen)
                 return summary
-            total = len(chosen)
             pending: dict[str, tuple[LocalSession, _Push]] = {}
-            pending_bytes = done = 0
+            pending_bytes = 0
             remote = {e.session_id: e for e in self.backend.entries()}
             # Tokenizing is CPU-bound: what changed is packed ahead, on every core.
             changed = [
@@ -343,82 +413,66 @@ class SyncEngine:
                 if self.project_key(s) is not None and not self._unchanged(s, remote.get(s.session_id), state)
             ]
             packer.plan(changed)
-            self._packer = packer
+            run = _PushRun(summary, state, len(chosen), progress, force, packer)
             low, high = PUSH_BATCH_BYTES
             batch_bytes = min(high, max(low, sum(s.size for s in changed) // PUSH_BATCHES))
             for s in chosen:
                 if cancel is not None and cancel.is_set():
                     out = Outcome(s.session_id, SKIPPED, "cancelled", title=s.meta.title)
                 else:
-                    out, item = self._decide_push(s, remote.get(s.session_id), state)
+                    out, item = self._decide_push(s, remote.get(s.session_id), run)
                     if item is not None:
                         pending[s.session_id] = (s, item)
                         pending_bytes += sum(f.size for f in item.bundle.manifest.files)
                         if pending_bytes >= batch_bytes:
                             # This batch goes out in the background while the next one is packed.
-                            done = self._land(flying, summary, state, done, total, progress)
+                            self._land(flying, run)
                             flying.start(pending, functools.partial(self._push_items, pending, summary))
                             pending, pending_bytes = {}, 0
                         continue
-                done += 1
-                summary.outcomes.append(out)
-                if progress:
-                    progress(done, total, out)
-            self._packer = None
-            done = self._land(flying, summary, state, done, total, progress)
-            self._push_pending(pending, summary, state, done, total, progress)
-            self._push_memory(self._memory_keys([self.project_key(s) for s in chosen], sel), summary, state)
+                run.settle(out)
+            run.packer = None  # what is decided again from here is packed here
+            self._land(flying, run)
+            self._push_pending(pending, run)
+            self._push_memory(self._memory_keys([self.project_key(s) for s in chosen], sel), run)
             state.save()
+            self._prune_backups()
         return summary
 
-    def _land(
-        self, flying: _InFlight, summary: Summary, state: SyncState, done: int, total: int, progress: Progress | None
-    ) -> int:
+    def _land(self, flying: _InFlight, run: _PushRun) -> None:
         """Wait for the batch pushed in the background, and settle it as _push_pending does."""
         landed = flying.land()
-        if landed is None:
-            return done
-        pending, results = landed
-        return self._push_pending(pending, summary, state, done, total, progress, results)
+        if landed is not None:
+            pending, results = landed
+            self._push_pending(pending, run, results)
 
     def _push_pending(
-        self,
-        pending: dict[str, tuple[LocalSession, _Push]],
-        summary: Summary,
-        state: SyncState,
-        done: int,
-        total: int,
-        progress: Progress | None,
-        pushed: dict[str, PushResult] | None = None,
-    ) -> int:
+        self, pending: dict[str, tuple[LocalSession, _Push]], run: _PushRun, pushed: dict[str, PushResult] | None = None
+    ) -> None:
         """Push what was decided (`pushed`: already pushed, with these results), deciding again for
-        sessions the remote changed meanwhile; returns `done`."""
+        sessions the remote changed meanwhile."""
         for _round in range(CONFLICT_ROUNDS):
             if not pending:
                 break
-            results = self._push_items(pending, summary) if pushed is None else pushed
+            results = self._push_items(pending, run.summary) if pushed is None else pushed
             pushed = None
             again: dict[str, tuple[LocalSession, _Push]] = {}
             remote = {e.session_id: e for e in self.backend.entries()}
             for sid, res in results.items():
                 s, push = pending[sid]
                 if res is PushResult.PUSHED:
-                    state.record(sid, content_digest(push.bundle), s.files)
+                    run.state.record(sid, content_digest(push.bundle), s.files)
                     out = Outcome(sid, DONE, push.why, push.bundle.manifest.project_key, s.meta.title)
                 else:
-                    out, item = self._decide_push(s, remote.get(sid), state)
+                    out, item = self._decide_push(s, remote.get(sid), run)
                     if item is not None:
                         again[sid] = (s, item)
                         continue
-                done += 1
-                summary.outcomes.append(out)
-                if progress:
-                    progress(done, total, out)
+                run.settle(out)
             pending = again
         for sid, (s, _p) in pending.items():
-            summary.outcomes.append(Outcome(sid, FAILED, "the remote kept changing; try again", title=s.meta.title))
-        state.save()  # a long push that is interrupted keeps what went through
-        return done
+            run.summary.outcomes.append(Outcome(sid, FAILED, "the remote kept changing; try again", title=s.meta.title))
+        run.state.save()  # a long push that is interrupted keeps what went through
 
     def _push_items(self, pending: dict[str, tuple[LocalSession, _Push]], summary: Summary) -> dict[str, PushResult]:
         items = [PushItem(p.bundle, p.base, p.force) for _s, p in pending.values()]
@@ -435,9 +489,7 @@ class SyncEngine:
             pending.clear()
             return {}
 
-    def _decide_push(
-        self, s: LocalSession, r: RemoteEntry | None, state: SyncState
-    ) -> tuple[Outcome, _Push | None]:
+    def _decide_push(self, s: LocalSession, r: RemoteEntry | None, run: _PushRun) -> tuple[Outcome, _Push | None]:
         """What to do with one local session: an outcome now, or a bundle to push."""
         sid = s.session_id
         key = self.project_key(s)
@@ -446,31 +498,41 @@ class SyncEngine:
             base.reason = f"{NOT_PORTABLE}: {self._not_portable_why(s)}"
             return base, None
         try:
-            if self._unchanged(s, r, state):
+            if self._unchanged(s, r, run.state):
                 base.reason = "up to date"
                 return base, None
-            b = self._pack(s)
+            b = run.packer.pack(s) if run.packer is not None else pack(s, self.layout, self.config.device)
             digest = content_digest(b)
             if r is not None and r.content_sha256 == digest:
-                state.record(sid, digest, s.files)
+                run.state.record(sid, digest, s.files)
                 if r.project_key != b.manifest.project_key:
                     # Same session, a new key: its manifest is replaced, under the same id (no duplicate).
                     return base, _Push(b, f"re-keyed from {r.project_key} to {b.manifest.project_key}", r.content_sha256)
                 base.reason = "up to date"
                 return base, None
             if r is None:
-                self._stage(b)
+                if run.packer is not None and run.packer.parallel:
+                    # A backend may start storing a session that is new on the remote right away (Git:
+                    # its compression overlaps with packing the next sessions); push() still decides.
+                    self.backend.stage(b)
                 return base, _Push(b, "new on the remote", None)
-            if r.content_sha256 == state.content(sid):
+            if run.state.tombstone(sid) == r.content_sha256:
+                t = tombstone_of(self.backend.fetch(sid))
+                if t is not None:
+                    return self._over_tombstone(s, b, r, t, run.state, base)
+            if r.content_sha256 == run.state.content(sid):
                 return base, _Push(b, "updated", r.content_sha256)
-            if self._force:
+            if run.force:
                 return base, _Push(b, "replaced the remote copy (forced)", r.content_sha256, force=True)
-            remote = self.backend.fetch(sid, have=b)  # only what this copy lacks travels
+            remote = self.backend.fetch(sid, have=b).in_memory()  # only what this copy lacks travels
+            t = tombstone_of(remote)
+            if t is not None:
+                return self._over_tombstone(s, b, r, t, run.state, base)
             rel = compare(b.files, remote.files)
             if rel is Relation.LOCAL_AHEAD:
                 return base, _Push(b, "extends the remote copy", r.content_sha256)
             if rel is Relation.SAME:
-                state.record(sid, digest, s.files)
+                run.state.record(sid, digest, s.files)
                 base.reason = "up to date"
                 return base, None
             if rel is Relation.REMOTE_AHEAD:
@@ -480,12 +542,42 @@ class SyncEngine:
             merged = merged_bundle(b, remote)
             why = f"merged with the copy from {remote.manifest.device}"
             if sid not in claude_home.live_sessions(self.paths.claude):
-                self._write(merged, s, why)
+                self._write(merged, s, why, b.read_sizes)
             return base, _Push(merged, why, r.content_sha256)
         except SyncError as e:
             return Outcome(sid, FAILED, str(e), key, s.meta.title), None
         except OSError as e:
             return Outcome(sid, FAILED, f"cannot read the session: {e}", key, s.meta.title), None
+
+    def _over_tombstone(
+        self, s: LocalSession, b: Bundle, r: RemoteEntry, t: Tombstone, state: SyncState, base: Outcome
+    ) -> tuple[Outcome, _Push | None]:
+        """A local copy meets the tombstone of its session on the remote."""
+        if state.kept(s.session_id):
+            base.reason = KEPT_HERE
+            return base, None
+        if continued_after(s, t):
+            why = f"brought back: continued here after it was deleted on {t.device} ({when(t)})"
+            return base, _Push(b, why, r.content_sha256, force=True)
+        base.reason = f"deleted on the remote by {t.device} ({when(t)}); the next pull moves the copy here into the backups"
+        return base, None
+
+    def _without_never_sync(self, sessions: list[LocalSession]) -> tuple[list[LocalSession], list[Outcome]]:
+        kept, excluded = [], []
+        for s in sessions:
+            key = self.project_key(s)
+            if never_sync.never_synced(self.config, s.session_id, key, s.cwd):
+                excluded.append(Outcome(s.session_id, SKIPPED, never_sync.REASON, key, s.meta.title))
+            else:
+                kept.append(s)
+        return kept, excluded
+
+    def _never_sync_entry(self, e: RemoteEntry) -> bool:
+        try:
+            cwd: str | None = self.layout.cwd_for(e.project_key)
+        except (SyncError, ValueError):
+            cwd = None
+        return never_sync.never_synced(self.config, e.session_id, e.project_key, cwd)
 
     def _not_portable_why(self, s: LocalSession) -> str:
         if not s.cwd:
@@ -506,17 +598,6 @@ class SyncEngine:
             and state.in_sync(sid)
             and state.unchanged(sid, s.files)
         )
-
-    def _stage(self, b: Bundle) -> None:
-        # A backend may start storing a session that is new on the remote right away (Git: its
-        # compression overlaps with packing the next sessions); push() still decides.
-        if self._packer is not None and self._packer.parallel:
-            self.backend.stage(b)
-
-    def _pack(self, s: LocalSession) -> Bundle:
-        if self._packer is not None:
-            return self._packer.pack(s)
-        return pack(s, self.layout, self.config.device)
 
     def _select_local(self, sessions: list[LocalSession], sel: Selection) -> tuple[list[LocalSession], list[Outcome]]:
         if sel.all:
@@ -552,21 +633,32 @@ class SyncEngine:
                     raise
                 summary.outcomes.append(Outcome("*", FAILED, str(e)))
                 return summary
+            # Temp files of a pull that was killed mid-write (the lock is ours: no pull is writing them now).
+            claude = self.paths.claude
+            atomic.sweep([*_subfolders(claude / "projects"), claude / "todos"], STALE_TEMP_SECONDS)
+            # Sessions the remote holds but cannot list fail by name (their project is unknown).
+            unreadable = self.backend.unreadable()
             memory = {e.session_id: e for e in entries if is_memory(e)}
             entries = [e for e in entries if not is_memory(e)]
             if sel.all:
                 chosen = list(entries)
+                broken = sorted(unreadable)
             elif sel.project is not None:
                 projects = self.project_keys(sel.project)
                 chosen = [e for e in entries if self._in_selection(e.project_key, projects)]
+                broken = []
             else:
                 by_id = {e.session_id: e for e in entries}
-                ids, errors = _match_ids(sel.ids, sorted(by_id))
+                ids, errors = _match_ids(sel.ids, sorted({*by_id, *unreadable}))
                 summary.outcomes.extend(errors)
-                chosen = [by_id[i] for i in ids]
+                chosen = [by_id[i] for i in ids if i in by_id]
+                broken = [i for i in ids if i not in by_id]
+            summary.outcomes.extend(Outcome(sid, FAILED, unreadable[sid]) for sid in broken)
             local = {s.session_id: s for s in self.local_sessions()}
             live = claude_home.live_sessions(self.paths.claude)
             state = SyncState(self.paths.state_file)
+            if sel.all or sel.project is not None:
+                chosen = self._bulk_pull_filter(chosen, local, state, summary)
             remote_by_id = {e.session_id: e for e in entries}
             queued = {e.session_id for e in chosen}
             i = 0
@@ -580,7 +672,11 @@ class SyncEngine:
                     why = f"in use by a running Claude Code (pid {live[sid]}); it will be pulled next time"
                     out = Outcome(sid, SKIPPED, why, entry.project_key, entry.title)
                 else:
-                    out = self._pull_one(entry, local.get(sid), state)
+                    try:
+                        out = self._pull_one(entry, local.get(sid), state)
+                    except Exception as ex:  # noqa: BLE001 - one session's surprise must not stop the others
+                        log.exception("pulling session %s failed", sid)
+                        out = Outcome(sid, FAILED, f"unexpected error: {type(ex).__name__}: {ex}", entry.project_key, entry.title)
                 # A fork's parent comes along as its own session (unless it is here already or missing).
                 missing = [p for p in out.depends_on if p not in remote_by_id and p not in local]
                 if missing:
@@ -594,6 +690,128 @@ class SyncEngine:
                     progress(i, len(chosen), out)
             self._pull_memory(self._memory_keys([e.project_key for e in chosen], sel), memory, summary, state)
             state.save()
+            self._prune_backups()
+        return summary
+
+    def _bulk_pull_filter(
+        self, chosen: list[RemoteEntry], local: dict[str, LocalSession], state: SyncState, summary: Summary
+    ) -> list[RemoteEntry]:
+        """What a bulk pull (and the SessionStart hook) leaves alone: the never-sync list, sessions
+        removed from this device (the client's own cleanup is not a delete: the remote is the
+        archive), and tombstones this device already applied."""
+        out = []
+        for e in chosen:
+            sid = e.session_id
+            why = ""
+            if self._never_sync_entry(e):
+                why = never_sync.REASON
+            elif sid not in local and state.known(sid):
+                if state.tombstone(sid) == e.content_sha256:
+                    continue  # deleted, and this device knows it: nothing to say
+                if state.tombstone(sid) is None:
+                    why = REMOTE_ONLY
+            if why:
+                summary.outcomes.append(Outcome(sid, SKIPPED, why, e.project_key, e.title))
+            else:
+                out.append(e)
+        return out
+
+    # -- delete ------------------------------------------------------------
+
+    def delete(self, ids: Iterable[str], *, local: bool, remote: bool) -> Summary:
+        """Delete sessions here (into the backups), on the remote (a tombstone), or both."""
+        from .format.errors import UsageError
+
+        if not (local or remote):
+            raise UsageError("say where to delete: --local, --remote or --everywhere")
+        summary = Summary("delete")
+        with self._lock():
+            _ = self.backend if remote else None
+            here = {s.session_id: s for s in self.local_sessions()}
+            entries: dict[str, RemoteEntry] = {}
+            if remote:
+                self.backend.refresh()
+                entries = {e.session_id: e for e in self.backend.entries() if not is_memory(e)}
+            chosen, errors = _match_ids(ids, sorted(set(here) | set(entries)))
+            summary.outcomes.extend(errors)
+            state = SyncState(self.paths.state_file)
+            live = claude_home.live_sessions(self.paths.claude)
+            for sid in chosen:
+                s, r = here.get(sid), entries.get(sid)
+                title = s.meta.title if s else (r.title if r else "")
+                key = self.project_key(s) if s else (r.project_key if r else None)
+                out = Outcome(sid, DONE, "", key, title)
+                if local and s is not None and sid in live:
+                    out.status, out.reason = FAILED, f"open in a running Claude Code (pid {live[sid]}); close it first"
+                    summary.outcomes.append(out)
+                    continue
+                notes = []
+                try:
+                    if remote:
+                        notes.append(self._tombstone(sid, s, r, key, state, kept=not local))
+                    if local:
+                        if s is None:
+                            notes.append("not on this device")
+                        else:
+                            backup = move_to_backups(s, self.paths.claude, self.paths.backups, "deleted with claude-sync delete")
+                            notes.append(f"moved to the backups ({backup.name})" if backup else "removed here")
+                except SyncError as e:
+                    out.status, notes = FAILED, [str(e)]
+                out.reason = "; ".join(notes)
+                summary.outcomes.append(out)
+            state.save()
+        return summary
+
+    def _tombstone(
+        self, sid: str, s: LocalSession | None, r: RemoteEntry | None, key: str | None, state: SyncState, *, kept: bool
+    ) -> str:
+        if r is None:
+            return "not on the remote"
+        if state.tombstone(sid) == r.content_sha256:
+            if kept:
+                state.mark_deleted(sid, r.content_sha256, kept=True)
+            return "already deleted on the remote"
+        t = tombstone_of(self.backend.fetch(sid)) if r.message_count == 0 else None
+        if t is not None:
+            state.mark_deleted(sid, r.content_sha256, kept=kept)
+            return "already deleted on the remote"
+        b = tombstone_bundle(sid, key or r.project_key, self.config.device, r.content_sha256)
+        results = self.backend.push([PushItem(b, r.content_sha256, force=True)])
+        if results.get(sid) is not PushResult.PUSHED:
+            raise SyncError("the remote copy changed meanwhile; look at it (pull) and delete again")
+        state.mark_deleted(sid, content_digest(b), kept=kept)
+        return "deleted on the remote (a tombstone stays, so other devices delete their copies)"
+
+    # -- compact -----------------------------------------------------------
+
+    def compact(self) -> Summary:
+        """Remove from the remote the tombstones older than `tombstone_days`."""
+        summary = Summary("compact")
+        with self._lock():
+            self.backend.refresh()
+            expired: dict[str, str] = {}
+            for e in self.backend.entries():
+                # A tombstone lists with no messages; its kind is only known by reading it (it is tiny).
+                if e.message_count or is_memory(e):
+                    continue
+                try:
+                    t = tombstone_of(self.backend.fetch(e.session_id))
+                except SyncError as ex:
+                    summary.outcomes.append(Outcome(e.session_id, FAILED, str(ex), e.project_key))
+                    continue
+                if t is None:
+                    continue
+                if t.expired(self.config.tombstone_days):
+                    expired[e.session_id] = e.content_sha256
+                else:
+                    summary.outcomes.append(Outcome(e.session_id, SKIPPED, f"tombstone kept until {self.config.tombstone_days} days after {when(t)}", e.project_key))
+            if expired:
+                results = self.backend.remove(expired)
+                for sid, res in results.items():
+                    if res is PushResult.PUSHED:
+                        summary.outcomes.append(Outcome(sid, DONE, "expired tombstone removed from the remote"))
+                    else:
+                        summary.outcomes.append(Outcome(sid, SKIPPED, "changed on the remote meanwhile; kept"))
         return summary
 
     # -- project memory (opt-in per project, its own object) ------------------
@@ -608,7 +826,7 @@ class SyncEngine:
     def _project_folder(self, key: str) -> Path:
         return claude_home.find_project_folder(self.paths.claude / "projects", self.layout.cwd_for(key))
 
-    def _push_memory(self, keys: list[str], summary: Summary, state: SyncState) -> None:
+    def _push_memory(self, keys: list[str], run: _PushRun) -> None:
         if not keys:
             return
         remote = {e.session_id: e for e in self.backend.entries()}
@@ -622,14 +840,14 @@ class SyncEngine:
                 if b is None:
                     out.reason = "no project memory on this device"
                 elif r is not None and r.content_sha256 == content_digest(b):
-                    state.record(mid, r.content_sha256, memory_files(folder))
+                    run.state.record(mid, r.content_sha256, memory_files(folder))
                     out.reason = "up to date"
-                elif r is not None and r.content_sha256 != state.content(mid) and not self._force:
+                elif r is not None and r.content_sha256 != run.state.content(mid) and not run.force:
                     out.reason = "the project memory on the remote changed on another device; pull it first (or push --force)"
                 else:
-                    results = self.backend.push([PushItem(b, r.content_sha256 if r else None, self._force)])
+                    results = self.backend.push([PushItem(b, r.content_sha256 if r else None, run.force)])
                     if results.get(mid) is PushResult.PUSHED:
-                        state.record(mid, content_digest(b), memory_files(folder))
+                        run.state.record(mid, content_digest(b), memory_files(folder))
                         out.status, out.reason = DONE, "project memory pushed"
                     else:
                         out.reason = "the project memory on the remote changed meanwhile; pull it first"
@@ -637,7 +855,7 @@ class SyncEngine:
                 out.status, out.reason = FAILED, str(e)
             except OSError as e:
                 out.status, out.reason = FAILED, f"cannot read the project memory: {e}"
-            summary.outcomes.append(out)
+            run.summary.outcomes.append(out)
 
     def _pull_memory(self, keys: list[str], memory: dict[str, RemoteEntry], summary: Summary, state: SyncState) -> None:
         for key in keys:
@@ -693,9 +911,15 @@ class SyncEngine:
                     out.reason = "up to date"
                     return out
             remote = self.backend.fetch(sid, have=lb)  # only what the local copy lacks travels
+            t = tombstone_of(remote)
+            if t is not None:
+                return self._pull_tombstone(e, t, local, state, out)
             out.depends_on = forks.session_ids(remote.manifest.depends_on)  # read from the remote: checked
             reason = "new on this device"
+            if state.tombstone(sid) is not None:
+                reason = f"brought back: continued on {e.device} after it was deleted"
             if lb is not None:
+                remote = remote.in_memory()  # compared with the local copy (a new one streams to disk)
                 rel = compare(lb.files, remote.files)
                 if rel is Relation.SAME:
                     state.record(sid, e.content_sha256, local.files)  # type: ignore[union-attr]
@@ -710,7 +934,7 @@ class SyncEngine:
                     reason = f"merged with the copy from {e.device} (local copy backed up)"
                 else:
                     reason = "updated"
-            written = self._write(remote, local, reason)
+            written = self._write(remote, local, reason, lb.read_sizes if lb is not None else {})
             state.record(sid, e.content_sha256, written, local=content_digest(remote))
             out.status, out.reason = DONE, reason
             return out
@@ -721,7 +945,26 @@ class SyncEngine:
             out.status, out.reason = FAILED, f"cannot write the session: {ex}"
             return out
 
-    def _write(self, remote: Bundle, local: LocalSession | None, reason: str) -> dict[str, Path]:
+    def _pull_tombstone(
+        self, e: RemoteEntry, t: Tombstone, local: LocalSession | None, state: SyncState, out: Outcome
+    ) -> Outcome:
+        sid = e.session_id
+        deleted = f"deleted on the remote by {t.device} ({when(t)})"
+        if local is None:
+            state.mark_deleted(sid, e.content_sha256)
+            out.reason = deleted
+        elif state.kept(sid):
+            out.reason = KEPT_HERE
+        elif continued_after(local, t):
+            out.reason = f"{deleted}, but continued here after that: push it to bring it back"
+        else:
+            backup = move_to_backups(local, self.paths.claude, self.paths.backups, deleted)
+            state.mark_deleted(sid, e.content_sha256)
+            out.status = DONE
+            out.reason = f"{deleted}; the copy here moved to the backups" + (f" ({backup.name})" if backup else "")
+        return out
+
+    def _write(self, remote: Bundle, local: LocalSession | None, reason: str, read_sizes: dict[str, int]) -> dict[str, Path]:
         cwd = self.layout.cwd_for(remote.manifest.project_key, session_branch(remote))
         project_dir = claude_home.find_project_folder(self.paths.claude / "projects", cwd)
         _cwd, files = render(remote, self.layout, project_dir.name, cwd)
@@ -730,10 +973,22 @@ class SyncEngine:
             self.paths.claude,
             project_dir,
             files,
-            mtime=parse_time(remote.manifest.last_modified) or None,
+            mtime=safe_mtime(parse_time(remote.manifest.last_modified), self.paths.claude) or None,
+            read_sizes=read_sizes if local is not None and local.project_dir == project_dir else {},
         )
         if local is not None and local.project_dir != project_dir:
             # The copy here lives under another folder: back it up, and the client finds only one.
             plan.superseded = [p for n, p in local.files.items() if is_session_folder_file(n)]
-        write_restore(plan, self.paths.backups, reason)
-        return plan.targets()
+        _check_legacy_agents(remote.session_id, plan)
+        backup, written = write_restore(plan, self.paths.backups, reason)
+        self._backed_up = self._backed_up or backup is not None
+        return written
+
+    def _prune_backups(self) -> None:
+        """Keep the backups within their retention (config: backup_max_age_days, backup_max_bytes)."""
+        if self._backed_up:
+            self._backed_up = False
+            try:
+                prune(self.paths, self.config.backup_max_age_days, self.config.backup_max_bytes)
+            except OSError as e:
+                log.warning("cannot prune the backups in %s: %s", self.paths.backups, e)

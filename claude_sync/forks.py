@@ -15,25 +15,25 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-_UUID = rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+from .format.layout import SESSION_ID, is_session_id
+
+# Ids inside records, in either case (they are lower-cased when read).
+_UUID = b"(?i:" + SESSION_ID.encode() + b")"
 _POINTER_RE = re.compile(rb'"type":"fork-context-ref"[^\n]*?"parentSessionId":"(' + _UUID + rb')"')
 _POINTER_FIRST_RE = re.compile(rb'"parentSessionId":"(' + _UUID + rb')"[^\n]*?"type":"fork-context-ref"')
 _FORKED_FROM_RE = re.compile(rb'"forkedFrom":\{"sessionId":"(' + _UUID + rb')"')
 
 
-_SESSION_ID_RE = re.compile(_UUID.decode())
-
-
 def session_ids(values: Iterable[object]) -> list[str]:
     """The values that are session ids, lower-cased (a manifest from a remote may hold anything)."""
-    return sorted({v.lower() for v in values if isinstance(v, str) and _SESSION_ID_RE.fullmatch(v)})
+    return sorted({v.lower() for v in values if isinstance(v, str) and is_session_id(v.lower())})
 
 
 def parents_in(data: bytes, session_id: str) -> set[str]:
     """Session ids other than `session_id` that the records in `data` point to as fork parents."""
     if b"fork-context-ref" not in data and b'"forkedFrom"' not in data:
         return set()
-    found = set()
+    found: set[str] = set()
     for rx in (_POINTER_RE, _POINTER_FIRST_RE, _FORKED_FROM_RE):
         found.update(m.group(1).decode().lower() for m in rx.finditer(data))
     found.discard(session_id.lower())

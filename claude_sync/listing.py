@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from .discovery import LocalSession
 from .format.errors import NotPortable
 from .format.wire import RemoteEntry
 from .project import DeviceLayout, NoCheckout, display_name, kind_of, split_repo_key
-from .sessions import LocalSession
 
 
 def project_of(cwd: str | None, layout: DeviceLayout) -> tuple[str | None, str]:
@@ -73,8 +73,12 @@ def place_of(key: str, layout: DeviceLayout | None) -> tuple[str | None, str]:
         return None, str(e)
 
 
-def remote_dicts(entries: list[RemoteEntry], layout: DeviceLayout | None = None) -> list[dict]:
-    """The remote's sessions, with the project's short name and kind, and where it goes here."""
+def remote_dicts(
+    entries: list[RemoteEntry], statuses: dict[str, str] | None = None, layout: DeviceLayout | None = None
+) -> list[dict]:
+    """The remote's sessions, with the project's short name and kind, and where it goes here;
+    `status` says why one is not synced here ("on the remote only", "not synced by choice",
+    "deleted"), empty otherwise."""
     out = []
     places: dict[str, tuple[str | None, str]] = {}
     for e in sorted(entries, key=lambda e: (e.project_key, e.last_modified or "")):
@@ -84,6 +88,7 @@ def remote_dicts(entries: list[RemoteEntry], layout: DeviceLayout | None = None)
         split = split_repo_key(e.project_key)
         d = e.model_dump(mode="json")
         d.update(
+            status=(statuses or {}).get(e.session_id, ""),
             project_name=display_name(e.project_key),
             project_kind=kind_of(e.project_key),
             repository=split[0] if split else None,

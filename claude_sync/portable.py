@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -17,15 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from .checkouts import Checkouts
 from .claude_home import project_folder_name
+from .discovery import LocalSession
 from .forks import parents_in
-from .format.bundle import Bundle, Manifest, context_for
-from .format.errors import NotPortable, SyncError
+from .format.bundle import Bundle, Manifest, Spilled, context_for
+from .format.errors import BundleError, NotPortable, SyncError
 from .format.layout import TRANSCRIPT, is_log
 from .format.tokens import Context
 from .project import DeviceLayout
-from .sessions import LocalSession, count_messages
+from .transcript import count_messages
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,10 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     binary: set[str] = set()
     parents: set[str] = set()
     messages = session.meta.message_count
+    read_sizes: dict[str, int] = {}
     for name, path in sorted(session.files.items()):
         data = read_complete(path, is_log(name))
+        read_sizes[name] = len(data)
         if is_log(name):
             parents |= parents_in(data, session.session_id)
         if name == TRANSCRIPT:
@@ -81,7 +84,9 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
         message_count=messages,
         depends_on=sorted(parents),
     )
-    return Bundle.build(manifest, files, binary)
+    bundle = Bundle.build(manifest, files, binary)
+    bundle.read_sizes = read_sizes
+    return bundle
 
 
 _BRANCH_RE = re.compile(rb'"gitBranch":\s*"((?:[^"\\]|\\.){1,255})"')
@@ -90,8 +95,13 @@ _BRANCH_RE = re.compile(rb'"gitBranch":\s*"((?:[^"\\]|\\.){1,255})"')
 def session_branch(bundle: Bundle) -> str | None:
     """The branch the session last ran on (the client records it on every line), if any."""
     data = bundle.files.get(TRANSCRIPT, b"")
+    tail = 1024 * 1024  # the end of the transcript says where it is now
+    if isinstance(data, Spilled):  # a large pulled transcript stays on disk: read only its end
+        with open(data.path, "rb") as f:
+            f.seek(max(0, data.size - tail))
+            data = f.read()
     found = None
-    for m in _BRANCH_RE.finditer(data[-1024 * 1024 :]):  # the end of the transcript says where it is now
+    for m in _BRANCH_RE.finditer(data[-tail:]):
         found = m
     if found is None:
         return None
@@ -114,13 +124,50 @@ def render(
     tokens = layout.tokens_for(cwd, project_folder or project_folder_name(cwd))
     source = bundle.manifest.source_flavour
     text = {e.path for e in bundle.manifest.files if e.text}
-    out = {}
+    out: dict[str, bytes] = {}
     for name, data in bundle.files.items():
-        if name in text:
-            out[name] = tokens.detokenize(data.decode("utf-8"), context_for(name), source).encode("utf-8")
+        if isinstance(data, Spilled):
+            out[name] = _render_spilled(data, tokens, context_for(name), source) if name in text else data  # type: ignore[assignment]
+        elif name in text:
+            try:
+                decoded = data.decode("utf-8")
+            except UnicodeDecodeError as e:  # bundles are checked as they are read; never write one that is not
+                raise BundleError(f"file {name!r} is marked as text but is not UTF-8; nothing was written") from e
+            out[name] = tokens.detokenize(decoded, context_for(name), source).encode("utf-8")
         else:
             out[name] = data
     return cwd, out
+
+
+def _render_spilled(data: Spilled, tokens, ctx: Context, source) -> Spilled:  # type: ignore[no-untyped-def]
+    """render() of a large file, a batch of whole lines at a time, into a temp file beside it
+    (no token spans a line: tokens and paths never hold a newline)."""
+    out = data.path.with_name(data.path.name + ".rendered")
+    digest, size, carry = hashlib.sha256(), 0, b""
+    with open(out, "wb") as f:
+        for chunk in data.chunks(_RENDER_BATCH):
+            chunk = carry + chunk
+            cut = chunk.rfind(b"\n") + 1
+            carry = chunk[cut:]
+            size += _render_lines(chunk[:cut], tokens, ctx, source, f, digest)
+        size += _render_lines(carry, tokens, ctx, source, f, digest)
+    return Spilled(out, size, digest.hexdigest())
+
+
+def _render_lines(lines: bytes, tokens, ctx: Context, source, f: IO[bytes], digest) -> int:  # type: ignore[no-untyped-def]
+    if not lines:
+        return 0
+    try:
+        text = lines.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BundleError(f"a file marked as text is not UTF-8 ({e}); nothing was written") from e
+    rendered = tokens.detokenize(text, ctx, source).encode("utf-8")
+    f.write(rendered)
+    digest.update(rendered)
+    return len(rendered)
+
+
+_RENDER_BATCH = 4 * 1024 * 1024
 
 
 def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:
@@ -130,12 +177,6 @@ def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:
         return layout.tokens_for(cwd, project_folder_name(cwd)).detokenize(title, Context.RAW)
     except (ValueError, KeyError, SyncError):
         return title
-
-
-def layout_for(projects_root: str, home: str, flavour, checkouts: Checkouts | None = None) -> DeviceLayout:  # type: ignore[no-untyped-def]
-    """The device layout with the projects root as the client sees it (symlinks resolved)."""
-    root = os.path.realpath(projects_root) if os.path.isdir(projects_root) else projects_root
-    return DeviceLayout(projects_root=root, home=home, flavour=flavour, checkouts=checkouts)
 
 
 # -- packing many sessions ------------------------------------------------------

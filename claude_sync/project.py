@@ -12,6 +12,7 @@ Three kinds of project key, tried in this order (keys always use '/'):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from . import repos
@@ -134,6 +135,14 @@ class DeviceLayout:
     flavour: Flavour
     # This device's checkouts; without them (tests, tools) projects are keyed by folder only.
     checkouts: Checkouts | None = field(default=None, compare=False)
+
+    @classmethod
+    def of_device(
+        cls, projects_root: str, home: str, flavour: Flavour, checkouts: Checkouts | None = None
+    ) -> DeviceLayout:
+        """This device's layout, with the projects root as the client sees it (symlinks resolved)."""
+        root = os.path.realpath(projects_root) if os.path.isdir(projects_root) else projects_root
+        return cls(projects_root=root, home=home, flavour=flavour, checkouts=checkouts)
 
     def key_for(self, cwd: str) -> str:
         if self.checkouts is not None:

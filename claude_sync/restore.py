@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import atomic
+from .discovery import fingerprint
+from .format.bundle import Spilled
 from .format.layout import TRANSCRIPT, disk_path, is_log
 
 
@@ -26,6 +29,9 @@ class RestorePlan:
     files: dict[str, bytes]  # logical -> content for this device
     mtime: float | None = None  # the session's last activity, for the transcript's mtime
     superseded: list[Path] = field(default_factory=list)  # an older copy elsewhere, moved to backup
+    # Bytes of each local file that `files` accounts for (read when the local copy was packed):
+    # what a log gained since is the client's, and is kept.
+    read_sizes: dict[str, int] = field(default_factory=dict)
 
     def targets(self) -> dict[str, Path]:
         return {n: disk_path(n, self.claude_dir, self.project_dir, self.session_id) for n in self.files}
@@ -39,6 +45,65 @@ def new_backup_dir(backups: Path, session_id: str) -> Path:
         d = backups / f"{stamp}-{session_id[:8]}-{n}"
         n += 1
     return d
+
+
+class WrittenFiles(dict):  # type: ignore[type-arg]
+    """The files a pull wrote (logical name -> path), with the fingerprint of what it wrote.
+
+    Sizes are those written, not read back: a line the client appended meanwhile makes the
+    next sync look at the session again (and push that line) instead of taking it as synced.
+    """
+
+    fingerprint: str
+
+
+def write_log(path: Path, data: bytes, known: int | None) -> int:
+    """Write a log that the client may be appending to (open, append, close per record), losing none
+    of its lines; `known` is how much of the file the caller read (backed up, or kept in `data`),
+    None when there was no file. Returns how many bytes appended meanwhile were carried over.
+
+    When the file is a prefix of `data` the rest is appended in place (O_APPEND: after anything
+    the client added meanwhile). Otherwise `data` is renamed over it and whatever the replaced
+    file gained past `known` (read through a handle opened before the rename) is appended to
+    the new file, until it stops growing.
+    """
+    try:
+        old = open(path, "rb")
+    except FileNotFoundError:
+        if known is None:
+            atomic.write_bytes(path, data)
+            return 0
+        raise
+    with old:
+        known = known or 0
+        head = old.read(known)
+        if len(head) == known and data.startswith(head):
+            with open(path, "ab") as out:
+                gained = os.fstat(out.fileno()).st_size - known
+                out.write(data[known:])
+                out.flush()
+                os.fsync(out.fileno())
+            return max(gained, 0)
+        del head
+        atomic.write_bytes(path, data)
+        carried, quiet = 0, 0
+        old.seek(known)
+        while quiet < _QUIET_READS:
+            gained_bytes = old.read()
+            if gained_bytes:
+                with open(path, "ab") as out:
+                    out.write(gained_bytes)
+                carried += len(gained_bytes)
+                quiet = 0
+            else:
+                quiet += 1
+                time.sleep(_QUIET_WAIT)  # a client that opened the old file just before the rename
+        return carried
+
+
+STALE_TEMP_SECONDS = 60.0
+_QUIET_READS = 2
+_QUIET_WAIT = 0.02
 
 
 def back_up(files: list[Path], backups: Path, claude_dir: Path, owner: str, reason: str) -> Path | None:
@@ -64,32 +129,58 @@ def back_up(files: list[Path], backups: Path, claude_dir: Path, owner: str, reas
     return backup_dir
 
 
-def write_restore(plan: RestorePlan, backups: Path, reason: str) -> Path | None:
-    """Write the plan; returns the backup folder when anything was backed up."""
+def write_restore(plan: RestorePlan, backups: Path, reason: str) -> tuple[Path | None, WrittenFiles]:
+    """Write the plan; returns the backup folder when anything was backed up, and what was written."""
     targets = plan.targets()
+    atomic.sweep({p.parent for p in targets.values()}, STALE_TEMP_SECONDS)  # left by a sync killed mid-write
     to_backup: list[Path] = list(plan.superseded)
+    known: dict[str, int | None] = {}  # bytes of each file read here (backed up or kept), None: no file
+    same: set[str] = set()
     for name, path in targets.items():
         new = plan.files[name]
         try:
             old = path.read_bytes()
         except FileNotFoundError:
+            known[name] = None
             continue
-        if old == new or (is_log(name) and new.startswith(old)):
+        if isinstance(new, Spilled):  # a large file replacing one here: compared in memory
+            new = plan.files[name] = new.read()
+        known[name] = min(plan.read_sizes.get(name, len(old)), len(old))
+        if old == new:
+            same.add(name)
+            continue
+        if is_log(name) and new.startswith(old):
             continue  # nothing of the old content is lost
         to_backup.append(path)
     backup_dir = back_up(to_backup, backups, plan.claude_dir, plan.session_id, reason)
     order = sorted(targets, key=lambda n: n == TRANSCRIPT)  # transcript last
+    carried = 0
     for name in order:
         path = targets[name]
-        try:
-            if path.read_bytes() == plan.files[name]:
+        if name in same:
+            continue
+        data = plan.files[name]
+        if isinstance(data, Spilled):  # new here (else read above): streamed from its temp file
+            if path.exists():
+                data = data.read()
+            else:
+                atomic.write_chunks(path, data.chunks())
                 continue
-        except FileNotFoundError:
-            pass
-        atomic.write_bytes(path, plan.files[name])
-    if plan.mtime:
+        if is_log(name):
+            carried += write_log(path, data, known[name])
+        else:
+            atomic.write_bytes(path, data)
+    if plan.mtime and not carried:
         os.utime(targets[TRANSCRIPT], (plan.mtime, plan.mtime))
     for stale in plan.superseded:
         if stale.exists() and stale not in targets.values():
             stale.unlink()
-    return backup_dir
+    written = WrittenFiles(targets)
+    stats = []
+    for name, path in targets.items():
+        try:
+            stats.append((name, len(plan.files[name]), path.stat().st_mtime_ns))
+        except OSError:
+            continue
+    written.fingerprint = fingerprint(stats)
+    return backup_dir, written

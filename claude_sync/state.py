@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import atomic
-from .sessions import fingerprint
+from .discovery import fingerprint
 
 STATE_VERSION = 2
 
@@ -32,7 +32,7 @@ class SyncState:
 
     {"content": digest of the remote version, "local": digest of the local files
     (differs after a merge that the remote does not have yet),
-    "files": fingerprint of the local files (sessions.fingerprint)}.
+    "files": fingerprint of the local files (discovery.fingerprint)}.
     Discovery's fingerprint is taken before the files are read, so a file that changes
     while a sync reads it makes the next sync look again.
     """
@@ -63,10 +63,31 @@ class SyncState:
         return rec is not None and rec.get("local", rec.get("content")) == rec.get("content")
 
     def record(self, sid: str, content: str, files: Mapping[str, Path], local: str | None = None) -> None:
-        rec = {"content": content, "local": local or content, "files": files_fingerprint(files)}
+        rec: dict[str, object] = {"content": content, "local": local or content, "files": files_fingerprint(files)}
+        if self.kept(sid) and self.tombstone(sid) == content:
+            rec.update(tombstone=content, kept=True)  # still deleted on the remote, kept here
         if self.sessions.get(sid) != rec:
             self.sessions[sid] = rec
             self.dirty = True
+
+    def known(self, sid: str) -> bool:
+        """This device synced the session at some point (it was here)."""
+        return sid in self.sessions
+
+    def mark_deleted(self, sid: str, tombstone: str, *, kept: bool = False) -> None:
+        """The remote holds the tombstone `tombstone` (a digest) for the session; `kept`: the user
+        deleted it on the remote only, and the copy here stays out of sync on purpose."""
+        rec = {"content": tombstone, "local": tombstone, "files": "", "tombstone": tombstone, "kept": kept}
+        if self.sessions.get(sid) != rec:
+            self.sessions[sid] = rec
+            self.dirty = True
+
+    def tombstone(self, sid: str) -> str | None:
+        """The digest of the tombstone this device last saw for the session, if any."""
+        return self.sessions.get(sid, {}).get("tombstone")
+
+    def kept(self, sid: str) -> bool:
+        return bool(self.sessions.get(sid, {}).get("kept"))
 
     def save(self) -> None:
         if self.dirty or not self.file.exists():

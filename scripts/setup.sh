@@ -42,7 +42,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,dev,server]' 2>&1 | grep -v -e '^WARNING: Location' -e '^$' >&2 || true
-.venv/bin/python -c "import claude_sync, pygls, git, httpx, fastapi, psycopg, psycopg_pool" || { echo "setup: Python packages failed to install" >&2; exit 1; }
+.venv/bin/python -c "import claude_sync, pygls, git, httpx, fastapi, psycopg, psycopg_pool, cryptography" || { echo "setup: Python packages failed to install" >&2; exit 1; }
 
 # The real Claude Code CLI, for the end-to-end tests (cached outside the repository): the
 # pinned client and the newest verified one, both named in claude-code-versions.json.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.test_sync_git import _extend
+from tests.support.claude_fixture import extend_transcript
 
 
 def test_backups_are_listed_and_restored(devices):
@@ -13,8 +13,8 @@ def test_backups_are_listed_and_restored(devices):
     a.push()
     b.pull()
     tb = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
-    _extend(s.transcript, "a-turn", "2026-11-04T00:00:00.000Z", "from A")
-    _extend(tb, "b-turn", "2026-11-05T00:00:00.000Z", "from B")
+    extend_transcript(s.transcript, "a-turn", "2026-11-04T00:00:00.000Z", "from A")
+    extend_transcript(tb, "b-turn", "2026-11-05T00:00:00.000Z", "from B")
     before_pull = tb.read_text()
     a.push()
     b.pull()  # merges; B's copy is not a prefix of the merge, so it is backed up
@@ -45,7 +45,7 @@ def test_push_force_from_the_cli(devices):
     s = a.rich_session()
     a.push()
     b.pull()
-    _extend(b.project_dir("acme/api") / f"{s.session_id}.jsonl", "b-turn", "2026-11-05T00:00:00.000Z", "from B")
+    extend_transcript(b.project_dir("acme/api") / f"{s.session_id}.jsonl", "b-turn", "2026-11-05T00:00:00.000Z", "from B")
     b.push()
     assert json.loads(a.cli("push", "--all", "--json").stdout)["skipped"] == 1
     out = json.loads(a.cli("push", "--all", "--force", "--json").stdout)

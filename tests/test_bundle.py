@@ -120,7 +120,7 @@ def test_links_are_refused(kind, read):
 
 
 def test_bundle_expanding_past_the_limit_is_refused(read):
-    big = make({"transcript.jsonl": b"a" * 100_000})
+    big = make({"transcript.jsonl": b"{}" + b" " * 100_000 + b"\n"})
     data = big.to_bytes()
     assert len(data) < 2_000  # compresses well: a small download that expands a lot
     with pytest.raises(BundleError, match="limit"):
@@ -195,7 +195,7 @@ def test_sparse_members_are_refused(read):
 def test_a_small_bundle_that_unpacks_past_memory_limits_is_streamed(tmp_path, monkeypatch):
     """verify_file keeps memory bounded: what would unpack to too much is verified as a stream, with the same result."""
     monkeypatch.setattr(bundle_module, "_IN_MEMORY_UNPACKED", 10_000)
-    b = make({"transcript.jsonl": b"a" * 100_000})
+    b = make({"transcript.jsonl": b"{}" + b" " * 100_000 + b"\n"})
     path = tmp_path / "b.tar.gz"
     path.write_bytes(b.to_bytes())
     assert verify_file(path, sha256(path.read_bytes())) == b.manifest
@@ -206,7 +206,7 @@ def test_a_small_bundle_that_unpacks_past_memory_limits_is_streamed(tmp_path, mo
 def test_a_forged_size_in_the_gzip_trailer_is_refused(read, monkeypatch):
     """verify_file picks its path by the size the trailer states; a lie there is caught, not trusted."""
     monkeypatch.setattr(bundle_module, "_IN_MEMORY_UNPACKED", 50_000)
-    data = bytearray(make({"transcript.jsonl": b"a" * 100_000}).to_bytes())
+    data = bytearray(make({"transcript.jsonl": b"{}" + b" " * 100_000 + b"\n"}).to_bytes())
     data[-4:] = (1_000).to_bytes(4, "little")
     with pytest.raises(BundleError, match="truncated or malformed"):
         read(bytes(data), None)

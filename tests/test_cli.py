@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.devices import Device
+from tests.support.devices import REPO, Device
 
 
 def test_sessions_json_groups_by_project(devices):
@@ -68,8 +68,12 @@ def test_configure_writes_and_updates_config_json(tmp_path):
     cfg = json.loads(dev.paths.config_file.read_text())
     assert cfg["device"] == "laptop" and cfg["git_url"].startswith("git@") and cfg["backend"] == "git"
     assert cfg["projects_root"] == str(dev.home / "code")
-    r = dev.cli("configure", "--projects-root", "relative/path")
-    assert r.returncode == 0  # made absolute
+    r = dev.cli("configure", "--projects-root", "tests")  # relative to the working directory (the repository)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(dev.paths.config_file.read_text())["projects_root"] == str(REPO / "tests")
+    assert "warning" not in r.stderr
+    r = dev.cli("configure", "--projects-root", "~/does-not-exist")
+    assert r.returncode == 0 and "warning: the projects root" in r.stderr and "does not exist" in r.stderr
     r = dev.cli("configure", "--device", "bad/name")
     assert r.returncode == 2
 

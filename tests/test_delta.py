@@ -341,8 +341,8 @@ def test_a_corrupted_append_is_refused_and_changes_nothing_on_the_server(private
 def test_an_append_whose_result_is_too_large_gets_413_and_changes_nothing(start_sync_server):  # type: ignore[no-untyped-def]
     sid = str(uuid.uuid4())
     noise = os.urandom(15_000).hex().encode()  # compresses to about half
-    v1 = make_bundle(sid, noise[:24_000] + b"\n")
-    v2 = make_bundle(sid, v1.files["transcript.jsonl"] + noise[24_000:] + b"\n")
+    v1 = make_bundle(sid, b'"' + noise[:24_000] + b'"\n')
+    v2 = make_bundle(sid, v1.files["transcript.jsonl"] + b'"' + noise[24_000:] + b'"\n')
     body = delta.encode(*append_request(v1, v2))
     limit = (len(v1.to_bytes()) + len(v2.to_bytes())) // 2
     assert len(body) < len(v1.to_bytes()) < limit < len(v2.to_bytes())
@@ -524,7 +524,7 @@ def test_a_server_killed_mid_append_lists_the_old_version_and_leaves_no_stray_fi
     server = private_sync_server
     sid = str(uuid.uuid4())
     v1 = make_bundle(sid, lines(random.Random(10), 100))
-    v2 = make_bundle(sid, v1.files["transcript.jsonl"] + os.urandom(1_000_000).hex().encode() + b"\n")
+    v2 = make_bundle(sid, v1.files["transcript.jsonl"] + b"\"" + os.urandom(1_000_000).hex().encode() + b"\"\n")
     be = backend(server)
     be.refresh()
     be.push([PushItem(v1, None)])
@@ -610,7 +610,7 @@ def commit_append(store: SqliteStorage, v1: Bundle, upload, force: bool = False)
 
 def test_the_server_rebuilds_an_append_without_holding_the_bundle_in_memory(store: SqliteStorage):
     sid = str(uuid.uuid4())
-    big = os.urandom(6_000_000).hex().encode() + b"\n"  # 12 MB that barely compress
+    big = b"\"" + os.urandom(6_000_000).hex().encode() + b"\"\n"  # 12 MB that barely compress
     v1 = make_bundle(sid, big)
     v2 = make_bundle(sid, big + b'{"n":2}\n')
     store_push(store, v1)

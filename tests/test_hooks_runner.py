@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from claude_sync import credentials, hooks
+from claude_sync import credentials
 from claude_sync.config import Config, save_config
-from claude_sync.hook_runner import Outbox
-from claude_sync.launcher import launcher_path
+from claude_sync.hooks import policy as hooks
+from claude_sync.hooks.launcher import launcher_path
+from claude_sync.hooks.runner import Outbox
 from tests.support.claude_fixture import FixtureSession
 from tests.support.devices import Device
 from tests.support.hook_waits import hook_log, wait_for

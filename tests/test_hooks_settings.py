@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from claude_sync import hooks
 from claude_sync.config import Paths
-from claude_sync.launcher import LAUNCHER_NAME, launcher_path
+from claude_sync.format.errors import ConfigError
+from claude_sync.hooks import policy as hooks
+from claude_sync.hooks.launcher import LAUNCHER_NAME, launcher_path
+from claude_sync.hooks.settings import SettingsError
 
 # What the client itself writes (JSON.stringify(..., null, 2)), with the user's hooks and other keys.
 CLIENT_STYLE = (
@@ -168,7 +170,7 @@ def test_install_without_a_settings_file_creates_one_and_needs_no_backup(paths: 
 def test_malformed_settings_are_reported_and_left_untouched(paths: Paths, bad: str, remove_refuses: bool) -> None:
     settings(paths).write_text(bad, encoding="utf-8")
 
-    with pytest.raises(hooks.SettingsError) as err:
+    with pytest.raises(SettingsError) as err:
         hooks.install(paths)
 
     assert str(settings(paths)) in str(err.value)
@@ -176,7 +178,7 @@ def test_malformed_settings_are_reported_and_left_untouched(paths: Paths, bad: s
     assert not launcher_path(paths.data).exists()
     assert not (paths.backups / "claude-settings").exists()
     if remove_refuses:
-        with pytest.raises(hooks.SettingsError):
+        with pytest.raises(SettingsError):
             hooks.remove(paths)
     else:
         assert not hooks.remove(paths).changed
@@ -310,7 +312,7 @@ def test_install_refuses_a_launcher_that_cannot_load_the_tool(paths: Paths, tmp_
     fake.chmod(0o755)
     settings(paths).write_text(CLIENT_STYLE)
 
-    with pytest.raises(hooks.ConfigError, match="pydantic"):
+    with pytest.raises(ConfigError, match="pydantic"):
         hooks.install(paths, python=str(fake))
 
     assert settings(paths).read_text() == CLIENT_STYLE

@@ -28,6 +28,7 @@ from claude_sync.format.bundle import Bundle, Manifest, content_digest
 from claude_sync.format.errors import BackendError, BundleError, ConfigError
 from claude_sync.format.wire import RemoteEntry
 from tests.support.devices import REPO, Device
+from tests.support.forged import forged_bundle
 
 if TYPE_CHECKING:
     from tests.support.sync_server import SyncServer
@@ -100,7 +101,7 @@ def test_a_download_that_does_not_match_its_checksum_is_refused():
 
 
 def test_a_download_past_the_size_limit_is_refused():
-    b = make_bundle(transcript=os.urandom(50_000).hex().encode() + b"\n")
+    b = make_bundle(transcript=b"\"" + os.urandom(50_000).hex().encode() + b"\"\n")
     data = b.to_bytes()
     headers = {"X-Bundle-SHA256": __import__("hashlib").sha256(data).hexdigest()}
     with pytest.raises(BundleError, match="limit"):
@@ -138,7 +139,7 @@ def test_a_session_refused_by_the_server_does_not_stop_the_others(sync_server: S
     be = sync_server.backend()
     be.refresh()
     good = make_bundle()
-    bad = make_bundle("not-a-session-id")
+    bad = forged_bundle(Manifest(session_id="not-a-session-id", project_key="acme/api", device="x"), {"transcript.jsonl": b"{}\n"})
     with pytest.raises(BackendError, match="not-a-session-id.*not a session id"):
         be.push([PushItem(bad, None), PushItem(good, None)])
     be.refresh()

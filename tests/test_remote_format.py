@@ -20,7 +20,7 @@ from claude_sync.format import version, wire
 from claude_sync.format.errors import SyncError
 from claude_sync.format.version import FORMAT_VERSION, Migration
 from claude_sync.server.sqlite_storage import SqliteStorage
-from tests.support.server_process import ServerProcess
+from devtools.server_process import ServerProcess
 from tests.support.sync_server import SyncServer
 
 
@@ -56,8 +56,9 @@ def commit_to_remote(tmp_path: Path, remote: Path, files: dict[str, str], remove
 
 
 def test_unversioned_remote_is_version_1_and_writable():
-    assert version.migrations_from(None) == list(version.MIGRATIONS)
+    assert [m.to for m in version.migrations_from(None)] == list(range(2, FORMAT_VERSION + 1))
     assert version.upgrade(None, "remote", lambda step: None) == FORMAT_VERSION
+    assert version.migrations_from(FORMAT_VERSION) == []
 
 
 def test_newer_remote_refuses_writes_with_upgrade_advice():
@@ -172,7 +173,7 @@ def test_server_of_a_newer_format_is_pulled_from_but_never_pushed_to(private_syn
     a = server.device(tmp_path / "machines", "alpha", "code")
     s = a.rich_session("acme/api")
     assert a.push().exit_code == 0
-    set_server_format(server, FORMAT_VERSION + 1)  # a restart: on another port
+    set_server_format(server, FORMAT_VERSION + 1)  # restarts the server
     b = server.device(tmp_path / "machines", "beta", "work")
 
     assert outcomes(b.pull())[s.session_id][0] == "done"

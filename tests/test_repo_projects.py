@@ -59,7 +59,7 @@ def test_a_session_goes_to_the_checkout_of_its_repository_wherever_it_is(machine
 
     # B has no checkout yet: listed as such, not placed.
     eb = engine(b)
-    listed = {d["session_id"]: d for d in remote_dicts(eb.remote(), eb.layout)}
+    listed = {d["session_id"]: d for d in remote_dicts(eb.remote(), layout=eb.layout)}
     assert listed[top.session_id]["placement"] == "no local checkout"
     assert listed[top.session_id]["project_name"] == "acme-api" and listed[top.session_id]["project_kind"] == "repository"
     assert listed[sub.session_id]["project_name"] == "acme-api/services/billing"
@@ -138,7 +138,7 @@ def test_the_folder_a_client_runs_in_selects_its_repositorys_sessions_through_an
 
 def test_session_start_pulls_the_sessions_of_the_repository_it_runs_in_wherever_it_is(devices, tmp_path: Path):  # type: ignore[no-untyped-def]
     """The real hook, through its launcher: B's client starts in its own checkout, under home only."""
-    from claude_sync import hooks
+    from claude_sync.hooks import policy as hooks
     from tests.support.hook_waits import wait_for, wait_settled
     from tests.test_hooks_runner import run_hook
 

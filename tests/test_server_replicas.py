@@ -1,6 +1,6 @@
 """Several server processes on one PostgreSQL database: replicas of one server, as a team runs it.
 
-Real PostgreSQL (tests/support/postgres.py), real `claude-sync serve --database` processes,
+Real PostgreSQL (devtools/postgres.py), real `claude-sync serve --database` processes,
 real devices: pushes through either replica, one replica killed -9 mid-push and restarted,
 one session pushed through both at once, and a fresh device pulling everything back.
 """

@@ -473,3 +473,54 @@ def test_stdout_carries_nothing_but_json_rpc(devices, tmp_path):
     assert kinds == ["claudeSync/progress", "claudeSync/changed"]
     log = (tmp_path / "sidecar.stderr").read_text()
     assert "Traceback" not in log
+
+
+# -- delete and the never-sync list ----------------------------------------------
+
+
+async def test_delete_everywhere_and_the_never_sync_list_through_the_sidecar(sidecar, devices):
+    a, _ = devices
+    s = a.session("acme/api").user("hello").write()
+    c = await sidecar(a)
+    await c.request("claudeSync/push", {"all": True})
+    summary = await c.request("claudeSync/delete", {"sessionIds": [s.session_id[:8]], "where": "everywhere"})
+    assert summary["done"] == 1 and "tombstone" in summary["outcomes"][0]["reason"]
+    assert not (a.project_dir("acme/api") / f"{s.session_id}.jsonl").exists()
+    err = await rpc_error(c.request("claudeSync/delete", {"sessionIds": [s.session_id], "where": "nowhere"}))
+    assert err.code != 0
+
+    listed = await c.request("claudeSync/neverSync", {"action": "add", "projects": ["clients/*"]})
+    assert listed == {"projects": ["clients/*"], "sessions": []}
+    secret = a.session("clients/bank").user("confidential").write()
+    summary = await c.request("claudeSync/push", {"all": True})
+    reasons = {o["sessionId"]: o["reason"] for o in summary["outcomes"]}
+    assert reasons[secret.session_id] == "not synced by choice (never-sync list)"
+    assert await c.request("claudeSync/neverSync", {"action": "remove", "projects": ["clients/*"]}) == {"projects": [], "sessions": []}
+
+
+# -- end-to-end encryption -----------------------------------------------------------
+
+
+async def test_encryption_is_set_up_joined_and_shown_through_the_sidecar(sidecar, devices):
+    a, b = devices
+    rich_session(a.paths.claude, a.cwd("acme/api"), str(a.home))
+    ca = await sidecar(a)
+    assert (await ca.request("claudeSync/encryptionStatus"))["encrypted"] is False
+    made = await ca.request("claudeSync/encryptionInit", {"passphrase": "a long enough passphrase"})
+    phrase = made["recoveryPhrase"]
+    assert len(phrase.split()) == 24 and len(made["keyId"]) == 16
+    assert (await ca.request("claudeSync/push", {"operationId": "p1", "all": True}))["done"] == 1
+    err = await rpc_error(ca.request("claudeSync/encryptionShowPhrase", {"confirm": False}))
+    assert err.data["code"] == "invalid_params"  # type: ignore[attr-defined]
+    assert (await ca.request("claudeSync/encryptionShowPhrase", {"confirm": True}))["recoveryPhrase"] == phrase
+
+    cb = await sidecar(b)
+    err = await rpc_error(cb.request("claudeSync/listRemote"))
+    assert err.data["code"] == "encryption_required"  # type: ignore[attr-defined]
+    err = await rpc_error(cb.request("claudeSync/encryptionJoin", {"secret": "not the passphrase"}))
+    assert err.data["code"] == "wrong_key"  # type: ignore[attr-defined]
+    assert (await cb.request("claudeSync/encryptionJoin", {"secret": "a long enough passphrase"}))["keyId"] == made["keyId"]
+    status = await cb.request("claudeSync/encryptionStatus")
+    assert status["joined"] and status["sealed"] == 1
+    [entry] = (await cb.request("claudeSync/listRemote"))["entries"]
+    assert entry["projectKey"] == "acme/api" and "hello.py" in entry["title"]

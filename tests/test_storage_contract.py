@@ -1,7 +1,7 @@
 """The storage contract, the same tests against both stores: SQLite (embedded) and PostgreSQL (team scale).
 
 Driven directly, without HTTP: what a push, an append, a listing and the administrator's
-commands must do whatever holds the data. PostgreSQL runs for real (tests/support/postgres.py).
+commands must do whatever holds the data. PostgreSQL runs for real (devtools/postgres.py).
 """
 
 from __future__ import annotations
@@ -226,6 +226,15 @@ def test_retention_deletes_only_sessions_older_than_the_users_limit(store: Stora
     assert store_blob_count(store) == 1
 
 
+def test_remove_takes_only_the_version_named_and_its_unused_blob(store: Storage):
+    entry = push(store, "alice", make_bundle()).entry
+    assert store.remove("alice", entry.session_id, "0" * 64) is False
+    assert store.remove("bob", entry.session_id, entry.content_sha256) is False
+    assert store.remove("alice", entry.session_id, entry.content_sha256) is True
+    assert store.find("alice", entry.session_id) == [] and store_blob_count(store) == 0
+    assert store.remove("alice", entry.session_id, entry.content_sha256) is False
+
+
 def test_the_encrypted_account_flag_is_kept(store: Storage):
     assert store.user("alice").encrypted is False  # type: ignore[union-attr]
     assert store.set_account("alice", encrypted=True).encrypted is True
@@ -272,3 +281,16 @@ def test_a_download_delta_rebuilds_the_stored_copy_from_what_the_device_has(stor
     entry, chunks = store.download_delta("alice", sid, list(have.manifest.files))  # type: ignore[misc]
     got = delta.apply(b"".join(chunks), have, session_id=sid, max_bytes=1024**3)
     assert got.files == stored.files and content_digest(got) == entry.content_sha256
+
+
+def test_postgresql_without_psycopg_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch):
+    import sys
+
+    from claude_sync.format.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the `server` extra were not installed
+    monkeypatch.delitem(sys.modules, "claude_sync.server.pg_storage", raising=False)
+    with pytest.raises(ConfigError, match=r"pip install 'claude-sync-sessions\[server\]'"):
+        open_storage(database="postgresql://someone@127.0.0.1/nowhere")
+    with pytest.raises(StorageError, match="postgresql://"):
+        open_storage(database="mysql://someone@127.0.0.1/nowhere")

@@ -8,7 +8,8 @@ __all__ = ["Backend", "PushItem", "PushResult", "open_backend"]
 
 
 def open_backend(config, paths):  # type: ignore[no-untyped-def]
-    """The backend the configuration names."""
+    """The backend the configuration names, as the remote holds it (sealed sessions stay sealed:
+    the engine sees it through claude_sync.encryption.setup.open_sealed)."""
     from ..format.errors import ConfigError
 
     if config.backend == "git":
@@ -16,7 +17,13 @@ def open_backend(config, paths):  # type: ignore[no-untyped-def]
 
         if not config.git_url:
             raise ConfigError("no Git repository configured: run `claude-sync configure --git-url URL`")
-        return GitBackend(config.git_url, paths.repo, branch=config.git_branch, device=config.device)
+        return GitBackend(
+            config.git_url,
+            paths.repo,
+            branch=config.git_branch,
+            device=config.device,
+            max_bundle_bytes=config.max_bundle_bytes,
+        )
     if config.backend == "server":
         from .http import HttpBackend
 

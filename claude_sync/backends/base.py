@@ -56,10 +56,19 @@ class Backend(abc.ABC):
         A backend may send only what is new against the remote copy `base`; the result is the same.
         """
 
+    def remove(self, bases: dict[str, str]) -> dict[str, PushResult]:
+        """Remove objects (session id -> the content digest expected there) from the remote; an
+        object that changed since is a CONFLICT and stays. Only compaction calls it, for tombstones."""
+        raise BackendError(f"the {self.name} backend cannot remove objects from the remote")
+
     def stage(self, bundle: Bundle) -> None:
         """A hint during a bulk push: this bundle is likely to be pushed soon, and is new on the
         remote. A backend may start storing it (Git compresses it while the engine packs the
         next sessions); push() still decides. By default nothing happens."""
+
+    def unreadable(self) -> dict[str, str]:
+        """Sessions the remote holds but cannot list (session id -> why), as of the last refresh."""
+        return {}
 
     def close(self) -> None:
         pass

@@ -25,19 +25,31 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from git import Git, Repo
 
 from .. import atomic
 from ..format import version
-from ..format.bundle import Bundle, Manifest, content_digest
+from ..format.bundle import (
+    DEFAULT_MAX_BYTES,
+    MAX_MANIFEST_BYTES,
+    Bundle,
+    ContentCheck,
+    Manifest,
+    Spilled,
+    content_digest,
+    is_opaque,
+)
 from ..format.errors import BackendError, BundleError, SessionNotFound, SyncError
-from ..format.layout import is_log, is_session_id
+from ..format.layout import is_log, is_sealed, is_session_id
 from ..format.wire import RemoteEntry
 from .base import Backend, PushItem, PushResult
 
@@ -53,6 +65,11 @@ LISTING_CACHE = "claude-sync-listing.json"
 # git's default 6 for about 30% more bytes; a sync of what a session added keeps git's default.
 BULK_COMPRESSION = 1
 BULK_BYTES = 64 * 1024 * 1024
+_CHUNK = 1024 * 1024
+SPILL_DIR = "claude-sync-spill"
+SPILL_BYTES = 16 * 1024 * 1024  # a file of a pulled session larger than this waits in a temp file, not in memory
+# git itself holds a whole object in memory below this size when it receives or reads one; above, it streams.
+BIG_FILE = "core.bigFileThreshold=16m"
 # Inherited from a surrounding git process, these would point git at the wrong repository.
 _FOREIGN_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE")
 
@@ -95,10 +112,20 @@ class GitFailure(BackendError):
 class GitBackend(Backend):
     name = "git"
 
-    def __init__(self, url: str, mirror: Path, *, branch: str = "main", device: str = "device", timeout: float = 300) -> None:
+    def __init__(
+        self,
+        url: str,
+        mirror: Path,
+        *,
+        branch: str = "main",
+        device: str = "device",
+        timeout: float = 300,
+        max_bundle_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         for var in _FOREIGN_GIT_ENV:
             os.environ.pop(var, None)
         self.url, self.mirror, self.branch, self.device, self.timeout = url, mirror, branch, device, timeout
+        self.max_bundle_bytes = max_bundle_bytes
         self.env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
         ssh_configured = self._ensure_mirror()
         self._g = Git(str(mirror))
@@ -107,6 +134,7 @@ class GitBackend(Backend):
             self.env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
         self._head: str | None = self._rev(f"refs/remotes/origin/{branch}")
         self._listing: tuple[str | None, list[RemoteEntry]] | None = None
+        self._unreadable: dict[str, str] = {}  # session id -> why its session.json cannot be read
         self._importer: _Importer | None = None  # holds what stage() wrote until the next push
         self._stage_lock = threading.Lock()
         self._staged: dict[str, tuple[str, dict[str, int]]] = {}  # session -> (content digest, blob marks)
@@ -200,14 +228,14 @@ class GitBackend(Backend):
                 meta, path = rec.split(b"\t", 1)
                 _mode, kind, oid, size = meta.split()
                 if kind == b"blob":
-                    out[path.decode("utf-8")] = (oid.decode(), int(size))
+                    out[path.decode("utf-8", "replace")] = (oid.decode(), int(size))
         return out
 
     # -- Backend -----------------------------------------------------------
 
     def refresh(self) -> None:
         try:
-            self._run("fetch", "--prune", "--quiet", "origin", timeout=self.timeout)
+            self._run("-c", BIG_FILE, "fetch", "--prune", "--quiet", "origin", timeout=self.timeout)
         except GitFailure as e:
             raise BackendError(f"cannot fetch from the Git repository {self.url}: {e.stderr.strip() or e}") from e
         self._head = self._rev(f"refs/remotes/origin/{self.branch}")
@@ -215,22 +243,31 @@ class GitBackend(Backend):
     def entries(self) -> list[RemoteEntry]:
         head = self._head
         if head is None:
+            self._unreadable = {}
             return []
         if self._listing and self._listing[0] == head:
             return list(self._listing[1])
         known = self._load_listing()
         if known is not None and known[0] == head:
-            entries = known[1]
+            entries, self._unreadable = known[1], known[2]
         else:
-            by_id = self._read_entries(head, known)
+            by_id, self._unreadable = self._read_entries(head, known)
             entries = [by_id[sid] for sid in sorted(by_id)]
-            self._save_listing(head, entries)
+            self._save_listing(head, entries, self._unreadable)
         self._listing = (head, entries)
         return list(entries)
 
-    def _read_entries(self, head: str, known: tuple[str, list[RemoteEntry]] | None) -> dict[str, RemoteEntry]:
-        """The listing at `head`: from the one at an earlier commit plus the sessions changed since, else in full."""
+    def unreadable(self) -> dict[str, str]:
+        self.entries()
+        return dict(self._unreadable)
+
+    def _read_entries(
+        self, head: str, known: tuple[str, list[RemoteEntry], dict[str, str]] | None
+    ) -> tuple[dict[str, RemoteEntry], dict[str, str]]:
+        """The listing at `head` (and the sessions whose session.json cannot be read): from the one at an
+        earlier commit plus the sessions changed since, else in full."""
         by_id: dict[str, RemoteEntry] = {}
+        unreadable: dict[str, str] = {}
         sdirs: list[str] | None = None
         if known is not None:
             try:
@@ -238,43 +275,63 @@ class GitBackend(Backend):
             except GitFailure:
                 raw = None  # the old commit is gone (history rewritten): read everything
             if raw is not None:
-                by_id = {e.session_id: e for e in known[1]}
-                changed = {"/".join(p.split("/")[:4]) for p in raw.decode("utf-8").split("\0") if p.count("/") >= 4}
+                by_id, unreadable = {e.session_id: e for e in known[1]}, dict(known[2])
+                changed = {"/".join(p.split("/")[:4]) for p in raw.decode("utf-8", "replace").split("\0") if p.count("/") >= 4}
                 sdirs = sorted(changed)
         if sdirs is None:
             dirs = self._run("ls-tree", "-r", "-d", "--name-only", "-z", head, "--", "sessions").split(b"\0")
-            sdirs = [d.decode() for d in dirs if d.count(b"/") == 3]
+            sdirs = [d.decode("utf-8", "replace") for d in dirs if d.count(b"/") == 3]
+        # What each session really holds (git's own object sizes), not what its session.json says.
+        sizes: dict[str, int] = {}
+        for path, (_oid, size) in self._tree(head, sdirs).items():
+            d = "/".join(path.split("/")[:4])
+            if not path.endswith("/" + SESSION_JSON) or path.count("/") > 4:
+                sizes[d] = sizes.get(d, 0) + size
         blobs = self._cat([f"{head}:{d}/{SESSION_JSON}" for d in sdirs])
         for d in sdirs:
             sid = d.rsplit("/", 1)[-1]
             data = blobs[f"{head}:{d}/{SESSION_JSON}"]
             by_id.pop(sid, None)
+            unreadable.pop(sid, None)
             if data is None:
                 continue  # deleted
             try:
+                if not is_session_id(sid) or d != session_dir(sid):
+                    raise ValueError("not a session folder")
                 e = RemoteEntry.model_validate(json.loads(data))
-            except ValueError as err:
-                log.warning("skipping unreadable %s/%s: %s", d, SESSION_JSON, err)
+                if e.session_id != sid:
+                    raise ValueError(f"it names session {e.session_id}")
+            except (ValueError, SessionNotFound) as err:
+                log.warning("unreadable %s/%s: %s", d, SESSION_JSON, err)
+                unreadable[sid] = f"its {SESSION_JSON} in the Git repository cannot be read ({str(err)[:200]}); nothing was written"
                 continue
-            by_id[e.session_id] = e
-        return by_id
+            by_id[sid] = e.model_copy(update={"size": sizes.get(d, 0)})
+        return by_id, unreadable
 
     # The listing of the last head seen, kept in the mirror: a sync when nothing changed reads no session.json.
     def _listing_file(self) -> Path:
         return self.mirror / LISTING_CACHE
 
-    def _load_listing(self) -> tuple[str, list[RemoteEntry]] | None:
+    def _load_listing(self) -> tuple[str, list[RemoteEntry], dict[str, str]] | None:
         try:
             raw = json.loads(self._listing_file().read_text("utf-8"))
             if raw.get("fields") != sorted(RemoteEntry.model_fields) or not isinstance(raw.get("head"), str):
                 return None
+            unreadable = raw.get("unreadable", {})
+            if not isinstance(unreadable, dict):
+                return None
             # Written by _save_listing from validated entries: constructing them again needs no validation.
-            return raw["head"], [RemoteEntry.model_construct(**e) for e in raw["entries"]]
+            return raw["head"], [RemoteEntry.model_construct(**e) for e in raw["entries"]], unreadable
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
 
-    def _save_listing(self, head: str, entries: list[RemoteEntry]) -> None:
-        data = {"head": head, "fields": sorted(RemoteEntry.model_fields), "entries": [e.model_dump(mode="json") for e in entries]}
+    def _save_listing(self, head: str, entries: list[RemoteEntry], unreadable: dict[str, str]) -> None:
+        data = {
+            "head": head,
+            "fields": sorted(RemoteEntry.model_fields),
+            "entries": [e.model_dump(mode="json") for e in entries],
+            "unreadable": unreadable,
+        }
         try:
             atomic.write_text(self._listing_file(), json.dumps(data, separators=(",", ":")))
         except OSError as e:
@@ -286,28 +343,104 @@ class GitBackend(Backend):
         head = self._head
         base = session_dir(session_id)
         files = self._tree(head, [base]) if head else {}
-        if f"{base}/{SESSION_JSON}" not in files:
+        header = files.pop(f"{base}/{SESSION_JSON}", None)
+        if header is None:
             raise SessionNotFound(f"session {session_id} is not in the Git repository")
-        blobs = self._cat([oid for oid, _ in files.values()])
-        meta = json.loads(blobs[files[f"{base}/{SESSION_JSON}"][0]] or b"{}")
-        logs: dict[str, list[tuple[str, bytes]]] = {}
-        content: dict[str, bytes] = {}
-        for path, (oid, _size) in files.items():
+        # Sizes from git's object headers, before a byte of content is read: a host cannot
+        # declare a small session and send a large one.
+        real = sum(size for _oid, size in files.values())
+        if real > self.max_bundle_bytes:
+            raise BundleError(
+                f"session {session_id} holds {real} bytes in the Git repository, more than the limit of "
+                f"{self.max_bundle_bytes} (max_bundle_bytes); nothing was read"
+            )
+        if header[1] > MAX_MANIFEST_BYTES:
+            raise BundleError(f"session {session_id}: its {SESSION_JSON} is too large; nothing was read")
+        try:
+            meta = json.loads(self._cat([header[0]])[header[0]] or b"{}")
+            if not isinstance(meta, dict):
+                raise ValueError("not an object")
+            manifest = Manifest.model_validate({k: v for k, v in meta.items() if k in Manifest.model_fields})
+            binary = set(meta.get("binary", []))
+        except (ValueError, TypeError) as e:
+            raise BundleError(f"session {session_id}: its {SESSION_JSON} cannot be read ({str(e)[:200]}); nothing was written") from e
+        if manifest.session_id != session_id:
+            raise BundleError(f"session {session_id}: its {SESSION_JSON} names session {manifest.session_id}; nothing was written")
+        parts: dict[str, list[tuple[str, str, int]]] = {}  # logical name -> (segment, blob id, size) in order
+        for path, (oid, size) in files.items():
             rel = path[len(base) + 1 :]
-            data = blobs[oid]
-            if data is None:
-                raise BundleError(f"git object {oid} of session {session_id} is missing")
             if rel.startswith("files/"):
-                content[rel[len("files/") :]] = data
+                parts[rel[len("files/") :]] = [("", oid, size)]
             elif rel.startswith("logs/"):
                 name, _, seg = rel[len("logs/") :].rpartition("/")
-                logs.setdefault(name, []).append((seg, data))
-        for name, segs in logs.items():
-            content[name] = b"".join(d for _, d in sorted(segs))
+                parts.setdefault(name, []).append((seg, oid, size))
+            else:
+                raise BundleError(f"session {session_id}: unknown file {rel!r} in the Git repository; nothing was written")
+        opaque = is_opaque(manifest)
+        if opaque:
+            # Every file of a sealed session is binary (docs/encryption.md); session.json does not list them.
+            binary = set(parts)
+        self._clear_spill()
+        content = self._read_checked(
+            session_id, {n: [(oid, size) for _seg, oid, size in sorted(p)] for n, p in parts.items()}, binary, opaque
+        )
         if content_digest(content) != meta.get("content_sha256"):
             raise BundleError(f"session {session_id} in the Git repository does not match its checksum; nothing was written")
-        manifest = Manifest.model_validate({k: v for k, v in meta.items() if k in Manifest.model_fields})
-        return Bundle.build(manifest, content, set(meta.get("binary", [])))
+        return Bundle.build(manifest, content, binary, contents_checked=True)
+
+    def _read_checked(
+        self, session_id: str, parts: dict[str, list[tuple[str, int]]], binary: set[str], opaque: bool = False
+    ) -> dict[str, bytes]:
+        """Each file's bytes (a log's segments joined), checked as they stream out of git
+        (bundle.ContentCheck): a damaged file is refused at the first bad line, before the rest is read."""
+        order = sorted(parts)
+        sizes = {name: sum(size for _oid, size in parts[name]) for name in order}
+        oids = [oid for name in order for oid, _size in parts[name]]
+        content: dict[str, bytes] = {}
+        if not oids:
+            return content
+        with _BlobStream(self.mirror, self.env, oids) as blobs:
+            for name in order:
+                check = ContentCheck(name)
+                text = name not in binary
+                # A large file goes to a temp file as it streams: a pull's memory stays flat whatever it holds.
+                spill = sizes[name] > SPILL_BYTES
+                sink: list[bytes] | BinaryIO = [] if not spill else open(self._spill_dir() / f"{len(content)}", "wb")
+                digest = hashlib.sha256()
+                try:
+                    for oid, _size in parts[name]:
+                        for chunk in blobs.next(oid):
+                            check.feed(chunk)
+                            if isinstance(sink, list):
+                                sink.append(chunk)
+                            else:
+                                sink.write(chunk)
+                                digest.update(chunk)
+                            if not opaque and (check.log_problem or (text and not check.log and not check.utf8)):
+                                break
+                        why = None if opaque else check.problem(text)
+                        if why:
+                            raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
+                finally:
+                    if not isinstance(sink, list):
+                        sink.close()
+                why = None if opaque else check.finish().problem(text)
+                if why:
+                    raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
+                if isinstance(sink, list):
+                    content[name] = b"".join(sink)
+                else:
+                    content[name] = Spilled(Path(sink.name), sizes[name], digest.hexdigest())  # type: ignore[assignment]
+        return content
+
+    def _spill_dir(self) -> Path:
+        d = self.mirror / SPILL_DIR
+        d.mkdir(exist_ok=True)
+        return d
+
+    def _clear_spill(self) -> None:
+        """Spilled files of the session fetched before (written by now) or of a pull that was killed."""
+        shutil.rmtree(self.mirror / SPILL_DIR, ignore_errors=True)
 
     def recorded_format(self, commit: str | None) -> int | None:
         """The format version the repository records at `commit` (None: none recorded)."""
@@ -327,9 +460,7 @@ class GitBackend(Backend):
         return self._formats[commit]
 
     def _migrate(self, step: version.Migration) -> None:
-        if step.to == version.REPOSITORY_KEYS:
-            return  # nothing stored changes: the recorded version alone keeps older devices from writing
-        raise BackendError(f"cannot bring the Git repository {self.url} to format {step.to} ({step.why})")
+        version.migrate_nothing_stored(step)  # each step so far adds kinds of objects or keys, changes none
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         results: dict[str, PushResult] = {}
@@ -357,7 +488,58 @@ class GitBackend(Backend):
             pending = todo
         raise BackendError(f"the Git repository kept changing; gave up after {PUSH_ATTEMPTS} attempts")
 
+    def remove(self, bases: dict[str, str]) -> dict[str, PushResult]:
+        results: dict[str, PushResult] = {}
+        for attempt in range(PUSH_ATTEMPTS):
+            current = {e.session_id: e.content_sha256 for e in self.entries()}
+            gone = sorted(sid for sid, base in bases.items() if current.get(sid) == base)
+            results = {sid: PushResult.CONFLICT for sid in bases if sid not in gone}
+            if not gone:
+                return results
+            commit = self._remove_commit(self._head, gone)
+            if self._push_commit(commit):
+                self._head = commit
+                results.update({sid: PushResult.PUSHED for sid in gone})
+                return results
+            log.info("compaction rejected (attempt %d), fetching and retrying", attempt + 1)
+            self.refresh()
+        raise BackendError(f"the Git repository kept changing; gave up after {PUSH_ATTEMPTS} attempts")
+
+    def _remove_commit(self, parent: str | None, session_ids: list[str]) -> str:
+        recorded = self.recorded_format(parent)
+        target = version.upgrade(recorded, f"the Git repository {self.url}", self._migrate)
+        self._run("update-ref", "-d", OUTGOING_REF)
+        imp = _Importer(self.mirror, self.env, None)
+        try:
+            msg = f"claude-sync: {len(session_ids)} expired tombstone(s) removed by {self.device}"
+            self._commit_header(imp.w, msg, parent, None if recorded == target else target)
+            for sid in session_ids:
+                imp.w(f"D {session_dir(sid)}\n".encode())
+        except BaseException:
+            imp.kill()
+            raise
+        return self._finish(imp)
+
+    def _finish(self, imp: _Importer) -> str:
+        imp.finish()
+        commit = self._rev(OUTGOING_REF)
+        assert commit
+        return commit
+
+    def _commit_header(self, w, message: str, parent: str | None, new_format: int | None) -> None:  # type: ignore[no-untyped-def]
+        """The start of a fast-import commit on OUTGOING_REF, recording `new_format` when it changes."""
+        msg = (message + "\n").encode()
+        w(f"commit {OUTGOING_REF}\n".encode())
+        w(f"committer claude-sync <{_safe(self.device)}@claude-sync> {int(time.time())} +0000\n".encode())
+        w(b"data %d\n" % len(msg) + msg)
+        if parent:
+            w(f"from {parent}\n".encode())
+        if new_format is not None:
+            record = json.dumps({"format": new_format}).encode() + b"\n"
+            w(f"M 100644 inline {FORMAT_FILE}\ndata {len(record)}\n".encode() + record + b"\n")
+
     def close(self) -> None:
+        self._clear_spill()
         # Staged files that no push took: let git finish storing them (unreferenced, gc drops them).
         with self._stage_lock:
             imp, self._importer, self._staged = self._importer, None, {}
@@ -393,16 +575,8 @@ class GitBackend(Backend):
             imp = _Importer(self.mirror, self.env, BULK_COMPRESSION if size > BULK_BYTES else None)
         try:
             w = imp.w
-            now = int(time.time())
-            msg = f"claude-sync: {len(items)} session(s) from {self.device}\n".encode()
-            w(f"commit {OUTGOING_REF}\n".encode())
-            w(f"committer claude-sync <{_safe(self.device)}@claude-sync> {now} +0000\n".encode())
-            w(b"data %d\n" % len(msg) + msg)
-            if parent:
-                w(f"from {parent}\n".encode())
-            if recorded != target:
-                record = json.dumps({"format": target}).encode() + b"\n"
-                w(f"M 100644 inline {FORMAT_FILE}\ndata {len(record)}\n".encode() + record + b"\n")
+            msg = f"claude-sync: {len(items)} session(s) from {self.device}"
+            self._commit_header(w, msg, parent, None if recorded == target else target)
             for item, base in zip(items, bases):
                 marks = staged.get(item.bundle.session_id)
                 new = not any(p.startswith(base + "/") for p in existing)
@@ -413,10 +587,7 @@ class GitBackend(Backend):
         except BaseException:
             imp.kill()
             raise
-        imp.finish()
-        commit = self._rev(OUTGOING_REF)
-        assert commit
-        return commit
+        return self._finish(imp)
 
     def _write_session(  # type: ignore[no-untyped-def]
         self, w, base: str, bundle: Bundle, existing: dict[str, tuple[str, int]], marks: dict[str, int] | None = None
@@ -477,7 +648,9 @@ class GitBackend(Backend):
         header.update(
             content_sha256=content_digest(bundle),
             size=sum(len(d) for d in bundle.files.values()),
-            binary=sorted(e.path for e in bundle.manifest.files if not e.text),
+            binary=[]
+            if is_sealed(bundle.session_id, bundle.manifest.project_key)
+            else sorted(e.path for e in bundle.manifest.files if not e.text),
         )
         return json.dumps(header, sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8")
 
@@ -492,6 +665,48 @@ class GitBackend(Backend):
             raise BackendError(f"cannot push to the Git repository {self.url}: {text.strip() or e}") from e
         self._run("update-ref", f"refs/remotes/origin/{self.branch}", commit)
         return True
+
+
+class _BlobStream:
+    """`git cat-file --batch` over many blobs, each read in chunks as asked for (never one whole output buffer)."""
+
+    def __init__(self, mirror: Path, env: dict[str, str], oids: list[str]) -> None:
+        self._spec = tempfile.TemporaryFile()
+        self._spec.write(("\n".join(oids) + "\n").encode())
+        self._spec.seek(0)
+        self.proc = subprocess.Popen(
+            ["git", "-c", BIG_FILE, "cat-file", "--batch"], cwd=mirror, stdin=self._spec, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env={**os.environ, **env},
+        )
+        assert self.proc.stdout is not None
+        self._out = self.proc.stdout
+        self._left = 0  # bytes of the current blob not yet read
+
+    def next(self, oid: str) -> Iterator[bytes]:
+        """The content of the next blob, which must be `oid`, in chunks; read each whole before the next."""
+        if self._left:
+            raise BundleError("the previous git object was not read to its end")
+        header = self._out.readline(256).decode("ascii", "replace").split()
+        if len(header) != 3 or header[0] != oid or header[1] != "blob":
+            raise BundleError(f"git object {oid} is missing or not a file")
+        self._left = int(header[2])
+        while self._left:
+            chunk = self._out.read(min(_CHUNK, self._left))
+            if not chunk:
+                raise BundleError(f"git object {oid} is cut short")
+            self._left -= len(chunk)
+            yield chunk
+        self._out.read(1)  # the newline after each object
+
+    def __enter__(self) -> _BlobStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._out.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._spec.close()
 
 
 class _Importer:

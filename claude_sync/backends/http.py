@@ -415,6 +415,19 @@ class HttpBackend(Backend):
         else:
             self._entries[sid] = entry
 
+    def remove(self, bases: dict[str, str]) -> dict[str, PushResult]:
+        results: dict[str, PushResult] = {}
+        for sid, base in bases.items():
+            path = wire.TOMBSTONE.format(session_id=sid)
+            resp = self._send("DELETE", path, params={"base": base})
+            if resp.status_code == 200:
+                results[sid] = PushResult.PUSHED
+            elif resp.status_code in (404, 409):
+                results[sid] = PushResult.CONFLICT
+            else:
+                raise self._fail(resp, f"removing the tombstone of {sid}")
+        return results
+
     def close(self) -> None:
         self._client.close()
 

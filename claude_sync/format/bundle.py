@@ -9,6 +9,7 @@ single byte reaches the user's disk.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import hashlib
@@ -19,15 +20,18 @@ import tarfile
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json as _from_json
 
 from .errors import BundleError
-from .layout import MEMORY, check_logical
+from .layout import MEMORY, TOMBSTONE, check_logical, check_owned, is_log, is_sealed
 from .tokens import Context, Flavour
+from .tombstone import TOMBSTONE_FILE, TOMBSTONE_KIND
 
 # ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main
 # cost. It is installed where it has wheels (pyproject.toml); elsewhere zlib does the same work.
@@ -88,9 +92,15 @@ def check_kind(manifest: Manifest, names: Iterable[str]) -> None:
     """A session carries only names it owns; a memory object only memory files, under its project's id."""
     names = list(names)
     memory = [n for n in names if n.split("/", 1)[0] == MEMORY]
+    tombstone = [n for n in names if n.split("/", 1)[0] == TOMBSTONE]
     if manifest.kind == SESSION_KIND:
         if memory:
             raise BundleError(f"a session bundle may not carry project memory ({memory[0]!r})")
+        if tombstone:
+            raise BundleError(f"a session bundle may not carry a tombstone ({tombstone[0]!r})")
+    elif manifest.kind == TOMBSTONE_KIND:
+        if names != [TOMBSTONE_FILE]:
+            raise BundleError(f"a tombstone bundle carries exactly {TOMBSTONE_FILE!r}")
     elif manifest.kind == MEMORY_KIND:
         if len(memory) != len(names):
             raise BundleError("a project memory bundle may carry only memory files")
@@ -109,7 +119,7 @@ def content_digest(files: dict[str, bytes] | Bundle) -> str:
     if isinstance(files, Bundle):
         pairs = [(e.path, e.sha256) for e in files.manifest.files]
     else:
-        pairs = sorted((n, hashlib.sha256(d).hexdigest()) for n, d in files.items())
+        pairs = sorted((n, file_sha256(d)) for n, d in files.items())
     return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
 
 
@@ -127,20 +137,173 @@ def context_for(logical: str) -> Context:
     return Context.JSON if logical.endswith((".jsonl", ".json")) else Context.RAW
 
 
+def check_files(manifest: Manifest, files: Iterable[str]) -> None:
+    """Refuse a bundle that carries a name it does not own: a session only names of its own part of
+    the layout (layout.check_owned), a project memory object only its memory files (check_kind)."""
+    names = list(files)
+    try:
+        check_kind(manifest, names)
+        for name in names:
+            if manifest.kind == SESSION_KIND:
+                check_owned(manifest.session_id, name)
+            else:
+                check_logical(name)
+    except BundleError as e:
+        raise BundleError(f"session {manifest.session_id}: {e}; nothing was written") from e
+
+
+def _loads_line(line: bytes) -> None:
+    try:
+        _from_json(line)
+    except ValueError:
+        json.loads(line)  # what the Rust parser refuses and json takes (lone surrogate escapes)
+
+
+class ContentCheck:
+    """What a file's bytes must be, checked as they stream past, at about the cost of inflating them.
+
+    Every file is checked to be UTF-8 (it must be, when the manifest marks it as text) and a
+    log (`*.jsonl`) to be JSON lines ending with a newline: a log cut short by a host that also
+    recomputed its checksums would otherwise be written as the session.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.log = is_log(name)
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.utf8 = True
+        self.log_problem: str | None = None
+        self._carry = b""
+        self._line = 0
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        if self.log:
+            if self.log_problem is None:
+                self._lines(chunk)
+        elif self.utf8:
+            try:
+                self._utf8.decode(chunk)
+            except UnicodeDecodeError:
+                self.utf8 = False
+
+    def _lines(self, chunk: bytes | memoryview) -> None:
+        data = self._carry + chunk if self._carry else bytes(chunk)
+        end = data.rfind(b"\n") + 1
+        start = 0
+        while start < end:
+            nl = data.index(b"\n", start)
+            self._line += 1
+            try:
+                _loads_line(data[start:nl])
+            except ValueError as e:  # UnicodeDecodeError included
+                self.log_problem = f"line {self._line} is not a JSON record ({str(e)[:80]})"
+                self._carry = b""
+                return
+            start = nl + 1
+        self._carry = data[end:]
+
+    def finish(self) -> ContentCheck:
+        if self.log and self.log_problem is None and self._carry:
+            self.log_problem = "it does not end with a newline (cut short?)"
+        elif not self.log and self.utf8:
+            try:
+                self._utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.utf8 = False
+        return self
+
+    def problem(self, text: bool) -> str | None:
+        """Why this file may not be carried, given whether the manifest marks it as text."""
+        if self.log and not text:
+            return f"log {self.name!r} is not text"
+        if self.log and self.log_problem:
+            return f"log {self.name!r} is damaged: {self.log_problem}"
+        if text and not self.utf8:
+            return f"file {self.name!r} is marked as text but is not UTF-8"
+        return None
+
+
+def is_opaque(manifest: Manifest) -> bool:
+    """A sealed session's files are ciphertext (docs/encryption.md): nobody but a device holding the
+    key can check their content, so the content checks run there, on the unsealed bundle."""
+    return is_sealed(manifest.session_id, manifest.project_key)
+
+
+def check_content(name: str, data: bytes | memoryview, text: bool) -> ContentCheck:
+    """A whole file through ContentCheck; BundleError when it may not be carried."""
+    check = ContentCheck(name)
+    if check.log and text:
+        check._lines(data)
+    elif text:
+        check.feed(data)
+    check.finish()
+    why = check.problem(text)
+    if why:
+        raise BundleError(f"refused: {why}")
+    return check
+
+
+@dataclass(frozen=True)
+class Spilled:
+    """A file of a pulled session too large to hold in memory, kept in a temp file of the backend's.
+
+    Only the Git backend makes them (it reads files one at a time); they pass through render and
+    restore as files, so a pull's memory does not grow with the session. Comparing and merging
+    need bytes: `Bundle.in_memory()` reads them back.
+    """
+
+    path: Path
+    size: int
+    sha256: str
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+    def chunks(self, n: int = 1024 * 1024) -> Iterator[bytes]:
+        with open(self.path, "rb") as f:
+            while chunk := f.read(n):
+                yield chunk
+
+
+Content = bytes | Spilled
+
+
+def file_sha256(data: Content) -> str:
+    return data.sha256 if isinstance(data, Spilled) else sha256(data)
+
+
 @dataclass
 class Bundle:
     manifest: Manifest
-    files: dict[str, bytes]  # logical name -> tokenized content
+    files: dict[str, bytes]  # logical name -> tokenized content (a Spilled file where the Git backend spilled it)
+    # Of a bundle packed from local files: how many bytes of each file it holds, as read from disk.
+    # A writer of those files then knows which lines the client appended after they were read.
+    read_sizes: dict[str, int] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def build(cls, manifest: Manifest, files: dict[str, bytes], binary: set[str] = frozenset()) -> Bundle:  # type: ignore[assignment]
-        for name in files:
-            check_logical(name)
-        check_kind(manifest, files)
+    def build(
+        cls,
+        manifest: Manifest,
+        files: dict[str, bytes],
+        binary: set[str] = frozenset(),  # type: ignore[assignment]
+        *,
+        contents_checked: bool = False,
+    ) -> Bundle:
+        """A bundle of these files; BundleError for a name the session does not own or a file that is
+        not what it is marked as (ContentCheck, skipped when the caller checked while reading them)."""
+        check_files(manifest, files)
+        for name, data in files.items() if not (contents_checked or is_opaque(manifest)) else ():
+            try:
+                check_content(name, data, name not in binary)
+            except BundleError as e:
+                raise BundleError(f"session {manifest.session_id}: {e}") from e
         manifest = manifest.model_copy(
             update={
                 "files": [
-                    FileEntry(path=n, size=len(d), sha256=sha256(d), text=n not in binary)
+                    FileEntry(path=n, size=len(d), sha256=file_sha256(d), text=n not in binary)
                     for n, d in sorted(files.items())
                 ]
             }
@@ -150,6 +313,13 @@ class Bundle:
     @property
     def session_id(self) -> str:
         return self.manifest.session_id
+
+    def in_memory(self) -> Bundle:
+        """This bundle with every spilled file read back into memory (to compare or merge it)."""
+        if not any(isinstance(d, Spilled) for d in self.files.values()):
+            return self
+        files = {n: d.read() if isinstance(d, Spilled) else d for n, d in self.files.items()}
+        return Bundle(self.manifest, files, self.read_sizes)
 
     def to_bytes(self, level: int = 6) -> bytes:
         raw = io.BytesIO()
@@ -181,7 +351,7 @@ class Bundle:
                 for name, f in _streamed_members(io.BytesIO(data), max_bytes):
                     members[name] = f.read()
         manifest_bytes = members.pop(MANIFEST, None)
-        manifest = _checked_manifest(manifest_bytes, {n: (len(d), sha256(d)) for n, d in members.items()}, session_id)
+        manifest = _checked_manifest(manifest_bytes, {n: _seen(n, d) for n, d in members.items()}, session_id)
         return cls(manifest, {name[len(FILES_PREFIX) :]: d for name, d in members.items()})
 
 
@@ -329,7 +499,7 @@ def verify_file(
                 if name == MANIFEST:
                     manifest_bytes = content.tobytes()
                 else:
-                    seen[name] = (len(content), sha256(content))
+                    seen[name] = _seen(name, content)
             return _checked_manifest(manifest_bytes, seen, session_id)
     return _verify_streaming(path, expected_sha256, session_id=session_id, max_bytes=max_bytes)
 
@@ -341,7 +511,7 @@ def _verify_streaming(
 
     A checksum mismatch is reported in preference to any damage it explains.
     """
-    seen: dict[str, tuple[int, str]] = {}
+    seen: dict[str, tuple[int, str, ContentCheck]] = {}
     manifest_bytes: bytes | None = None
     with open(path, "rb") as raw:
         reader: BinaryIO | _HashingReader = raw if expected_sha256 is None else _HashingReader(raw)
@@ -352,10 +522,12 @@ def _verify_streaming(
                         manifest_bytes = f.read()
                         continue
                     h, n = hashlib.sha256(), 0
+                    content = ContentCheck(name[len(FILES_PREFIX) :])
                     while chunk := f.read(_CHUNK):
                         h.update(chunk)
+                        content.feed(chunk)
                         n += len(chunk)
-                    seen[name] = (n, h.hexdigest())
+                    seen[name] = (n, h.hexdigest(), content.finish())
         except BundleError:
             _check_whole(reader, expected_sha256)  # a transport error explains any damage: report that
             raise
@@ -426,10 +598,21 @@ def _tar_members(tar: bytes, max_bytes: int) -> Iterator[tuple[str, memoryview]]
         raise BundleError("bundle is malformed: data after the end of the archive")
 
 
+def _seen(member: str, data: bytes | memoryview) -> tuple[int, str, ContentCheck]:
+    """What _checked_manifest needs of a member read whole: its size, SHA-256 and content check."""
+    content = ContentCheck(member[len(FILES_PREFIX) :])
+    content.feed(data)
+    return len(data), sha256(data), content.finish()
+
+
 def _checked_manifest(
-    manifest_bytes: bytes | None, files: dict[str, tuple[int, str]], session_id: str | None
+    manifest_bytes: bytes | None, files: dict[str, tuple[int, str, ContentCheck]], session_id: str | None
 ) -> Manifest:
-    """The bundle's manifest, checked against its files: (size, sha256) by member name."""
+    """The bundle's manifest, checked against its files: (size, sha256, content check) by member name.
+
+    Every name must be owned by the bundle's session and every file be what the manifest says
+    it is (layout.check_owned, ContentCheck).
+    """
     if manifest_bytes is None:
         raise BundleError("bundle has no manifest")
     try:
@@ -443,11 +626,15 @@ def _checked_manifest(
     listed = {FILES_PREFIX + e.path: e for e in manifest.files}
     if set(listed) != set(files):
         raise BundleError("bundle files do not match its manifest")
-    for name, (size, digest) in files.items():
+    for name, (size, digest, _content) in files.items():
         entry = listed[name]
         if size != entry.size or digest != entry.sha256:
             raise BundleError(f"bundle file {name[len(FILES_PREFIX) :]!r} does not match its manifest checksum")
-    check_kind(manifest, [e.path for e in manifest.files])
+    check_files(manifest, (e.path for e in manifest.files))
+    for name, (_size, _digest, content) in files.items() if not is_opaque(manifest) else ():
+        why = content.problem(listed[name].text)
+        if why:
+            raise BundleError(f"session {manifest.session_id}: {why}; nothing was written")
     return manifest
 
 

@@ -35,7 +35,17 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .bundle import FORMAT, MAX_MANIFEST_BYTES, MAX_MEMBERS, Bundle, FileEntry, Manifest, content_digest
+from .bundle import (
+    FORMAT,
+    MAX_MANIFEST_BYTES,
+    MAX_MEMBERS,
+    Bundle,
+    FileEntry,
+    Manifest,
+    check_content,
+    check_files,
+    content_digest,
+)
 from .errors import BundleError
 from .layout import check_logical, is_log
 
@@ -174,6 +184,7 @@ def result_manifest(base: list[FileEntry], header: DeltaHeader, *, max_bytes: in
         raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
     if sum(e.size for e in files.values()) > max_bytes:
         raise BundleError(f"bundle expands past the limit of {max_bytes} bytes; refused")
+    check_files(header.manifest, files)
     manifest = header.manifest.model_copy(update={"files": [files[n] for n in sorted(files)]})
     if content_digest(Bundle(manifest, {})) != header.content_sha256:
         raise BundleError(
@@ -211,4 +222,9 @@ def apply(data: bytes, have: Bundle, *, session_id: str, max_bytes: int) -> Bund
             raise BundleError(
                 f"file {entry.path!r} rebuilt from the delta does not match its SHA-256; nothing was written"
             )
+    for c in header.changes:
+        try:
+            check_content(c.path, files[c.path], c.text)
+        except BundleError as e:
+            raise BundleError(f"session {session_id}: {e}; nothing was written") from e
     return Bundle(manifest, files)

@@ -14,6 +14,12 @@ restore (writing) map them onto a device's config dir:
 A project's memory travels as its own object (bundle kind "project-memory"), named
 
     memory/<rest>             projects/<enc>/memory/<rest>
+Everything read from a remote is untrusted, so the client (on push and on pull) and the
+server check every name a session carries with `check_owned`: only names inside that
+session's own part of the layout. legacy-agents/ and todos/ share a folder with other
+sessions, so there the name itself must be an agent log (legacy agents) or carry the
+session's id (todos), one level deep: nothing can reach `projects/<enc>/memory/` (which the
+client reads into the model's context) or another session's files.
 
 Standard library only: the SessionEnd hook's fast path imports this module.
 """
@@ -33,13 +39,27 @@ TASKS = "tasks"
 TODOS = "todos"  # written by older clients only
 # A project's memory (projects/<enc>/memory/): only in a project memory object, never in a session's bundle.
 MEMORY = "memory"
-HEADS = frozenset({SESSION_DIR, LEGACY_AGENTS, FILE_HISTORY, TASKS, TODOS, MEMORY})
+# A deleted session's tombstone (format/tombstone.py): only in a tombstone object, never in a session's bundle.
+TOMBSTONE = "tombstone"
+HEADS = frozenset({SESSION_DIR, LEGACY_AGENTS, FILE_HISTORY, TASKS, TODOS, MEMORY, TOMBSTONE})
 LOG_SUFFIX = ".jsonl"
 
 # The one spelling of a session id: a UUID as the client writes it, lower case.
-SESSION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+SESSION_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # to search for one inside text
+SESSION_ID_PATTERN = rf"^{SESSION_ID}$"
 SESSION_PREFIX_PATTERN = r"^[0-9a-f-]{1,36}$"  # what a user may type to name one session
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
+
+# End-to-end encryption (docs/encryption.md): a sealed session's project key is this prefix and a
+# keyed blind index, so a host can tell sealed sessions apart and select by project without reading
+# them; the remote's key record travels as a session under this id, which no client ever makes.
+SEALED_PROJECT_PREFIX = "e2e/"
+KEY_RECORD_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def is_sealed(session_id: str, project_key: str) -> bool:
+    """Whether a session as a host sees it is end-to-end encrypted (or the key record, which holds no content)."""
+    return project_key.startswith(SEALED_PROJECT_PREFIX) or session_id == KEY_RECORD_ID
 _SESSION_PREFIX_RE = re.compile(SESSION_PREFIX_PATTERN)
 
 
@@ -69,12 +89,39 @@ def check_logical(name: str) -> None:
         not name
         or name.startswith("/")
         or "\\" in name
-        or "\x00" in name
+        or any(ord(c) < 32 for c in name)
         or any(p in ("", ".", "..") for p in parts)
-        or (name != TRANSCRIPT and (len(parts) < 2 or parts[0] not in HEADS))
         or (len(parts[0]) == 2 and parts[0][1] == ":")
     ):
-        raise BundleError(f"refusing unsafe or unknown file name in bundle: {name!r}")
+        raise BundleError(f"refusing unsafe file name in bundle: {name!r}")
+    if name != TRANSCRIPT and (len(parts) < 2 or parts[0] not in HEADS):
+        raise BundleError(f"refusing unknown file name in bundle: {name!r}")
+
+
+# Folders whose whole subtree belongs to one session on disk (named by its id there).
+_OWN_FOLDERS = (SESSION_DIR, FILE_HISTORY, TASKS)
+_LEGACY_AGENT_RE = re.compile(r"^agent-[A-Za-z0-9_.-]+\.jsonl$")
+
+
+def check_owned(session_id: str, name: str) -> None:
+    """Refuse (BundleError) a logical name that session `session_id` may not carry.
+
+    The one ownership rule: push, pull (both backends) and the server all apply it.
+    """
+    if not is_session_id(session_id):
+        raise BundleError(f"not a session id: {session_id!r}")
+    check_logical(name)
+    head, _, rest = name.partition("/")
+    if name == TRANSCRIPT or head in _OWN_FOLDERS:
+        return
+    if head not in (LEGACY_AGENTS, TODOS):  # project memory, or anything a later layout adds
+        raise BundleError(f"refusing {name!r}: not a file a session owns")
+    if "/" in rest:  # legacy agents and todos sit right in a folder that every session shares
+        raise BundleError(f"refusing {name!r}: {head}/ holds no folders")
+    if head == LEGACY_AGENTS and not _LEGACY_AGENT_RE.match(rest):
+        raise BundleError(f"refusing {name!r}: only agent-*.jsonl logs travel in {LEGACY_AGENTS}/")
+    if head == TODOS and not (rest.startswith(f"{session_id}-agent-") and rest.endswith(".json")):
+        raise BundleError(f"refusing {name!r}: a todo list of another session")
 
 
 def disk_path(logical: str, claude_dir: Path, project_dir: Path, session_id: str) -> Path:

@@ -28,6 +28,7 @@ PUSH = "/api/sessions/push"  # POST: a whole bundle
 MANIFEST = "/api/sessions/{session_id}/manifest"  # GET: the stored version's manifest
 APPEND = "/api/sessions/{session_id}/append"  # POST: a delta against the stored version
 DELTA = "/api/sessions/{session_id}/delta"  # POST: what a device lacks of the stored version
+TOMBSTONE = "/api/sessions/{session_id}/tombstone"  # DELETE ?base=: remove an expired tombstone (compaction)
 ACCOUNT = "/api/account"  # GET: the caller's account (its encryption flag, usage and limits)
 HEALTHZ = "/healthz"  # liveness, for load balancers and orchestrators
 READYZ = "/readyz"  # readiness: 503 while the store does not answer or the server is stopping

@@ -13,14 +13,14 @@ from typing import Any, Literal
 from pydantic.alias_generators import to_camel
 
 from .. import __version__, credentials
-from .. import hooks as claude_hooks
 from ..config import Config, Paths, default_device_name, load_config, save_config, update_config
+from ..discovery import LocalSession
 from ..engine import DONE, FAILED, NOT_PORTABLE, Outcome, Progress, Selection, SyncEngine
 from ..format.errors import ConfigError, SessionNotFound
 from ..format.layout import TRANSCRIPT
+from ..hooks import policy as claude_hooks
 from ..listing import remote_dicts
 from ..portable import render, render_title
-from ..sessions import LocalSession
 from ..state import SyncState
 from . import remote_cache, resume
 from .errors import SidecarError
@@ -177,7 +177,8 @@ def list_remote(paths: Paths, options: SidecarOptions, query: str | None = None,
     if refresh or fetched_at is None:
         engine = _engine(paths, options)
         try:
-            entries = camel(remote_dicts(engine.remote(), engine.layout))
+            listed = engine.remote()
+            entries = camel(remote_dicts(listed, engine.remote_statuses(listed), engine.layout))
         finally:
             engine.close()
         fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -282,6 +283,22 @@ def sync(
         engine.close()
 
 
+def delete(paths: Paths, options: SidecarOptions, ids: list[str], where: str) -> dict[str, Any]:
+    engine = _engine(paths, options)
+    try:
+        summary = engine.delete(ids, local=where in ("local", "everywhere"), remote=where in ("remote", "everywhere"))
+        return summary_view(camel(summary.to_dict()))
+    finally:
+        engine.close()
+
+
+def never_sync(paths: Paths, action: str, projects: list[str], sessions: list[str]) -> dict[str, Any]:
+    from ..never_sync import edit
+
+    config = edit(paths, configured(paths), action, projects, sessions)
+    return {"projects": config.never_sync_projects, "sessions": config.never_sync_sessions}
+
+
 UP_TO_DATE = "up to date"
 
 
@@ -377,3 +394,31 @@ def hooks(paths: Paths, action: Literal["status", "install", "remove"]) -> dict[
         "lastError": st["outbox"]["last_error"],
         **change,
     }
+
+
+# -- end-to-end encryption (docs/encryption.md) -----------------------------------------------
+
+
+def encryption_status(paths: Paths) -> dict[str, Any]:
+    from ..encryption import setup
+
+    return camel(setup.status(load_config(paths), paths).to_dict())
+
+
+def encryption_init(paths: Paths, passphrase: str | None) -> dict[str, Any]:
+    from ..encryption import setup
+
+    phrase, key_id, sealed = setup.init(load_config(paths), paths, passphrase)
+    return {"keyId": key_id, "sealed": sealed, "recoveryPhrase": phrase}
+
+
+def encryption_join(paths: Paths, secret: str) -> dict[str, Any]:
+    from ..encryption import setup
+
+    return {"keyId": setup.join(load_config(paths), paths, secret)}
+
+
+def encryption_show_phrase(paths: Paths) -> dict[str, Any]:
+    from ..encryption import setup
+
+    return {"recoveryPhrase": setup.show_phrase(load_config(paths), paths)}

@@ -7,9 +7,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from ..discovery import LocalSession
 from ..listing import human_size, local_groups
 from ..project import DeviceLayout
-from ..sessions import LocalSession
 from ..state import SyncState
 from .sync_state import TO_DOWNLOAD, TO_UPLOAD, State, StateIndex, counts, look, project_state, project_words
 
@@ -129,7 +129,7 @@ def remote_listing(
         # One size for a session everywhere: this device's copy when it has one.
         size = local_sizes.get(e["sessionId"], e["size"])
         by_project.setdefault(e["projectKey"], []).append({**e, "sizeText": human_size(size), "sync": _row_look(st)})
-    groups = []
+    groups: list[dict[str, Any]] = []
     for key, rows in by_project.items():
         rows.sort(key=lambda r: r.get("lastModified") or "", reverse=True)
         n = counts(r["sync"]["state"] for r in rows)

@@ -38,6 +38,18 @@ class SidecarOptions(Params):
     lock_wait_seconds: float = Field(default=10.0, ge=0)
 
 
+class EncryptionInitParams(Params):
+    passphrase: str | None = None  # also unlock with this passphrase (never logged)
+
+
+class EncryptionJoinParams(Params):
+    secret: str = Field(min_length=1)  # the recovery phrase or the passphrase (never logged)
+
+
+class ShowPhraseParams(Params):
+    confirm: Literal[True]  # the extension asked the user first
+
+
 class ConfigureParams(Params):
     device_name: str | None = None
     projects_root: str | None = None
@@ -122,6 +134,21 @@ class MapRepositoryParams(Params):
 
     repository: str = Field(min_length=1, max_length=2048)
     folder: str | None = None
+
+
+class DeleteParams(Params):
+    """delete: sessions here (into the backups), on the remote (a tombstone), or everywhere."""
+
+    session_ids: list[str] = Field(min_length=1)
+    where: Literal["local", "remote", "everywhere"]
+
+
+class NeverSyncParams(Params):
+    """The never-sync list: read it, or add or remove projects (keys or patterns) and sessions."""
+
+    action: Literal["list", "add", "remove"] = "list"
+    projects: list[str] = []
+    sessions: list[str] = []
 
 
 class ListParams(Params):

@@ -29,12 +29,17 @@ from .models import (
     CancelParams,
     CheckRemoteParams,
     ConfigureParams,
+    DeleteParams,
+    EncryptionInitParams,
+    EncryptionJoinParams,
     HooksParams,
     ListParams,
     MapRepositoryParams,
+    NeverSyncParams,
     NoParams,
     SessionParams,
     SetTokenParams,
+    ShowPhraseParams,
     SidecarOptions,
     SyncParams,
     TranscriptParams,
@@ -126,6 +131,38 @@ async def set_token(ls: Sidecar, params: Any) -> dict[str, Any]:
     return result
 
 
+@server.feature("claudeSync/encryptionStatus")
+async def encryption_status(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Whether the remote is end-to-end encrypted and this device has joined."""
+    parse(NoParams, params)
+    return await _blocking(actions.encryption_status, ls.paths)
+
+
+@server.feature("claudeSync/encryptionInit")
+async def encryption_init(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Turn encryption on for the configured remote; the result carries the recovery phrase."""
+    p = parse(EncryptionInitParams, params)
+    result = await _blocking(actions.encryption_init, ls.paths, p.passphrase)
+    ls.changed("remote")
+    return result
+
+
+@server.feature("claudeSync/encryptionJoin")
+async def encryption_join(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Join with the recovery phrase or passphrase; a wrong one is an error and stores nothing."""
+    p = parse(EncryptionJoinParams, params)
+    result = await _blocking(actions.encryption_join, ls.paths, p.secret)
+    ls.changed("remote")
+    return result
+
+
+@server.feature("claudeSync/encryptionShowPhrase")
+async def encryption_show_phrase(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """The recovery phrase again, only with `confirm: true` (the extension asks the user first)."""
+    parse(ShowPhraseParams, params)
+    return await _blocking(actions.encryption_show_phrase, ls.paths)
+
+
 @server.feature("claudeSync/listLocal")
 async def list_local(ls: Sidecar, params: Any) -> dict[str, Any]:
     """This device's sessions by project, with their sync states (no remote is asked)."""
@@ -201,6 +238,28 @@ async def push(ls: Sidecar, params: Any) -> dict[str, Any]:
 async def pull(ls: Sidecar, params: Any) -> dict[str, Any]:
     """Download sessions by id, one project or all; one progress notification per session."""
     return await _sync(ls, "pull", params)
+
+
+@server.feature("claudeSync/delete")
+async def delete(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Delete sessions here (into the backups), on the remote (a tombstone), or both."""
+    p = parse(DeleteParams, params)
+    summary = await _blocking(actions.delete, ls.paths, ls.options, p.session_ids, p.where)
+    if summary["done"]:
+        ls.changed("local" if p.where == "local" else "remote")
+        if p.where == "everywhere":
+            ls.changed("local")
+    return summary
+
+
+@server.feature("claudeSync/neverSync")
+async def never_sync(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """The never-sync list in config.json (shared with the CLI and the hooks)."""
+    p = parse(NeverSyncParams, params)
+    result = await _blocking(actions.never_sync, ls.paths, p.action, p.projects, p.sessions)
+    if p.action != "list":
+        ls.changed("config")
+    return result
 
 
 @server.feature("claudeSync/cancel")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from ..sessions import LocalSession
+from ..discovery import LocalSession
 from ..state import SyncState
 
 State = Literal["synced", "changedHere", "onlyHere", "newerThere", "onlyThere", "diverged", "notPortable", "unknown"]
@@ -73,14 +73,14 @@ def project_state(states: Iterable[State]) -> State:
     return next((s for s in PROJECT_ORDER if s in present), "synced")
 
 
-def counts(states: Iterable[State]) -> dict[str, int]:
-    out: dict[str, int] = {}
+def counts(states: Iterable[State]) -> dict[State, int]:
+    out: dict[State, int] = {}
     for s in states:
         out[s] = out.get(s, 0) + 1
     return out
 
 
-def project_words(n: dict[str, int]) -> str:
+def project_words(n: dict[State, int]) -> str:
     """"2 to upload · 1 to download", or "in sync"."""
     up = sum(v for k, v in n.items() if k in TO_UPLOAD)
     down = sum(v for k, v in n.items() if k in TO_DOWNLOAD and k != "diverged")

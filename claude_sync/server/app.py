@@ -30,6 +30,7 @@ from ..format import version, wire
 from ..format.bundle import FileEntry
 from ..format.errors import BundleError, SyncError
 from ..format.layout import is_session_prefix
+from ..format.tombstone import TOMBSTONE_KIND
 from ..format.wire import (
     DELTA_REQUEST_SCHEMA,
     MAX_HAVE_BYTES,
@@ -352,6 +353,24 @@ def create_app(
                 headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
             )
         return Response(body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
+
+    @app.delete(wire.TOMBSTONE, responses=_ERRORS, tags=["sessions"])
+    def remove_tombstone(
+        request: Request,
+        user: User,
+        session_id: Annotated[str, PathParam(pattern=SESSION_ID_PATTERN, description="a full session id")],
+        base: Annotated[str, Query(pattern=SHA256_PATTERN, description="content digest of the tombstone the client saw")],
+    ) -> dict[str, str]:
+        """Remove an expired tombstone (`claude-sync compact`): only a tombstone, and only the version seen."""
+        check_writable(request)
+        found = storage.manifest(user, session_id)
+        if found is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, f"no session {session_id}")
+        if found[1].kind != TOMBSTONE_KIND:
+            raise ApiError(409, ErrorCode.CONFLICT, f"{session_id} is not a tombstone; only tombstones are removed")
+        if found[0].content_sha256 != base or not storage.remove(user, session_id, base):
+            raise ApiError(409, ErrorCode.STALE_BASE, f"{session_id} changed on the server since it was listed")
+        return {"removed": session_id}
 
     @app.post(
         wire.APPEND,

@@ -46,11 +46,10 @@ from .records import (
     check_user_name,
     default_token_name,
     iso,
-    like_escape,
-    micros,
     micros_iso,
     record_format,
     retention_cutoff,
+    session_page_query,
 )
 from .storage import (
     UNSET,
@@ -134,9 +133,7 @@ class PostgresStorage(BlobStorage):
             )
 
     def _migrate(self, step: version.Migration) -> None:
-        if step.to == version.REPOSITORY_KEYS:
-            return  # nothing stored changes: the recorded version alone keeps older devices from writing
-        raise StorageError(f"this server cannot bring its data to format {step.to} ({step.why})")
+        version.migrate_nothing_stored(step)  # each step so far adds kinds of objects or keys, changes none
 
     def close(self) -> None:
         self.pool.close()
@@ -315,6 +312,15 @@ class PostgresStorage(BlobStorage):
             removed += len(rows)
         return removed
 
+    def remove(self, user: str, session_id: str, content_sha256: str) -> bool:
+        with self._con() as con:
+            rows = con.execute(
+                "DELETE FROM sessions WHERE user_name = %s AND session_id = %s AND content_sha256 = %s RETURNING sha256",
+                (user, session_id, content_sha256),
+            ).fetchall()
+        self._drop_blobs(x["sha256"] for x in rows)
+        return bool(rows)
+
     def stats(self) -> StorageStats:
         with self._con() as con:
             row = con.execute(
@@ -335,20 +341,9 @@ class PostgresStorage(BlobStorage):
         cursor: str | None = None,
         limit: int = 500,
     ) -> Page:
-        sql = f"SELECT {_COLUMNS} FROM sessions WHERE user_name = %s"
-        args: list[object] = [user]
-        if project:
-            project = project.strip("/")
-            sql += " AND (project_key = %s OR project_key LIKE %s ESCAPE '\\')"
-            args += [project, like_escape(project) + "/%"]
-        if since is not None:
-            sql += " AND updated_at > %s"
-            args.append(micros(since))
-        if cursor:
-            sql += " AND session_id > %s"
-            args.append(cursor)
-        sql += " ORDER BY session_id LIMIT %s"
-        args.append(limit + 1)
+        sql, args = session_page_query(
+            _COLUMNS, "user_name", "%s", user, project=project, since=since, cursor=cursor, limit=limit
+        )
         with self._con() as con:
             rows = con.execute(sql, args).fetchall()  # type: ignore[arg-type]  # built from our own fragments
         entries = [_entry(r) for r in rows[:limit]]

@@ -22,7 +22,7 @@ from typing import BinaryIO
 from ..format.bundle import DEFAULT_MAX_BYTES, Bundle, FileEntry, Manifest, content_digest, verify_file
 from ..format.delta import read_header, result_manifest
 from ..format.errors import BundleError
-from ..format.layout import is_log, is_session_id
+from ..format.layout import is_log, is_sealed, is_session_id
 from ..format.wire import PushReply, StoredSession, StoreStatus
 from . import streamed_delta
 from .storage import QuotaExceeded, StaleBase, Storage, StorageError, Upload, WouldShrink
@@ -200,6 +200,12 @@ class BlobStorage(Storage):
 
     def _store(self, user: str, manifest: Manifest, blob: FileUpload, *, base: str | None, force: bool) -> PushReply:
         """Compare-and-swap a finished, verified bundle of `manifest` into place."""
+        info = self.user(user)
+        if info is not None and info.encrypted and not is_sealed(manifest.session_id, manifest.project_key):
+            raise BundleError(
+                f"session {manifest.session_id} is not end-to-end encrypted, and this account stores only sealed "
+                "sessions: turn encryption on (`claude-sync encryption init` or `join`); nothing was stored"
+            )
         digest = content_digest(Bundle(manifest, {}))
         checked: dict[str, bool] = {}  # current digest -> would the push shrink it
 

@@ -37,6 +37,37 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def session_page_query(
+    columns: str,
+    user_column: str,
+    placeholder: str,
+    user: str,
+    *,
+    project: str | None,
+    since: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[str, list[object]]:
+    """One page of a user's sessions as SQL and its arguments, in either store's placeholder style:
+    the filters and the paging (one row past `limit` tells that a next page exists) must agree."""
+    q = placeholder
+    sql = f"SELECT {columns} FROM sessions WHERE {user_column} = {q}"
+    args: list[object] = [user]
+    if project:
+        project = project.strip("/")
+        sql += f" AND (project_key = {q} OR project_key LIKE {q} ESCAPE '\\')"
+        args += [project, like_escape(project) + "/%"]
+    if since is not None:
+        sql += f" AND updated_at > {q}"
+        args.append(micros(since))
+    if cursor:
+        sql += f" AND session_id > {q}"
+        args.append(cursor)
+    sql += f" ORDER BY session_id LIMIT {q}"
+    args.append(limit + 1)
+    return sql, args
+
+
 def check_user_name(name: str) -> None:
     if not USER_NAME_RE.match(name):
         raise StorageError(f"invalid user name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")

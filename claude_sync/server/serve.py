@@ -15,6 +15,7 @@ from ..format.errors import ConfigError
 from ..format.locking import Busy, exclusive
 from .app import DEFAULT_MAX_BUNDLE_BYTES, create_app
 from .auth import RedactTokens
+from .slow_clients import DEFAULT_READ_TIMEOUT, timely_protocol
 from .sqlite_storage import SqliteStorage
 from .storage import Storage
 
@@ -81,6 +82,7 @@ def serve(
     max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES,
     require_encryption: bool = False,
     drain_seconds: float = 30.0,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> None:
     """Serve from PostgreSQL (`database`, any number of replicas) or SQLite (`data`, one process)."""
     if database:
@@ -97,6 +99,7 @@ def serve(
                 max_bundle_bytes,
                 require_encryption,
                 drain_seconds,
+                read_timeout,
             )
         finally:
             storage.close()
@@ -107,7 +110,7 @@ def serve(
         # One server per data dir: start-up recovery removes what no live push could still need.
         with exclusive(data / "server.lock", timeout=0):
             sqlite.recover()
-            _run(sqlite, f"data in {data}", host, port, max_bundle_bytes, require_encryption, drain_seconds)
+            _run(sqlite, f"data in {data}", host, port, max_bundle_bytes, require_encryption, drain_seconds, read_timeout)
     except Busy as e:
         raise ConfigError(f"another claude-sync server is already using {data}") from e
 
@@ -120,6 +123,7 @@ def _run(
     max_bundle_bytes: int,
     require_encryption: bool,
     drain_seconds: float,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> None:
     import uvicorn
 
@@ -132,6 +136,7 @@ def _run(
         server_header=False,
         proxy_headers=True,
         timeout_graceful_shutdown=int(drain_seconds) if drain_seconds else None,
+        http=timely_protocol(read_timeout),
     )
     server = _draining_server(config, app)
     stop = threading.Event()

@@ -44,11 +44,11 @@ from .records import (
     check_user_name,
     default_token_name,
     iso,
-    like_escape,
     micros,
     micros_iso,
     record_format,
     retention_cutoff,
+    session_page_query,
 )
 from .storage import (
     UNSET,
@@ -172,9 +172,7 @@ class SqliteStorage(BlobStorage):
             ))
 
     def _migrate(self, step: version.Migration) -> None:
-        if step.to == version.REPOSITORY_KEYS:
-            return  # nothing stored changes: the recorded version alone keeps older devices from writing
-        raise StorageError(f"this server cannot bring its data to format {step.to} ({step.why})")
+        version.migrate_nothing_stored(step)  # each step so far adds kinds of objects or keys, changes none
 
     # -- plumbing ----------------------------------------------------------
 
@@ -375,6 +373,17 @@ class SqliteStorage(BlobStorage):
                 self._drop_blob_if_unused(sha)
         return removed
 
+    def remove(self, user: str, session_id: str, content_sha256: str) -> bool:
+        with self._write() as con:
+            row = con.execute(
+                "DELETE FROM sessions WHERE user = ? AND session_id = ? AND content_sha256 = ? RETURNING sha256",
+                (user, session_id, content_sha256),
+            ).fetchone()
+        if row is None:
+            return False
+        self._drop_blob_if_unused(row[0])
+        return True
+
     def stats(self) -> StorageStats:
         with self._connect() as con:
             (users,) = con.execute("SELECT COUNT(*) FROM users").fetchone()
@@ -392,20 +401,9 @@ class SqliteStorage(BlobStorage):
         cursor: str | None = None,
         limit: int = 500,
     ) -> Page:
-        sql = f"SELECT {_COLUMNS} FROM sessions WHERE user = ?"
-        args: list[object] = [user]
-        if project:
-            project = project.strip("/")
-            sql += " AND (project_key = ? OR project_key LIKE ? ESCAPE '\\')"
-            args += [project, like_escape(project) + "/%"]
-        if since is not None:
-            sql += " AND updated_at > ?"
-            args.append(micros(since))
-        if cursor:
-            sql += " AND session_id > ?"
-            args.append(cursor)
-        sql += " ORDER BY session_id LIMIT ?"
-        args.append(limit + 1)
+        sql, args = session_page_query(
+            _COLUMNS, "user", "?", user, project=project, since=since, cursor=cursor, limit=limit
+        )
         with self._connect() as con:
             rows = con.execute(sql, args).fetchall()
         entries = [_row_entry(r) for r in rows[:limit]]

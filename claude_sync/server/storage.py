@@ -250,6 +250,11 @@ class Storage(abc.ABC):
     ) -> tuple[StoredSession, Iterator[bytes]] | None:
         """What a device holding the files `have` lacks of a session, as the chunks of a delta; None: no session."""
 
+    @abc.abstractmethod
+    def remove(self, user: str, session_id: str, content_sha256: str) -> bool:
+        """Remove a session's row if it still holds the version `content_sha256` (and its blob when
+        unused); False when it holds another version or none."""
+
     def sessions(self, user: str) -> Iterator[StoredSession]:
         cursor = None
         while True:

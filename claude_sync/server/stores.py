@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..format.errors import ConfigError
 from .storage import Storage, StorageError
 
 
@@ -19,7 +20,12 @@ def open_storage(
     if database:
         if not is_postgres_url(database):
             raise StorageError("--database takes a postgresql:// URL (without it, --data DIR keeps SQLite)")
-        from .pg_storage import PostgresStorage
+        try:
+            from .pg_storage import PostgresStorage
+        except ImportError as e:  # the optional extra is not installed
+            raise ConfigError(
+                f"PostgreSQL needs psycopg ({e.name} is missing): pip install 'claude-sync-sessions[server]'"
+            ) from e
 
         return PostgresStorage(database, **kw)
     if data is None:

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, BinaryIO
 
-from ..format.bundle import FILES_PREFIX, MANIFEST, FileEntry, Manifest
+from ..format.bundle import FILES_PREFIX, MANIFEST, ContentCheck, FileEntry, Manifest, is_opaque
 from ..format.delta import DeltaHeader, FileChange, Stream, header_line
 from ..format.errors import BundleError
 from ..format.layout import is_log
@@ -77,9 +77,12 @@ class _StoredMembers:
 class _Source:
     """What tarfile copies into one member: parts read one after another, hashed as they pass."""
 
-    def __init__(self, parts: list[tuple[Stream, int, bool]]) -> None:
+    def __init__(self, parts: list[tuple[Stream, int, bool]], check: ContentCheck | None = None, only_payload: bool = False) -> None:
         self._parts = parts  # (stream, bytes to take, is it the upload's payload)
         self.digest = hashlib.sha256()
+        # What the file must be (UTF-8 text, whole JSON lines), over the payload alone when the rest
+        # was checked as it was stored (an append to a log that ends with a newline).
+        self._check, self._only_payload = check, only_payload
 
     def read(self, n: int = -1) -> bytes:
         """Up to `n` bytes, fewer only at the very end (tarfile counts a short read as the end)."""
@@ -102,6 +105,8 @@ class _Source:
                 raise StorageError("the stored bundle is shorter than its manifest says")
             self._parts[0] = (stream, left - len(data), from_upload)
             self.digest.update(data)
+            if self._check is not None and (from_upload or not self._only_payload):
+                self._check.feed(data)
             out += data
         return bytes(out)
 
@@ -169,13 +174,17 @@ def rebuild(
                         parts.append((stored.open(entry.path), take, False))
                     if change is not None and change.length:
                         parts.append((payloads, change.length, True))
-                    source = _Source(parts)
+                    check = ContentCheck(entry.path) if change is not None and not is_opaque(result) else None
+                    source = _Source(parts, check, only_payload=change is not None and change.op == "append")
                     tar.addfile(_member(FILES_PREFIX + entry.path, entry.size), source)
                     if source.digest.hexdigest() != entry.sha256:
                         raise BundleError(
                             f"file {entry.path!r} rebuilt from the delta does not match the SHA-256 the client "
                             "declared; nothing was stored"
                         )
+                    why = check.finish().problem(entry.text) if check is not None else None
+                    if why:
+                        raise BundleError(f"session {result.session_id}: {why}; nothing was stored")
         try:
             extra = payloads.read(1)
         except (OSError, EOFError, zlib.error) as e:

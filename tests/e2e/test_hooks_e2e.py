@@ -24,7 +24,7 @@ from claude_client import ClaudeMachine
 from mock_messages_api import MockMessagesAPI
 from scenarios import rich_session_scenario
 
-from claude_sync.launcher import launcher_path
+from claude_sync.hooks.launcher import launcher_path
 from tests.support.hook_waits import hook_log, wait_for, wait_settled
 
 pytestmark = pytest.mark.e2e

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,4 +164,33 @@ def rich_session(claude_dir: Path, cwd: str, home: str, session_id: str | None =
     s.subagent("a1b2c3", f"Look at {cwd}/hello.py and report")
     s.task(1, "Review hello.py", f"Check {cwd}/hello.py for style")
     s.assistant(f"Done: {cwd}/hello.py prints its folder. Your home is {home}.")
+    return s.write()
+
+
+def extend_transcript(transcript: Path, uuid: str, ts: str, text: str) -> None:
+    """Append one user turn to a transcript, as the client does when a session goes on."""
+    last = json.loads(transcript.read_text().splitlines()[-1])
+    rec = {**last, "uuid": uuid, "parentUuid": last.get("uuid"), "timestamp": ts, "type": "user"}
+    rec["message"] = {"role": "user", "content": text}
+    with transcript.open("a") as f:
+        f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+
+LONG_AGO = time.time() - 3600
+
+
+def age(*paths: Path, ago: float = 0) -> None:
+    """Make folders look untouched for an hour, so discovery may trust their listing."""
+    for p in paths:
+        os.utime(p, (LONG_AGO + ago, LONG_AGO + ago))
+
+
+def big_session(claude: Path, turns: int = 400) -> FixtureSession:
+    """A transcript many times larger than the windows listing reads, its title re-appended at the tail."""
+    s = FixtureSession(claude, "/home/a/code/acme/api")
+    s.user("Why does the parser drop the last line?")
+    for i in range(turns):
+        s.bash(f"cat /home/a/code/acme/api/src/file{i}.py", "x = 1\n" * 40)
+    s.title("Parser drops last line")
+    s.assistant("Fixed.")
     return s.write()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from claude_sync.format.locking import Busy, exclusive
-from claude_sync.hook_runner import HOOK_LOCK, HOOK_LOG, Outbox
+from claude_sync.hooks.runner import HOOK_LOCK, HOOK_LOG, Outbox
 
 DEADLINE = 120.0
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.postgres import PostgresCluster, find_bindir
+from devtools.postgres import PostgresCluster, find_bindir
 
 
 @pytest.fixture(scope="session")

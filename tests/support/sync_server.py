@@ -28,8 +28,8 @@ from claude_sync.format import version, wire
 from claude_sync.server.sqlite_storage import SqliteStorage
 from claude_sync.server.storage import Storage
 from claude_sync.server.stores import open_storage
+from devtools.server_process import ServerProcess
 from tests.support.devices import Device
-from tests.support.server_process import ServerProcess
 
 
 class SyncServer(ServerProcess):

@@ -4,8 +4,9 @@ Hooks outlive the shell that installed them, so the launcher records, at install
 Python interpreter and the folders its packages come from (a pip/venv install, or the libraries
 bundled with the VS Code extension). `claude-sync hooks install` rewrites it every time, so a
 reinstall after an extension update points it at the new folders while settings.json stays put.
-It runs `python -m claude_sync.hook_runner` rather than the CLI: the CLI imports the whole engine,
-which would eat the 1.5 s the client gives every SessionEnd hook together.
+It runs `python -m claude_sync.hook_runner` (hooks/runner.py, under the name every launcher ever
+written uses) rather than the CLI: the CLI imports the whole engine, which would eat the 1.5 s the
+client gives every SessionEnd hook together.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import atomic
-from .hook_runner import HOOK_LOG, package_root
+from .. import atomic
+from .runner import HOOK_LOG, package_root
 
-# The marker hooks.py recognises our settings.json entries by: keep it in the file name.
+# The marker policy.py recognises our settings.json entries by: keep it in the file name.
 LAUNCHER_NAME = "claude-sync-hook"
 
 

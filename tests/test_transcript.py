@@ -1,4 +1,5 @@
-"""The fast paths of a cold listing give what the plain ones give.
+"""What listing shows of a session, read from its transcript; and the fast paths of a cold listing
+give what the plain ones give.
 
 The Rust JSON parser (with json.loads for what it refuses), the shortcut in `shorten`, and
 the Rust encoder of the metadata cache; and the head-and-tail reads on awkward transcripts.
@@ -14,16 +15,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claude_sync.sessions import (
+from claude_sync.discovery import discover
+from claude_sync.format.tokens import Flavour
+from claude_sync.meta_cache import MetaCache
+from claude_sync.portable import pack
+from claude_sync.project import DeviceLayout
+from claude_sync.transcript import (
     HEAD_LIMIT,
     TITLE_MAX,
     WINDOW,
-    MetaCache,
     _loads,
-    discover,
     read_meta,
     shorten,
 )
+from tests.support.claude_fixture import FixtureSession, big_session
 
 SID = "0b5f6a0e-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
 
@@ -195,3 +200,82 @@ def test_a_path_that_is_not_utf8_is_cached(tmp_path):
     first = discover(claude, MetaCache(cache_file))
     assert "\udcff" in str(first[0].transcript)
     assert MetaCache(cache_file).entries.keys() == {str(first[0].transcript)}
+
+
+def test_metadata_comes_from_the_records_not_the_folder_name(tmp_path):
+    claude = tmp_path / ".claude"
+    s = FixtureSession(claude, "/home/a/my_proj")  # folder name would decode as /home/a/my/proj
+    s.user("First question about the parser").assistant("answer").user("second").write()
+    meta = read_meta(s.transcript)
+    assert meta.cwd == "/home/a/my_proj"
+    assert meta.title == "First question about the parser"
+    assert meta.message_count == 3
+    assert meta.first_timestamp < meta.last_timestamp
+
+
+def test_custom_title_wins_over_summary_and_first_prompt(tmp_path):
+    s = FixtureSession(tmp_path, "/p").user("prompt")
+    s.records.append({"type": "summary", "summary": "A summary", "leafUuid": "x"})
+    s.title("My title")
+    s.records.append({"type": "ai-title", "aiTitle": "AI title"})
+    s.write()
+    assert read_meta(s.transcript).title == "My title"
+
+
+def test_tool_results_and_command_wrappers_are_not_the_title(tmp_path):
+    s = FixtureSession(tmp_path, "/p")
+    r = s._base("user", None)
+    r["message"] = {"role": "user", "content": "<command-name>/clear</command-name>"}
+    s.records.append(r)
+    s.bash("ls", "x").user("the real question " + "word " * 40).write()
+    title = read_meta(s.transcript).title
+    assert title.startswith("the real question") and len(title) <= 80 and title.endswith("…")
+
+
+def test_a_line_still_being_written_is_ignored(tmp_path):
+    s = FixtureSession(tmp_path, "/p").user("hello").write()
+    with s.transcript.open("a") as f:
+        f.write('{"type":"user","cwd":"/p","message":{"role":"us')
+    assert read_meta(s.transcript).message_count == 1
+
+
+def test_a_large_transcript_is_listed_from_its_head_and_tail(tmp_path):
+    s = big_session(tmp_path)
+    assert s.transcript.stat().st_size > 4 * WINDOW
+    meta = read_meta(s.transcript)
+    records = [json.loads(x) for x in s.transcript.read_text().splitlines()]
+    real = sum(1 for r in records if r.get("type") in ("user", "assistant"))
+    assert meta.cwd == "/home/a/code/acme/api"
+    assert meta.title == "Parser drops last line"  # re-appended at the tail, as the client does
+    assert meta.first_prompt == "Why does the parser drop the last line?"
+    assert meta.first_timestamp == records[0]["timestamp"]
+    assert meta.last_timestamp == records[-1]["timestamp"]
+    assert not meta.message_count_exact
+    assert abs(meta.message_count - real) <= real * 0.2
+
+
+def test_a_small_transcript_is_read_whole_and_counted_exactly(tmp_path):
+    s = FixtureSession(tmp_path, "/p").user("hello").assistant("hi").user("more").write()
+    meta = read_meta(s.transcript)
+    assert (meta.message_count, meta.message_count_exact) == (3, True)
+
+
+def test_pack_counts_every_message_of_a_large_transcript(tmp_path):
+    home = tmp_path / "home"
+    s = big_session(home / ".claude", turns=300)
+    [found] = discover(home / ".claude")
+    assert not found.meta.message_count_exact
+    layout = DeviceLayout(projects_root="/home/a/code", home="/home/a", flavour=Flavour.POSIX)
+    bundle = pack(found, layout, "alpha")
+    records = [json.loads(x) for x in s.transcript.read_text().splitlines()]
+    assert bundle.manifest.message_count == sum(1 for r in records if r.get("type") in ("user", "assistant"))
+
+
+def test_an_ai_title_written_after_the_first_prompt_of_a_large_transcript_is_listed(tmp_path):
+    s = FixtureSession(tmp_path, "/home/a/code/acme/api").user("first question")
+    s.records.append({"type": "ai-title", "aiTitle": "Parser question", "sessionId": s.session_id})
+    for i in range(300):
+        s.bash(f"cat src/file{i}.py", "x = 1\n" * 40)
+    s.write()
+    assert s.transcript.stat().st_size > 4 * WINDOW
+    assert read_meta(s.transcript).title == "Parser question"

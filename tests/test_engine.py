@@ -12,6 +12,7 @@ import pytest
 
 from claude_sync.backends.git import GitBackend, session_dir
 from claude_sync.engine import Selection
+from tests.support.claude_fixture import extend_transcript
 from tests.support.devices import Device
 
 
@@ -106,14 +107,6 @@ def test_longer_copy_wins_whatever_the_clocks_say(devices):
     assert "b-continued" in s.transcript.read_text()
 
 
-def _extend(transcript: Path, uuid: str, ts: str, text: str) -> None:
-    last = json.loads(transcript.read_text().splitlines()[-1])
-    rec = {**last, "uuid": uuid, "parentUuid": last.get("uuid"), "timestamp": ts, "type": "user"}
-    rec["message"] = {"role": "user", "content": text}
-    with transcript.open("a") as f:
-        f.write(json.dumps(rec, separators=(",", ":")) + "\n")
-
-
 def _uuids(transcript: Path) -> list[str]:
     return [json.loads(x).get("uuid", "") for x in transcript.read_text().splitlines()]
 
@@ -124,8 +117,8 @@ def test_session_continued_on_both_devices_is_merged_and_both_converge(devices):
     a.push()
     b.pull()
     tb = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
-    _extend(s.transcript, "a-turn", "2026-11-02T00:00:00.000Z", "from A")
-    _extend(tb, "b-turn", "2026-11-03T00:00:00.000Z", "from B")
+    extend_transcript(s.transcript, "a-turn", "2026-11-02T00:00:00.000Z", "from A")
+    extend_transcript(tb, "b-turn", "2026-11-03T00:00:00.000Z", "from B")
     assert outcomes(a.push())[s.session_id] == ("done", "updated")
     out = outcomes(b.pull())[s.session_id]
     assert out[0] == "done" and "merged" in out[1]
@@ -143,8 +136,8 @@ def test_merge_that_reorders_the_local_copy_backs_it_up_first(devices):
     a.push()
     b.pull()
     tb = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
-    _extend(s.transcript, "a-turn", "2026-11-04T00:00:00.000Z", "from A (older)")
-    _extend(tb, "b-turn", "2026-11-05T00:00:00.000Z", "from B")
+    extend_transcript(s.transcript, "a-turn", "2026-11-04T00:00:00.000Z", "from A (older)")
+    extend_transcript(tb, "b-turn", "2026-11-05T00:00:00.000Z", "from B")
     before = tb.read_text()
     a.push()
     out = outcomes(b.pull())[s.session_id]
@@ -162,9 +155,9 @@ def test_push_merges_when_the_remote_moved_on_and_writes_the_merge_locally(devic
     a.push()
     b.pull()
     tb = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
-    _extend(tb, "b-turn", "2026-11-02T00:00:00.000Z", "from B")
+    extend_transcript(tb, "b-turn", "2026-11-02T00:00:00.000Z", "from B")
     b.push()
-    _extend(s.transcript, "a-turn", "2026-11-03T00:00:00.000Z", "from A")
+    extend_transcript(s.transcript, "a-turn", "2026-11-03T00:00:00.000Z", "from A")
     out = outcomes(a.push())[s.session_id]
     assert out[0] == "done" and "merged" in out[1]
     assert _uuids(s.transcript)[-2:] == ["b-turn", "a-turn"]
@@ -178,7 +171,7 @@ def test_push_never_replaces_a_longer_remote_copy_unless_forced(devices):
     a.push()
     b.pull()
     tb = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
-    _extend(tb, "b-turn", "2026-11-02T00:00:00.000Z", "from B")
+    extend_transcript(tb, "b-turn", "2026-11-02T00:00:00.000Z", "from B")
     b.push()
     out = outcomes(a.push())[s.session_id]
     assert out[0] == "skipped" and "longer" in out[1]

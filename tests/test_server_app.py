@@ -19,6 +19,7 @@ from claude_sync.backends import PushItem, PushResult
 from claude_sync.format.bundle import Bundle, Manifest, content_digest
 from claude_sync.format.errors import BackendError
 from tests.support.devices import REPO
+from tests.support.forged import forged_bundle
 
 if TYPE_CHECKING:
     from tests.support.sync_server import SyncServer
@@ -270,7 +271,7 @@ def test_a_shorter_version_of_a_session_is_refused_unless_forced(sync_server: Sy
     [
         (b"not a gzip at all", None, "invalid_bundle"),
         (b"", None, "invalid_bundle"),
-        (make_bundle("not-a-uuid").to_bytes(), None, "invalid_bundle"),
+        (forged_bundle(Manifest(session_id="not-a-uuid", project_key="a", device="x"), {"transcript.jsonl": b"{}\n"}).to_bytes(), None, "invalid_bundle"),
         (make_bundle().to_bytes(), "0" * 64, "checksum_mismatch"),
         (make_bundle().to_bytes()[:-40], None, "invalid_bundle"),
     ],
@@ -305,7 +306,7 @@ def test_a_bundle_with_a_tampered_member_is_refused(sync_server: SyncServer):
 
 def test_an_oversized_upload_gets_413_and_leaves_nothing_behind(start_sync_server):  # type: ignore[no-untyped-def]
     server = start_sync_server(max_bundle_bytes=50_000)
-    big = make_bundle(transcript=os.urandom(200_000).hex().encode() + b"\n")
+    big = make_bundle(transcript=b"\"" + os.urandom(200_000).hex().encode() + b"\"\n")
     data = big.to_bytes()
     assert len(data) > 50_000
     with server.client() as c:
@@ -333,7 +334,7 @@ def test_an_oversized_upload_gets_413_and_leaves_nothing_behind(start_sync_serve
 
 def test_a_server_killed_mid_upload_lists_nothing_and_leaves_no_stray_files(private_sync_server: SyncServer):
     sync_server = private_sync_server
-    b = make_bundle(transcript=os.urandom(1_000_000).hex().encode() + b"\n")
+    b = make_bundle(transcript=b"\"" + os.urandom(1_000_000).hex().encode() + b"\"\n")
     data = b.to_bytes()
     release = threading.Event()
 

@@ -1,8 +1,8 @@
 """`claude-sync serve` in a subprocess on 127.0.0.1: started on a free port, stopped by its pid.
 
 Shared by the tests (tests/support/sync_server.py adds users, clients and fixtures) and the
-benchmarks (bench/server.py, bench/append.py), so both run the server exactly as a user does.
-No pytest here: the benchmarks import it too.
+benchmarks (bench/server_proc.py), so both run the server exactly as a user does; it lives in
+neither, so that tests/ and bench/ do not import each other. No pytest here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from claude_sync import engine, portable
+from claude_sync.discovery import discover
 from claude_sync.portable import Packer, pack
-from claude_sync.sessions import discover
 
 
 @pytest.fixture

@@ -1,21 +1,16 @@
-"""Discovery at scale: head/tail metadata, appends read incrementally, cached folders, fingerprints."""
+"""The metadata cache: appends read incrementally, a warm discovery that opens no file, cached folders."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
-from claude_sync.format.tokens import Flavour
-from claude_sync.portable import pack
-from claude_sync.project import DeviceLayout
-from claude_sync.sessions import WINDOW, MetaCache, discover, read_meta
+from claude_sync.discovery import discover
+from claude_sync.meta_cache import MetaCache
 from claude_sync.state import files_fingerprint
-from tests.support.claude_fixture import FixtureSession, rich_session
-
-LONG_AGO = time.time() - 3600
+from tests.support.claude_fixture import FixtureSession, age, big_session, rich_session
 
 
 class Opened:
@@ -49,43 +44,6 @@ class Opened:
 def line(rec: dict) -> str:
     """A record as the client writes it: compact JSON, one line."""
     return json.dumps(rec, separators=(",", ":")) + "\n"
-
-
-def age(*paths: Path, ago: float = 0) -> None:
-    """Make folders look untouched for an hour, so discovery may trust their listing."""
-    for p in paths:
-        os.utime(p, (LONG_AGO + ago, LONG_AGO + ago))
-
-
-def big_session(claude: Path, turns: int = 400) -> FixtureSession:
-    s = FixtureSession(claude, "/home/a/code/acme/api")
-    s.user("Why does the parser drop the last line?")
-    for i in range(turns):
-        s.bash(f"cat /home/a/code/acme/api/src/file{i}.py", "x = 1\n" * 40)
-    s.title("Parser drops last line")
-    s.assistant("Fixed.")
-    return s.write()
-
-
-def test_a_large_transcript_is_listed_from_its_head_and_tail(tmp_path):
-    s = big_session(tmp_path)
-    assert s.transcript.stat().st_size > 4 * WINDOW
-    meta = read_meta(s.transcript)
-    records = [json.loads(x) for x in s.transcript.read_text().splitlines()]
-    real = sum(1 for r in records if r.get("type") in ("user", "assistant"))
-    assert meta.cwd == "/home/a/code/acme/api"
-    assert meta.title == "Parser drops last line"  # re-appended at the tail, as the client does
-    assert meta.first_prompt == "Why does the parser drop the last line?"
-    assert meta.first_timestamp == records[0]["timestamp"]
-    assert meta.last_timestamp == records[-1]["timestamp"]
-    assert not meta.message_count_exact
-    assert abs(meta.message_count - real) <= real * 0.2
-
-
-def test_a_small_transcript_is_read_whole_and_counted_exactly(tmp_path):
-    s = FixtureSession(tmp_path, "/p").user("hello").assistant("hi").user("more").write()
-    meta = read_meta(s.transcript)
-    assert (meta.message_count, meta.message_count_exact) == (3, True)
 
 
 def test_an_appended_transcript_is_updated_from_the_new_bytes_only(tmp_path):
@@ -138,19 +96,6 @@ def test_a_warm_discovery_of_unchanged_sessions_opens_no_file(tmp_path):
     assert second[0].size == first[0].size == sum(p.stat().st_size for p in first[0].files.values())
 
 
-def test_fingerprints_from_discovery_and_from_a_stat_of_the_files_agree(tmp_path):
-    claude = tmp_path / ".claude"
-    s = rich_session(claude, "/home/a/code/acme/api", "/home/a")
-    (claude / "todos").mkdir()
-    (claude / "todos" / f"{s.session_id}-agent-{s.session_id}.json").write_text("[]")
-    age(*[p for p in claude.rglob("*") if p.is_dir()])
-    cache_file = tmp_path / "cache.json"
-    for _ in range(2):  # scanned, then from the cached folders
-        [found] = discover(claude, MetaCache(cache_file))
-        plain = {name: Path(p) for name, p in found.files.items()}
-        assert files_fingerprint(found.files) == files_fingerprint(plain)
-
-
 def test_changes_in_cached_folders_change_the_fingerprint(tmp_path):
     claude = tmp_path / ".claude"
     s = rich_session(claude, "/home/a/code/acme/api", "/home/a")
@@ -179,17 +124,6 @@ def test_changes_in_cached_folders_change_the_fingerprint(tmp_path):
     assert len(seen) == 4
 
 
-def test_pack_counts_every_message_of_a_large_transcript(tmp_path):
-    home = tmp_path / "home"
-    s = big_session(home / ".claude", turns=300)
-    [found] = discover(home / ".claude")
-    assert not found.meta.message_count_exact
-    layout = DeviceLayout(projects_root="/home/a/code", home="/home/a", flavour=Flavour.POSIX)
-    bundle = pack(found, layout, "alpha")
-    records = [json.loads(x) for x in s.transcript.read_text().splitlines()]
-    assert bundle.manifest.message_count == sum(1 for r in records if r.get("type") in ("user", "assistant"))
-
-
 def test_an_estimated_count_becomes_exact_once_the_transcript_changes(tmp_path):
     s = big_session(tmp_path / ".claude")
     cache = MetaCache(tmp_path / "cache.json")
@@ -204,11 +138,13 @@ def test_an_estimated_count_becomes_exact_once_the_transcript_changes(tmp_path):
     assert meta.message_count == sum(1 for r in records if r.get("type") in ("user", "assistant"))
 
 
-def test_an_ai_title_written_after_the_first_prompt_of_a_large_transcript_is_listed(tmp_path):
-    s = FixtureSession(tmp_path, "/home/a/code/acme/api").user("first question")
-    s.records.append({"type": "ai-title", "aiTitle": "Parser question", "sessionId": s.session_id})
-    for i in range(300):
-        s.bash(f"cat src/file{i}.py", "x = 1\n" * 40)
-    s.write()
-    assert s.transcript.stat().st_size > 4 * WINDOW
-    assert read_meta(s.transcript).title == "Parser question"
+def test_metadata_cache_is_used_until_the_file_changes(tmp_path):
+    s = FixtureSession(tmp_path / ".claude", "/p").user("hello").write()
+    cache_file = tmp_path / "cache.json"
+    discover(tmp_path / ".claude", MetaCache(cache_file))
+    cache = MetaCache(cache_file)
+    assert str(s.transcript) in cache.entries
+    cache.entries[str(s.transcript)]["meta"]["title"] = "from cache"
+    assert cache.meta_for(s.transcript).title == "from cache"
+    s.user("more").write()
+    assert cache.meta_for(s.transcript).title == "hello"

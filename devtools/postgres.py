@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.support.server_process import free_port
+from devtools.server_process import free_port
 
 _TOOLS = ("initdb", "pg_ctl", "pg_dump", "pg_restore")
 

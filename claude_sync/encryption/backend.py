@@ -1,0 +1,347 @@
+"""Every backend as the engine sees it: sealed on the way out, opened and checked on the way in.
+
+The engine speaks plain bundles and plain content digests; the remote holds sealed bundles
+(envelope.py). This wrapper maps one onto the other: it lists sessions by opening their sealed
+listings, seals what is pushed (re-using the frames the remote holds, so an append stays an
+append on both backends), opens and authenticates what is fetched, and keeps per session the
+highest version (generation) this device has seen, refusing to go back (rollback).
+
+The remote's key record (keys.KeyRecord) travels as a session with the reserved id
+KEY_RECORD_ID. With a record on the remote and no key here, nothing is pushed and nothing
+listed: the device has to join first. With a key here and no record there, nothing is pushed
+either: a host that drops the record cannot make a joined device write plaintext.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from .. import atomic
+from ..backends.base import Backend, PushItem, PushResult
+from ..format.bundle import Bundle, Manifest, content_digest
+from ..format.errors import BundleError, SyncError
+from ..format.layout import KEY_RECORD_ID
+from ..format.wire import RemoteEntry
+from . import envelope
+from .keys import KeyRecord, WrongKey, key_id, matches
+
+log = logging.getLogger(__name__)
+
+RECORD_FILE = "tasks/key-record.json"  # the one file of the key record's bundle
+RECORD_PROJECT = "claude-sync/key-record"
+
+
+class NotJoined(SyncError):
+    """The remote is end-to-end encrypted and this device holds no key for it."""
+
+    exit_code = 2
+    code = "encryption_required"
+
+
+class Rollback(BundleError):
+    code = "rollback"
+
+
+def record_bundle(record: KeyRecord) -> Bundle:
+    data = json.dumps(record.model_dump(mode="json"), indent=1, sort_keys=True).encode() + b"\n"
+    manifest = Manifest(session_id=KEY_RECORD_ID, project_key=RECORD_PROJECT, device="", title="key record")
+    return Bundle.build(manifest, {RECORD_FILE: data})
+
+
+def parse_record(bundle: Bundle) -> KeyRecord:
+    try:
+        return KeyRecord.model_validate_json(bundle.files[RECORD_FILE])
+    except (KeyError, ValueError) as e:
+        raise SyncError(f"the remote's encryption key record is unreadable: {e}; nothing was written") from e
+
+
+class Marks:
+    """Per session, what this device last saw of it on an encrypted remote: the generation (the
+    high-water mark against rollback), the plain and sealed digests, and each log's frames."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.data: dict[str, dict] = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+        self.dirty = False
+
+    def get(self, sid: str) -> dict:
+        value = self.data.get(sid)
+        return value if isinstance(value, dict) else {}
+
+    def generation(self, sid: str) -> int:
+        g = self.get(sid).get("generation", 0)
+        return g if isinstance(g, int) else 0
+
+    def record(self, sid: str, opened: envelope.Opened, plain_digest: str, sealed_digest: str) -> None:
+        if opened.generation < self.generation(sid):
+            return  # never lower a high-water mark
+        self.data[sid] = {
+            "generation": opened.generation, "plain": plain_digest, "sealed": sealed_digest, "frames": opened.frames,
+        }
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(self.path, json.dumps(self.data, separators=(",", ":")), mode=0o600)
+            self.dirty = False
+
+
+def marks_file(data_dir: Path, remote: str) -> Path:
+    return data_dir / "encryption" / (hashlib.sha256(remote.encode()).hexdigest()[:16] + ".json")
+
+
+class EncryptedBackend(Backend):
+    def __init__(
+        self,
+        inner: Backend,
+        remote: str,
+        key: bytes | None,
+        marks: Marks,
+        *,
+        show_device: bool = False,
+        max_bytes: int = 4 * 1024**3,
+    ) -> None:
+        self.inner, self.remote, self.key, self.marks = inner, remote, key, marks
+        self.name = inner.name
+        self.show_device, self.max_bytes = show_device, max_bytes
+        self.record: KeyRecord | None = None
+        self._record_digest: str | None = None
+        self._listings: dict[tuple[str, str], envelope.Listing] = {}  # (sid, sealed digest) -> opened listing
+        self._sealed_of: dict[str, tuple[str, str]] = {}  # sid -> (plain digest, sealed digest) as listed
+        self._staged: dict[str, tuple[str, Future[envelope.Opened]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._raw: dict[str, RemoteEntry] = {}  # the inner backend's entries, as last listed
+        self._stored_id: dict[str, str] = {}  # plain id -> the id the remote stores it under (memory objects)
+        self._loaded = False
+
+    # -- the key record ----------------------------------------------------
+
+    @property
+    def encrypted(self) -> bool:
+        return self.record is not None
+
+    def _load_record(self) -> None:
+        entry = next((e for e in self.inner.entries() if e.session_id == KEY_RECORD_ID), None)
+        if entry is None:
+            self.record, self._record_digest = None, None
+        elif entry.content_sha256 != self._record_digest:
+            self.record = parse_record(self.inner.fetch(KEY_RECORD_ID))
+            self._record_digest = entry.content_sha256
+        self._loaded = True
+        if self.record is not None and self.key is not None and not matches(self.record, self.key):
+            raise WrongKey(
+                f"the encryption key stored on this device (key {key_id(self.key)}) is not the key of {self.remote} "
+                f"(key {self.record.current}): run `claude-sync encryption join` again; nothing was written"
+            )
+        if self.record is not None and hasattr(self.inner, "device") and not self.show_device:
+            self.inner.device = "device"  # Git commits name the device: not on an encrypted remote
+
+    def _need_record(self) -> bool:
+        """Read the remote's key record once; whether there is one."""
+        if not self._loaded:
+            self._load_record()
+        return self.record is not None
+
+    def _usable_key(self) -> bytes | None:
+        """The key to seal with: None on a plain remote; NotJoined when this device cannot."""
+        self._need_record()
+        if self.record is None:
+            if self.key is not None:
+                raise SyncError(
+                    f"this device holds an encryption key for {self.remote}, but the remote has no key record "
+                    "(removed, or another remote at the same address): refusing to write to it; "
+                    "see docs/encryption.md"
+                )
+            return None
+        if self.key is None:
+            raise NotJoined(
+                f"{self.remote} is end-to-end encrypted and this device has not joined: run "
+                "`claude-sync encryption join` (it reads the recovery phrase or passphrase from stdin)"
+            )
+        return self.key
+
+    # -- Backend -----------------------------------------------------------
+
+    def refresh(self) -> None:
+        self.inner.refresh()
+        self._load_record()
+
+    def entries(self) -> list[RemoteEntry]:
+        key = self._usable_key() if self._need_record() else None
+        out: list[RemoteEntry] = []
+        self._sealed_of = {}
+        self._raw = {e.session_id: e for e in self.inner.entries()}
+        for e in self._raw.values():
+            if e.session_id == KEY_RECORD_ID:
+                continue
+            if not envelope.is_sealed(e.project_key):
+                self._sealed_of[e.session_id] = (e.content_sha256, e.content_sha256)
+                out.append(e)
+                continue
+            if key is None:
+                log.warning("session %s on the remote is sealed, and the remote has no key record: skipped", e.session_id)
+                continue
+            try:
+                listing = self._listing(e, key)
+            except BundleError as err:
+                log.warning("%s; skipped", err)
+                continue
+            self._sealed_of[listing.session_id] = (listing.content_sha256, e.content_sha256)
+            self._stored_id[listing.session_id] = e.session_id
+            out.append(
+                e.model_copy(
+                    update={
+                        "session_id": listing.session_id,
+                        "project_key": listing.project_key,
+                        "title": listing.title,
+                        "device": listing.device,
+                        "message_count": listing.message_count,
+                        "content_sha256": listing.content_sha256,
+                    }
+                )
+            )
+        return out
+
+    def _listing(self, e: RemoteEntry, key: bytes) -> envelope.Listing:
+        cached = self._listings.get((e.session_id, e.content_sha256))
+        if cached is None:
+            cached = envelope.open_listing(e.session_id, e.content_sha256, e.title, key)
+            self._listings[(e.session_id, e.content_sha256)] = cached
+        return cached
+
+    def fetch(self, session_id: str, have: Bundle | None = None) -> Bundle:
+        key = self._usable_key()
+        if key is None:
+            return self.inner.fetch(session_id, have)
+        # The inner backend's `have` would be the sealed copy, which this device does not keep.
+        sealed = self.inner.fetch(self._stored_id.get(session_id, session_id))
+        if not envelope.is_sealed(sealed.manifest):
+            return sealed  # a plain session not sealed yet: the next push seals it
+        opened = envelope.open_sealed(sealed, key, max_bytes=self.max_bytes)
+        if opened.bundle.session_id != session_id:
+            raise envelope.Tampered(f"the remote served {opened.bundle.session_id} for {session_id}; nothing was written")
+        mark = self.marks.get(session_id)
+        digest = content_digest(opened.bundle)
+        seen = self.marks.generation(session_id)
+        if opened.generation < seen or (opened.generation == seen and mark.get("plain") not in (None, digest)):
+            raise Rollback(
+                f"the remote serves an older version of session {session_id} (version {opened.generation}) than "
+                f"this device has seen (version {seen}): refused as a rollback; nothing was written"
+            )
+        self.marks.record(session_id, opened, digest, content_digest(sealed))
+        return opened.bundle
+
+    def stage(self, bundle: Bundle) -> None:
+        """Seal a session a bulk push will soon push, on the other core (zlib and AES release the GIL),
+        and hand the sealed bundle on to the inner backend once it is ready."""
+        key = self._usable_key()
+        if key is None:
+            self.inner.stage(bundle)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max(1, min(4, (os.cpu_count() or 2) - 1)), thread_name_prefix="seal")
+        self._staged[bundle.session_id] = (content_digest(bundle), self._pool.submit(self._seal_and_stage, bundle, key))
+
+    def _seal_and_stage(self, bundle: Bundle, key: bytes) -> envelope.Opened:
+        opened = self._seal(bundle, key)
+        self.inner.stage(opened.bundle)
+        return opened
+
+    def _seal(self, bundle: Bundle, key: bytes) -> envelope.Opened:
+        sid = bundle.session_id
+        mark = self.marks.get(sid)
+        listed = self._sealed_of.get(sid)
+        generation = self.marks.generation(sid)
+        if not self._raw:
+            self.entries()
+        e = self._raw.get(self._stored_id.get(sid, sid))
+        if e is not None and envelope.is_sealed(e.project_key):
+            with contextlib.suppress(BundleError):
+                generation = max(generation, self._listing(e, key).generation)
+        # Frames are re-used only when this device knows the remote's current version's frames.
+        frames = mark.get("frames") if listed is not None and mark.get("sealed") == listed[1] else None
+        return envelope.seal(
+            bundle, key, generation=generation + 1, previous_frames=frames, show_device=self.show_device
+        )
+
+    def push(self, items: list[PushItem]) -> dict[str, PushResult]:
+        key = self._usable_key()
+        if key is None:
+            return self.inner.push(items)
+        if not self._sealed_of:
+            self.entries()
+        items = items + self._unsealed_items({i.bundle.session_id for i in items})
+        sealed_items: list[PushItem] = []
+        opened_by_sid: dict[str, tuple[str, envelope.Opened]] = {}
+        for item in items:
+            sid = item.bundle.session_id
+            plain_digest = content_digest(item.bundle)
+            staged = self._staged.pop(sid, None)
+            opened = staged[1].result() if staged is not None and staged[0] == plain_digest else self._seal(item.bundle, key)
+            listed = self._sealed_of.get(sid)
+            base = item.base
+            if base is not None and listed is not None and listed[0] == base:
+                base = listed[1]  # the engine decided against the plain digest; the remote compares sealed ones
+            sealed_items.append(PushItem(opened.bundle, base, item.force))
+            opened_by_sid[sid] = (plain_digest, opened)
+            self._stored_id[sid] = opened.bundle.session_id
+        plain_id = {opened.bundle.session_id: sid for sid, (_d, opened) in opened_by_sid.items()}
+        results = {plain_id.get(k, k): v for k, v in self.inner.push(sealed_items).items()}
+        for sid, result in results.items():
+            if result is PushResult.PUSHED and sid in opened_by_sid:
+                plain_digest, opened = opened_by_sid[sid]
+                sealed_digest = content_digest(opened.bundle)
+                self.marks.record(sid, opened, plain_digest, sealed_digest)
+                self._sealed_of[sid] = (plain_digest, sealed_digest)
+        self.marks.save()
+        return results
+
+    def _unsealed_items(self, skip: set[str]) -> list[PushItem]:
+        """The plain sessions still on an encrypted remote, to be sealed by this push (and their plaintext gone)."""
+        out = []
+        for e in self.inner.entries():
+            if e.session_id in skip or e.session_id == KEY_RECORD_ID or envelope.is_sealed(e.project_key):
+                continue
+            out.append(PushItem(self.inner.fetch(e.session_id), e.content_sha256))
+        if out:
+            log.info("sealing %d session(s) the remote still holds in plain", len(out))
+        return out
+
+    def write_record(self, record: KeyRecord) -> bool:
+        """Store the key record on the remote unless one is there already (compare-and-swap); True when stored."""
+        result = self.inner.push([PushItem(record_bundle(record), None)])
+        return result.get(KEY_RECORD_ID) is PushResult.PUSHED
+
+    def remove(self, bases: dict[str, str]) -> dict[str, PushResult]:
+        """Compaction: the bases are digests of the opened listing; the remote knows its sealed ones."""
+        if not self.encrypted:
+            return self.inner.remove(bases)
+        opened = {e.session_id: e.content_sha256 for e in self.entries()}
+        sealed = {e.session_id: e.content_sha256 for e in self.inner.entries()}
+        mine = {sid: sealed[sid] for sid, base in bases.items() if sid in sealed and opened.get(sid) == base}
+        results = {sid: PushResult.CONFLICT for sid in bases if sid not in mine}
+        if mine:
+            results.update(self.inner.remove(mine))
+        return results
+
+    def unreadable(self) -> dict[str, str]:
+        return self.inner.unreadable()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            self.marks.save()
+        except OSError as e:
+            log.info("cannot keep the encryption marks: %s", e)
+        self.inner.close()

@@ -1,0 +1,342 @@
+"""How a session is sealed: AEAD frames, padded sizes, opaque names, a sealed header.
+
+A sealed session is an ordinary bundle (format/bundle.py) that only the key holder can read,
+so both backends and the server store, append and check it as they do any other:
+
+    manifest    session_id, times: clear; project_key: "e2e/" + blind index; device: clear only
+                when the user allows it; title: the sealed listing (title, project key, device,
+                message count, content digest, generation); every file binary.
+    session/header                 one frame: the real manifest without its file list, the content
+                                   digest of the plain session (every logical name and SHA-256), the
+                                   generation
+    session/e2e/<h>/<h>/<30 hex>.jsonl  a log: one frame per push that appended to it (so appends stay appends)
+    session/e2e/<h>/<h>/<30 hex>   any other file: one frame
+
+The first frame of every file starts with its logical name, so the header stays small (it is
+rewritten by every push) and the content digest in it binds every file of the version.
+
+A frame is `u32 length | 0x02 | key id (8) | nonce (12) | AES-256-GCM(plaintext) + tag (16)`,
+its plaintext `u32 n | deflate(payload) (n bytes) | zeros`, padded to the Padmé length
+(at most 12% more, and leaks O(log log size) bits). Associated data binds the envelope
+version, the kind (log, file, header, listing), the session id, the object's name and the
+frame's index, so no frame can be moved to another place, session, log or version without
+failing authentication. Keys are per session (HKDF of the account key and the session id).
+Nonces are synthetic: HMAC-SHA256 of the associated data and the plaintext under a second
+per-session key (the SIV construction). A nonce repeats only for the very same frame, which
+then encrypts to the very same bytes: that is what lets a device re-seal a log whose
+earlier frames the remote holds and send only the new frame.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import struct
+import uuid
+import zlib
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..format.bundle import MEMORY_KIND, Bundle, Manifest, content_digest
+from ..format.errors import BundleError
+from ..format.layout import SEALED_PROJECT_PREFIX, check_logical, is_log
+from .keys import derive, key_id
+
+ENVELOPE = 2  # the version byte of every frame, bound into its associated data
+SEALED_DIR = "session/e2e/"
+HEADER = "session/header"  # beside, not in, the folder of opaque files: Git rewrites only small trees on an append
+LISTING_PREFIX = "e2e2."  # a sealed listing in the manifest's title
+FAST_FROM = 256 * 1024  # frames from this size are deflated at level 1, smaller ones at 6
+MAX_FRAMES = 64  # a log with more frames is sealed again as one (the Git backend rewrites it then too)
+_AD = b"claude-sync/e2e/%d\0%s\0%s\0%s\0%d"
+_FRAME_HEAD = struct.Struct(">IB8s12s")  # length of the rest, version, key id, nonce
+
+
+class Tampered(BundleError):
+    """A sealed object failed authentication or does not fit its header: nothing was written."""
+
+    code = "tampered"
+
+
+def sealed_id(account_key: bytes, manifest: Manifest) -> str:
+    """The id a version is stored under: the session id; for a project's memory object (whose own id
+    is an unkeyed hash of the project key, so a host could test guesses) a keyed one."""
+    if manifest.kind != MEMORY_KIND:
+        return manifest.session_id
+    mac = hmac.new(derive(account_key, "memory ids"), manifest.project_key.encode("utf-8"), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=mac[:16], version=4))
+
+
+def blind_index(account_key: bytes, project_key: str) -> str:
+    """The project's keyed blind index: equal for equal projects, meaningless without the key."""
+    mac = hmac.new(derive(account_key, "blind index"), project_key.encode("utf-8"), hashlib.sha256)
+    return SEALED_PROJECT_PREFIX + mac.hexdigest()[:32]
+
+
+def padme(n: int) -> int:
+    """Padmé (Nikitin et al., 2019): the padded length of `n` bytes, at most 12% more."""
+    if n < 2:
+        return n
+    e = n.bit_length() - 1
+    s = e.bit_length()
+    mask = (1 << (e - s)) - 1
+    return (n + mask) & ~mask
+
+
+class _SessionKeys:
+    def __init__(self, account_key: bytes, session_id: str) -> None:
+        material = derive(account_key, f"session {session_id}", 96)
+        self.aead = AESGCM(material[:32])
+        self.nonce_key = material[32:64]
+        self.name_key = material[64:]
+        self.key_id = bytes.fromhex(key_id(account_key))
+        self.session_id = session_id
+
+    def name(self, logical: str) -> str:
+        # Fanned out by two hex digits, so an append rewrites three small Git trees, not one listing every log.
+        h = hmac.new(self.name_key, logical.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        return f"{SEALED_DIR}{h[0]}/{h[1]}/{h[2:]}" + (".jsonl" if is_log(logical) else "")
+
+    def ad(self, kind: str, name: str, index: int) -> bytes:
+        return _AD % (ENVELOPE, kind.encode(), self.session_id.encode(), name.encode("utf-8"), index)
+
+    def seal(self, kind: str, name: str, index: int, payload: bytes) -> bytes:
+        # Small frames (appends) get zlib's default, larger ones its fastest level: a full push must not cost
+        # much more than without encryption. Chosen by size alone, so the same frame seals the same again.
+        packed = zlib.compress(payload, 6 if len(payload) < FAST_FROM else 1)
+        body = struct.pack(">I", len(packed)) + packed
+        plaintext = body + bytes(padme(len(body)) - len(body))
+        ad = self.ad(kind, name, index)
+        nonce = hmac.new(self.nonce_key, ad + b"\0" + plaintext, hashlib.sha256).digest()[:12]
+        ct = self.aead.encrypt(nonce, plaintext, ad)
+        return _FRAME_HEAD.pack(1 + 8 + 12 + len(ct), ENVELOPE, self.key_id, nonce) + ct
+
+    def open(self, kind: str, name: str, index: int, frame: bytes | memoryview, max_bytes: int) -> bytes:
+        if len(frame) < _FRAME_HEAD.size + 16:
+            raise Tampered(f"sealed {kind} of session {self.session_id} is cut short; nothing was written")
+        _n, ver, kid, nonce = _FRAME_HEAD.unpack_from(frame)
+        if ver != ENVELOPE:
+            raise Tampered(f"sealed {kind} of session {self.session_id} has envelope version {ver}, not {ENVELOPE}")
+        if kid != self.key_id:
+            raise Tampered(
+                f"session {self.session_id} is sealed with another key ({kid.hex()}) than this device's "
+                f"({self.key_id.hex()}); nothing was written"
+            )
+        try:
+            plaintext = self.aead.decrypt(nonce, bytes(frame[_FRAME_HEAD.size :]), self.ad(kind, name, index))
+        except InvalidTag:
+            raise Tampered(
+                f"a sealed {kind} of session {self.session_id} fails authentication (tampered with, "
+                "moved from another session or place, or sealed with another key); nothing was written"
+            ) from None
+        (n,) = struct.unpack_from(">I", plaintext)
+        if n > len(plaintext) - 4 or any(plaintext[4 + n :]):
+            raise Tampered(f"sealed {kind} of session {self.session_id} is malformed")
+        d = zlib.decompressobj()
+        try:
+            out = d.decompress(plaintext[4 : 4 + n], max_bytes + 1)
+        except zlib.error as e:
+            raise Tampered(f"sealed {kind} of session {self.session_id} is malformed: {e}") from e
+        if len(out) > max_bytes or not d.eof:
+            raise BundleError(f"session {self.session_id} expands past the limit of {max_bytes} bytes; refused")
+        return out
+
+
+def split_frames(data: bytes | memoryview, session_id: str) -> list[memoryview]:
+    view, frames, pos = memoryview(data), [], 0
+    while pos < len(view):
+        if pos + 4 > len(view):
+            raise Tampered(f"a sealed log of session {session_id} ends in the middle of a frame")
+        (n,) = struct.unpack_from(">I", view, pos)
+        end = pos + 4 + n
+        if n < _FRAME_HEAD.size - 4 + 16 or end > len(view):
+            raise Tampered(f"a sealed log of session {session_id} ends in the middle of a frame")
+        frames.append(view[pos:end])
+        pos = end
+    return frames
+
+
+def frame_cuts(data: bytes, previous: list[int] | None) -> list[int]:
+    """Lengths of the frames of a log: the remote's frames again when they still fit, plus one for what is new.
+
+    There is always a first frame (it carries the name), even for an empty log."""
+    if previous and len(previous) < MAX_FRAMES and sum(previous) <= len(data) and all(n >= 0 for n in previous):
+        rest = len(data) - sum(previous)
+        return list(previous) + ([rest] if rest else [])
+    return [len(data)]
+
+
+def _named(logical: str, data: bytes) -> bytes:
+    name = logical.encode("utf-8")
+    return struct.pack(">H", len(name)) + name + data
+
+
+def _unnamed(payload: bytes, session_id: str) -> tuple[str, bytes]:
+    if len(payload) < 2:
+        raise Tampered(f"a sealed file of session {session_id} is malformed")
+    (n,) = struct.unpack_from(">H", payload)
+    if 2 + n > len(payload):
+        raise Tampered(f"a sealed file of session {session_id} is malformed")
+    try:
+        return payload[2 : 2 + n].decode("utf-8"), payload[2 + n :]
+    except UnicodeDecodeError as e:
+        raise Tampered(f"a sealed file of session {session_id} is malformed: {e}") from e
+
+
+@dataclass
+class Opened:
+    bundle: Bundle  # the plain session
+    generation: int
+    frames: dict[str, list[int]] = field(default_factory=dict)  # logical log -> frame lengths
+
+
+@dataclass
+class Listing:
+    """What a sealed session's listing says, once opened (RemoteEntry fields the host must not read)."""
+
+    session_id: str  # the plain id (another than the stored one for a project's memory object)
+    title: str
+    project_key: str
+    device: str
+    message_count: int
+    content_sha256: str  # of the plain session
+    generation: int
+
+
+def seal(
+    bundle: Bundle,
+    account_key: bytes,
+    *,
+    generation: int,
+    previous_frames: dict[str, list[int]] | None = None,
+    show_device: bool = False,
+) -> Opened:
+    """The sealed bundle of a plain one (`Opened.bundle` is the sealed one here; frames as cut)."""
+    sid = sealed_id(account_key, bundle.manifest)
+    keys = _SessionKeys(account_key, sid)
+    previous_frames = previous_frames or {}
+    files: dict[str, bytes] = {}
+    frames: dict[str, list[int]] = {}
+    for logical, data in bundle.files.items():
+        opaque = keys.name(logical)
+        if is_log(logical):
+            cuts = frame_cuts(data, previous_frames.get(logical))
+            frames[logical] = cuts
+            out, pos = [], 0
+            for i, n in enumerate(cuts):
+                chunk = data[pos : pos + n]
+                out.append(keys.seal("log", opaque, i, _named(logical, chunk) if i == 0 else chunk))
+                pos += n
+            files[opaque] = b"".join(out)
+        else:
+            files[opaque] = keys.seal("file", opaque, 0, _named(logical, data))
+    plain = bundle.manifest.model_dump(mode="json", exclude={"files"})
+    header = {
+        "v": ENVELOPE,
+        "generation": generation,
+        "manifest": plain,
+        "content_sha256": content_digest(bundle),
+        "binary": sorted(e.path for e in bundle.manifest.files if not e.text),
+    }
+    files[HEADER] = keys.seal("header", HEADER, 0, json.dumps(header, sort_keys=True).encode())
+    digest = content_digest(files)
+    listing = {
+        "v": ENVELOPE,
+        "generation": generation,
+        "title": bundle.manifest.title,
+        "project_key": bundle.manifest.project_key,
+        "device": bundle.manifest.device,
+        "message_count": bundle.manifest.message_count,
+        "content_sha256": content_digest(bundle),
+        "session_id": bundle.session_id,
+    }
+    sealed_listing = keys.seal("listing", digest, 0, json.dumps(listing, sort_keys=True).encode())
+    m = bundle.manifest
+    manifest = Manifest(
+        session_id=sid,
+        project_key=blind_index(account_key, m.project_key),
+        device=m.device if show_device else "",
+        last_modified=m.last_modified,
+        first_timestamp=m.first_timestamp,
+        title=LISTING_PREFIX + base64.urlsafe_b64encode(sealed_listing).decode(),
+    )
+    return Opened(Bundle.build(manifest, files, binary=set(files)), generation, frames)
+
+
+def is_sealed(manifest_or_project_key: Manifest | str) -> bool:
+    key = manifest_or_project_key if isinstance(manifest_or_project_key, str) else manifest_or_project_key.project_key
+    return key.startswith(SEALED_PROJECT_PREFIX)
+
+
+def open_listing(session_id: str, content_sha256: str, title: str, account_key: bytes) -> Listing:
+    """The listing of a sealed session, bound to the very version (sealed content digest) it describes."""
+    if not title.startswith(LISTING_PREFIX):
+        raise Tampered(f"the listing of session {session_id} is not sealed")
+    try:
+        frame = base64.urlsafe_b64decode(title[len(LISTING_PREFIX) :])
+    except ValueError as e:
+        raise Tampered(f"the sealed listing of session {session_id} is malformed") from e
+    raw = _SessionKeys(account_key, session_id).open("listing", content_sha256, 0, frame, 1024 * 1024)
+    try:
+        d = json.loads(raw)
+        return Listing(
+            session_id=str(d.get("session_id", session_id)), title=str(d["title"]), project_key=str(d["project_key"]), device=str(d["device"]),
+            message_count=int(d["message_count"]), content_sha256=str(d["content_sha256"]),
+            generation=int(d["generation"]),
+        )
+    except (ValueError, KeyError, TypeError) as e:
+        raise Tampered(f"the sealed listing of session {session_id} is malformed: {e}") from e
+
+
+def open_sealed(sealed: Bundle, account_key: bytes, *, max_bytes: int) -> Opened:
+    """The plain session inside a sealed bundle, every frame authenticated; Tampered otherwise."""
+    sid = sealed.session_id
+    keys = _SessionKeys(account_key, sid)
+    if HEADER not in sealed.files:
+        raise Tampered(f"session {sid} on the remote is not sealed (no header); nothing was written")
+    try:
+        header = json.loads(keys.open("header", HEADER, 0, sealed.files[HEADER], 64 * 1024**2))
+        manifest = Manifest.model_validate(header["manifest"])
+        digest = str(header["content_sha256"])
+        binary = {str(n) for n in header["binary"]}
+        generation = int(header["generation"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise Tampered(f"the sealed header of session {sid} is malformed: {e}") from e
+    if sealed_id(account_key, manifest) != sid:
+        raise Tampered(f"the sealed header of session {sid} belongs to session {manifest.session_id}; nothing was written")
+    files: dict[str, bytes] = {}
+    frames: dict[str, list[int]] = {}
+    total = 0
+    for opaque, data in sealed.files.items():
+        if opaque == HEADER:
+            continue
+        kind = "log" if opaque.endswith(".jsonl") else "file"
+        parts = split_frames(data, sid) if kind == "log" else [memoryview(data)]
+        if not parts:
+            raise Tampered(f"a sealed log of session {sid} has no frames; nothing was written")
+        plain_parts = []
+        for i, f in enumerate(parts):
+            payload = keys.open(kind, opaque, i, f, max_bytes - total + 65_536)
+            if i == 0:
+                logical, payload = _unnamed(payload, sid)
+            plain_parts.append(payload)
+        check_logical(logical)
+        if keys.name(logical) != opaque or logical in files:
+            raise Tampered(f"sealed file {opaque!r} of session {sid} names another file; nothing was written")
+        files[logical] = b"".join(plain_parts)
+        total += len(files[logical])
+        if total > max_bytes:
+            raise BundleError(f"session {sid} expands past the limit of {max_bytes} bytes; refused")
+        if kind == "log":
+            frames[logical] = [len(p) for p in plain_parts]
+    if content_digest(files) != digest:
+        raise Tampered(
+            f"the files of session {sid} are not the version its sealed header names (dropped, truncated or "
+            "mixed with another version); nothing was written"
+        )
+    plain = Bundle.build(manifest, files, binary=binary & set(files))
+    return Opened(plain, generation, {k: v for k, v in frames.items() if k in files})

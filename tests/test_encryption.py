@@ -1,0 +1,486 @@
+"""End-to-end encryption (docs/encryption.md) on both backends, with real remotes.
+
+The Git host and the sync server must see nothing of a session but its id, padded sizes,
+times and a blind index; a wrong key, a tampered, swapped or replayed object is refused and
+nothing local changes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from claude_sync import credentials
+from claude_sync.backends import Backend, open_backend
+from claude_sync.encryption import envelope, keys, setup
+from claude_sync.engine import Selection
+from claude_sync.format.bundle import Bundle
+from claude_sync.format.errors import SyncError
+from claude_sync.format.layout import KEY_RECORD_ID
+from tests.support.devices import Device
+
+PASS = "correct horse battery staple"
+MARKERS = {
+    "project": "zanzibar-marker-project",
+    "title": "Quokka marker title",
+    "prompt": "Please refactor the flamingo-marker-prompt module",
+    "file": "SECRET-PLATYPUS-MARKER-CONTENT",
+}
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUDE_SYNC_ARGON2_MEMORY_KIB", str(8 * 1024))  # the floor: tests share 2 cores
+
+
+def marker_session(dev: Device):  # type: ignore[no-untyped-def]
+    s = dev.session(MARKERS["project"] + "/api")
+    s.user(MARKERS["prompt"])
+    s.write_tool("notes.txt", MARKERS["file"] + "\n")
+    s.title(MARKERS["title"])
+    s.assistant("done")
+    return s.write()
+
+
+def init(dev: Device, *extra: str, stdin: str = "") -> str:
+    r = dev_cli(dev, "encryption", "init", *extra, stdin=stdin)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip().splitlines()[-1]
+
+
+def dev_cli(dev: Device, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    import sys
+
+    from tests.support.devices import REPO
+
+    return subprocess.run(
+        [sys.executable, "-m", "claude_sync", *args], input=stdin, env=dev.env(), cwd=REPO,
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_phrase_round_trip_and_checksum():
+    key = keys.new_account_key()
+    phrase = keys.phrase_for(key)
+    assert len(phrase.split()) == 24 and keys.key_from_phrase(phrase.upper()) == key
+    words = phrase.split()
+    words[3], words[4] = words[4], words[3]
+    if words != phrase.split():
+        with pytest.raises(keys.WrongKey):
+            keys.key_from_phrase(" ".join(words))
+
+
+def test_padme_costs_at_most_twelve_percent():
+    for n in list(range(1, 5000)) + [10**6 + 7, 3 * 10**7 + 1]:
+        p = envelope.padme(n)
+        assert n <= p <= n * 1.12 + 1
+
+
+def leaks(blob: bytes) -> list[str]:
+    """The markers `blob` holds, as is or inside a gzip or zlib stream."""
+    forms = [blob]
+    for opener in (gzip.decompress, zlib.decompress):
+        try:
+            forms.append(opener(blob))
+        except Exception:
+            pass
+    return [name for name, m in MARKERS.items() for f in forms if m.encode() in f]
+
+
+def git_leaks(repo: Path) -> list[str]:
+    """Markers in any object, ref or commit message of a Git repository, or in its files on disk."""
+    found = []
+    batch = subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo, capture_output=True, check=True
+    ).stdout
+    pos = 0
+    while pos < len(batch):  # each object on its own: a zlib or gzip stream is found only from its first byte
+        nl = batch.index(b"\n", pos)
+        size = int(batch[pos:nl].split()[2])
+        found += leaks(batch[nl + 1 : nl + 1 + size])
+        pos = nl + 1 + size + 1
+    found += leaks(subprocess.run(["git", "log", "--all", "--format=%B%an%ae%cn%ce"], cwd=repo, capture_output=True).stdout)
+    found += leaks(subprocess.run(["git", "for-each-ref"], cwd=repo, capture_output=True).stdout)
+    for p in repo.rglob("*"):
+        if p.is_file():
+            found += [f"{n} in {p.name}" for n in leaks(p.read_bytes())]
+    return sorted(set(found))
+
+
+def dir_leaks(root: Path) -> list[str]:
+    found = []
+    for p in root.rglob("*"):
+        if p.is_file():
+            data = p.read_bytes()
+            found += [f"{n} in {p.name}" for n in leaks(data)]
+    return sorted(set(found))
+
+
+def test_git_two_devices_and_the_host_sees_no_marker(devices, bare_remote: Path):
+    a, b = devices
+    s = marker_session(a)
+    phrase = init(a)
+    assert len(phrase.split()) == 24
+    assert a.push().exit_code == 0
+    assert git_leaks(bare_remote) == []
+    # the key lives in the credential store, never in config.json
+    assert phrase not in a.paths.config_file.read_text() and "key" not in json.loads(a.paths.config_file.read_text())
+    cred = a.paths.data / "credentials.json"
+    assert cred.stat().st_mode & 0o077 == 0
+    r = dev_cli(b, "encryption", "join", stdin=phrase + "\n")
+    assert r.returncode == 0, r.stderr
+    summary = b.pull()
+    assert summary.exit_code == 0, summary.outcomes
+    target = b.project_dir(MARKERS["project"] + "/api") / f"{s.session_id}.jsonl"
+    assert MARKERS["file"] in target.read_text() and b.cwd(MARKERS["project"] + "/api") in target.read_text()
+    listed = b.cli_json("remote")
+    assert [e["title"] for e in listed] == [MARKERS["title"]]  # decrypted locally
+
+
+def test_the_marker_check_sees_a_plain_remote(devices, bare_remote: Path):
+    a, _ = devices
+    marker_session(a)
+    assert a.push().exit_code == 0
+    assert set(MARKERS) <= {f.split()[0] for f in git_leaks(bare_remote)}
+
+
+# -- both backends ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=["git", "server"])
+def pair(request, tmp_path: Path, bare_remote: Path):  # type: ignore[no-untyped-def]
+    """Two devices on one remote, and a function listing the markers the remote holds anywhere."""
+    if request.param == "git":
+        a = Device(tmp_path / "machines", "alpha", "code", git_url=str(bare_remote))
+        b = Device(tmp_path / "machines", "beta", "work/projects", git_url=str(bare_remote))
+        return a, b, lambda: git_leaks(bare_remote)
+    server = request.getfixturevalue("private_sync_server")
+    a = server.device(tmp_path / "machines", "alpha", "code")
+    b = server.device(tmp_path / "machines", "beta", "work/projects")
+    return a, b, lambda: dir_leaks(server.data)
+
+
+def test_the_remote_holds_no_marker_and_the_other_device_reads_everything(pair):
+    a, b, remote_leaks = pair
+    s = marker_session(a)
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert remote_leaks() == []
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    assert b.pull().exit_code == 0
+    target = b.project_dir(MARKERS["project"] + "/api") / f"{s.session_id}.jsonl"
+    assert MARKERS["file"] in target.read_text() and b.cwd(MARKERS["project"] + "/api") in target.read_text()
+    # B continues the session; A gets the append back, still nothing in clear on the remote
+    with target.open("a") as f:
+        f.write(json.dumps({"type": "user", "message": {"role": "user", "content": MARKERS["prompt"] + " again"},
+                            "cwd": b.cwd(MARKERS["project"] + "/api"), "sessionId": s.session_id,
+                            "timestamp": "2026-11-02T10:00:00.000Z", "uuid": "u-2"}) + "\n")
+    assert b.push().exit_code == 0
+    assert a.pull().exit_code == 0
+    assert "again" in s.transcript.read_text()
+    assert remote_leaks() == []
+    st = json.loads(dev_cli(a, "encryption", "status", "--json").stdout)
+    assert st["encrypted"] and st["joined"] and st["sealed"] == 1 and st["plain"] == 0
+
+
+def test_turning_it_on_seals_what_the_remote_holds_in_plain(pair):
+    a, b, remote_leaks = pair
+    marker_session(a)
+    assert a.push().exit_code == 0
+    assert remote_leaks()  # plain so far
+    r = dev_cli(a, "encryption", "init")
+    assert r.returncode == 0 and "sealed 1 session" in r.stdout, r.stderr
+    if a.config.backend == "git":
+        current = subprocess.run(["git", "archive", "main"], cwd=a.config.git_url, capture_output=True).stdout
+        assert leaks(current) == []  # gone from the current tree; older commits keep it (docs/encryption.md)
+    else:
+        assert remote_leaks() == []
+    assert dev_cli(b, "encryption", "join", stdin=r.stdout.splitlines()[-1]).returncode == 0
+    assert b.pull().exit_code == 0
+
+
+def test_a_device_that_has_not_joined_never_pushes_plaintext(pair, tmp_path: Path):
+    a, b, remote_leaks = pair
+    init(a)
+    marker_session(b)
+    r = b.cli("push", "--all")
+    assert r.returncode != 0 and "encryption join" in r.stderr, r.stderr
+    assert remote_leaks() == []
+    r = b.cli("remote")
+    assert r.returncode != 0 and "encryption join" in r.stderr
+
+
+def test_a_wrong_phrase_or_passphrase_stores_nothing(pair):
+    a, b, _ = pair
+    phrase = init(a, "--passphrase", stdin=PASS + "\n")
+    credentials = b.paths.data / "credentials.json"
+    before = credentials.read_bytes() if credentials.exists() else None
+    other = keys.phrase_for(keys.new_account_key())
+    words = phrase.split()
+    typo = " ".join(words[:-1] + [next(w for w in ("baba", "babo") if w != words[-1])])
+    for wrong in (other, typo, "not the passphrase", "", " ".join(words[:20])):
+        r = dev_cli(b, "encryption", "join", stdin=wrong + "\n")
+        assert r.returncode != 0 and "nothing was stored" in r.stderr, (wrong, r.stderr)
+        assert (credentials.read_bytes() if credentials.exists() else None) == before
+    assert dev_cli(b, "encryption", "join", stdin=PASS + "\n").returncode == 0
+    r = dev_cli(b, "encryption", "show-phrase", stdin="no\n")
+    assert r.returncode != 0 and phrase not in r.stdout
+    assert dev_cli(b, "encryption", "show-phrase", stdin="yes\n").stdout.strip() == phrase
+
+
+def test_an_encrypted_account_on_the_server_stores_only_sealed_sessions(private_sync_server, tmp_path: Path):
+    a = private_sync_server.device(tmp_path / "machines", "alpha", "code")
+    private_sync_server.admin("set_account", private_sync_server.user, encrypted=True)
+    marker_session(a)
+    summary = a.push()
+    assert summary.exit_code != 0 and "only sealed" in str(summary.outcomes)
+    init(a)
+    assert a.push().exit_code == 0
+    with private_sync_server.client() as c:
+        listed = c.get("/api/sessions").json()["sessions"]
+    assert all(e["project_key"].startswith("e2e/") or e["session_id"].startswith("00000000") for e in listed)
+    assert leaks(json.dumps(listed).encode()) == []
+    assert dir_leaks(private_sync_server.data) == []
+
+
+# -- a hostile host --------------------------------------------------------------------
+
+
+class Hostile(Backend):
+    """The remote as a host that rewrites what it serves, consistently enough to pass every
+    check but the encryption's (bundle checksums and content digests recomputed)."""
+
+    def __init__(self, inner: Backend, serve=None, listing=None) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.serve, self.listing, self.name = inner, serve, listing, inner.name
+
+    def refresh(self) -> None:
+        self.inner.refresh()
+
+    def entries(self):  # type: ignore[no-untyped-def]
+        entries = self.inner.entries()
+        return self.listing(entries) if self.listing else entries
+
+    def fetch(self, session_id, have=None):  # type: ignore[no-untyped-def]
+        got = self.inner.fetch(session_id, have)
+        return self.serve(session_id, got) if self.serve and session_id != KEY_RECORD_ID else got
+
+    def push(self, items):  # type: ignore[no-untyped-def]
+        return self.inner.push(items)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def rebuilt(b: Bundle, files: dict[str, bytes], session_id: str | None = None) -> Bundle:
+    m = b.manifest.model_copy(update={"session_id": session_id or b.session_id})
+    return Bundle.build(m, files, binary=set(files))
+
+
+def pull_through(dev: Device, hostile: Hostile, *ids: str) -> tuple[str, str]:
+    """Pull through a hostile host: (status, reason) of the first failure, or of an error raised."""
+    engine = dev.engine(setup.wrap(hostile, dev.config, dev.paths))
+    try:
+        summary = engine.pull(Selection(all=not ids, ids=ids))
+    except SyncError as e:
+        return "raised", str(e)
+    finally:
+        engine.close()
+    failed = [(o.status, o.reason) for o in summary.outcomes if o.status == "failed"]
+    return failed[0] if failed else ("ok", "")
+
+
+def joined_pair(pair):  # type: ignore[no-untyped-def]
+    a, b, remote_leaks = pair
+    s1, s2 = marker_session(a), a.rich_session("acme/api")
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    return a, b, s1, s2
+
+
+def plain_inner(dev: Device) -> Backend:
+    return open_backend(dev.config, dev.paths)
+
+
+def test_tampered_and_swapped_objects_are_refused_and_nothing_is_written(pair):
+    a, b, s1, s2 = joined_pair(pair)
+    before = b.all_files()
+
+    def flip(sid: str, got: Bundle) -> Bundle:
+        files = dict(got.files)
+        log = next(n for n in files if n.endswith(".jsonl"))
+        data = bytearray(files[log])
+        data[-20] ^= 1
+        files[log] = bytes(data)
+        return rebuilt(got, files)
+
+    sealed = {s.session_id: plain_inner(a).fetch(s.session_id) for s in (s1, s2)}
+
+    def swap_sessions(sid: str, got: Bundle) -> Bundle:
+        other = sealed[s2.session_id if sid == s1.session_id else s1.session_id]
+        return rebuilt(other, dict(other.files), session_id=sid)
+
+    def swap_logs(sid: str, got: Bundle) -> Bundle:
+        files = dict(got.files)
+        logs = sorted(n for n in files if n.endswith(".jsonl"))  # the rich session has two
+        files[logs[0]], files[logs[1]] = files[logs[1]], files[logs[0]]
+        return rebuilt(got, files)
+
+    def drop_frame_names(sid: str, got: Bundle) -> Bundle:
+        files = dict(got.files)
+        files.pop(next(n for n in files if n != envelope.HEADER))
+        return rebuilt(got, files)
+
+    for attack in (flip, swap_sessions, swap_logs, drop_frame_names):
+        status, reason = pull_through(b, Hostile(plain_inner(b), serve=attack), s2.session_id)
+        assert status in ("failed", "raised") and "nothing was written" in reason, (attack.__name__, reason)
+        assert b.all_files() == before, attack.__name__
+    assert b.pull().exit_code == 0  # the honest remote still works
+
+
+def test_a_replayed_older_version_is_refused_by_a_device_that_saw_a_newer_one(pair):
+    a, b, s1, _s2 = joined_pair(pair)
+    old = plain_inner(a)
+    old.refresh()
+    old_entries = old.entries()
+    old_bundle = old.fetch(s1.session_id)
+    assert b.pull().exit_code == 0
+    s1.assistant("one more turn").write()
+    assert a.push().exit_code == 0
+    assert b.pull().exit_code == 0
+    before = b.all_files()
+    replay = Hostile(plain_inner(b), serve=lambda sid, got: old_bundle if sid == s1.session_id else got,
+                     listing=lambda entries: old_entries)
+    status, reason = pull_through(b, replay, s1.session_id)
+    assert status in ("failed", "raised") and "rollback" in reason, reason
+    assert b.all_files() == before
+
+
+def test_git_a_host_that_resets_the_branch_is_caught(devices, bare_remote: Path):
+    a, b = devices
+    s = marker_session(a)
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    older = subprocess.run(["git", "rev-parse", "main"], cwd=bare_remote, capture_output=True, text=True).stdout.strip()
+    assert b.pull().exit_code == 0
+    s.assistant("a later turn").write()
+    assert a.push().exit_code == 0
+    assert b.pull().exit_code == 0
+    before = b.all_files()
+    subprocess.run(["git", "update-ref", "refs/heads/main", older], cwd=bare_remote, check=True)
+    summary = b.pull()
+    assert summary.exit_code != 0 and "rollback" in str(summary.outcomes)
+    assert b.all_files() == before
+
+
+def test_a_stored_key_that_is_not_the_remotes_is_refused_before_anything_is_written(pair):
+    a, b, _s1, _s2 = joined_pair(pair)
+    credentials.set_key(setup.remote_name(b.config), keys.new_account_key().hex(), b.paths)
+    before = b.all_files()
+    r = b.cli("pull", "--all")
+    assert r.returncode != 0 and "not the key of" in r.stdout + r.stderr, r.stderr
+    assert b.all_files() == before
+
+
+# -- delta sync --------------------------------------------------------------------------
+
+
+def appended_lines(n_bytes: int, seed: str) -> bytes:
+    out, i = [], 0
+    while sum(map(len, out)) < n_bytes:
+        rec = {"type": "assistant", "uuid": f"{seed}-{i}", "timestamp": f"2026-11-03T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+               "message": {"role": "assistant", "content": [{"type": "text", "text": f"step {i}: edited src/mod_{i}.py, ran the tests"}]}}
+        out.append((json.dumps(rec) + "\n").encode())
+        i += 1
+    return b"".join(out)
+
+
+def test_an_append_is_sealed_as_one_new_frame_about_the_size_of_its_gzip():
+    from claude_sync.format.bundle import Manifest
+
+    key = keys.new_account_key()
+    sid = "0b0e5d3c-6a4e-4c39-9a2e-2f1d7c1e0a11"
+    base = appended_lines(200_000, "a")
+    m = Manifest(session_id=sid, project_key="acme/api", device="alpha", title="t")
+    v1 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base}), key, generation=1)
+    extra = appended_lines(10_000, "b")
+    v2 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base + extra}), key, generation=2, previous_frames=v1.frames)
+    name = next(n for n in v1.bundle.files if n.endswith(".jsonl"))
+    old, new = v1.bundle.files[name], v2.bundle.files[name]
+    assert new.startswith(old)  # an append stays an append, on both backends
+    assert len(new) - len(old) <= 3 * len(gzip.compress(extra))
+    assert envelope.open_sealed(v2.bundle, key, max_bytes=10**8).bundle.files["transcript.jsonl"] == base + extra
+
+
+def test_git_an_append_adds_one_small_segment(devices, bare_remote: Path):
+    a, _ = devices
+    s = marker_session(a)
+    init(a)
+    assert a.push().exit_code == 0
+    extra = appended_lines(10_000, "c")
+    with s.transcript.open("ab") as f:
+        f.write(extra)
+    assert a.push().exit_code == 0
+    changed = subprocess.run(["git", "diff-tree", "-r", "-z", "--no-commit-id", "main~1", "main"], cwd=bare_remote,
+                             capture_output=True, check=True).stdout.split(b"\0")
+    added = [changed[i + 1].decode() for i in range(0, len(changed) - 1, 2) if changed[i].split()[-1] == b"A"]
+    segments = [p for p in added if "/logs/" in p]
+    assert len(segments) == 1 and segments[0].endswith("/000001"), added
+    size = int(subprocess.run(["git", "cat-file", "-s", f"main:{segments[0]}"], cwd=bare_remote,
+                              capture_output=True, text=True, check=True).stdout)
+    assert size <= 3 * len(gzip.compress(extra))
+
+
+def test_project_memory_is_sealed_under_a_keyed_id(pair):
+    from claude_sync.format.bundle import memory_object_id
+
+    a, b, remote_leaks = pair
+    key = MARKERS["project"] + "/api"
+    s = marker_session(a)
+    memory = a.project_dir(key) / "memory"
+    memory.mkdir(parents=True)
+    (memory / "MEMORY.md").write_text("remember " + MARKERS["file"] + "\n")
+    for dev in (a, b):
+        assert dev_cli(dev, "configure", "--sync-memory", key).returncode == 0
+        dev.config = dev.config.model_copy(update={"memory_projects": [key]})
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert remote_leaks() == []
+    inner = plain_inner(a)
+    inner.refresh()
+    assert memory_object_id(key) not in {e.session_id for e in inner.entries()}  # the unkeyed id would name the project
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    assert b.pull().exit_code == 0
+    assert MARKERS["file"] in (b.project_dir(key) / "memory" / "MEMORY.md").read_text()
+    assert (b.project_dir(key) / f"{s.session_id}.jsonl").exists()
+
+
+def test_a_repository_url_is_sealed_and_selects_through_the_blind_index(pair, tmp_path: Path):
+    """Issue #17's privacy rule: the remote URL of a private repository is sealed like a title, and a
+    hook's "the sessions of this folder's repository" still finds them (selection happens locally)."""
+    from tests.support.repos import git, make_origin
+
+    a, b, remote_leaks = pair
+    (tmp_path / "hosting").mkdir()
+    origin = make_origin(tmp_path / "hosting", name="zanzibar-marker-project.git")
+    clone_a = a.projects / "api"
+    git("clone", "-q", str(origin), str(clone_a), cwd=tmp_path)
+    s = a.session(str(clone_a)).user("look at main.py").assistant("ok").write()
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert remote_leaks() == []  # neither the repository's URL nor its name
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    clone_b = b.projects / "elsewhere" / "copy-2"
+    git("clone", "-q", str(origin), str(clone_b), cwd=tmp_path)
+    pulled = b.pull(project=str(clone_b))  # what the SessionStart hook asks for: this folder's sessions
+    assert pulled.exit_code == 0 and [o.session_id for o in pulled.outcomes] == [s.session_id], pulled.outcomes
+    listed = b.cli_json("remote")
+    assert listed[0]["project_kind"] == "repository" and listed[0]["project_name"] == "zanzibar-marker-project"
+    placed = b.project_dir(str(clone_b)) / f"{s.session_id}.jsonl"
+    assert str(clone_b) in placed.read_text() and str(clone_a) not in placed.read_text()

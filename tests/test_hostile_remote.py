@@ -1,0 +1,381 @@
+"""A hostile remote: a Git host that rewrites trees and commits, and a server account (or its disk) in an
+attacker's hands. Every attack ends the same way on both backends: that session fails with a clear reason,
+`pull --all` exits 1 and still pulls the honest session, nothing is written outside that session's own
+files, and every other file of the device stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import textwrap
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from claude_sync.backends import PushItem, PushResult
+from claude_sync.backends.git import SESSION_JSON, session_dir
+from claude_sync.format.bundle import Manifest, Spilled, content_digest
+from tests.support.devices import REPO, Device
+from tests.support.forged import forged_bundle
+from tests.support.sync_server import SyncServer
+
+GOOD_LOG = b'{"type":"user","cwd":"${PROJECT_ROOT}","uuid":"u1","timestamp":"2026-11-01T10:00:00.000Z","message":{"role":"user","content":"hi"}}\n'
+
+
+@dataclass
+class Remote:
+    """Where the attacker plants a session: straight into the Git repository, or into the server's store."""
+
+    kind: str
+    plant: Callable[..., None]
+    victim: Device
+
+
+def _manifest(sid: str) -> Manifest:
+    return Manifest(session_id=sid, project_key="acme/api", device="mallory", last_modified="2026-11-01T10:00:00.000Z", title="evil")
+
+
+def _git_plant(repo: Path, tmp: Path) -> Callable[..., None]:
+    def plant(
+        sid: str,
+        files: dict[str, bytes],
+        binary: frozenset[str] = frozenset(),
+        *,
+        header: bytes | None = None,
+        digest_of: dict[str, bytes] | None = None,
+        folder: str | None = None,
+    ) -> None:
+        """A commit on main, as a host that controls the repository writes it: the session's folder with
+        these files and a session.json whose checksum matches (unless `digest_of` or `header` says otherwise)."""
+        base = folder or session_dir(sid)
+        if header is None:
+            meta = _manifest(sid).model_dump(mode="json", exclude={"files"})
+            meta.update(
+                content_sha256=content_digest(digest_of if digest_of is not None else files),
+                size=10,  # what the host declares; the real size is what git holds
+                binary=sorted(binary),
+            )
+            header = json.dumps(meta).encode()
+        stream = io.BytesIO()
+        w = stream.write
+        parent = subprocess.run(["git", "-C", str(repo), "rev-parse", "main"], capture_output=True, text=True).stdout.strip()
+        msg = b"hostile\n"
+        w(b"commit refs/heads/main\ncommitter m <m@m> 1700000000 +0000\n")
+        w(b"data %d\n" % len(msg) + msg)
+        if parent:
+            w(f"from {parent}\n".encode())
+
+        def put(path: str, data: bytes) -> None:
+            w(f'M 100644 inline "{path}"\ndata {len(data)}\n'.encode())
+            w(data + b"\n")
+
+        put(f"{base}/{SESSION_JSON}", header)
+        for name, data in files.items():
+            where = f"{base}/logs/{name}/000000" if name.endswith(".jsonl") else f"{base}/files/{name}"
+            put(where, data)
+        subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input=stream.getvalue(), check=True)
+
+    return plant
+
+
+def _server_plant(server: SyncServer) -> Callable[..., None]:
+    def plant(sid: str, files: dict[str, bytes], binary: frozenset[str] = frozenset(), *, raw: bytes | None = None, **_: object) -> None:
+        """A bundle in the server's store that its checks would refuse (a server from before them, or its disk
+        in an attacker's hands): the client is the last line of defence."""
+        b = forged_bundle(_manifest(sid), files, binary)
+        storage = server.storage()
+        upload = storage.new_upload()
+        upload.write(raw if raw is not None else b.to_bytes())
+        upload.finish()
+        storage._store(server.user, b.manifest, upload, base=None, force=True)
+
+    return plant
+
+
+@pytest.fixture(params=["git", "server"])
+def remote(request, tmp_path: Path, bare_remote: Path) -> Remote:  # type: ignore[no-untyped-def]
+    """The victim's device, an honest session from alpha on the remote, and the attacker's way in."""
+    if request.param == "git":
+        alpha = Device(tmp_path / "machines", "alpha", "code", git_url=str(bare_remote), max_bundle_bytes=1_000_000)
+        victim = Device(tmp_path / "machines", "beta", "work", git_url=str(bare_remote), max_bundle_bytes=1_000_000)
+        plant = _git_plant(bare_remote, tmp_path)
+    else:
+        server: SyncServer = request.getfixturevalue("sync_server")
+        alpha = server.device(tmp_path / "machines", "alpha", "code", max_bundle_bytes=1_000_000)
+        victim = server.device(tmp_path / "machines", "beta", "work", max_bundle_bytes=1_000_000)
+        plant = _server_plant(server)
+        request.node.server = server
+    honest = alpha.session("acme/api").user("honest work").write()
+    assert alpha.push().exit_code == 0
+    remote = Remote(request.param, plant, victim)
+    remote.server = getattr(request.node, "server", None)  # type: ignore[attr-defined]
+    remote.honest = honest.session_id  # type: ignore[attr-defined]
+    # The victim's own session, never pushed: the attacks aim at it.
+    remote.own = victim.session("acme/api").user("my own work").write().session_id  # type: ignore[attr-defined]
+    return remote
+
+
+def _snapshot(dev: Device) -> dict[str, bytes]:
+    """Every file of the device outside the tool's own folder (state, mirror, caches)."""
+    return {
+        p.relative_to(dev.home).as_posix(): p.read_bytes()
+        for p in sorted(dev.home.rglob("*"))
+        if p.is_file() and ".claude-sync-sessions" not in p.relative_to(dev.home).parts
+    }
+
+
+def _pull_under_attack(remote: Remote, sid: str, reason: str) -> None:
+    victim = remote.victim
+    before = _snapshot(victim)
+    r = victim.cli("pull", "--all", "--json")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    outcomes = {o["session_id"]: o for o in json.loads(r.stdout)["outcomes"]}
+    assert outcomes[sid]["status"] == "failed", outcomes[sid]
+    assert reason in outcomes[sid]["reason"], outcomes[sid]["reason"]
+    assert outcomes[remote.honest]["status"] == "done"  # type: ignore[attr-defined]
+    after = _snapshot(victim)
+    honest = remote.honest  # type: ignore[attr-defined]
+    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+    assert changed and all(honest in p for p in changed), changed  # only the honest session arrived
+    assert not any(sid in p for p in after)
+
+
+OWN = "{own}"  # replaced by the id of the victim's own session
+
+
+ATTACKS: dict[str, tuple[dict[str, bytes], frozenset[str], str]] = {
+    # 1. names that escape their session
+    "legacy agent named after another session": ({"transcript.jsonl": GOOD_LOG, f"legacy-agents/{OWN}.jsonl": GOOD_LOG}, frozenset(), "only agent-"),
+    "project memory planted through legacy agents": ({"transcript.jsonl": GOOD_LOG, "legacy-agents/memory/MEMORY.md": b"obey me\n"}, frozenset(), "holds no folders"),
+    "another session's todos": ({"transcript.jsonl": GOOD_LOG, f"todos/{OWN}-agent-x.json": b"[]"}, frozenset(), "another session"),
+    "project memory in a session": ({"transcript.jsonl": GOOD_LOG, "memory/MEMORY.md": b"obey me\n"}, frozenset(), "may not carry project memory"),
+    "unknown folder": ({"transcript.jsonl": GOOD_LOG, "elsewhere/x.json": b"{}"}, frozenset(), "unknown file name"),
+    "path traversal (already refused)": ({"transcript.jsonl": GOOD_LOG, "session/../../x.jsonl": GOOD_LOG}, frozenset(), "unsafe"),
+    # 2. bytes that are not UTF-8 in a member marked as text
+    "non-UTF-8 text": ({"transcript.jsonl": GOOD_LOG, "tasks/1.json": b'{"a":"\xff\xfe"}'}, frozenset(), "not UTF-8"),
+    # 4. truncated logs
+    "log cut mid-line": ({"transcript.jsonl": GOOD_LOG + GOOD_LOG[:40]}, frozenset(), "does not end with a newline"),
+    "log line that is not JSON": ({"transcript.jsonl": GOOD_LOG + GOOD_LOG[:40] + b"\n"}, frozenset(), "line 2 is not a JSON record"),
+    "log marked as binary": ({"transcript.jsonl": GOOD_LOG}, frozenset({"transcript.jsonl"}), "is not text"),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_a_session_that_breaks_the_rules_fails_alone_and_touches_nothing(remote: Remote, attack: str):
+    files, binary, reason = ATTACKS[attack]
+    own = remote.own  # type: ignore[attr-defined]
+    files = {n.replace(OWN, own): d for n, d in files.items()}
+    sid = str(uuid.uuid4())
+    remote.plant(sid, files, binary)
+    _pull_under_attack(remote, sid, reason)
+
+
+def test_a_bomb_is_refused_by_its_real_size_before_it_is_read(remote: Remote):
+    """3. 20 MB of zeros that compress to 20 KB, declared as 10 bytes; the victim's limit is 1 MB."""
+    sid = str(uuid.uuid4())
+    files = {"transcript.jsonl": GOOD_LOG, "file-history/big@v1": bytes(20_000_000)}
+    remote.plant(sid, files, frozenset({"file-history/big@v1"}))
+    _pull_under_attack(remote, sid, "limit of 1000000")
+
+
+def test_a_corrupt_manifest_fails_its_session_by_name(remote: Remote):
+    """5. A session whose manifest does not parse is listed as failed, not skipped silently."""
+    sid = str(uuid.uuid4())
+    if remote.kind == "git":
+        remote.plant(sid, {"transcript.jsonl": GOOD_LOG}, header=b"{not json")
+        reason = "cannot be read"
+    else:
+        raw = io.BytesIO()
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+            info = tarfile.TarInfo("manifest.json")
+            info.size = 9
+            tar.addfile(info, io.BytesIO(b"{not json"))
+        remote.plant(sid, {"transcript.jsonl": GOOD_LOG}, raw=raw.getvalue())
+        reason = "manifest is malformed"
+    _pull_under_attack(remote, sid, reason)
+
+
+def test_content_that_does_not_match_its_checksum_is_refused(remote: Remote):
+    """Already refused: the host changed a file but not the checksum."""
+    sid = str(uuid.uuid4())
+    tampered = {"transcript.jsonl": GOOD_LOG.replace(b"hi", b"HI")}
+    if remote.kind == "git":
+        remote.plant(sid, tampered, digest_of={"transcript.jsonl": GOOD_LOG})
+        reason = "does not match its checksum"
+    else:
+        remote.plant(sid, {"transcript.jsonl": GOOD_LOG})
+        server: SyncServer = remote.server  # type: ignore[attr-defined]
+        [entry] = [e for e in server.storage().sessions(server.user) if e.session_id == sid]
+        blob = server.storage().blob_path(entry.sha256)
+        data = bytearray(blob.read_bytes())
+        data[len(data) // 2] ^= 1  # the disk changed under the index
+        blob.write_bytes(bytes(data))
+        reason = "checksum mismatch"
+    _pull_under_attack(remote, sid, reason)
+
+
+def test_a_git_folder_that_holds_another_session_is_refused(remote: Remote):
+    """Git only: session.json in one session's folder naming another session (the one it would overwrite)."""
+    if remote.kind != "git":
+        pytest.skip("the server keys sessions by the manifest it checked")
+    sid = str(uuid.uuid4())
+    own = remote.own  # type: ignore[attr-defined]
+    meta = _manifest(own).model_dump(mode="json", exclude={"files"})
+    meta.update(content_sha256=content_digest({"transcript.jsonl": GOOD_LOG}), binary=[])
+    remote.plant(sid, {"transcript.jsonl": GOOD_LOG}, header=json.dumps(meta).encode())
+    _pull_under_attack(remote, sid, f"names session {own}")
+
+
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if "already" not in a])
+def test_the_server_refuses_what_it_can_read(sync_server: SyncServer, attack: str):
+    """The same bundles pushed by a hostile account never reach the store (the server reads content)."""
+    files, binary, reason = ATTACKS[attack]
+    sid = str(uuid.uuid4())
+    files = {n.replace(OWN, str(uuid.uuid4())): d for n, d in files.items()}
+    data = forged_bundle(_manifest(sid), files, binary).to_bytes()
+    with sync_server.client() as c:
+        r = c.post("/api/sessions/push", content=data, headers={"X-Bundle-SHA256": hashlib.sha256(data).hexdigest()})
+        assert r.status_code == 422 and reason in r.json()["detail"], r.text
+        assert c.get("/api/sessions").json()["sessions"] == []
+
+
+# -- memory: a pull streams what it cannot hold -------------------------------------------------
+
+_PEAK_RSS = textwrap.dedent(
+    """
+    import resource, subprocess, sys
+    r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+    sys.stderr.write(r.stderr)
+    print(r.stdout)
+    print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # KB: the largest of the pull and its git processes
+    """
+)
+
+
+def _blob_from_file(repo: Path, path: Path) -> str:
+    return subprocess.run(["git", "-C", str(repo), "hash-object", "-w", str(path)], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def test_a_pull_of_a_session_larger_than_its_memory_budget_streams_it(tmp_path: Path, bare_remote: Path):
+    """3. 300 MB of zeros that git stores in a few hundred KB and the host declares as 10 bytes, and a
+    120 MB transcript (three times that if held whole to render it): pulled onto a new device with the
+    pull's own memory under 200 MB."""
+    alpha = Device(tmp_path / "machines", "alpha", "code", git_url=str(bare_remote))
+    victim = Device(tmp_path / "machines", "beta", "work", git_url=str(bare_remote))
+    alpha.session("acme/api").user("honest").write()
+    assert alpha.push().exit_code == 0
+    sid = str(uuid.uuid4())
+    zeros = tmp_path / "zeros"
+    with open(zeros, "wb") as f:
+        f.truncate(300 * 1024 * 1024)
+    log = tmp_path / "log"
+    line = b'{"type":"user","cwd":"${PROJECT_ROOT}","message":"' + b"x" * 1000 + b'"}\n'
+    with open(log, "wb") as f:
+        for _ in range(120):
+            f.write(line * 1000)
+    files = {"transcript.jsonl": log, "file-history/big@v1": zeros}
+    blobs = {n: _blob_from_file(bare_remote, p) for n, p in files.items()}
+    spilled = {n: Spilled(p, p.stat().st_size, _file_sha256(p)) for n, p in files.items()}
+    meta = _manifest(sid).model_dump(mode="json", exclude={"files"})
+    meta.update(content_sha256=content_digest(spilled), size=10, binary=["file-history/big@v1"])
+    header = json.dumps(meta).encode()
+    parent = subprocess.run(["git", "-C", str(bare_remote), "rev-parse", "main"], capture_output=True, text=True).stdout.strip()
+    base = session_dir(sid)
+    stream = b"commit refs/heads/main\ncommitter m <m@m> 1700000000 +0000\ndata 5\nhuge\n"
+    stream += f"from {parent}\n".encode()
+    stream += f"M 100644 {blobs['transcript.jsonl']} {base}/logs/transcript.jsonl/000000\n".encode()
+    stream += f"M 100644 {blobs['file-history/big@v1']} {base}/files/file-history/big@v1\n".encode()
+    stream += f"M 100644 inline {base}/{SESSION_JSON}\ndata {len(header)}\n".encode() + header + b"\n"
+    subprocess.run(["git", "-C", str(bare_remote), "fast-import", "--quiet"], input=stream, check=True)
+
+    # The remote is a local path, so the host's own git (upload-pack) runs as a child of the pull and
+    # counts in its peak: give the host the streaming setting a server's git would have for big files.
+    subprocess.run(["git", "-C", str(bare_remote), "config", "core.bigFileThreshold", "16m"], check=True)
+    r = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS, sys.executable, "-m", "claude_sync", "pull", "--all", "--json"],
+        env=victim.env(), cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    *out, peak_kb = r.stdout.strip().splitlines()
+    summary = json.loads("\n".join(out))
+    assert summary["failed"] == 0, summary
+    assert int(peak_kb) < 200 * 1024, f"peak RSS {int(peak_kb) // 1024} MB"
+    placed = victim.paths.claude / "file-history" / sid / "big@v1"
+    assert placed.stat().st_size == 300 * 1024 * 1024
+    [entry] = [e for e in json.loads(victim.cli("remote", "--json").stdout) if e["session_id"] == sid]
+    assert entry["size"] == 300 * 1024 * 1024 + 120 * 1000 * len(line)  # the real size, not the declared 10 B
+    transcript = next((victim.paths.claude / "projects").glob(f"*/{sid}.jsonl"))
+    assert transcript.stat().st_size > 120 * 1000 * len(line)  # ${PROJECT_ROOT} became this device's path
+    with open(transcript, "rb") as f:
+        assert str(victim.projects / "acme" / "api").encode() in f.readline()
+
+
+@pytest.mark.parametrize(
+    ("added", "reason"),
+    [
+        ({"transcript.jsonl": b'{"cut":'}, "does not end with a newline"),
+        ({"transcript.jsonl": b"not json\n"}, "is not a JSON record"),
+        ({"legacy-agents/memory/MEMORY.md": b"obey me\n"}, "holds no folders"),
+        ({"tasks/2.json": b"\xff"}, "not UTF-8"),
+    ],
+    ids=["cut log", "not json", "memory", "not utf-8"],
+)
+def test_the_server_refuses_an_append_that_breaks_the_rules(sync_server: SyncServer, added: dict[str, bytes], reason: str):
+    """The append route rebuilds the bundle from the stored copy and the delta: the same checks apply."""
+    from claude_sync.format import delta
+
+    sid = str(uuid.uuid4())
+    v1 = forged_bundle(_manifest(sid), {"transcript.jsonl": GOOD_LOG})
+    be = sync_server.backend()
+    be.refresh()
+    assert be.push([PushItem(v1, None)])[sid] is PushResult.PUSHED
+    files = {"transcript.jsonl": GOOD_LOG}
+    for name, data in added.items():
+        files[name] = files.get(name, b"") + data
+    v2 = forged_bundle(_manifest(sid), files)
+    planned = delta.diff(v1.manifest.files, v2, logs_must_extend=True)
+    assert planned is not None
+    body = delta.encode(*planned)
+    with sync_server.client() as c:
+        r = c.post(
+            f"/api/sessions/{sid}/append",
+            content=body,
+            params={"base": content_digest(v1)},
+            headers={"X-Delta-SHA256": hashlib.sha256(body).hexdigest(), "Content-Type": "application/gzip"},
+        )
+        assert r.status_code == 422 and reason in r.json()["detail"], r.text
+    assert be.fetch(sid).files == v1.files
+
+
+def _agent_log(sid: str) -> bytes:
+    return json.dumps({"type": "user", "sessionId": sid, "uuid": "a1", "timestamp": "2026-11-01T10:00:00.000Z"}).encode() + b"\n"
+
+
+@pytest.mark.parametrize("how", ["replaces another session's agent log", "claims another session"])
+def test_a_legacy_agent_log_of_another_session_is_refused(remote: Remote, how: str):
+    """1. Legacy agent logs share the project folder; whose they are is in their records."""
+    own = remote.own  # type: ignore[attr-defined]
+    victim = remote.victim
+    if how.startswith("replaces"):
+        (victim.project_dir("acme/api") / "agent-0a1b2c3d.jsonl").write_bytes(_agent_log(own))
+    sid = str(uuid.uuid4())
+    carried = _agent_log(own if how.startswith("claims") else sid)
+    remote.plant(sid, {"transcript.jsonl": GOOD_LOG, "legacy-agents/agent-0a1b2c3d.jsonl": carried})
+    _pull_under_attack(remote, sid, f"is a log of session {own}")
