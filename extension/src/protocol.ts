@@ -16,6 +16,7 @@ export const Method = {
   hooks: 'claudeSync/hooks',
   repositories: 'claudeSync/repositories',
   mapRepository: 'claudeSync/mapRepository',
+  cloneRepository: 'claudeSync/cloneRepository',
 } as const;
 
 export const Notification = {
@@ -185,6 +186,8 @@ export interface Repository {
   identity: string;
   key: string;
   name: string;
+  /** Where to clone it from when there is no checkout here (the user may give another spelling). */
+  cloneUrl: string;
   folder: string | null;
   pinned: boolean;
   checkouts: string[];
