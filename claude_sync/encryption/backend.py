@@ -222,7 +222,14 @@ class EncryptedBackend(Backend):
     def fetch(self, session_id: str, have: Bundle | None = None) -> Bundle:
         key = self._usable_key()
         if key is None:
-            return self.inner.fetch(session_id, have)
+            got = self.inner.fetch(session_id, have)
+            if envelope.is_sealed(got.manifest):
+                # Its content was not checked (a sealed session's is checked once opened) and cannot be opened.
+                raise envelope.Tampered(
+                    f"session {session_id} claims to be sealed, but the remote is not end-to-end encrypted (it "
+                    "holds no key record): refused; nothing was written"
+                )
+            return got
         sealed = self.inner.fetch(self._stored_id.get(session_id, session_id), self._resealed(session_id, have, key))
         if not envelope.is_sealed(sealed.manifest):
             return sealed  # a plain session not sealed yet: the next push seals it
