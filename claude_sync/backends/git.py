@@ -486,7 +486,7 @@ class GitBackend(Backend):
         return self._formats[commit]
 
     def _migrate(self, step: version.Migration) -> None:
-        version.migrate_nothing_stored(step)  # encryption and tombstones add kinds of objects, change none
+        version.migrate_nothing_stored(step)  # each step so far adds kinds of objects or keys, changes none
 
     def hold(self) -> bool:
         # Each `git push` becomes a pack of its own on the remote, and a clone of a remote made of
