@@ -34,15 +34,16 @@ def _plain_git_remote(ctx: Run, work: Path) -> Path:
     git_dir = work / "plain-work.git"
     shutil.rmtree(git_dir, ignore_errors=True)
     env = {**os.environ, "GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(c.claude), "GIT_CONFIG_NOSYSTEM": "1"}
-    ident = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    # No background gc: it would be deleting objects while the work repository is removed below.
+    ident = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "-c", "gc.auto=0"]
     for cmd in (
         ["git", "init", "-q", "--initial-branch=main"],
         ["git", "add", "-A"],
         ["git", *ident, "commit", "-q", "-m", "corpus"],
-        ["git", "push", "-q", str(remote), "main"],
+        ["git", *ident, "push", "-q", str(remote), "main"],
     ):
         subprocess.run(cmd, env=env, check=True, stdin=subprocess.DEVNULL)
-    shutil.rmtree(git_dir)
+    shutil.rmtree(git_dir, ignore_errors=True)
     return remote
 
 
