@@ -187,7 +187,7 @@ def list_remote(paths: Paths, options: SidecarOptions, query: str | None = None,
         engine = _engine(paths, options)
         try:
             listed = engine.remote()
-            entries = camel(remote_dicts(listed, engine.remote_statuses(listed)))
+            entries = camel(remote_dicts(listed, engine.remote_statuses(listed), engine.layout))
         finally:
             engine.close()
         fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -260,6 +260,20 @@ def check_remote(paths: Paths, p: CheckRemoteParams) -> dict[str, Any]:
         except ConfigError:
             token = None
     return check_server(url, token, p.ca_bundle or (config.ca_bundle if config else None))
+
+
+def repositories(paths: Paths) -> dict[str, Any]:
+    """Each repository this device knows and the folder its sessions go to (or none)."""
+    return {"repositories": camel(SyncEngine(load_config(paths), paths).repository_map())}
+
+
+def map_repository(paths: Paths, repository: str, folder: str | None) -> dict[str, Any]:
+    engine = SyncEngine(load_config(paths), paths)
+    if folder:
+        engine.pin(repository, folder)
+    else:
+        engine.unpin(repository)
+    return {"repositories": camel(engine.repository_map())}
 
 
 def sync(

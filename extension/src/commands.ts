@@ -12,6 +12,7 @@ import {
   type HooksState,
   type ProgressEvent,
   type RemoteCheck,
+  type Repository,
   type Selection,
   type SidecarApi,
   type Status,
@@ -29,6 +30,7 @@ import {
   showInformationMessage,
   showInputBox,
   showOpenDialog,
+  showQuickPick,
   showWarningMessage,
   withProgress,
 } from './vscodeapi';
@@ -253,6 +255,33 @@ export class Controller {
     );
   }
 
+  /** Pins the folder a repository's sessions go to on this device (from the tree, or a quick pick). */
+  async chooseRepositoryFolder(item?: RemoteProjectItem): Promise<string | undefined> {
+    let repository = item?.repository;
+    if (!repository) {
+      const { repositories } = await this.deps.sidecar.request<{ repositories: Repository[] }>(Method.repositories, {});
+      const pick = await showQuickPick(
+        repositories.map((r) => ({ label: r.name, description: r.folder ?? 'no local checkout', detail: r.identity, identity: r.identity })),
+        { title: 'Claude Sync: Choose the Folder of a Repository', placeHolder: 'Where its sessions go on this device' },
+      );
+      if (!pick) return undefined;
+      repository = pick.identity;
+    }
+    const picked = await showOpenDialog({
+      title: `Claude Sync: this device's checkout of ${repository}`,
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: 'Use This Folder',
+    });
+    if (!picked || picked.length === 0) return undefined;
+    const folder = picked[0].fsPath;
+    await this.deps.sidecar.request<{ repositories: Repository[] }>(Method.mapRepository, { repository, folder });
+    this.deps.remote.refresh();
+    void showInformationMessage(`Claude Sync: sessions of ${repository} now go to ${folder}.`);
+    return folder;
+  }
+
   async setGitRepoUrl(): Promise<void> {
     const current = (await this.currentStatus())?.config;
     const url = await showInputBox({
@@ -416,6 +445,7 @@ export function registerCommands(c: Controller, sessions?: SessionCommands, more
     'claudeSync.downloadSession': (item?: RemoteSessionItem) => c.downloadSession((item ?? sessions?.selectedRemote()) as RemoteSessionItem),
     'claudeSync.downloadProject': (item: RemoteProjectItem) => c.downloadProject(item),
     'claudeSync.downloadAll': () => c.downloadAll(),
+    'claudeSync.chooseRepositoryFolder': (item?: RemoteProjectItem) => c.chooseRepositoryFolder(item),
     'claudeSync.refreshLocal': () => c.refreshLocal(),
     'claudeSync.refreshRemote': () => c.refreshRemote(),
     'claudeSync.configureDevice': () => c.configureDevice(),

@@ -20,6 +20,8 @@ export const Method = {
   encryptionInit: 'claudeSync/encryptionInit',
   encryptionJoin: 'claudeSync/encryptionJoin',
   encryptionShowPhrase: 'claudeSync/encryptionShowPhrase',
+  repositories: 'claudeSync/repositories',
+  mapRepository: 'claudeSync/mapRepository',
 } as const;
 
 export const Notification = {
@@ -193,6 +195,23 @@ export interface RemoteEntry {
   status?: string;
   sizeText?: string;
   sync?: SyncLook;
+  /** The repository's short name (plus the subfolder), else the key; absent from older sidecars. */
+  projectName?: string;
+  projectKind?: 'repository' | 'projects root' | 'home';
+  repository?: string | null;
+  /** Where a pull puts the session on this device; null: `placement` says why ("no local checkout"). */
+  localFolder?: string | null;
+  placement?: string;
+}
+
+/** A repository this device knows, and the folder its sessions go to. */
+export interface Repository {
+  identity: string;
+  key: string;
+  name: string;
+  folder: string | null;
+  pinned: boolean;
+  checkouts: string[];
 }
 
 /** Exactly one of the three. */
