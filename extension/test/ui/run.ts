@@ -623,12 +623,15 @@ async function main(): Promise<number> {
         const dark = fx.sessions[2];
         await bench.contextMenu(bench.row('Local Sessions', 'acme/web'), 'Never Sync This Project');
         await bench.waitForToast(/the sessions of acme\/web are not synced any more/);
-        await waitFor(async () => (await bench.rowDescription(bench.row('Local Sessions', dark.title))).startsWith('not synced by choice'), 'the session reads "not synced by choice"');
+        // The project and its session, here and on the remote (the project row may have collapsed as it was redrawn).
+        await waitFor(async () => (await bench.rowDescription(bench.row('Local Sessions', 'acme/web'))).endsWith('not synced by choice'), 'the project reads "not synced by choice"');
+        await waitFor(async () => (await bench.rowDescription(bench.row('Remote Bundles', dark.title))).startsWith('not synced by choice'), 'its session reads "not synced by choice"');
         check(JSON.stringify(readConfig(alphaConfig).never_sync_projects) === '["acme/web"]', `config.json: ${JSON.stringify(readConfig(alphaConfig))}`);
         await screenshot(bench, 'alpha-never-sync');
         await bench.contextMenu(bench.row('Local Sessions', 'acme/web'), 'Sync Again');
         await bench.waitForToast(/acme\/web syncs again/);
-        await waitFor(async () => !(await bench.rowDescription(bench.row('Local Sessions', dark.title))).startsWith('not synced by choice'), 'the session syncs again');
+        await waitFor(async () => !(await bench.rowDescription(bench.row('Local Sessions', 'acme/web'))).includes('not synced by choice'), 'the project syncs again');
+        await waitFor(async () => !(await bench.rowDescription(bench.row('Remote Bundles', dark.title))).includes('not synced by choice'), 'its session syncs again');
         check(JSON.stringify(readConfig(alphaConfig).never_sync_projects ?? []) === '[]', `config.json: ${JSON.stringify(readConfig(alphaConfig))}`);
       },
     },
