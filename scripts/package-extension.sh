@@ -48,6 +48,7 @@ targets=("$@")
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
 version=$(node -p "require('./package.json').version")
+mapfile -t readme_urls < <(node extension/readme-urls.mjs)
 
 # Our own package as a wheel, so pip can install it for other Python versions and platforms.
 wheel_dir=build/extension-wheel
@@ -141,6 +142,8 @@ PY
   fi
 
   out="claude-sync-sessions-$version-$target.vsix"
-  npx vsce package --target "$target" --no-dependencies --no-rewrite-relative-links --allow-missing-repository -o "$out" >&2
+  # The README's images and links point at the repository named in package.json (the extension's
+  # page shows only https: images): see extension/readme-urls.mjs.
+  npx vsce package --target "$target" --no-dependencies "${readme_urls[@]}" -o "$out" >&2
   echo "package-extension: built $out ($(du -h "$out" | cut -f1))" >&2
 done

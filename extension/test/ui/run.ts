@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeFixtures, type Fixtures } from './fixtures';
-import { buildDevVsix, CodeServer, extensionLogs, hostTools, type HostTools } from './host';
+import { buildDevVsix, CodeServer, extensionLogs, hostTools, readmeImagesUrl, type HostTools } from './host';
+import type { Frame } from 'playwright-core';
 import { Workbench } from './workbench';
 
 const repo = path.resolve(__dirname, '..', '..', '..', '..');
@@ -566,22 +567,43 @@ async function main(): Promise<number> {
       },
     },
     {
-      name: "beta: the extension's page shows its icon and the README",
+      name: "beta: the extension's page shows its icon and the README with its picture, from where images are published",
       run: async () => {
         const bench = beta.bench!;
         await bench.closeToasts();
+        // The packaged README points its picture at the repository (https only on that page); the
+        // test answers that address with the file from this checkout, so no network is used.
+        const images = readmeImagesUrl(repo);
+        const served: string[] = [];
+        await bench.page.context().route(`${images}/**`, (route) => {
+          const file = path.join(repo, decodeURIComponent(new URL(route.request().url()).pathname.slice(new URL(images).pathname.length + 1)));
+          served.push(file);
+          return fs.existsSync(file) && file.startsWith(repo + path.sep) ? route.fulfill({ path: file }) : route.fulfill({ status: 404 });
+        });
         await bench.runCommand('Extensions: Show Installed Extensions');
         const entry = bench.page.locator('.extensions-viewlet .monaco-list-row').filter({ hasText: 'Claude Sync Sessions' }).first();
         await entry.waitFor({ timeout: 30_000 });
         const icon = entry.locator('img.icon').first();
         check(await icon.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the icon does not load');
         await entry.click();
-        // The README renders in a webview; scroll to its picture for the screenshot (checked by eye:
-        // the package carries docs/images/, see scripts/package-extension.sh).
+        // The README renders in a webview (an iframe in an iframe); scroll to its picture for the screenshot.
         await bench.page.locator('.extension-editor').first().waitFor({ timeout: 30_000 });
-        await bench.page.waitForTimeout(1500);
-        await bench.page.mouse.move(850, 550);
-        await bench.page.mouse.wheel(0, 300);
+        // The webview's frames sit outside the editor in the DOM: look for the picture in every frame.
+        const selector = 'img[src$="docs/images/claude-sync-view.png"]';
+        let frame: Frame | undefined;
+        await waitFor(async () => {
+          for (const f of bench.page.frames()) if (await f.locator(selector).count().catch(() => 0)) frame = f;
+          return frame !== undefined;
+        }, 'the README picture is on the extension page');
+        const picture = frame!.locator(selector).first();
+        const src = (await picture.getAttribute('src')) ?? '';
+        check(src === `${images}/docs/images/claude-sync-view.png`, `the picture points at ${src}`);
+        await waitFor(
+          () => picture.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0),
+          'the README picture loads on the extension page',
+        );
+        check(served.length > 0, 'the picture was not fetched from where images are published');
+        await picture.scrollIntoViewIfNeeded();
         await screenshot(bench, 'beta-extension-page');
       },
     },
