@@ -118,7 +118,11 @@ def cmd_remote(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_map(args: argparse.Namespace, paths: Paths) -> int:
     engine = SyncEngine(load_config(paths), paths)
-    if args.identity is not None and (args.folder is not None or args.remove):
+    if args.clone is not None:
+        if args.identity is None or args.folder is not None or args.remove:
+            raise UsageError("claude-sync map IDENTITY --clone PARENT [--url URL] clones it into PARENT/<its name>")
+        print(f"cloned {args.identity} into {engine.clone(args.identity, args.clone, args.url)}", file=sys.stderr)
+    elif args.identity is not None and (args.folder is not None or args.remove):
         if args.remove:
             engine.unpin(args.identity)
         else:
@@ -615,6 +619,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("identity", nargs="?", metavar="IDENTITY", help="a repository: its URL in any spelling, or git:KEY")
     m.add_argument("folder", nargs="?", metavar="FOLDER", help="this device's checkout of it (remembered)")
     m.add_argument("--remove", action="store_true", help="forget the folder pinned for IDENTITY")
+    m.add_argument("--clone", metavar="PARENT", help="no checkout here: clone IDENTITY into PARENT/<its name> and pin it")
+    m.add_argument("--url", help="with --clone: the URL to clone from (default: HTTPS on its host, or its local path)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_map)
 

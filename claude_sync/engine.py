@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -38,7 +40,7 @@ from .merge import merged_bundle
 from .meta_cache import MetaCache
 from .portable import Packer, pack, render, render_title, session_branch
 from .project import SUB_SEPARATOR, DeviceLayout, NoCheckout, repo_key, split_repo_key
-from .repos import normalize_url, short_name
+from .repos import clone_url, normalize_url, short_name
 from .restore import RestorePlan, write_restore
 from .state import SyncState
 from .sweep import safe_mtime
@@ -325,12 +327,46 @@ class SyncEngine:
         if not self.checkouts.mappings.unpin(identity):
             raise UsageError(f"no folder is pinned for {identity}")
 
-    def repository_map(self, entries: list[RemoteEntry] | None = None) -> list[dict]:
-        """Each repository this device knows (a checkout, a pin, or a remote session's key) and its folder."""
+    def clone(self, repository: str, parent: str, url: str | None = None) -> str:
+        """Clone a repository this device has no checkout of into `parent`/<its name>, and pin it
+        there; `url`: another spelling to clone from (it must name the same repository)."""
+        identity = self._identity(repository)
+        url = url.strip() if url else clone_url(identity)
+        if normalize_url(url) != identity:
+            raise UsageError(f"{url} is not the repository {identity}: nothing was cloned")
+        base = os.path.realpath(os.path.expanduser(parent))
+        if not os.path.isdir(base):
+            raise UsageError(f"{parent} is not a folder of this device")
+        target = os.path.join(base, short_name(identity))
+        if os.path.lexists(target):
+            raise UsageError(f"{target} already exists: choose it with `map` if it is a checkout, or another folder")
+        # No prompt can be answered here (the sidecar has no terminal): git and ssh fail instead of
+        # waiting for one; a new session has no controlling terminal for ssh to ask on.
+        done = subprocess.run(
+            ["git", "clone", "--quiet", "--", url, target],
+            env=dict(os.environ, GIT_TERMINAL_PROMPT="0"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+            start_new_session=True,
+        )
+        if done.returncode != 0:
+            if os.path.isdir(target):
+                shutil.rmtree(target, ignore_errors=True)  # ours: it did not exist before the clone
+            why = (done.stderr or "").strip().splitlines()
+            raise SyncError(f"cannot clone {url}: {why[-1] if why else f'git exited with {done.returncode}'}")
+        self.pin(identity, target)
+        return target
+
+    def repository_map(self, entries: list[RemoteEntry] | None = None, known: Iterable[str] = ()) -> list[dict]:
+        """Each repository this device knows (a checkout, a pin, a remote session's key, or one of
+        `known`, identities from a listing) and its folder."""
         identities: dict[str, None] = {}
         for tree in self.checkouts.index.all():
             identities.update(dict.fromkeys(tree.identities))
         identities.update(dict.fromkeys(self.checkouts.mappings.folders))
+        identities.update(dict.fromkeys(known))
         for e in entries or []:
             split = split_repo_key(e.project_key)
             if split is not None:
@@ -342,6 +378,7 @@ class SyncEngine:
                 "identity": identity,
                 "key": repo_key(identity),
                 "name": short_name(identity),
+                "clone_url": clone_url(identity),
                 "folder": folder,
                 "pinned": self.checkouts.pinned(identity) is not None,
                 "checkouts": [t.root for t in self.checkouts.index.checkouts_of(identity)],

@@ -84,6 +84,13 @@ def _local(path: str) -> str | None:
     return drive + "/" + "/".join(parts)
 
 
+def clone_url(identity: str) -> str:
+    """A URL to clone a repository from, given only its identity: the path of a local one, else
+    HTTPS on its host (the spelling that needs no SSH key; the user may give another of the same
+    repository instead)."""
+    return identity if identity.startswith("/") or re.match(r"^[a-z]:/", identity) else f"https://{identity}"
+
+
 def short_name(identity: str) -> str:
     """What a listing calls a repository: the last component of its path (`api`)."""
     return identity.rstrip("/").rsplit("/", 1)[-1]

@@ -161,3 +161,22 @@ def test_session_start_pulls_the_sessions_of_the_repository_it_runs_in_wherever_
     wait_for(pulled.exists, "the pulled transcript")
     wait_settled(b.paths.data)
     assert str(clone_b / "services") in pulled.read_text() and str(a.home) not in pulled.read_text()
+
+
+def test_map_clone_on_the_command_line_clones_pins_and_then_pulls_there(devices, tmp_path: Path):  # type: ignore[no-untyped-def]
+    a, b = devices
+    origin = make_origin(tmp_path)
+    clone_a = a.projects / "api"
+    git("clone", "-q", str(origin), str(clone_a), cwd=tmp_path)
+    s = FixtureSession(a.paths.claude, str(clone_a)).user("hi").assistant("ok").write()
+    a.engine().push(Selection(all=True))
+    ident = str(origin.parent / "acme-api")
+    parent = b.home / "src"
+    parent.mkdir()
+    wrong = b.cli("map", ident, "--clone", str(parent), "--url", "https://example.invalid/other/repo")
+    assert wrong.returncode != 0 and "is not the repository" in wrong.stderr and list(parent.iterdir()) == []
+    r = b.cli("map", ident, "--clone", str(parent), "--url", f"file://{origin}")
+    assert r.returncode == 0, r.stderr
+    assert f"{ident}  ->  {parent / 'acme-api'}  (pinned)" in r.stdout
+    assert b.pull(all=True).exit_code == 0
+    assert FixtureSession(b.paths.claude, str(parent / "acme-api"), s.session_id).transcript.is_file()

@@ -263,8 +263,21 @@ def check_remote(paths: Paths, p: CheckRemoteParams) -> dict[str, Any]:
 
 
 def repositories(paths: Paths) -> dict[str, Any]:
-    """Each repository this device knows and the folder its sessions go to (or none)."""
-    return {"repositories": camel(SyncEngine(load_config(paths), paths).repository_map())}
+    """Each repository this device knows (its checkouts, its pins, the last remote listing) and
+    the folder its sessions go to (or none)."""
+    return {"repositories": _repository_map(paths, SyncEngine(load_config(paths), paths))}
+
+
+def _repository_map(paths: Paths, engine: SyncEngine) -> list[dict[str, Any]]:
+    listed = remote_cache.load(paths, remote_view(engine.config))[1]
+    known = [str(e["repository"]) for e in listed if isinstance(e, dict) and e.get("repository")]
+    return camel(engine.repository_map(known=known))
+
+
+def clone_repository(paths: Paths, repository: str, parent: str, url: str | None) -> dict[str, Any]:
+    engine = SyncEngine(load_config(paths), paths)
+    folder = engine.clone(repository, parent, url)
+    return {"folder": folder, "repositories": _repository_map(paths, engine)}
 
 
 def map_repository(paths: Paths, repository: str, folder: str | None) -> dict[str, Any]:
@@ -273,7 +286,7 @@ def map_repository(paths: Paths, repository: str, folder: str | None) -> dict[st
         engine.pin(repository, folder)
     else:
         engine.unpin(repository)
-    return {"repositories": camel(engine.repository_map())}
+    return {"repositories": _repository_map(paths, engine)}
 
 
 def sync(

@@ -136,6 +136,14 @@ class MapRepositoryParams(Params):
     folder: str | None = None
 
 
+class CloneRepositoryParams(Params):
+    """Clone a repository this device has no checkout of into `parent`/<its name>, and pin it."""
+
+    repository: str = Field(min_length=1, max_length=2048)
+    parent: str = Field(min_length=1)
+    url: str | None = Field(default=None, max_length=2048)
+
+
 class DeleteParams(Params):
     """delete: sessions here (into the backups), on the remote (a tombstone), or everywhere."""
 

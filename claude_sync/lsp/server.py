@@ -28,6 +28,7 @@ from .errors import to_rpc_error
 from .models import (
     CancelParams,
     CheckRemoteParams,
+    CloneRepositoryParams,
     ConfigureParams,
     DeleteParams,
     EncryptionInitParams,
@@ -203,6 +204,15 @@ async def map_repository(ls: Sidecar, params: Any) -> dict[str, Any]:
     """Pin (or, with folder null, unpin) this device's checkout of a repository."""
     p = parse(MapRepositoryParams, params)
     result = await _blocking(actions.map_repository, ls.paths, p.repository, p.folder)
+    ls.changed("remote")
+    return result
+
+
+@server.feature("claudeSync/cloneRepository")
+async def clone_repository(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Clone a repository with no checkout here into a folder the user chose, and pin it there."""
+    p = parse(CloneRepositoryParams, params)
+    result = await _blocking(actions.clone_repository, ls.paths, p.repository, p.parent, p.url)
     ls.changed("remote")
     return result
 

@@ -282,6 +282,42 @@ export class Controller {
     return folder;
   }
 
+  /** Clones a repository that has no checkout here into a folder the user picks; its sessions go there. */
+  async cloneRepository(item?: RemoteProjectItem): Promise<string | undefined> {
+    const { repositories } = await this.deps.sidecar.request<{ repositories: Repository[] }>(Method.repositories, {});
+    let repo = item?.repository ? repositories.find((r) => r.identity === item.repository) : undefined;
+    if (!repo) {
+      const pick = await showQuickPick(
+        repositories.filter((r) => !r.folder).map((r) => ({ label: r.name, detail: r.identity, repo: r })),
+        { title: 'Claude Sync: Clone a Repository', placeHolder: 'A repository whose sessions have no checkout on this device' },
+      );
+      if (!pick) return undefined;
+      repo = pick.repo;
+    }
+    const url = await showInputBox({
+      title: `Claude Sync: clone ${repo.name}`,
+      prompt: `The URL to clone ${repo.identity} from (any spelling of it, e.g. SSH instead of HTTPS)`,
+      value: repo.cloneUrl,
+      ignoreFocusOut: true,
+    });
+    if (!url) return undefined;
+    const parent = await showOpenDialog({
+      title: `Claude Sync: the folder to clone ${repo.name} into`,
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: 'Clone Here',
+    });
+    if (!parent || parent.length === 0) return undefined;
+    const repository = repo.identity;
+    const { folder } = await withProgress({ location: ProgressLocation.Notification, title: `Claude Sync: cloning ${repo.name}…` }, () =>
+      this.deps.sidecar.request<{ folder: string; repositories: Repository[] }>(Method.cloneRepository, { repository, parent: parent[0].fsPath, url }),
+    );
+    this.deps.remote.refresh();
+    void showInformationMessage(`Claude Sync: cloned ${repository} into ${folder}; its sessions go there.`);
+    return folder;
+  }
+
   async setGitRepoUrl(): Promise<void> {
     const current = (await this.currentStatus())?.config;
     const url = await showInputBox({
@@ -446,6 +482,7 @@ export function registerCommands(c: Controller, sessions?: SessionCommands, more
     'claudeSync.downloadProject': (item: RemoteProjectItem) => c.downloadProject(item),
     'claudeSync.downloadAll': () => c.downloadAll(),
     'claudeSync.chooseRepositoryFolder': (item?: RemoteProjectItem) => c.chooseRepositoryFolder(item),
+    'claudeSync.cloneRepository': (item?: RemoteProjectItem) => c.cloneRepository(item),
     'claudeSync.refreshLocal': () => c.refreshLocal(),
     'claudeSync.refreshRemote': () => c.refreshRemote(),
     'claudeSync.configureDevice': () => c.configureDevice(),

@@ -22,6 +22,7 @@ export const Method = {
   encryptionShowPhrase: 'claudeSync/encryptionShowPhrase',
   repositories: 'claudeSync/repositories',
   mapRepository: 'claudeSync/mapRepository',
+  cloneRepository: 'claudeSync/cloneRepository',
 } as const;
 
 export const Notification = {
@@ -209,6 +210,8 @@ export interface Repository {
   identity: string;
   key: string;
   name: string;
+  /** Where to clone it from when there is no checkout here (the user may give another spelling). */
+  cloneUrl: string;
   folder: string | null;
   pinned: boolean;
   checkouts: string[];

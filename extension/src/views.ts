@@ -115,7 +115,8 @@ export class RemoteProjectItem extends TreeItem {
       : projectKey;
     this.iconPath = new ThemeIcon(this.repository ? 'repo' : 'folder', group?.sync.color ? new ThemeColor(group.sync.color) : undefined);
     this.resourceUri = stateUri('remote-project', projectKey, group?.sync);
-    this.contextValue = this.repository ? 'remoteProject.repository' : 'remoteProject';
+    // A repository with no checkout here can also be cloned from its row.
+    this.contextValue = !this.repository ? 'remoteProject' : first?.localFolder ? 'remoteProject.repository' : 'remoteProject.repository.unplaced';
   }
 }
 

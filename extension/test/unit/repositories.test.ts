@@ -30,7 +30,7 @@ describe('repositories in the Remote Bundles view', () => {
     const roots = (await provider.getChildren()) as RemoteProjectItem[];
     assert.deepEqual(roots.map((r) => r.label).sort(), ['acme-api', 'acme/web']);
     const item = roots.find((r) => r.repository)!;
-    assert.equal(item.contextValue, 'remoteProject.repository');
+    assert.equal(item.contextValue, 'remoteProject.repository.unplaced');
     assert.equal(item.description, '1 session · no local checkout');
     const plain = roots.find((r) => !r.repository)!;
     assert.equal(plain.contextValue, 'remoteProject');
@@ -59,5 +59,41 @@ describe('repositories in the Remote Bundles view', () => {
     const controller = new Controller({ sidecar, local: { refresh() {} }, remote: { refresh() {} }, statusBar: new HooksStatusBar(), secrets: { get: async () => undefined, store: async () => {} } });
     assert.equal(await controller.chooseRepositoryFolder(), undefined);
     assert.equal(sidecar.callsTo(Method.mapRepository).length, 0);
+  });
+
+  test('a repository with no checkout is cloned where the user says, from the URL they confirm', async () => {
+    setLogChannel(window.createOutputChannel('Claude Sync') as any);
+    const known = { identity: repo, key: `git:${repo}`, name: 'acme-api', cloneUrl: repo, folder: null, pinned: false, checkouts: [] };
+    const sidecar = new FakeSidecar()
+      .on(Method.repositories, () => ({ repositories: [known] }))
+      .on(Method.cloneRepository, (p) => ({ folder: `${p.parent}/acme-api`, repositories: [{ ...known, folder: `${p.parent}/acme-api`, pinned: true }] }));
+    const remote = { refreshed: 0, refresh() { this.refreshed++; } };
+    const controller = new Controller({ sidecar, local: { refresh() {} }, remote, statusBar: new HooksStatusBar(), secrets: { get: async () => undefined, store: async () => {} } });
+    const row = new RemoteProjectItem(`git:${repo}`, [inRepo()]);
+    assert.equal(row.contextValue, 'remoteProject.repository.unplaced');
+    fake.inputAnswers = ['ssh://git@example.test/srv/git/acme-api.git'];
+    fake.openDialogAnswer = ['/home/b/src'];
+
+    const folder = await controller.cloneRepository(row);
+
+    assert.equal(folder, '/home/b/src/acme-api');
+    assert.equal(fake.inputBoxes[0].value, repo, 'the URL the sidecar proposes is offered to edit');
+    assert.deepEqual(sidecar.callsTo(Method.cloneRepository), [
+      { repository: repo, parent: '/home/b/src', url: 'ssh://git@example.test/srv/git/acme-api.git' },
+    ]);
+    assert.equal(remote.refreshed, 1);
+    assert.match(fake.messages[0].text, /cloned \/srv\/git\/acme-api into \/home\/b\/src\/acme-api/);
+  });
+
+  test('cancelling the URL or the folder clones nothing', async () => {
+    const known = { identity: repo, key: `git:${repo}`, name: 'acme-api', cloneUrl: repo, folder: null, pinned: false, checkouts: [] };
+    const sidecar = new FakeSidecar().on(Method.repositories, () => ({ repositories: [known] }));
+    const controller = new Controller({ sidecar, local: { refresh() {} }, remote: { refresh() {} }, statusBar: new HooksStatusBar(), secrets: { get: async () => undefined, store: async () => {} } });
+    fake.inputAnswers = [undefined];
+    assert.equal(await controller.cloneRepository(new RemoteProjectItem(`git:${repo}`, [inRepo()])), undefined);
+    fake.inputAnswers = [repo];
+    fake.openDialogAnswer = undefined;
+    assert.equal(await controller.cloneRepository(new RemoteProjectItem(`git:${repo}`, [inRepo()])), undefined);
+    assert.equal(sidecar.callsTo(Method.cloneRepository).length, 0);
   });
 });
