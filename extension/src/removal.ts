@@ -19,7 +19,7 @@ export interface RemovalDeps {
 
 export const DELETE = 'Delete';
 
-const RESTORE_HINT = 'Copies moved into the backups can be restored with `claude-sync restore`.';
+const RESTORE_HINT = 'Copies moved into the backups can be restored with the command claude-sync restore.';
 
 /** The choices of where to delete, as the picker shows them. */
 export const WHERE: Record<DeleteWhere, { label: string; detail: string }> = {

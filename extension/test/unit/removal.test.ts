@@ -39,7 +39,7 @@ describe('Delete', () => {
     const [confirm, done] = fake.messages;
     assert.match(confirm.text, /^Delete "Fix the flaky login test" everywhere\?\nThe copy on this device moves into the backups/);
     assert.match(confirm.text, /tombstone/);
-    assert.match(confirm.text, /restored with `claude-sync restore`/);
+    assert.match(confirm.text, /restored with the command claude-sync restore\./);
     assert.deepEqual(confirm.items, [DELETE]);
     assert.deepEqual(done, { severity: 'info', text: 'Claude Sync: Deleted "Fix the flaky login test" (a tombstone on the remote; moved to the backups (x)).', items: [] });
     assert.ok(t.local.refreshed && t.remote.refreshed);
