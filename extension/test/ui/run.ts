@@ -209,6 +209,18 @@ async function main(): Promise<number> {
   const alphaConfig = path.join(fx.alpha.home, '.claude-sync-sessions', 'config.json');
   const resumed = path.join(work, 'claude-resumed.txt');
 
+  /** The inline ↓ of a remote session on beta: it lands in `transcript`, with `cwd` and none of alpha's paths. */
+  const downloadOnBeta = async (title: string, transcript: string, cwd: string) => {
+    const bench = beta.bench!;
+    await bench.clickInline(await bench.waitForRow('Remote Bundles', title), 'Download Session');
+    await bench.waitForToast(new RegExp(`^Downloaded "${escapeRegExp(title)}"`));
+    await bench.waitForRow('Local Sessions', title);
+    check(fs.existsSync(transcript), `${transcript} is missing`);
+    const text = fs.readFileSync(transcript, 'utf8');
+    check(text.includes(`"cwd":"${cwd}"`) || text.includes(`"cwd": "${cwd}"`), `the transcript's cwd is not ${cwd}`);
+    check(!text.includes(fx.alpha.home), "alpha's home is still in beta's transcript");
+  };
+
   const steps: Step[] = [
     {
       name: 'gamma: a first start shows the welcome with buttons, never a command line',
@@ -473,13 +485,7 @@ async function main(): Promise<number> {
       name: "beta: the inline ↓ downloads it into beta's ~/.claude with beta's paths",
       run: async () => {
         const bench = beta.bench!;
-        await bench.clickInline(bench.row('Remote Bundles', moved.title), 'Download Session');
-        await bench.waitForToast(new RegExp(`^Downloaded "${moved.title}"`));
-        await bench.waitForRow('Local Sessions', moved.title);
-        check(fs.existsSync(moved.betaTranscript), `${moved.betaTranscript} is missing`);
-        const text = fs.readFileSync(moved.betaTranscript, 'utf8');
-        check(text.includes(`"cwd":"${moved.betaCwd}"`) || text.includes(`"cwd": "${moved.betaCwd}"`), "the transcript's cwd is not beta's");
-        check(!text.includes(fx.alpha.home), "alpha's home is still in beta's transcript");
+        await downloadOnBeta(moved.title, moved.betaTranscript, moved.betaCwd);
         await screenshot(bench, 'beta-downloaded');
       },
     },
@@ -513,15 +519,8 @@ async function main(): Promise<number> {
     {
       name: "beta: the session downloads into the clone: the client's folder for that checkout, with beta's paths",
       run: async () => {
-        const bench = beta.bench!;
-        await bench.closeToasts();
-        await bench.clickInline(await bench.waitForRow('Remote Bundles', billing.title), 'Download Session');
-        await bench.waitForToast(new RegExp(`^Downloaded "${escapeRegExp(billing.title)}"`));
-        check(fs.existsSync(billing.betaTranscript), `${billing.betaTranscript} is missing`);
-        const text = fs.readFileSync(billing.betaTranscript, 'utf8');
-        check(text.includes(`"cwd":"${billing.betaClone}"`), "the transcript's cwd is not beta's clone");
-        check(!text.includes(fx.alpha.home), "alpha's home is still in beta's transcript");
-        await bench.waitForRow('Local Sessions', billing.title);
+        await beta.bench!.closeToasts();
+        await downloadOnBeta(billing.title, billing.betaTranscript, billing.betaClone);
       },
     },
     {
