@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY_VERSIONS=${PY_VERSIONS:-"3.10 3.11 3.12 3.13 3.14"}
-LEAVE_OUT=${LEAVE_OUT:-"SecretStorage cryptography cffi pycparser jeepney isal"}
+LEAVE_OUT=${LEAVE_OUT:-"SecretStorage cryptography cffi pycparser jeepney isal msgspec"}
 python=${PYTHON:-}
 if [ -z "$python" ]; then
   if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=python3; fi
@@ -72,7 +72,8 @@ for target in "${targets[@]}"; do
   # What the sidecar can do without, left out to keep the package lean (each is optional in the code):
   # SecretStorage and its cryptography/cffi/jeepney (6 MB) give keyring the Linux secret service, but the
   # extension keeps the token in VS Code's secret storage and hands it over, and the hooks then read it
-  # from the 0600 token file; isal speeds up verifying bundles, where zlib gives the same result.
+  # from the 0600 token file; isal and msgspec speed up verifying bundles, where zlib and pydantic-core
+  # give the same result.
   "$python" - "$libs/common" $LEAVE_OUT <<'PY'
 import shutil, sys
 from pathlib import Path
