@@ -36,6 +36,7 @@ def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
         ca_bundle=args.ca_bundle,
         hook_note=args.hook_note,
         hook_pull_timeout=args.hook_pull_timeout,
+        search_roots=[os.path.abspath(os.path.expanduser(r)) for r in args.search_root] if args.search_root else None,
         memory_projects=_memory_projects(args, paths),
     )
     f = paths.config_file
@@ -79,6 +80,8 @@ def cmd_sessions(args: argparse.Namespace, paths: Paths) -> int:
         print(f"no sessions under {paths.claude}")
     for g in groups:
         head = g["project_key"] if g["portable"] else f"{g['cwd']}  (not portable)"
+        if g["portable"] and g["sessions"] and g["sessions"][0]["project_kind"] == "repository":
+            head = f"{g['sessions'][0]['project_name']}  (repository: {g['project_key']})"
         print(f"{head}  [{g['cwd']}]" if g["portable"] else head)
         for s in g["sessions"]:
             print(
@@ -92,7 +95,7 @@ def cmd_remote(args: argparse.Namespace, paths: Paths) -> int:
     engine = SyncEngine(load_config(paths), paths)
     try:
         remote = engine.remote()
-        entries = remote_dicts(remote, engine.remote_statuses(remote))
+        entries = remote_dicts(remote, engine.remote_statuses(remote), engine.layout)
     finally:
         engine.close()
     if args.json:
@@ -104,11 +107,35 @@ def cmd_remote(args: argparse.Namespace, paths: Paths) -> int:
     for e in entries:
         if e["project_key"] != project:
             project = e["project_key"]
-            print(project)
+            where = e["local_folder"] or e["placement"]
+            print(f"{e['project_name']}  ({e['project_kind']}: {project})  [{where}]")
         print(
             f"  {e['session_id'][:8]}  {short_time(e['last_modified'])}  {e['device']:<12}"
             f"  {human_size(e['size']):>9}  {e['title']}" + (f"  [{e['status']}]" if e["status"] else "")
         )
+    return 0
+
+
+def cmd_map(args: argparse.Namespace, paths: Paths) -> int:
+    engine = SyncEngine(load_config(paths), paths)
+    if args.clone is not None:
+        if args.identity is None or args.folder is not None or args.remove:
+            raise UsageError("claude-sync map IDENTITY --clone PARENT [--url URL] clones it into PARENT/<its name>")
+        print(f"cloned {args.identity} into {engine.clone(args.identity, args.clone, args.url)}", file=sys.stderr)
+    elif args.identity is not None and (args.folder is not None or args.remove):
+        if args.remove:
+            engine.unpin(args.identity)
+        else:
+            engine.pin(args.identity, args.folder)
+    elif args.identity is not None:
+        raise UsageError("name the folder: claude-sync map IDENTITY FOLDER (or --remove IDENTITY)")
+    table = engine.repository_map()
+    if args.json:
+        _print_json(table)
+        return 0
+    for r in table:
+        where = r["folder"] or "no local checkout"
+        print(f"{r['identity']}  ->  {where}" + ("  (pinned)" if r["pinned"] else ""))
     return 0
 
 
@@ -456,6 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--hook-note", choices=["on", "off"], help="let the SessionStart hook tell the model what it pulled")
     c.add_argument("--hook-pull-timeout", metavar="SECONDS", help="how long the SessionStart hook waits for its pull")
     c.add_argument(
+        "--search-root", action="append", metavar="DIR",
+        help="another folder with git checkouts, beside the projects root and home (repeat for more; replaces the list)",
+    )
+    c.add_argument(
         "--sync-memory", action="append", metavar="PROJECT_KEY",
         help="also carry this project's memory (projects/<enc>/memory/) on push and pull; off by default (repeatable)",
     )
@@ -475,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
         x = sub.add_parser(name, help=f"{verb} sessions")
         g = x.add_mutually_exclusive_group()
         g.add_argument("--all", action="store_true", help=f"{verb} every session")
-        g.add_argument("--project", metavar="KEY", help=f"{verb} the sessions of one project (e.g. acme/api)")
+        g.add_argument("--project", metavar="KEY", help=f"{verb} the sessions of one project: a key (acme/api), a repository URL, or a folder here")
         x.add_argument("ids", nargs="*", metavar="SESSION_ID_OR_PREFIX")
         x.add_argument("--json", action="store_true")
         if name == "push":
@@ -584,6 +615,15 @@ def build_parser() -> argparse.ArgumentParser:
     hook = sub.add_parser("hook")
     hook.add_argument("event", choices=["session-start", "session-end"])
     hook.set_defaults(func=cmd_hook)
+    m = sub.add_parser("map", help="where this device keeps each repository's checkout; pin one to a folder")
+    m.add_argument("identity", nargs="?", metavar="IDENTITY", help="a repository: its URL in any spelling, or git:KEY")
+    m.add_argument("folder", nargs="?", metavar="FOLDER", help="this device's checkout of it (remembered)")
+    m.add_argument("--remove", action="store_true", help="forget the folder pinned for IDENTITY")
+    m.add_argument("--clone", metavar="PARENT", help="no checkout here: clone IDENTITY into PARENT/<its name> and pin it")
+    m.add_argument("--url", help="with --clone: the URL to clone from (default: HTTPS on its host, or its local path)")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_map)
+
     sub.metavar = "{" + ",".join(name for name in sub.choices if name != "hook") + "}"
     return p
 

@@ -53,6 +53,8 @@ class Config(BaseModel):
     # background, and whether it tells the model (one line in its context) what arrived.
     hook_pull_timeout: float = Field(default=5.0, ge=0, le=60)
     hook_note: bool = False
+    # Where else this device keeps git checkouts, beside the projects root (checkouts.py).
+    search_roots: list[str] = []
     # End-to-end encryption (docs/encryption.md): whether sealed sessions name the device they came
     # from in clear (the host sees it), so listings on other devices can show it without the key.
     encryption_show_device: bool = False
@@ -134,6 +136,11 @@ class Paths:
     @property
     def cache(self) -> Path:
         return self.data / "cache"
+
+    @property
+    def mappings_file(self) -> Path:
+        """Folders the user pinned for repositories (`claude-sync map`)."""
+        return self.data / "mappings.json"
 
     @property
     def state_file(self) -> Path:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -23,11 +25,12 @@ from . import atomic, claude_home, forks, never_sync
 from .backends import Backend, PushItem, PushResult
 from .backends.base import PartialPush
 from .backups import prune
+from .checkouts import Checkouts, identity_of
 from .config import Config, Paths, this_flavour
 from .deletion import DELETED_TITLE, continued_after, move_to_backups, tombstone_bundle, tombstone_of, when
 from .discovery import LocalSession, discover
 from .format.bundle import MEMORY_KIND, Bundle, content_digest, memory_object_id, parse_time
-from .format.errors import BundleError, NotPortable, SyncError
+from .format.errors import BundleError, NotPortable, SyncError, UsageError
 from .format.layout import LEGACY_AGENTS, is_session_folder_file
 from .format.locking import exclusive
 from .format.tombstone import Tombstone
@@ -35,8 +38,9 @@ from .format.wire import RemoteEntry
 from .memory import apply_memory, memory_files, pack_memory
 from .merge import merged_bundle
 from .meta_cache import MetaCache
-from .portable import Packer, pack, render, render_title
-from .project import DeviceLayout
+from .portable import Packer, pack, render, render_title, session_branch
+from .project import SUB_SEPARATOR, DeviceLayout, NoCheckout, repo_key, split_repo_key
+from .repos import clone_url, normalize_url, short_name
 from .restore import RestorePlan, write_restore
 from .state import SyncState
 from .sweep import safe_mtime
@@ -208,8 +212,16 @@ def is_memory(e: RemoteEntry) -> bool:
 
 
 def in_project(key: str | None, project: str) -> bool:
+    """Whether a session's key is the project's or one of its subfolders'."""
+    if key is None:
+        return False
+    split = split_repo_key(project)
+    if split is not None:
+        # The top of a repository owns its subfolders (`git:id//sub`), not another repository `git:id/x`.
+        below = project + (SUB_SEPARATOR if not split[1] else "/")
+        return key == project or key.startswith(below)
     project = project.strip("/")
-    return key is not None and (key == project or key.startswith(project + "/"))
+    return key == project or key.startswith(project + "/")
 
 
 def _match_ids(wanted: Iterable[str], available: list[str]) -> tuple[list[str], list[Outcome]]:
@@ -244,7 +256,12 @@ class SyncEngine:
         # The sidecar wants a remote that cannot be refreshed as one error, not a failure per session.
         self.stop_when_unreachable = stop_when_unreachable
         self._backed_up = False  # a backup was made by this engine since the last prune
-        self.layout = DeviceLayout.of_device(config.projects_root, str(self.paths.home), this_flavour())
+        self.checkouts = Checkouts(
+            [config.projects_root, *config.search_roots, str(self.paths.home)],
+            self.paths.cache / "checkouts.json",
+            self.paths.mappings_file,
+        )
+        self.layout = DeviceLayout.of_device(config.projects_root, str(self.paths.home), this_flavour(), self.checkouts)
 
     # -- plumbing ----------------------------------------------------------
 
@@ -264,6 +281,7 @@ class SyncEngine:
         return exclusive(self.paths.lock_file, self.lock_timeout)
 
     def local_sessions(self) -> list[LocalSession]:
+        self.checkouts.forget()  # each listing or sync sees the checkouts as they are now
         return discover(self.paths.claude, MetaCache(self.paths.cache / "sessions.json"))
 
     def project_key(self, s: LocalSession) -> str | None:
@@ -272,7 +290,103 @@ class SyncEngine:
         except (NotPortable, ValueError):
             return None
 
+    def project_keys(self, project: str) -> list[str]:
+        """What `--project` names: a folder of this device (every key it is known by: each remote
+        of its checkout, and its place), a repository URL in any spelling, or a key."""
+        if os.path.isabs(project) and os.path.isdir(project):
+            try:
+                return self.layout.keys_for(os.path.realpath(project))
+            except NotPortable:
+                return [project]
+        if not project.startswith(("git:", "~")) and (identity := normalize_url(project)) is not None and ":" in project:
+            return [repo_key(identity)]
+        return [project]
+
+    def _in_selection(self, key: str | None, projects: list[str]) -> bool:
+        return any(in_project(key, p) for p in projects)
+
+    # -- repositories and their checkouts (issue #17) ---------------------------
+
+    def _identity(self, text: str) -> str:
+        identity = identity_of(text)
+        if identity is None:
+            raise UsageError(f"{text!r} names no repository: give its URL (any spelling) or its git: key")
+        return identity
+
+    def pin(self, repository: str, folder: str) -> str:
+        """Remember `folder` as this device's checkout of a repository; its sessions go there."""
+        identity = self._identity(repository)
+        path = os.path.realpath(os.path.expanduser(folder))
+        if not os.path.isdir(path):
+            raise UsageError(f"{folder} is not a folder of this device")
+        self.checkouts.mappings.pin(identity, path)
+        return identity
+
+    def unpin(self, repository: str) -> None:
+        identity = self._identity(repository)
+        if not self.checkouts.mappings.unpin(identity):
+            raise UsageError(f"no folder is pinned for {identity}")
+
+    def clone(self, repository: str, parent: str, url: str | None = None) -> str:
+        """Clone a repository this device has no checkout of into `parent`/<its name>, and pin it
+        there; `url`: another spelling to clone from (it must name the same repository)."""
+        identity = self._identity(repository)
+        url = url.strip() if url else clone_url(identity)
+        if normalize_url(url) != identity:
+            raise UsageError(f"{url} is not the repository {identity}: nothing was cloned")
+        base = os.path.realpath(os.path.expanduser(parent))
+        if not os.path.isdir(base):
+            raise UsageError(f"{parent} is not a folder of this device")
+        target = os.path.join(base, short_name(identity))
+        if os.path.lexists(target):
+            raise UsageError(f"{target} already exists: choose it with `map` if it is a checkout, or another folder")
+        # No prompt can be answered here (the sidecar has no terminal): git and ssh fail instead of
+        # waiting for one; a new session has no controlling terminal for ssh to ask on.
+        done = subprocess.run(
+            ["git", "clone", "--quiet", "--", url, target],
+            env=dict(os.environ, GIT_TERMINAL_PROMPT="0"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+            start_new_session=True,
+        )
+        if done.returncode != 0:
+            if os.path.isdir(target):
+                shutil.rmtree(target, ignore_errors=True)  # ours: it did not exist before the clone
+            why = (done.stderr or "").strip().splitlines()
+            raise SyncError(f"cannot clone {url}: {why[-1] if why else f'git exited with {done.returncode}'}")
+        self.pin(identity, target)
+        return target
+
+    def repository_map(self, entries: list[RemoteEntry] | None = None, known: Iterable[str] = ()) -> list[dict]:
+        """Each repository this device knows (a checkout, a pin, a remote session's key, or one of
+        `known`, identities from a listing) and its folder."""
+        identities: dict[str, None] = {}
+        for tree in self.checkouts.index.all():
+            identities.update(dict.fromkeys(tree.identities))
+        identities.update(dict.fromkeys(self.checkouts.mappings.folders))
+        identities.update(dict.fromkeys(known))
+        for e in entries or []:
+            split = split_repo_key(e.project_key)
+            if split is not None:
+                identities[split[0]] = None
+        table = []
+        for identity in sorted(identities):
+            folder = self.checkouts.folder_for([identity])
+            table.append({
+                "identity": identity,
+                "key": repo_key(identity),
+                "name": short_name(identity),
+                "clone_url": clone_url(identity),
+                "folder": folder,
+                "pinned": self.checkouts.pinned(identity) is not None,
+                "checkouts": [t.root for t in self.checkouts.index.checkouts_of(identity)],
+            })
+        return table
+
     def remote(self) -> list[RemoteEntry]:
+        self.checkouts.forget()
         with self._lock():
             self.backend.refresh()
             entries = self.backend.entries()
@@ -428,6 +542,9 @@ class SyncEngine:
             digest = content_digest(b)
             if r is not None and r.content_sha256 == digest:
                 run.state.record(sid, digest, s.files)
+                if r.project_key != b.manifest.project_key:
+                    # Same session, a new key: its manifest is replaced, under the same id (no duplicate).
+                    return base, _Push(b, f"re-keyed from {r.project_key} to {b.manifest.project_key}", r.content_sha256)
                 base.reason = "up to date"
                 return base, None
             if r is None:
@@ -513,6 +630,7 @@ class SyncEngine:
         sid = s.session_id
         return (
             r is not None
+            and r.project_key == self.project_key(s)  # else re-keyed (an older key, or the repository's now)
             and state.content(sid) == r.content_sha256
             and state.in_sync(sid)
             and state.unchanged(sid, s.files)
@@ -522,7 +640,8 @@ class SyncEngine:
         if sel.all:
             return sessions, []
         if sel.project is not None:
-            return [s for s in sessions if in_project(self.project_key(s), sel.project)], []
+            projects = self.project_keys(sel.project)
+            return [s for s in sessions if self._in_selection(self.project_key(s), projects)], []
         by_id = {s.session_id: s for s in sessions}
         ids, errors = _match_ids(sel.ids, sorted(by_id))
         # A fork goes with its parent (the parent first): the child cannot be resumed without it.
@@ -539,6 +658,7 @@ class SyncEngine:
 
     def pull(self, sel: Selection, progress: Progress | None = None, cancel: threading.Event | None = None) -> Summary:
         sel.check()
+        self.checkouts.forget()
         summary = Summary("pull")
         with self._lock():
             _ = self.backend  # under the lock, as in push
@@ -561,7 +681,8 @@ class SyncEngine:
                 chosen = list(entries)
                 broken = sorted(unreadable)
             elif sel.project is not None:
-                chosen = [e for e in entries if in_project(e.project_key, sel.project)]
+                projects = self.project_keys(sel.project)
+                chosen = [e for e in entries if self._in_selection(e.project_key, projects)]
                 broken = []
             else:
                 by_id = {e.session_id: e for e in entries}
@@ -736,7 +857,7 @@ class SyncEngine:
         """The opted-in projects a sync touches: those of its sessions, and the one it names."""
         touched = {k for k in keys if k}
         if sel.project is not None:
-            touched.add(sel.project.strip("/"))
+            touched.update(k.strip("/") for k in self.project_keys(sel.project))
         return sorted(touched & set(self.config.memory_projects))
 
     def _project_folder(self, key: str) -> Path:
@@ -806,6 +927,15 @@ class SyncEngine:
     def _pull_one(self, e: RemoteEntry, local: LocalSession | None, state: SyncState) -> Outcome:
         sid = e.session_id
         out = Outcome(sid, SKIPPED, "", e.project_key, e.title)
+        if local is None:
+            try:
+                self.layout.cwd_for(e.project_key)
+            except NoCheckout as ex:
+                # Listed, not placed: the user clones the repository or pins a folder (`map`).
+                out.reason = str(ex)
+                return out
+            except SyncError:
+                pass  # reported below, as before
         try:
             lb: Bundle | None = None
             if local is not None:
@@ -872,10 +1002,9 @@ class SyncEngine:
         return out
 
     def _write(self, remote: Bundle, local: LocalSession | None, reason: str, read_sizes: dict[str, int]) -> dict[str, Path]:
-        project_dir = claude_home.find_project_folder(
-            self.paths.claude / "projects", self.layout.cwd_for(remote.manifest.project_key)
-        )
-        _cwd, files = render(remote, self.layout, project_dir.name)
+        cwd = self.layout.cwd_for(remote.manifest.project_key, session_branch(remote))
+        project_dir = claude_home.find_project_folder(self.paths.claude / "projects", cwd)
+        _cwd, files = render(remote, self.layout, project_dir.name, cwd)
         plan = RestorePlan(
             remote.session_id,
             self.paths.claude,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .discovery import LocalSession
 from .format.errors import NotPortable
 from .format.wire import RemoteEntry
-from .project import DeviceLayout
+from .project import DeviceLayout, NoCheckout, display_name, kind_of, split_repo_key
 
 
 def project_of(cwd: str | None, layout: DeviceLayout) -> tuple[str | None, str]:
@@ -35,6 +35,8 @@ def session_dict(s: LocalSession, layout: DeviceLayout, keys: dict[str | None, t
         "size": s.size,
         "cwd": s.cwd,
         "project_key": key,
+        "project_name": display_name(key) if key else None,
+        "project_kind": kind_of(key) if key else None,
         "portable": key is not None,
         "reason": reason,
         "transcript": str(s.transcript),
@@ -59,13 +61,42 @@ def local_groups(sessions: list[LocalSession], layout: DeviceLayout) -> list[dic
     return [groups[k] for k in sorted(groups, key=lambda k: (not groups[k]["portable"], k))]
 
 
-def remote_dicts(entries: list[RemoteEntry], statuses: dict[str, str] | None = None) -> list[dict]:
-    """The remote's sessions; `status` says why one is not synced here ("on the remote only",
-    "not synced by choice", "deleted"), empty otherwise."""
-    return [
-        {**e.model_dump(mode="json"), "status": (statuses or {}).get(e.session_id, "")}
-        for e in sorted(entries, key=lambda e: (e.project_key, e.last_modified or ""))
-    ]
+def place_of(key: str, layout: DeviceLayout | None) -> tuple[str | None, str]:
+    """(this device's folder for a project key, why there is none: "no local checkout", ...)."""
+    if layout is None:
+        return None, ""
+    try:
+        return layout.cwd_for(key), ""
+    except NoCheckout:
+        return None, "no local checkout"
+    except (NotPortable, ValueError) as e:
+        return None, str(e)
+
+
+def remote_dicts(
+    entries: list[RemoteEntry], statuses: dict[str, str] | None = None, layout: DeviceLayout | None = None
+) -> list[dict]:
+    """The remote's sessions, with the project's short name and kind, and where it goes here;
+    `status` says why one is not synced here ("on the remote only", "not synced by choice",
+    "deleted"), empty otherwise."""
+    out = []
+    places: dict[str, tuple[str | None, str]] = {}
+    for e in sorted(entries, key=lambda e: (e.project_key, e.last_modified or "")):
+        if e.project_key not in places:
+            places[e.project_key] = place_of(e.project_key, layout)
+        folder, why = places[e.project_key]
+        split = split_repo_key(e.project_key)
+        d = e.model_dump(mode="json")
+        d.update(
+            status=(statuses or {}).get(e.session_id, ""),
+            project_name=display_name(e.project_key),
+            project_kind=kind_of(e.project_key),
+            repository=split[0] if split else None,
+            local_folder=folder,
+            placement=why,
+        )
+        out.append(d)
+    return out
 
 
 def human_size(n: int) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
 import queue
+import re
 import struct
 import subprocess
 import sys
@@ -87,13 +89,38 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     return bundle
 
 
-def render(bundle: Bundle, layout: DeviceLayout, project_folder: str | None = None) -> tuple[str, dict[str, bytes]]:
+_BRANCH_RE = re.compile(rb'"gitBranch":\s*"((?:[^"\\]|\\.){1,255})"')
+
+
+def session_branch(bundle: Bundle) -> str | None:
+    """The branch the session last ran on (the client records it on every line), if any."""
+    data = bundle.files.get(TRANSCRIPT, b"")
+    tail = 1024 * 1024  # the end of the transcript says where it is now
+    if isinstance(data, Spilled):  # a large pulled transcript stays on disk: read only its end
+        with open(data.path, "rb") as f:
+            f.seek(max(0, data.size - tail))
+            data = f.read()
+    found = None
+    for m in _BRANCH_RE.finditer(data[-tail:]):
+        found = m
+    if found is None:
+        return None
+    try:
+        return json.loads(b'"' + found.group(1) + b'"') or None
+    except ValueError:
+        return None
+
+
+def render(
+    bundle: Bundle, layout: DeviceLayout, project_folder: str | None = None, cwd: str | None = None
+) -> tuple[str, dict[str, bytes]]:
     """This device's working directory for the session, and its files with local paths.
 
     `project_folder`: the client's folder for the project on this device (default: the name
-    the client computes from the working directory).
+    the client computes from the working directory). `cwd`: where the session goes, when
+    already worked out (default: from its project key).
     """
-    cwd = layout.cwd_for(bundle.manifest.project_key)
+    cwd = cwd or layout.cwd_for(bundle.manifest.project_key, session_branch(bundle))
     tokens = layout.tokens_for(cwd, project_folder or project_folder_name(cwd))
     source = bundle.manifest.source_flavour
     text = {e.path for e in bundle.manifest.files if e.text}

@@ -1,19 +1,69 @@
-"""Project identity: a working directory expressed relative to the device.
+"""Project identity: a working directory expressed so that every device finds its own copy.
 
-`~/code/acme/api` with projects root `~/code` is the project key `acme/api`
-on every device; a directory outside the projects root but inside home is
-carried as `~/rel/path`. Keys always use '/'.
+Three kinds of project key, tried in this order (keys always use '/'):
+
+* repository: a folder inside a git work tree with a remote is `git:<identity>` at the top
+  of the work tree and `git:<identity>//<path inside>` below it, where the identity is the
+  normalized URL of the remote (repos.py; `origin` first). Another device places it in its
+  own checkout of that repository, wherever that is (checkouts.py);
+* projects root: `~/code/acme/api` with projects root `~/code` is `acme/api`;
+* home: a folder outside the projects root but inside home is `~/rel/path`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from . import repos
+from .checkouts import Checkouts
 from .format.errors import NotPortable
 from .format.tokens import HOME, PROJECT_ROOT, PROJECTS_ROOT, Flavour, PathTokens, split_path
 
 HOME_PREFIX = "~"
+REPO_PREFIX = "git:"
+SUB_SEPARATOR = "//"  # never inside an identity: normalizing drops empty path components
+
+REPOSITORY, PROJECTS_ROOT_KIND, HOME_KIND = "repository", "projects root", "home"
+
+
+class NoCheckout(NotPortable):
+    """A repository this device has no checkout of: the session is listed but not placed."""
+
+    code = "no_local_checkout"
+
+    def __init__(self, identity: str) -> None:
+        super().__init__(
+            f"no local checkout of {identity}: clone it, or pin a folder with `claude-sync map {identity} FOLDER`"
+        )
+        self.identity = identity
+
+
+def repo_key(identity: str, sub: str = "") -> str:
+    return REPO_PREFIX + identity + (SUB_SEPARATOR + sub if sub else "")
+
+
+def split_repo_key(key: str) -> tuple[str, str] | None:
+    """(identity, path inside the repository) of a repository key; None for the other kinds."""
+    if not key.startswith(REPO_PREFIX):
+        return None
+    identity, _, sub = key[len(REPO_PREFIX):].partition(SUB_SEPARATOR)
+    return identity, sub
+
+
+def kind_of(key: str) -> str:
+    if key.startswith(REPO_PREFIX):
+        return REPOSITORY
+    return HOME_KIND if key.split("/")[0] == HOME_PREFIX else PROJECTS_ROOT_KIND
+
+
+def display_name(key: str) -> str:
+    """How a listing names a project: the repository's short name (plus the subfolder), else the key."""
+    split = split_repo_key(key)
+    if split is None:
+        return key
+    identity, sub = split
+    return repos.short_name(identity) + ("/" + sub if sub else "")
 
 
 def _rel(path: str, base: str, flavour: Flavour) -> list[str] | None:
@@ -43,6 +93,19 @@ def project_key_for(cwd: str, projects_root: str, home: str, flavour: Flavour) -
 
 
 def validate_key(key: str) -> None:
+    split = split_repo_key(key)
+    if split is not None:
+        identity, sub = split
+        bad = (
+            not identity
+            or len(key) > 2048
+            or any(ord(c) < 32 for c in key)
+            or any(p in ("", ".", "..") for p in identity.lstrip("/").split("/"))
+            or (sub and any(p in ("", ".", "..") or "\\" in p or ":" in p for p in sub.split("/")))
+        )
+        if bad:
+            raise NotPortable(f"invalid project key {key!r}")
+        return
     parts = key.split("/")
     if key != "." and any(p in ("", ".", "..") or "\\" in p or ":" in p for p in parts[1 if parts[0] == HOME_PREFIX else 0 :]):
         raise NotPortable(f"invalid project key {key!r}")
@@ -70,18 +133,50 @@ class DeviceLayout:
     projects_root: str
     home: str
     flavour: Flavour
+    # This device's checkouts; without them (tests, tools) projects are keyed by folder only.
+    checkouts: Checkouts | None = field(default=None, compare=False)
 
     @classmethod
-    def of_device(cls, projects_root: str, home: str, flavour: Flavour) -> DeviceLayout:
+    def of_device(
+        cls, projects_root: str, home: str, flavour: Flavour, checkouts: Checkouts | None = None
+    ) -> DeviceLayout:
         """This device's layout, with the projects root as the client sees it (symlinks resolved)."""
         root = os.path.realpath(projects_root) if os.path.isdir(projects_root) else projects_root
-        return cls(projects_root=root, home=home, flavour=flavour)
+        return cls(projects_root=root, home=home, flavour=flavour, checkouts=checkouts)
 
     def key_for(self, cwd: str) -> str:
+        if self.checkouts is not None:
+            found = self.checkouts.locate(cwd)
+            if found is not None and found.tree.identity is not None:
+                return repo_key(found.tree.identity, found.sub)
         return project_key_for(cwd, self.projects_root, self.home, self.flavour)
 
-    def cwd_for(self, key: str) -> str:
-        return cwd_for_key(key, self.projects_root, self.home, self.flavour)
+    def keys_for(self, cwd: str) -> list[str]:
+        """Every key a folder is known by: through each remote of its checkout, then by its place."""
+        keys = []
+        if self.checkouts is not None and (found := self.checkouts.locate(cwd)) is not None:
+            keys = [repo_key(ident, found.sub) for ident in found.tree.identities]
+        try:
+            keys.append(project_key_for(cwd, self.projects_root, self.home, self.flavour))
+        except NotPortable:
+            if not keys:
+                raise
+        return keys
+
+    def cwd_for(self, key: str, branch: str | None = None) -> str:
+        """This device's folder for a key; NoCheckout for a repository not checked out here.
+
+        `branch`: the session's branch, to choose among several checkouts of its repository."""
+        validate_key(key)
+        split = split_repo_key(key)
+        if split is None:
+            return cwd_for_key(key, self.projects_root, self.home, self.flavour)
+        identity, sub = split
+        top = self.checkouts.folder_for([identity], branch) if self.checkouts is not None else None
+        if top is None:
+            raise NoCheckout(identity)
+        sep = "\\" if self.flavour is Flavour.WINDOWS else "/"
+        return top.rstrip("\\/") + "".join(sep + p for p in sub.split("/") if p)
 
     def tokens_for(self, project_cwd: str, project_folder: str | None = None) -> PathTokens:
         """The tokens of a project; `project_folder` is the client's folder for it under projects/."""

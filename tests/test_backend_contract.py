@@ -248,3 +248,21 @@ def test_a_push_that_extends_the_remote_copy_stores_exactly_the_new_version(remo
     assert entry.content_sha256 == content_digest(v2)
     got = c.fetch(sid)
     assert got.files == v2.files and got.manifest.title == "Renamed"
+
+
+def test_the_same_content_under_a_new_project_key_is_stored_under_the_same_id(remote: Factory):
+    """Re-keying (issue #17): a session's manifest changes key, its content does not; no duplicate."""
+    a = remote("alpha")
+    a.refresh()
+    v1 = bundle()
+    a.push([PushItem(v1, None)])
+    rekeyed = Bundle.build(
+        v1.manifest.model_copy(update={"project_key": "git:github.com/acme/api"}), dict(v1.files)
+    )
+    assert content_digest(rekeyed) == content_digest(v1)
+    assert a.push([PushItem(rekeyed, content_digest(v1))]) == {v1.session_id: PushResult.PUSHED}
+    other = remote("beta")
+    other.refresh()
+    [entry] = other.entries()
+    assert entry.session_id == v1.session_id and entry.project_key == "git:github.com/acme/api"
+    assert other.fetch(v1.session_id).manifest.project_key == "git:github.com/acme/api"

@@ -459,3 +459,28 @@ def test_project_memory_is_sealed_under_a_keyed_id(pair):
     assert b.pull().exit_code == 0
     assert MARKERS["file"] in (b.project_dir(key) / "memory" / "MEMORY.md").read_text()
     assert (b.project_dir(key) / f"{s.session_id}.jsonl").exists()
+
+
+def test_a_repository_url_is_sealed_and_selects_through_the_blind_index(pair, tmp_path: Path):
+    """Issue #17's privacy rule: the remote URL of a private repository is sealed like a title, and a
+    hook's "the sessions of this folder's repository" still finds them (selection happens locally)."""
+    from tests.support.repos import git, make_origin
+
+    a, b, remote_leaks = pair
+    (tmp_path / "hosting").mkdir()
+    origin = make_origin(tmp_path / "hosting", name="zanzibar-marker-project.git")
+    clone_a = a.projects / "api"
+    git("clone", "-q", str(origin), str(clone_a), cwd=tmp_path)
+    s = a.session(str(clone_a)).user("look at main.py").assistant("ok").write()
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert remote_leaks() == []  # neither the repository's URL nor its name
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    clone_b = b.projects / "elsewhere" / "copy-2"
+    git("clone", "-q", str(origin), str(clone_b), cwd=tmp_path)
+    pulled = b.pull(project=str(clone_b))  # what the SessionStart hook asks for: this folder's sessions
+    assert pulled.exit_code == 0 and [o.session_id for o in pulled.outcomes] == [s.session_id], pulled.outcomes
+    listed = b.cli_json("remote")
+    assert listed[0]["project_kind"] == "repository" and listed[0]["project_name"] == "zanzibar-marker-project"
+    placed = b.project_dir(str(clone_b)) / f"{s.session_id}.jsonl"
+    assert str(clone_b) in placed.read_text() and str(clone_a) not in placed.read_text()

@@ -460,7 +460,7 @@ class GitBackend(Backend):
         return self._formats[commit]
 
     def _migrate(self, step: version.Migration) -> None:
-        version.migrate_nothing_stored(step)  # encryption and tombstones add kinds of objects, change none
+        version.migrate_nothing_stored(step)  # each step so far adds kinds of objects or keys, changes none
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         results: dict[str, PushResult] = {}

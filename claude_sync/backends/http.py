@@ -306,7 +306,9 @@ class HttpBackend(Backend):
         failures: dict[str, str] = {}
         for item in items:
             sid = item.bundle.session_id
-            resp = self._push_append(item) if item.base and self.takes_deltas else None
+            # A re-keyed session with unchanged content has nothing to append: it goes whole.
+            appends = item.base and self.takes_deltas and item.base != content_digest(item.bundle)
+            resp = self._push_append(item) if appends else None
             if resp is None:
                 resp = self._push_whole(item)
             code, detail = _error_of(resp) if resp.status_code != 200 else (None, "")

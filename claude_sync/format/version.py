@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .errors import SyncError
 
-FORMAT_VERSION = 3  # what this claude-sync reads and writes
+FORMAT_VERSION = 4  # what this claude-sync reads and writes
 UNVERSIONED = 1  # what a remote that records no version holds
 
 
@@ -54,14 +54,19 @@ MIGRATIONS: tuple[Migration, ...] = (
     # A deleted session leaves a tombstone object (format/tombstone.py) that older devices cannot read;
     # nothing stored changes, but they must stop writing (they would push deleted sessions back).
     Migration(3, "tombstones of deleted sessions"),
+    # Project keys may name a repository (`git:<identity>[//<sub>]`, issue #17), which an older
+    # device would refuse or misplace. Nothing stored changes: sessions under older keys stay
+    # valid and are re-keyed on their next push; the step only stops older devices writing.
+    Migration(4, "project keys that name a repository"),
 )
 ENCRYPTION = 2  # the first format that may hold sealed sessions
 TOMBSTONES = 3  # the first format that may hold tombstones
+REPOSITORY_KEYS = 4  # the first format whose project keys may name a repository
 
 
 def migrate_nothing_stored(step: Migration) -> None:
     """The migrations that change nothing already stored: recording the new version is the whole step."""
-    if step.to not in (ENCRYPTION, TOMBSTONES):  # pragma: no cover - a step that transforms data needs its own code
+    if step.to not in (ENCRYPTION, TOMBSTONES, REPOSITORY_KEYS):  # pragma: no cover - a step that transforms data needs its own code
         raise SyncError(f"no way to bring a remote to format {step.to} ({step.why})")
 
 

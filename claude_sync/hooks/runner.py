@@ -350,7 +350,8 @@ class Worker:
             self._report({"pulled": 0, "line": "not a portable project"})
             return
         try:
-            summary = self.engine.pull(Selection(project=key))
+            # The folder, not its key: it selects through every remote of its checkout and its old key.
+            summary = self.engine.pull(Selection(project=os.path.realpath(cwd) if os.path.isdir(cwd) else key))
         except SyncError as e:
             self.log.write("pull", f"{key}: failed: {e}")
             self._report({"pulled": 0, "project": key, "error": str(e)})

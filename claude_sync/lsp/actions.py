@@ -178,7 +178,7 @@ def list_remote(paths: Paths, options: SidecarOptions, query: str | None = None,
         engine = _engine(paths, options)
         try:
             listed = engine.remote()
-            entries = camel(remote_dicts(listed, engine.remote_statuses(listed)))
+            entries = camel(remote_dicts(listed, engine.remote_statuses(listed), engine.layout))
         finally:
             engine.close()
         fetched_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -251,6 +251,33 @@ def check_remote(paths: Paths, p: CheckRemoteParams) -> dict[str, Any]:
         except ConfigError:
             token = None
     return check_server(url, token, p.ca_bundle or (config.ca_bundle if config else None))
+
+
+def repositories(paths: Paths) -> dict[str, Any]:
+    """Each repository this device knows (its checkouts, its pins, the last remote listing) and
+    the folder its sessions go to (or none)."""
+    return {"repositories": _repository_map(paths, SyncEngine(load_config(paths), paths))}
+
+
+def _repository_map(paths: Paths, engine: SyncEngine) -> list[dict[str, Any]]:
+    listed = remote_cache.load(paths, remote_view(engine.config))[1]
+    known = [str(e["repository"]) for e in listed if isinstance(e, dict) and e.get("repository")]
+    return camel(engine.repository_map(known=known))
+
+
+def clone_repository(paths: Paths, repository: str, parent: str, url: str | None) -> dict[str, Any]:
+    engine = SyncEngine(load_config(paths), paths)
+    folder = engine.clone(repository, parent, url)
+    return {"folder": folder, "repositories": _repository_map(paths, engine)}
+
+
+def map_repository(paths: Paths, repository: str, folder: str | None) -> dict[str, Any]:
+    engine = SyncEngine(load_config(paths), paths)
+    if folder:
+        engine.pin(repository, folder)
+    else:
+        engine.unpin(repository)
+    return {"repositories": _repository_map(paths, engine)}
 
 
 def sync(

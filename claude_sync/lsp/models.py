@@ -129,6 +129,21 @@ class SyncParams(Params):
         return Selection(all=self.all_, project=self.project, ids=tuple(self.session_ids or ()))
 
 
+class MapRepositoryParams(Params):
+    """Pin this device's checkout of a repository (a URL in any spelling, or its git: key); folder null: unpin."""
+
+    repository: str = Field(min_length=1, max_length=2048)
+    folder: str | None = None
+
+
+class CloneRepositoryParams(Params):
+    """Clone a repository this device has no checkout of into `parent`/<its name>, and pin it."""
+
+    repository: str = Field(min_length=1, max_length=2048)
+    parent: str = Field(min_length=1)
+    url: str | None = Field(default=None, max_length=2048)
+
+
 class DeleteParams(Params):
     """delete: sessions here (into the backups), on the remote (a tombstone), or everywhere."""
 

@@ -28,12 +28,14 @@ from .errors import to_rpc_error
 from .models import (
     CancelParams,
     CheckRemoteParams,
+    CloneRepositoryParams,
     ConfigureParams,
     DeleteParams,
     EncryptionInitParams,
     EncryptionJoinParams,
     HooksParams,
     ListParams,
+    MapRepositoryParams,
     NeverSyncParams,
     NoParams,
     SessionParams,
@@ -188,6 +190,31 @@ async def resume_plan(ls: Sidecar, params: Any) -> dict[str, Any]:
     """Where to run `claude --resume`, and what to warn about first."""
     p = parse(SessionParams, params)
     return await _blocking(actions.resume_plan, ls.paths, p.session_id)
+
+
+@server.feature("claudeSync/repositories")
+async def repositories(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """The repositories this device knows, and where each one's sessions go."""
+    parse(NoParams, params)
+    return await _blocking(actions.repositories, ls.paths)
+
+
+@server.feature("claudeSync/mapRepository")
+async def map_repository(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Pin (or, with folder null, unpin) this device's checkout of a repository."""
+    p = parse(MapRepositoryParams, params)
+    result = await _blocking(actions.map_repository, ls.paths, p.repository, p.folder)
+    ls.changed("remote")
+    return result
+
+
+@server.feature("claudeSync/cloneRepository")
+async def clone_repository(ls: Sidecar, params: Any) -> dict[str, Any]:
+    """Clone a repository with no checkout here into a folder the user chose, and pin it there."""
+    p = parse(CloneRepositoryParams, params)
+    result = await _blocking(actions.clone_repository, ls.paths, p.repository, p.parent, p.url)
+    ls.changed("remote")
+    return result
 
 
 async def _sync(ls: Sidecar, action: Literal["push", "pull"], params: Any) -> dict[str, Any]:

@@ -133,7 +133,7 @@ class PostgresStorage(BlobStorage):
             )
 
     def _migrate(self, step: version.Migration) -> None:
-        version.migrate_nothing_stored(step)  # encryption and tombstones add kinds of objects, change none
+        version.migrate_nothing_stored(step)  # each step so far adds kinds of objects or keys, changes none
 
     def close(self) -> None:
         self.pool.close()
@@ -420,7 +420,7 @@ class PostgresStorage(BlobStorage):
                 con.execute("SELECT 1 FROM users WHERE name = %s FOR NO KEY UPDATE", (user,))
             row = self._row(con, user, sid)
             cur = row[0] if row else None
-            unchanged = decide(sid, row, digest, base, force, shrinks)
+            unchanged = decide(sid, row, digest, base, force, shrinks, manifest.project_key)
             if unchanged is not None:
                 return unchanged
             if account["quota_bytes"] is not None:

@@ -65,11 +65,13 @@ class FileUpload(Upload):
 
 
 def decide(
-    sid: str, current: Current | None, digest: str, base: str | None, force: bool, shrinks: Shrinks
+    sid: str, current: Current | None, digest: str, base: str | None, force: bool, shrinks: Shrinks, project_key: str
 ) -> PushReply | None:
-    """Under the session's lock: the outcome when nothing is to be stored, None to store; or a refusal."""
+    """Under the session's lock: the outcome when nothing is to be stored, None to store; or a refusal.
+
+    The same content under another project key is stored: a device re-keys a session (issue #17)."""
     cur = current[0] if current else None
-    if cur is not None and cur.content_sha256 == digest:
+    if cur is not None and cur.content_sha256 == digest and cur.project_key == project_key:
         return PushReply(result=StoreStatus.UNCHANGED, entry=cur)
     if (cur.content_sha256 if cur else None) != base:
         raise StaleBase(f"session {sid} changed on the server since version {base or '(none)'}", cur)
@@ -153,7 +155,7 @@ class BlobStorage(Storage):
                     raise BundleError(f"the delta is for session {header.manifest.session_id}, not {session_id}")
                 row = self._current(user, session_id)
                 cur = row[0] if row else None
-                if cur is not None and cur.content_sha256 == header.content_sha256:
+                if cur is not None and cur.content_sha256 == header.content_sha256 and cur.project_key == header.manifest.project_key:
                     return PushReply(result=StoreStatus.UNCHANGED, entry=cur)
                 if row is None or row[0].content_sha256 != base:
                     raise StaleBase(f"session {session_id} changed on the server since version {base}", cur)

@@ -176,7 +176,7 @@ class SqliteStorage(BlobStorage):
             ))
 
     def _migrate(self, step: version.Migration) -> None:
-        version.migrate_nothing_stored(step)  # encryption and tombstones add kinds of objects, change none
+        version.migrate_nothing_stored(step)  # each step so far adds kinds of objects or keys, changes none
 
     # -- plumbing ----------------------------------------------------------
 
@@ -476,7 +476,7 @@ class SqliteStorage(BlobStorage):
                 raise StorageError(f"no such user: {user}")
             row = self._row(con, user, sid)
             cur = row[0] if row else None
-            unchanged = decide(sid, row, digest, base, force, shrinks)
+            unchanged = decide(sid, row, digest, base, force, shrinks, manifest.project_key)
             if unchanged is not None:
                 return unchanged
             if account["quota_bytes"] is not None:  # summing every session of the user costs: only when it counts

@@ -12,6 +12,7 @@ import {
   type HooksState,
   type ProgressEvent,
   type RemoteCheck,
+  type Repository,
   type Selection,
   type SidecarApi,
   type Status,
@@ -27,6 +28,7 @@ import {
   showInformationMessage,
   showInputBox,
   showOpenDialog,
+  showQuickPick,
   showWarningMessage,
   withProgress,
 } from './vscodeapi';
@@ -251,6 +253,69 @@ export class Controller {
     );
   }
 
+  /** Pins the folder a repository's sessions go to on this device (from the tree, or a quick pick). */
+  async chooseRepositoryFolder(item?: RemoteProjectItem): Promise<string | undefined> {
+    let repository = item?.repository;
+    if (!repository) {
+      const { repositories } = await this.deps.sidecar.request<{ repositories: Repository[] }>(Method.repositories, {});
+      const pick = await showQuickPick(
+        repositories.map((r) => ({ label: r.name, description: r.folder ?? 'no local checkout', detail: r.identity, identity: r.identity })),
+        { title: 'Claude Sync: Choose the Folder of a Repository', placeHolder: 'Where its sessions go on this device' },
+      );
+      if (!pick) return undefined;
+      repository = pick.identity;
+    }
+    const picked = await showOpenDialog({
+      title: `Claude Sync: this device's checkout of ${repository}`,
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: 'Use This Folder',
+    });
+    if (!picked || picked.length === 0) return undefined;
+    const folder = picked[0].fsPath;
+    await this.deps.sidecar.request<{ repositories: Repository[] }>(Method.mapRepository, { repository, folder });
+    this.deps.remote.refresh();
+    void showInformationMessage(`Claude Sync: sessions of ${repository} now go to ${folder}.`);
+    return folder;
+  }
+
+  /** Clones a repository that has no checkout here into a folder the user picks; its sessions go there. */
+  async cloneRepository(item?: RemoteProjectItem): Promise<string | undefined> {
+    const { repositories } = await this.deps.sidecar.request<{ repositories: Repository[] }>(Method.repositories, {});
+    let repo = item?.repository ? repositories.find((r) => r.identity === item.repository) : undefined;
+    if (!repo) {
+      const pick = await showQuickPick(
+        repositories.filter((r) => !r.folder).map((r) => ({ label: r.name, detail: r.identity, repo: r })),
+        { title: 'Claude Sync: Clone a Repository', placeHolder: 'A repository whose sessions have no checkout on this device' },
+      );
+      if (!pick) return undefined;
+      repo = pick.repo;
+    }
+    const url = await showInputBox({
+      title: `Claude Sync: clone ${repo.name}`,
+      prompt: `The URL to clone ${repo.identity} from (any spelling of it, e.g. SSH instead of HTTPS)`,
+      value: repo.cloneUrl,
+      ignoreFocusOut: true,
+    });
+    if (!url) return undefined;
+    const parent = await showOpenDialog({
+      title: `Claude Sync: the folder to clone ${repo.name} into`,
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: 'Clone Here',
+    });
+    if (!parent || parent.length === 0) return undefined;
+    const repository = repo.identity;
+    const { folder } = await withProgress({ location: ProgressLocation.Notification, title: `Claude Sync: cloning ${repo.name}…` }, () =>
+      this.deps.sidecar.request<{ folder: string; repositories: Repository[] }>(Method.cloneRepository, { repository, parent: parent[0].fsPath, url }),
+    );
+    this.deps.remote.refresh();
+    void showInformationMessage(`Claude Sync: cloned ${repository} into ${folder}; its sessions go there.`);
+    return folder;
+  }
+
   async setGitRepoUrl(): Promise<void> {
     const current = (await this.currentStatus())?.config;
     const url = await showInputBox({
@@ -414,6 +479,8 @@ export function registerCommands(c: Controller, sessions?: SessionCommands): Dis
     'claudeSync.downloadSession': (item?: RemoteSessionItem) => c.downloadSession((item ?? sessions?.selectedRemote()) as RemoteSessionItem),
     'claudeSync.downloadProject': (item: RemoteProjectItem) => c.downloadProject(item),
     'claudeSync.downloadAll': () => c.downloadAll(),
+    'claudeSync.chooseRepositoryFolder': (item?: RemoteProjectItem) => c.chooseRepositoryFolder(item),
+    'claudeSync.cloneRepository': (item?: RemoteProjectItem) => c.cloneRepository(item),
     'claudeSync.refreshLocal': () => c.refreshLocal(),
     'claudeSync.refreshRemote': () => c.refreshRemote(),
     'claudeSync.configureDevice': () => c.configureDevice(),

@@ -14,6 +14,9 @@ export const Method = {
   transcript: 'claudeSync/transcript',
   resumePlan: 'claudeSync/resumePlan',
   hooks: 'claudeSync/hooks',
+  repositories: 'claudeSync/repositories',
+  mapRepository: 'claudeSync/mapRepository',
+  cloneRepository: 'claudeSync/cloneRepository',
 } as const;
 
 export const Notification = {
@@ -169,6 +172,25 @@ export interface RemoteEntry {
   sha256: string | null;
   sizeText?: string;
   sync?: SyncLook;
+  /** The repository's short name (plus the subfolder), else the key; absent from older sidecars. */
+  projectName?: string;
+  projectKind?: 'repository' | 'projects root' | 'home';
+  repository?: string | null;
+  /** Where a pull puts the session on this device; null: `placement` says why ("no local checkout"). */
+  localFolder?: string | null;
+  placement?: string;
+}
+
+/** A repository this device knows, and the folder its sessions go to. */
+export interface Repository {
+  identity: string;
+  key: string;
+  name: string;
+  /** Where to clone it from when there is no checkout here (the user may give another spelling). */
+  cloneUrl: string;
+  folder: string | null;
+  pinned: boolean;
+  checkouts: string[];
 }
 
 /** Exactly one of the three. */

@@ -94,18 +94,27 @@ export class LocalSessionItem extends TreeItem {
 }
 
 export class RemoteProjectItem extends TreeItem {
+  /** The repository the project belongs to (its sessions go to this device's checkout of it), if any. */
+  readonly repository: string | undefined;
+
   constructor(
     readonly projectKey: string,
     readonly entries: RemoteEntry[],
     group?: RemoteGroup,
   ) {
-    super(projectKey, group?.collapsed ? TreeItemCollapsibleState.Collapsed : TreeItemCollapsibleState.Expanded);
+    const first = entries[0];
+    super(first?.projectName ?? projectKey, group?.collapsed ? TreeItemCollapsibleState.Collapsed : TreeItemCollapsibleState.Expanded);
     this.id = `remote-project:${projectKey}`;
-    this.description = [plural(entries.length, 'session'), group?.sync.label].filter(Boolean).join(' · ');
-    this.tooltip = projectKey;
-    this.iconPath = new ThemeIcon('folder', group?.sync.color ? new ThemeColor(group.sync.color) : undefined);
+    this.repository = first?.repository ?? undefined;
+    const where = this.repository ? (first?.localFolder ?? first?.placement) : undefined;
+    this.description = [plural(entries.length, 'session'), where, group?.sync.label].filter(Boolean).join(' · ');
+    this.tooltip = this.repository
+      ? `${projectKey}\nrepository ${this.repository}\n${first?.localFolder ? `goes to ${first.localFolder}` : (first?.placement ?? '')}`
+      : projectKey;
+    this.iconPath = new ThemeIcon(this.repository ? 'repo' : 'folder', group?.sync.color ? new ThemeColor(group.sync.color) : undefined);
     this.resourceUri = stateUri('remote-project', projectKey, group?.sync);
-    this.contextValue = 'remoteProject';
+    // A repository with no checkout here can also be cloned from its row.
+    this.contextValue = !this.repository ? 'remoteProject' : first?.localFolder ? 'remoteProject.repository' : 'remoteProject.repository.unplaced';
   }
 }
 
