@@ -100,7 +100,6 @@ ALTER TABLE users ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN quota_bytes INTEGER;
 ALTER TABLE users ADD COLUMN retention_days INTEGER;
 """
-_MAX_IDLE = 16  # connections kept open for the next request (the server runs up to 40 threads)
 _COLUMNS = (
     "session_id, project_key, device, last_modified, title, message_count, size, content_sha256, sha256, updated_at"
 )
@@ -139,9 +138,6 @@ class SqliteStorage(BlobStorage):
         # Writers in this process queue here rather than in SQLite's busy handler, which
         # polls with sleeps of up to 100 ms: under 50 concurrent pushes that was the p99.
         self._writer = threading.Lock()
-        self._pool_lock = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
-        self._closed = False
         for d in (self.data, self.blobs, self.tmp):
             if not d.exists():
                 d.mkdir(parents=True, exist_ok=True)
@@ -182,36 +178,16 @@ class SqliteStorage(BlobStorage):
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection of this storage's pool, one thread at a time.
-
-        Connections are kept, not opened per query: a push asks four times (token, account, current
-        copy, the commit), and closing the last connection to a WAL database checkpoints it and
-        fsyncs, which made every request pay a checkpoint (1-3 ms each, a tenth of a push's time).
-        """
-        with self._pool_lock:
-            con = self._idle.pop() if self._idle else None
-        if con is None:
-            con = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
+        # A connection per use, not a pool: closing the last one checkpoints the WAL and removes it,
+        # so rows a push replaced (a session's plain title before it was sealed) do not linger in
+        # index.sqlite3-wal (tests/test_encryption.py). Pooling would save about 2 ms of a push's 25 (py-spy).
+        con = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
             con.row_factory = sqlite3.Row
             con.execute("PRAGMA foreign_keys=ON")
             con.execute("PRAGMA synchronous=FULL")
-        reusable = False
-        try:
             yield con
-            reusable = not con.in_transaction
         finally:
-            with self._pool_lock:
-                if reusable and not self._closed and len(self._idle) < _MAX_IDLE:
-                    self._idle.append(con)
-                    con = None
-            if con is not None:
-                con.close()
-
-    def close(self) -> None:
-        with self._pool_lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for con in idle:
             con.close()
 
     @contextlib.contextmanager
