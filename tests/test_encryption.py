@@ -484,3 +484,73 @@ def test_a_repository_url_is_sealed_and_selects_through_the_blind_index(pair, tm
     assert listed[0]["project_kind"] == "repository" and listed[0]["project_name"] == "zanzibar-marker-project"
     placed = b.project_dir(str(clone_b)) / f"{s.session_id}.jsonl"
     assert str(clone_b) in placed.read_text() and str(clone_a) not in placed.read_text()
+
+
+def test_a_pull_from_the_server_downloads_only_the_new_sealed_frames(private_sync_server, tmp_path: Path):
+    """The device rebuilds the sealed copy it last saw (sealing is deterministic), so the server's
+    /delta sends only the new frame of a 10 KB append; the result is still opened and authenticated."""
+    import random
+
+    from claude_sync.encryption.setup import wrap
+    from tests.test_delta import Wire, large_session, words
+
+    a = private_sync_server.device(tmp_path / "machines", "alpha", "code")
+    b = private_sync_server.device(tmp_path / "machines", "beta", "code")
+    s = large_session(a, 2)
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    assert b.pull().exit_code == 0
+    before = s.transcript.read_bytes()
+    s.user(words(random.Random(3), 10_000)).write()
+    appended = s.transcript.read_bytes()[len(before) :]
+    assert a.push().exit_code == 0
+
+    wire = Wire()
+    engine = b.engine(wrap(private_sync_server.backend(transport=wire), b.config, b.paths))
+    try:
+        summary = engine.pull(Selection(all=True))
+    finally:
+        engine.close()
+    assert [(o.session_id, o.status) for o in summary.outcomes] == [(s.session_id, "done")], summary.outcomes
+    downloads = [c[1].rsplit("/", 1)[-1] for c in wire.calls if c[0] == "GET" and c[1].startswith("/api/sessions/")]
+    assert downloads == [KEY_RECORD_ID], wire.calls  # the key check, and no whole session
+    _, received = wire.bytes_of("POST", "/delta")
+    compressed = len(gzip.compress(appended))
+    print(f"\nsealed download: appended {len(appended)} B, gzip {compressed} B, answer {received} B")
+    assert received <= 3 * compressed + 4096  # the new frame, plus the rewritten header (about 1 KB)
+    pulled = b.project_dir("acme/api") / f"{s.session_id}.jsonl"
+    assert pulled.read_bytes() == s.transcript.read_bytes().replace(str(a.home).encode(), str(b.home).encode())
+
+
+def test_a_sealed_delta_that_does_not_verify_falls_back_to_the_whole_download(private_sync_server, tmp_path: Path):
+    from claude_sync.encryption.setup import wrap
+    from tests.test_delta import Wire
+
+    a = private_sync_server.device(tmp_path / "machines", "alpha", "code")
+    b = private_sync_server.device(tmp_path / "machines", "beta", "work/projects")
+    s = marker_session(a)
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    assert b.pull().exit_code == 0
+    with s.transcript.open("ab") as f:
+        f.write(appended_lines(10_000, "d"))
+    assert a.push().exit_code == 0
+
+    def damage(body: bytes) -> bytes:  # one bit of the gzip'd answer: the delta cannot verify
+        out = bytearray(body)
+        out[len(out) // 2] ^= 0x01
+        return bytes(out)
+
+    wire = Wire(tamper=damage)
+    engine = b.engine(wrap(private_sync_server.backend(transport=wire), b.config, b.paths))
+    try:
+        summary = engine.pull(Selection(all=True))
+    finally:
+        engine.close()
+    assert [(o.session_id, o.status) for o in summary.outcomes] == [(s.session_id, "done")], summary.outcomes
+    assert ("POST", "/api/sessions/{id}/delta", 200) in wire.routes()
+    assert any(r[0] == "GET" and r[1].startswith("/api/sessions/") for r in wire.routes()), wire.routes()
+    pulled = b.project_dir(MARKERS["project"] + "/api") / f"{s.session_id}.jsonl"
+    assert MARKERS["file"] in pulled.read_text() and "step 1:" in pulled.read_text()

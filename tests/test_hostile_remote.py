@@ -40,8 +40,8 @@ class Remote:
     victim: Device
 
 
-def _manifest(sid: str) -> Manifest:
-    return Manifest(session_id=sid, project_key="acme/api", device="mallory", last_modified="2026-11-01T10:00:00.000Z", title="evil")
+def _manifest(sid: str, project_key: str = "acme/api") -> Manifest:
+    return Manifest(session_id=sid, project_key=project_key, device="mallory", last_modified="2026-11-01T10:00:00.000Z", title="evil")
 
 
 def _git_plant(repo: Path, tmp: Path) -> Callable[..., None]:
@@ -53,12 +53,13 @@ def _git_plant(repo: Path, tmp: Path) -> Callable[..., None]:
         header: bytes | None = None,
         digest_of: dict[str, bytes] | None = None,
         folder: str | None = None,
+        project_key: str = "acme/api",
     ) -> None:
         """A commit on main, as a host that controls the repository writes it: the session's folder with
         these files and a session.json whose checksum matches (unless `digest_of` or `header` says otherwise)."""
         base = folder or session_dir(sid)
         if header is None:
-            meta = _manifest(sid).model_dump(mode="json", exclude={"files"})
+            meta = _manifest(sid, project_key).model_dump(mode="json", exclude={"files"})
             meta.update(
                 content_sha256=content_digest(digest_of if digest_of is not None else files),
                 size=10,  # what the host declares; the real size is what git holds
@@ -88,10 +89,13 @@ def _git_plant(repo: Path, tmp: Path) -> Callable[..., None]:
 
 
 def _server_plant(server: SyncServer) -> Callable[..., None]:
-    def plant(sid: str, files: dict[str, bytes], binary: frozenset[str] = frozenset(), *, raw: bytes | None = None, **_: object) -> None:
+    def plant(
+        sid: str, files: dict[str, bytes], binary: frozenset[str] = frozenset(), *, raw: bytes | None = None,
+        project_key: str = "acme/api", **_: object,
+    ) -> None:
         """A bundle in the server's store that its checks would refuse (a server from before them, or its disk
         in an attacker's hands): the client is the last line of defence."""
-        b = forged_bundle(_manifest(sid), files, binary)
+        b = forged_bundle(_manifest(sid, project_key), files, binary)
         storage = server.storage()
         upload = storage.new_upload()
         upload.write(raw if raw is not None else b.to_bytes())
@@ -180,6 +184,42 @@ def test_a_session_that_breaks_the_rules_fails_alone_and_touches_nothing(remote:
     sid = str(uuid.uuid4())
     remote.plant(sid, files, binary)
     _pull_under_attack(remote, sid, reason)
+
+
+@pytest.mark.parametrize("attack", ["non-UTF-8 text", "log cut mid-line", "log marked as binary"])
+def test_a_session_disguised_as_sealed_on_a_plain_remote_is_refused(remote: Remote, attack: str):
+    """Sealed sessions' content is checked only once opened; on a remote that is not encrypted nothing can
+    open them, so a host must not skip the content checks by giving a session a sealed-looking project key."""
+    files, binary, _reason = ATTACKS[attack]
+    sid = str(uuid.uuid4())
+    remote.plant(sid, files, binary, project_key="e2e/" + "0" * 64)
+    victim = remote.victim
+    before = _snapshot(victim)
+    r = victim.cli("pull", "--all", "--json")
+    assert r.returncode == 0 and "is sealed, and the remote has no key record" in r.stderr, r.stdout + r.stderr
+    assert sid not in r.stdout
+    r = victim.cli("pull", sid, "--json")  # asked for by name: still not read
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    after = _snapshot(victim)
+    assert not any(sid in p for p in after)
+    honest = remote.honest  # type: ignore[attr-defined]
+    assert all(honest in p for p in set(after) - set(before))
+
+
+def test_a_sealed_looking_session_fetched_from_a_plain_remote_is_refused(remote: Remote):
+    """The same, one layer down: whatever lists it, a fetch from a remote with no key record refuses it."""
+    from claude_sync.encryption.envelope import Tampered
+    from claude_sync.encryption.setup import open_sealed
+
+    sid = str(uuid.uuid4())
+    remote.plant(sid, {"transcript.jsonl": GOOD_LOG + GOOD_LOG[:40]}, project_key="e2e/" + "0" * 64)
+    backend = open_sealed(remote.victim.config, remote.victim.paths)
+    try:
+        backend.refresh()
+        with pytest.raises(Tampered, match="claims to be sealed"):
+            backend.fetch(sid)
+    finally:
+        backend.close()
 
 
 def test_a_bomb_is_refused_by_its_real_size_before_it_is_read(remote: Remote):
