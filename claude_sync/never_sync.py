@@ -35,9 +35,16 @@ def _matches(pattern: str, key: str | None, cwd: str | None) -> bool:
 
 def never_synced(config: Config, session_id: str, key: str | None, cwd: str | None) -> bool:
     """Whether the never-sync list names this session or its project."""
-    if session_id in config.never_sync_sessions:
-        return True
-    return any(_matches(p, key, cwd) for p in config.never_sync_projects)
+    return named_by(config, session_id, key, cwd) is not None
+
+
+def named_by(config: Config, session_id: str | None, key: str | None, cwd: str | None) -> str | None:
+    """The entry of the never-sync list that names this session or its project (a session id, a
+    project key or a pattern), None when none does: what "sync again" has to take off the list.
+    Without a session id, only the project's entries count."""
+    if session_id and session_id.lower() in config.never_sync_sessions:
+        return session_id.lower()
+    return next((p for p in config.never_sync_projects if _matches(p, key, cwd)), None)
 
 
 def edit(paths: Paths, config: Config, action: str, projects: list[str], sessions: list[str]) -> Config:

@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY_VERSIONS=${PY_VERSIONS:-"3.10 3.11 3.12 3.13 3.14"}
-LEAVE_OUT=${LEAVE_OUT:-"SecretStorage cryptography cffi pycparser jeepney isal msgspec"}
+LEAVE_OUT=${LEAVE_OUT:-"SecretStorage jeepney isal msgspec"}
 python=${PYTHON:-}
 if [ -z "$python" ]; then
   if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=python3; fi
@@ -48,6 +48,7 @@ targets=("$@")
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
 version=$(node -p "require('./package.json').version")
+mapfile -t readme_urls < <(node extension/readme-urls.mjs)
 
 # Our own package as a wheel, so pip can install it for other Python versions and platforms.
 wheel_dir=build/extension-wheel
@@ -70,10 +71,12 @@ for target in "${targets[@]}"; do
   pipx "$oldest" --target "$libs/common" "$wheel"
   rm -rf "$libs/common/bin"
   # What the sidecar can do without, left out to keep the package lean (each is optional in the code):
-  # SecretStorage and its cryptography/cffi/jeepney (6 MB) give keyring the Linux secret service, but the
-  # extension keeps the token in VS Code's secret storage and hands it over, and the hooks then read it
-  # from the 0600 token file; isal and msgspec speed up verifying bundles, where zlib and pydantic-core
-  # give the same result.
+  # SecretStorage and jeepney give keyring the Linux secret service, but the extension keeps the token
+  # in VS Code's secret storage and hands it over, and the hooks then read it from the 0600 token file;
+  # isal and msgspec speed up verifying bundles, where zlib and pydantic-core give the same result.
+  # cryptography (and its cffi) stays: every remote is opened through the end-to-end encryption layer,
+  # which needs it (AES-GCM, Argon2id); without it a system copy, too old for Argon2id, was imported
+  # and no remote could be used.
   "$python" - "$libs/common" $LEAVE_OUT <<'PY'
 import shutil, sys
 from pathlib import Path
@@ -142,6 +145,8 @@ PY
   fi
 
   out="claude-sync-sessions-$version-$target.vsix"
-  npx vsce package --target "$target" --no-dependencies --no-rewrite-relative-links --allow-missing-repository -o "$out" >&2
+  # The README's images and links point at the repository named in package.json (the extension's
+  # page shows only https: images): see extension/readme-urls.mjs.
+  npx vsce package --target "$target" --no-dependencies "${readme_urls[@]}" -o "$out" >&2
   echo "package-extension: built $out ($(du -h "$out" | cut -f1))" >&2
 done

@@ -495,6 +495,17 @@ async def test_delete_everywhere_and_the_never_sync_list_through_the_sidecar(sid
     summary = await c.request("claudeSync/push", {"all": True})
     reasons = {o["sessionId"]: o["reason"] for o in summary["outcomes"]}
     assert reasons[secret.session_id] == "not synced by choice (never-sync list)"
+    # The trees show it as such, name the entry that excludes it, and leave it out of Upload Changed.
+    local = await c.request("claudeSync/listLocal")
+    [bank] = [g for g in local["groups"] if g["projectKey"] == "clients/bank"]
+    assert bank["neverSyncBy"] == "clients/*" and bank["sync"]["label"] == "not synced by choice"
+    [row] = bank["sessions"]
+    assert row["sync"]["state"] == "neverSync" and row["neverSyncBy"] == "clients/*"
+    assert secret.session_id not in local["toUpload"]
+    # The deleted session is a tombstone on the remote: drawn as deleted, never to download.
+    remote = await c.request("claudeSync/listRemote")
+    [gone] = [e for g in remote["groups"] for e in g["entries"] if e["sessionId"] == s.session_id]
+    assert gone["sync"]["state"] == "deleted" and s.session_id not in remote["toDownload"]
     assert await c.request("claudeSync/neverSync", {"action": "remove", "projects": ["clients/*"]}) == {"projects": [], "sessions": []}
 
 
@@ -514,11 +525,18 @@ async def test_encryption_is_set_up_joined_and_shown_through_the_sidecar(sidecar
     assert err.data["code"] == "invalid_params"  # type: ignore[attr-defined]
     assert (await ca.request("claudeSync/encryptionShowPhrase", {"confirm": True}))["recoveryPhrase"] == phrase
 
+    status = await ca.request("claudeSync/encryptionStatus")
+    assert status["label"] == "end-to-end encrypted" and made["keyId"] in status["detail"]
+
     cb = await sidecar(b)
+    assert (await cb.request("claudeSync/encryptionStatus"))["label"] == "end-to-end encrypted, not joined"
     err = await rpc_error(cb.request("claudeSync/listRemote"))
     assert err.data["code"] == "encryption_required"  # type: ignore[attr-defined]
+    assert [r["id"] for r in err.data["remedies"]] == ["joinEncryption", "showDetails"]  # type: ignore[attr-defined]
     err = await rpc_error(cb.request("claudeSync/encryptionJoin", {"secret": "not the passphrase"}))
     assert err.data["code"] == "wrong_key"  # type: ignore[attr-defined]
+    assert err.data["remedies"][0] == {"id": "joinEncryption", "title": "Try Again"}  # type: ignore[attr-defined]
+    assert (await cb.request("claudeSync/encryptionStatus"))["joined"] is False  # nothing was stored
     assert (await cb.request("claudeSync/encryptionJoin", {"secret": "a long enough passphrase"}))["keyId"] == made["keyId"]
     status = await cb.request("claudeSync/encryptionStatus")
     assert status["joined"] and status["sealed"] == 1

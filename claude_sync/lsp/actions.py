@@ -18,6 +18,7 @@ from ..discovery import LocalSession
 from ..engine import DONE, FAILED, NOT_PORTABLE, Outcome, Progress, Selection, SyncEngine
 from ..format.errors import ConfigError, SessionNotFound
 from ..format.layout import TRANSCRIPT
+from ..format.locking import exclusive
 from ..hooks import policy as claude_hooks
 from ..listing import remote_dicts
 from ..portable import render, render_title
@@ -141,8 +142,16 @@ def _local_states(paths: Paths, config: Config, query: Query) -> tuple[dict[str,
     remote = _with_fetch_time(paths, remote_view(config))
     fetched_at, entries = remote_cache.load(paths, remote)
     known = {e["sessionId"]: e for e in entries} if fetched_at else None
+    from ..never_sync import named_by
+
     listing = local_listing(
-        engine.local_sessions(), engine.layout, config.device, SyncState(paths.state_file), known, query
+        engine.local_sessions(),
+        engine.layout,
+        config.device,
+        SyncState(paths.state_file),
+        known,
+        query,
+        lambda sid, key, cwd: named_by(config, sid, key, cwd),
     )
     return listing, engine
 
@@ -325,16 +334,21 @@ def summary_view(summary: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+# action -> (done, infinitive, noun) in the summary's line.
+VERBS = {"push": ("Uploaded", "upload", "Upload"), "pull": ("Downloaded", "download", "Download"), "delete": ("Deleted", "delete", "Delete")}
+
+
 def summary_text(action: str, s: dict[str, Any], up_to_date: int, not_portable: int) -> str:
     outcomes = s["outcomes"]
+    did, do, noun = VERBS.get(action, VERBS["pull"])
     if len(outcomes) == 1:  # one session reads better by name
         o = outcomes[0]
         title = f'"{o["title"] or o["sessionId"][:8]}"'
         reason = o["reason"].rstrip(".")
         if o["status"] == DONE:
-            return f"{'Uploaded' if action == 'push' else 'Downloaded'} {title}" + (f" ({reason})." if reason else ".")
+            return f"{did} {title}" + (f" ({reason})." if reason else ".")
         if o["status"] == FAILED:
-            return f"Could not {'upload' if action == 'push' else 'download'} {title}" + (f": {reason}." if reason else ".")
+            return f"Could not {do} {title}" + (f": {reason}." if reason else ".")
         return f"Skipped {title}" + (f": {reason}." if reason else ".")
     other = s["skipped"] - up_to_date - not_portable
     parts = [f"{s['done']} done"]
@@ -342,7 +356,7 @@ def summary_text(action: str, s: dict[str, Any], up_to_date: int, not_portable: 
     parts += [f"{not_portable} skipped, not portable"] if not_portable else []
     parts += [f"{other} skipped"] if other else []
     parts += [f"{s['failed']} failed"] if s["failed"] else []
-    return f"{'Upload' if action == 'push' else 'Download'}: {', '.join(parts)}."
+    return f"{noun}: {', '.join(parts)}."
 
 
 def progress_view(operation_id: str, done: int, total: int, o: Outcome) -> dict[str, Any]:
@@ -412,23 +426,43 @@ def hooks(paths: Paths, action: Literal["status", "install", "remove"]) -> dict[
 # -- end-to-end encryption (docs/encryption.md) -----------------------------------------------
 
 
-def encryption_status(paths: Paths) -> dict[str, Any]:
+def encryption_status(paths: Paths, options: SidecarOptions) -> dict[str, Any]:
+    """Where encryption stands, with the words the extension shows (`label` beside the remote's
+    name, `detail` in its tooltip)."""
     from ..encryption import setup
 
-    return camel(setup.status(load_config(paths), paths).to_dict())
+    # Each of these fetches into the local mirror of the remote, which a listing or a sync may be
+    # fetching into at the same moment: they take the sync lock, as the engine does.
+    with exclusive(paths.lock_file, options.lock_wait_seconds):
+        st = setup.status(configured(paths), paths)
+    if not st.encrypted:
+        label = "not encrypted"
+        detail = "Sessions on this remote are not end-to-end encrypted: its host can read them."
+    elif st.joined:
+        label = "end-to-end encrypted"
+        detail = (
+            f"Sessions are end-to-end encrypted (key {st.key_id}); this device holds the key in {st.store}."
+            + (f" {st.plain} session(s) still in plain, sealed at the next upload." if st.plain else "")
+        )
+    else:
+        label = "end-to-end encrypted, not joined"
+        detail = "The remote is end-to-end encrypted and this device holds no key: join with the recovery phrase or the passphrase."
+    return {**camel(st.to_dict()), "label": label, "detail": detail}
 
 
-def encryption_init(paths: Paths, passphrase: str | None) -> dict[str, Any]:
+def encryption_init(paths: Paths, options: SidecarOptions, passphrase: str | None) -> dict[str, Any]:
     from ..encryption import setup
 
-    phrase, key_id, sealed = setup.init(load_config(paths), paths, passphrase)
+    with exclusive(paths.lock_file, options.lock_wait_seconds):
+        phrase, key_id, sealed = setup.init(load_config(paths), paths, passphrase)
     return {"keyId": key_id, "sealed": sealed, "recoveryPhrase": phrase}
 
 
-def encryption_join(paths: Paths, secret: str) -> dict[str, Any]:
+def encryption_join(paths: Paths, options: SidecarOptions, secret: str) -> dict[str, Any]:
     from ..encryption import setup
 
-    return {"keyId": setup.join(load_config(paths), paths, secret)}
+    with exclusive(paths.lock_file, options.lock_wait_seconds):
+        return {"keyId": setup.join(load_config(paths), paths, secret)}
 
 
 def encryption_show_phrase(paths: Paths) -> dict[str, Any]:

@@ -19,7 +19,16 @@ from ..format.errors import (
     UsageError,
 )
 from ..format.locking import Busy
-from .remedies import Backend, Remedy, change_url, configure_device, set_token, show_details, without_cli_hints
+from .remedies import (
+    Backend,
+    Remedy,
+    change_url,
+    configure_device,
+    join_encryption,
+    set_token,
+    show_details,
+    without_cli_hints,
+)
 
 CODES: tuple[tuple[type[SyncError], int], ...] = (
     (ConfigError, -32001),
@@ -48,6 +57,12 @@ def remedies_for(e: SyncError | OSError, backend: Backend | None) -> list[Remedy
     """What the user can do about `e`, given the remote this device uses."""
     if isinstance(e, SidecarError):
         return e.remedies
+    # An encrypted remote this device has not joined, or a wrong phrase: join (again).
+    code = getattr(e, "code", None)
+    if code == "encryption_required":
+        return [join_encryption(), show_details()]
+    if code == "wrong_key":
+        return [join_encryption("Try Again"), show_details()]
     if isinstance(e, AuthError):
         return [set_token(), show_details()]
     if isinstance(e, BackendError):

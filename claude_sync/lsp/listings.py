@@ -4,6 +4,7 @@ state and its words. The extension renders these rows as they come."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,14 @@ from .sync_state import TO_DOWNLOAD, TO_UPLOAD, State, StateIndex, counts, look,
 
 # A project with more sessions than this starts collapsed: the tree stays a list of projects.
 EXPANDED_UP_TO = 3
+
+# (session id or None for the project itself, project key, cwd) -> the never-sync entry naming it.
+NeverSync = Callable[[str | None, str | None, str | None], str | None]
+
+# Why a remote session is not synced here (listing.remote_dicts) -> the state it is drawn with.
+# "on the remote only" (swept or deleted here) keeps its look but is fetched only on purpose.
+REMOTE_STATUS_STATES: dict[str, State] = {"not synced by choice": "neverSync", "deleted": "deleted"}
+ON_PURPOSE_ONLY = frozenset({"on the remote only", "not synced by choice", "deleted"})
 
 
 @dataclass(frozen=True)
@@ -72,8 +81,10 @@ def local_listing(
     synced: SyncState,
     remote: dict[str, dict[str, Any]] | None,
     query: Query,
+    never: NeverSync | None = None,
 ) -> dict[str, Any]:
-    """This device's sessions by project, newest activity first, with their states."""
+    """This device's sessions by project, newest activity first, with their states; `never` names
+    the never-sync entry of a session or project (`neverSyncBy`: what "sync again" removes)."""
     index = StateIndex(synced, remote)
     by_id = {s.session_id: s for s in sessions}
     groups: list[dict[str, Any]] = []
@@ -82,6 +93,9 @@ def local_listing(
         rows: list[dict[str, Any]] = []
         for d in g["sessions"]:
             st = index.of_local(by_id[d["session_id"]], d["portable"])
+            d["never_sync_by"] = never(d["session_id"], d["project_key"], d["cwd"]) if never and d["portable"] else None
+            if d["never_sync_by"]:
+                st = "neverSync"
             all_states[d["session_id"]] = st
             if not query.keeps(project=d["project_key"] or d["cwd"], device=device, state=st, title=d["title"], session_id=d["session_id"]):
                 continue
@@ -99,6 +113,7 @@ def local_listing(
                 "last_activity": rows[0]["last_timestamp"],
                 "collapsed": len(rows) > EXPANDED_UP_TO,
                 "sync": {**_row_look(project_state(n)), "counts": n, "label": project_words(n)},
+                "never_sync_by": never(None, g["project_key"], g["cwd"]) if never and g["portable"] else None,
                 "sessions": rows,
             }
         )
@@ -121,8 +136,9 @@ def remote_listing(
     by_project: dict[str, list[dict[str, Any]]] = {}
     to_download: list[str] = []
     for e in entries:
-        st: State = local_states.get(e["sessionId"], "onlyThere")
-        if st in TO_DOWNLOAD:
+        why = e.get("status") or ""
+        st: State = REMOTE_STATUS_STATES.get(why) or local_states.get(e["sessionId"], "onlyThere")
+        if st in TO_DOWNLOAD and why not in ON_PURPOSE_ONLY:
             to_download.append(e["sessionId"])
         if not query.keeps(project=e["projectKey"], device=e["device"], state=st, title=e["title"], session_id=e["sessionId"]):
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal, TypedDict
 
-RemedyId = Literal["configureDevice", "changeUrl", "setToken", "showDetails"]
+RemedyId = Literal["configureDevice", "changeUrl", "setToken", "joinEncryption", "showDetails"]
 Backend = Literal["git", "server"]
 
 
@@ -30,6 +30,10 @@ def change_url(backend: Backend, title: str = "Change URL") -> Remedy:
 
 def set_token() -> Remedy:
     return {"id": "setToken", "title": "Set Token"}
+
+
+def join_encryption(title: str = "Join Encryption") -> Remedy:
+    return {"id": "joinEncryption", "title": title}
 
 
 def show_details() -> Remedy:

@@ -136,14 +136,14 @@ async def set_token(ls: Sidecar, params: Any) -> dict[str, Any]:
 async def encryption_status(ls: Sidecar, params: Any) -> dict[str, Any]:
     """Whether the remote is end-to-end encrypted and this device has joined."""
     parse(NoParams, params)
-    return await _blocking(actions.encryption_status, ls.paths)
+    return await _blocking(actions.encryption_status, ls.paths, ls.options)
 
 
 @server.feature("claudeSync/encryptionInit")
 async def encryption_init(ls: Sidecar, params: Any) -> dict[str, Any]:
     """Turn encryption on for the configured remote; the result carries the recovery phrase."""
     p = parse(EncryptionInitParams, params)
-    result = await _blocking(actions.encryption_init, ls.paths, p.passphrase)
+    result = await _blocking(actions.encryption_init, ls.paths, ls.options, p.passphrase)
     ls.changed("remote")
     return result
 
@@ -152,7 +152,7 @@ async def encryption_init(ls: Sidecar, params: Any) -> dict[str, Any]:
 async def encryption_join(ls: Sidecar, params: Any) -> dict[str, Any]:
     """Join with the recovery phrase or passphrase; a wrong one is an error and stores nothing."""
     p = parse(EncryptionJoinParams, params)
-    result = await _blocking(actions.encryption_join, ls.paths, p.secret)
+    result = await _blocking(actions.encryption_join, ls.paths, ls.options, p.secret)
     ls.changed("remote")
     return result
 

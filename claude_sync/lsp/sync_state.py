@@ -14,7 +14,9 @@ from typing import Any, Literal
 from ..discovery import LocalSession
 from ..state import SyncState
 
-State = Literal["synced", "changedHere", "onlyHere", "newerThere", "onlyThere", "diverged", "notPortable", "unknown"]
+State = Literal[
+    "synced", "changedHere", "onlyHere", "newerThere", "onlyThere", "diverged", "notPortable", "neverSync", "deleted", "unknown"
+]
 
 # state -> (words, codicon, theme colour of the decoration, badge): how every view shows it.
 LOOK: dict[State, tuple[str, str, str | None, str]] = {
@@ -25,13 +27,18 @@ LOOK: dict[State, tuple[str, str, str | None, str]] = {
     "onlyThere": ("only on the remote", "cloud-download", "gitDecoration.addedResourceForeground", "↓"),
     "diverged": ("changed on both sides", "git-compare", "gitDecoration.conflictingResourceForeground", "!"),
     "notPortable": ("not portable", "circle-slash", "disabledForeground", ""),
+    # On the never-sync list (the session or its project): hooks and bulk operations leave it alone.
+    "neverSync": ("not synced by choice", "eye-closed", "disabledForeground", ""),
+    # A tombstone on the remote: deleted there (the devices' copies went into their backups).
+    "deleted": ("deleted", "trash", "disabledForeground", ""),
     "unknown": ("not compared yet", "question", None, "?"),
 }
 TO_UPLOAD: frozenset[str] = frozenset({"changedHere", "onlyHere", "diverged"})
 TO_DOWNLOAD: frozenset[str] = frozenset({"newerThere", "onlyThere", "diverged"})
 # A project's state: the first of these its sessions have (what needs the user most).
 PROJECT_ORDER: tuple[State, ...] = (
-    "diverged", "changedHere", "onlyHere", "newerThere", "onlyThere", "unknown", "synced", "notPortable",
+    "diverged", "changedHere", "onlyHere", "newerThere", "onlyThere", "unknown", "synced", "neverSync", "notPortable",
+    "deleted",
 )
 
 
@@ -87,5 +94,7 @@ def project_words(n: dict[State, int]) -> str:
     parts = [f"{up} to upload"] if up else []
     parts += [f"{down} to download"] if down else []
     if not parts:
-        return "not portable" if set(n) == {"notPortable"} else "in sync" if set(n) <= {"synced", "notPortable"} else ""
+        if len(set(n)) == 1 and set(n) <= {"notPortable", "neverSync", "deleted"}:
+            return look(next(iter(n)))["label"]
+        return "in sync" if set(n) <= {"synced", "notPortable", "neverSync", "deleted"} else ""
     return " · ".join(parts)

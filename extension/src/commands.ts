@@ -19,6 +19,8 @@ import {
   type Summary,
   type SyncAction,
 } from './protocol';
+import type { EncryptionCommands } from './encryption';
+import type { DeletableNode, RemovalCommands } from './removal';
 import type { SessionCommands, SessionNode } from './sessionCommands';
 import type { HooksStatusBar } from './statusBar';
 import type { LocalProjectItem, LocalSessionItem, RemoteProjectItem, RemoteSessionItem } from './views';
@@ -470,7 +472,7 @@ export function validateServerUrl(v: string): string | undefined {
 }
 
 /** Registers every command; a failure becomes a message, never an exception in VS Code. */
-export function registerCommands(c: Controller, sessions?: SessionCommands): Disposable[] {
+export function registerCommands(c: Controller, sessions?: SessionCommands, more: { encryption?: EncryptionCommands; removal?: RemovalCommands } = {}): Disposable[] {
   const commands: Record<string, (...args: any[]) => unknown> = {
     // A row redrawn between the click and the command arrives as undefined: the selected row stands in.
     'claudeSync.uploadSession': (item?: LocalSessionItem) => c.uploadSession((item ?? sessions?.selectedLocal()) as LocalSessionItem),
@@ -505,6 +507,22 @@ export function registerCommands(c: Controller, sessions?: SessionCommands): Dis
       'claudeSync.downloadNew': () => sessions.downloadNew(),
       'claudeSync.filterSessions': () => sessions.filter(),
       'claudeSync.clearFilter': () => sessions.clearFilter(),
+    });
+  }
+  const { encryption, removal } = more;
+  if (encryption) {
+    Object.assign(commands, {
+      'claudeSync.setUpEncryption': () => encryption.setUp(),
+      'claudeSync.joinEncryption': () => encryption.join(),
+      'claudeSync.showRecoveryPhrase': () => encryption.showPhrase(),
+    });
+  }
+  if (removal) {
+    Object.assign(commands, {
+      'claudeSync.deleteSession': (n?: DeletableNode) => removal.delete(n),
+      'claudeSync.neverSyncSession': (n?: LocalSessionItem) => removal.neverSyncSession(n),
+      'claudeSync.neverSyncProject': (n?: LocalProjectItem) => removal.neverSyncProject(n),
+      'claudeSync.syncAgain': (n?: LocalSessionItem | LocalProjectItem) => removal.syncAgain(n),
     });
   }
   return Object.entries(commands).map(([id, run]) => registerCommand(id, (...args: unknown[]) => safely(id, () => run(...args))));

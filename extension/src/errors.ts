@@ -37,6 +37,8 @@ export function remedyAction(r: Remedy): Action {
       return { title: r.title, command: r.backend === 'server' ? 'claudeSync.setServerUrl' : 'claudeSync.setGitRepoUrl', args: [] };
     case 'setToken':
       return { title: r.title, command: 'claudeSync.setToken', args: [] };
+    case 'joinEncryption':
+      return { title: r.title, command: 'claudeSync.joinEncryption', args: [] };
     case 'showDetails':
     default:
       return { ...SHOW_DETAILS, title: r.title || SHOW_DETAILS.title };

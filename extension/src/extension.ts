@@ -4,6 +4,7 @@ import * as path from 'path';
 import type { ExtensionContext } from 'vscode';
 import { Controller, TOKEN_SECRET, registerCommands } from './commands';
 import { ConfigMirror } from './configMirror';
+import { EncryptionCommands } from './encryption';
 import { SidecarUnavailable, reportError } from './errors';
 import { setLogChannel, traceInfo } from './log';
 import { Notification, type ChangedEvent, type ProgressEvent } from './protocol';
@@ -12,6 +13,7 @@ import { affectsPython, readSettings } from './settings';
 import { Sidecar } from './sidecar';
 import { HooksStatusBar } from './statusBar';
 import { SyncDecorations } from './decorations';
+import { RemovalCommands } from './removal';
 import { SessionCommands, type SessionNode } from './sessionCommands';
 import { TRANSCRIPT_SCHEME, TranscriptDocuments } from './transcripts';
 import { LocalSessionItem, LocalSessionsProvider, RemoteBundlesProvider, RemoteSessionItem, type ListingCache } from './views';
@@ -64,6 +66,16 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
   const remoteView = api.createTreeView('claudeSync.remoteBundles', { treeDataProvider: remote, showCollapseAll: true });
   local.attach(localView);
   remote.attach(remoteView);
+  const encryption = new EncryptionCommands({
+    sidecar,
+    shown: {
+      showEncryption: (status) => {
+        remote.showEncryption(status);
+        statusBar.showEncryption(status);
+      },
+    },
+    refreshViews: () => (local.refresh(), remote.refresh()),
+  });
   const transcripts = new TranscriptDocuments(sidecar);
   const selected = (view: { selection: readonly unknown[] }) => (): SessionNode | undefined =>
     view.selection.find((n): n is SessionNode => n instanceof LocalSessionItem || n instanceof RemoteSessionItem);
@@ -73,6 +85,11 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
     local: Object.assign(local, { selected: selected(localView) }),
     remote: Object.assign(remote, { selected: selected(remoteView) }),
     sync: (action, selection, title) => controller.sync(action, selection, title),
+  });
+  const removal = new RemovalCommands({
+    sidecar,
+    local: { refresh: () => local.refresh(), selected: () => localView.selection[0] },
+    remote: { refresh: () => remote.refresh(), selected: () => remoteView.selection[0] },
   });
   // The states of local sessions are against the last remote listing: a new one redraws them.
   let remoteSeen = '';
@@ -93,7 +110,7 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
   sidecar.onNotification<ChangedEvent>(Notification.changed, ({ what }) => {
     if (what === 'local' || what === 'config') local.refresh();
     if (what === 'remote' || what === 'config') remote.refresh();
-    if (what === 'config') void controller.configChanged();
+    if (what === 'config') void controller.configChanged().then(() => encryption.refresh());
     if (what === 'hooks') void controller.refreshStatus();
   });
 
@@ -104,14 +121,20 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
     failures,
     localView,
     remoteView,
-    ...registerCommands(controller, sessions),
+    ...registerCommands(controller, sessions, { encryption, removal }),
     api.registerTextDocumentContentProvider(TRANSCRIPT_SCHEME, transcripts),
     api.registerFileDecorationProvider(new SyncDecorations()),
     // Each (re)started sidecar: config.json into the settings, the token handed over, then the views reload.
     sidecar.onDidStart(() =>
       void controller
         .start()
-        .then((status) => watchClaude(status.claudeDir), (e) => reportError(e, 'Claude Sync'))
+        .then(
+          (status) => {
+            watchClaude(status.claudeDir);
+            if (status.remote) void encryption.refresh(); // asks the remote: not awaited
+          },
+          (e) => reportError(e, 'Claude Sync'),
+        )
         .then(() => (local.refresh(), remote.refresh())),
     ),
     api.onDidChangeConfiguration((e) => {

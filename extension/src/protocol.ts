@@ -14,6 +14,12 @@ export const Method = {
   transcript: 'claudeSync/transcript',
   resumePlan: 'claudeSync/resumePlan',
   hooks: 'claudeSync/hooks',
+  delete: 'claudeSync/delete',
+  neverSync: 'claudeSync/neverSync',
+  encryptionStatus: 'claudeSync/encryptionStatus',
+  encryptionInit: 'claudeSync/encryptionInit',
+  encryptionJoin: 'claudeSync/encryptionJoin',
+  encryptionShowPhrase: 'claudeSync/encryptionShowPhrase',
   repositories: 'claudeSync/repositories',
   mapRepository: 'claudeSync/mapRepository',
   cloneRepository: 'claudeSync/cloneRepository',
@@ -44,7 +50,7 @@ export type ConfigParams = { [K in ConfigKey]?: ConfigView[K] } & { unset?: ('gi
 
 /** What the user can do about an error or a failed check: a button. */
 export interface Remedy {
-  id: 'configureDevice' | 'changeUrl' | 'setToken' | 'showDetails';
+  id: 'configureDevice' | 'changeUrl' | 'setToken' | 'joinEncryption' | 'showDetails';
   title: string;
   backend?: Backend;
 }
@@ -106,7 +112,19 @@ export interface Status {
   hooks: HooksState;
 }
 
-export type SyncStateName = 'synced' | 'changedHere' | 'onlyHere' | 'newerThere' | 'onlyThere' | 'diverged' | 'notPortable' | 'unknown';
+export type SyncStateName =
+  | 'synced'
+  | 'changedHere'
+  | 'onlyHere'
+  | 'newerThere'
+  | 'onlyThere'
+  | 'diverged'
+  | 'notPortable'
+  /** On the never-sync list: "not synced by choice". */
+  | 'neverSync'
+  /** A tombstone on the remote. */
+  | 'deleted'
+  | 'unknown';
 
 /** A session's or project's sync state, and how to draw it: all decided by the sidecar. */
 export interface SyncLook {
@@ -141,12 +159,16 @@ export interface Session {
   /** The one size shown for this session everywhere. */
   sizeText?: string;
   sync?: SyncLook;
+  /** The never-sync entry (this session's id, its project's key or a pattern) that keeps it here. */
+  neverSyncBy?: string | null;
 }
 
 export interface ProjectGroup {
   projectKey: string | null;
   cwd: string | null;
   portable: boolean;
+  /** The never-sync entry (the project's key or a pattern) that keeps the whole project here. */
+  neverSyncBy?: string | null;
   /** Starts collapsed (many sessions). */
   collapsed?: boolean;
   sync?: SyncLook;
@@ -170,6 +192,8 @@ export interface RemoteEntry {
   size: number;
   contentSha256: string;
   sha256: string | null;
+  /** Why it is not synced here: "on the remote only", "not synced by choice", "deleted", or "". */
+  status?: string;
   sizeText?: string;
   sync?: SyncLook;
   /** The repository's short name (plus the subfolder), else the key; absent from older sidecars. */
@@ -271,6 +295,38 @@ export interface ProgressEvent {
 
 export interface ChangedEvent {
   what: 'local' | 'remote' | 'config' | 'hooks';
+}
+
+/** Where a delete applies: this device (into the backups), the remote (a tombstone), or both. */
+export type DeleteWhere = 'local' | 'remote' | 'everywhere';
+
+export interface NeverSyncList {
+  projects: string[];
+  sessions: string[];
+}
+
+/** Where end-to-end encryption stands for the configured remote, with the words to show. */
+export interface EncryptionStatus {
+  remote: string;
+  encrypted: boolean;
+  joined: boolean;
+  keyId: string | null;
+  passphrase: boolean;
+  sealed: number;
+  plain: number;
+  /** Where this device keeps keys ("the system keyring" or a file). */
+  store: string;
+  /** "end-to-end encrypted", "not encrypted", ...: beside the remote's name. */
+  label: string;
+  /** A sentence for a tooltip. */
+  detail: string;
+}
+
+export interface EncryptionInitResult {
+  keyId: string;
+  sealed: number;
+  /** Shown once to the user; never logged, never stored by the extension. */
+  recoveryPhrase: string;
 }
 
 /** The JSON-RPC error codes of the domain errors (`data.code` names them). */

@@ -1,7 +1,7 @@
 // The status bar item "Claude Sync: Hooks ON/OFF"; a click toggles the auto-sync hooks.
 import { StatusBarAlignment, type Disposable, type StatusBarItem } from 'vscode';
 import { plural, tildify } from './format';
-import type { HooksState } from './protocol';
+import type { EncryptionStatus, HooksState } from './protocol';
 import { createStatusBarItem } from './vscodeapi';
 
 export const TOGGLE_HOOKS_COMMAND = 'claudeSync.toggleHooks';
@@ -10,6 +10,9 @@ export class HooksStatusBar implements Disposable {
   private readonly item: StatusBarItem;
   /** The last state the sidecar reported; undefined while unknown. */
   state: HooksState | undefined;
+  private problem: string | undefined;
+  /** End-to-end encryption of the remote, added to the tooltip once known. */
+  private encryption: EncryptionStatus | undefined;
 
   constructor() {
     this.item = createStatusBarItem('claudeSync.hooks', StatusBarAlignment.Right, 100);
@@ -27,8 +30,19 @@ export class HooksStatusBar implements Disposable {
     return typeof this.item.tooltip === 'string' ? this.item.tooltip : '';
   }
 
+  showEncryption(status: EncryptionStatus | undefined): void {
+    this.encryption = status;
+    this.update(this.state, this.problem);
+  }
+
   update(state: HooksState | undefined, problem?: string): void {
     this.state = state;
+    this.problem = problem;
+    this.describe(state, problem);
+    if (this.encryption) this.item.tooltip = `${this.tooltip}\n\nEncryption: ${this.encryption.detail}`;
+  }
+
+  private describe(state: HooksState | undefined, problem?: string): void {
     if (!state) {
       this.item.text = 'Claude Sync: Hooks ?';
       this.item.tooltip = problem ? `Claude Sync: ${problem}` : 'Claude Sync: hooks status unknown (is the sidecar running?)';

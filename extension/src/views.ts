@@ -17,6 +17,7 @@ import { describeError, showMessage } from './errors';
 import { humanSize, plural, shortTime } from './format';
 import {
   Method,
+  type EncryptionStatus,
   type LocalListing,
   type ProjectGroup,
   type RemoteEntry,
@@ -63,8 +64,8 @@ export class LocalProjectItem extends TreeItem {
       : `${group.cwd ?? name}\nNot portable: ${group.sessions[0]?.reason || 'outside the projects root'}`;
     this.iconPath = new ThemeIcon(group.portable ? 'folder' : 'folder-library', group.sync?.color ? new ThemeColor(group.sync.color) : undefined);
     this.resourceUri = stateUri('project', name, group.sync);
-    // Only portable projects get the inline upload (see package.json menus).
-    this.contextValue = group.portable ? 'localProject' : 'localProject.notPortable';
+    // Only portable projects get the inline upload; a never-synced one gets "Sync Again" (package.json menus).
+    this.contextValue = !group.portable ? 'localProject.notPortable' : group.neverSyncBy ? 'localProject.neverSync' : 'localProject';
   }
 }
 
@@ -83,13 +84,14 @@ export class LocalSessionItem extends TreeItem {
         ...(session.cwd ? [`Working directory: \`${session.cwd}\``] : []),
         `${count} · last activity ${shortTime(session.lastTimestamp)} · ${size}` + (session.files ? ` in ${plural(session.files, 'file')}` : ''),
         ...(session.portable ? [] : [`Not portable: ${escape(session.reason)}`]),
+        ...(session.neverSyncBy ? [`Not synced by choice: the never-sync list names it (\`${session.neverSyncBy}\`)`] : []),
       ],
       session.sync,
     );
     this.iconPath = stateIcon(session.sync, session.portable ? 'comment-discussion' : 'circle-slash');
     this.resourceUri = stateUri('session', session.sessionId, session.sync);
     this.command = { command: OPEN_TRANSCRIPT, title: 'Open Transcript', arguments: [this] };
-    this.contextValue = session.portable ? 'localSession' : 'localSession.notPortable';
+    this.contextValue = !session.portable ? 'localSession.notPortable' : session.neverSyncBy ? 'localSession.neverSync' : 'localSession';
   }
 }
 
@@ -136,6 +138,11 @@ export class RemoteSessionItem extends TreeItem {
     );
     this.iconPath = stateIcon(entry.sync, 'cloud');
     this.resourceUri = stateUri('remote-session', entry.sessionId, entry.sync);
+    if (entry.sync?.state === 'deleted') {
+      // A tombstone: nothing left to open, download or delete.
+      this.contextValue = 'remoteTombstone';
+      return;
+    }
     this.command = { command: OPEN_TRANSCRIPT, title: 'Open Transcript', arguments: [this] };
     // A session this device also has can be compared; one only on the remote cannot.
     this.contextValue = entry.sync && entry.sync.state !== 'onlyThere' ? 'remoteSession.both' : 'remoteSession';
@@ -231,6 +238,11 @@ abstract class SidecarTree<T extends TreeItem, L> implements TreeDataProvider<T>
     }
   }
 
+  /** Draws the view's description again from the last listing (something it shows changed). */
+  protected redescribe(): void {
+    if (this.last && this.view && !this.message) this.render(this.last, false);
+  }
+
   private render(listing: L, cached: boolean): T[] {
     const roots = this.rootsOf(listing);
     this.message = undefined;
@@ -289,6 +301,13 @@ export class LocalSessionsProvider extends SidecarTree<LocalNode, LocalListing> 
 export class RemoteBundlesProvider extends SidecarTree<RemoteNode, RemoteListing> {
   protected readonly failure = 'Could not list remote bundles';
   protected readonly cacheKey = 'remoteListing';
+  /** End-to-end encryption of the remote, named beside it once known. */
+  encryption: EncryptionStatus | undefined;
+
+  showEncryption(status: EncryptionStatus | undefined): void {
+    this.encryption = status;
+    this.redescribe();
+  }
 
   protected async load(): Promise<RemoteListing> {
     const listing = await this.sidecar.request<RemoteListing>(Method.listRemote, this.query ? { query: this.query } : {});
@@ -312,7 +331,7 @@ export class RemoteBundlesProvider extends SidecarTree<RemoteNode, RemoteListing
   protected describe(listing: RemoteListing, roots: RemoteNode[]): string | undefined {
     const n = roots.reduce((sum, r) => sum + (r instanceof RemoteProjectItem ? r.entries.length : 0), 0);
     const remote = listing.remote ? `${listing.remote.label} · fetched ${shortTime(listing.fetchedAt)}` : undefined;
-    return [remote, n ? plural(n, 'session') : undefined].filter(Boolean).join(' · ') || undefined;
+    return [remote, this.encryption?.label, n ? plural(n, 'session') : undefined].filter(Boolean).join(' · ') || undefined;
   }
 
   protected toSync(listing: RemoteListing): number {

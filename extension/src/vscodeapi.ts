@@ -103,6 +103,11 @@ export function showModalWarning(message: string, detail: string, ...items: stri
   return vscode.window.showWarningMessage(message, { modal: true, detail }, ...items);
 }
 
+/** A modal dialog the user has to close; nothing in it is logged or kept. */
+export function showModalInfo(message: string, detail: string, ...items: string[]): Thenable<string | undefined> {
+  return vscode.window.showInformationMessage(message, { modal: true, detail }, ...items);
+}
+
 /** Calls `listener` (debounced) when files matching `glob` under `folder` are created, changed or deleted. */
 export function watchFolder(folder: string, glob: string, listener: () => void, delayMs: number): vscode.Disposable {
   const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), glob));

@@ -195,12 +195,19 @@ export function buildDevVsix(repo: string, work: string): string {
   const ignore = path.join(work, 'dev.vscodeignore');
   fs.writeFileSync(ignore, `${fs.readFileSync(path.join(repo, '.vscodeignore'), 'utf8')}\nextension/bundled/**\n`);
   const out = path.join(work, 'claude-sync-sessions-dev.vsix');
-  execFileSync(
-    'npx',
-    ['vsce', 'package', '--no-dependencies', '--no-rewrite-relative-links', '--allow-missing-repository', '--ignoreFile', ignore, '-o', out],
-    { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  // The README's links as the release package has them (scripts/package-extension.sh).
+  const readmeUrls = execFileSync('node', [path.join(repo, 'extension', 'readme-urls.mjs')], { encoding: 'utf8' }).trim().split('\n');
+  execFileSync('npx', ['vsce', 'package', '--no-dependencies', ...readmeUrls, '--ignoreFile', ignore, '-o', out], {
+    cwd: repo,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return out;
+}
+
+/** Where the packaged README's images point (package.json's repository; extension/readme-urls.mjs). */
+export function readmeImagesUrl(repo: string): string {
+  const flags = execFileSync('node', [path.join(repo, 'extension', 'readme-urls.mjs')], { encoding: 'utf8' }).trim().split('\n');
+  return flags[flags.indexOf('--baseImagesUrl') + 1];
 }
 
 /** The extension's own logs (its output channel) under a code-server state folder, one per start. */

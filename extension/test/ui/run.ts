@@ -7,12 +7,13 @@
 //   CLAUDE_SYNC_UI_VSIX=x.vsix npm run test:ui   test a packaged .vsix (bundled libraries, system python3)
 //   CLAUDE_SYNC_UI_DOCS_IMAGE=1 ...          also refresh docs/images/claude-sync-view.png
 //   CLAUDE_SYNC_UI_KEEP=1 ...                keep the fixture folder
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeFixtures, type Fixtures } from './fixtures';
-import { buildDevVsix, CodeServer, extensionLogs, hostTools, type HostTools } from './host';
+import { buildDevVsix, CodeServer, extensionLogs, hostTools, readmeImagesUrl, type HostTools } from './host';
+import type { Frame } from 'playwright-core';
 import { Workbench } from './workbench';
 
 const repo = path.resolve(__dirname, '..', '..', '..', '..');
@@ -68,6 +69,16 @@ function corruptOnRemote(remote: string, sessionId: string, work: string): void 
   git('push', '-q', 'origin', 'HEAD');
 }
 
+/** The remote's owner undoes what `corruptOnRemote` did (a revert on top of what is there now). */
+function repairOnRemote(work: string): void {
+  const clone = path.join(work, 'corrupt-clone');
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: clone, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' } });
+  const tamper = git('log', '-1', '--format=%H', '--author=mallory').trim();
+  git('pull', '-q', '--rebase', 'origin', 'main');
+  git('-c', 'user.name=owner', '-c', 'user.email=o@localhost', 'revert', '--no-edit', tamper);
+  git('push', '-q', 'origin', 'HEAD:main');
+}
+
 /** A new session of the same project, as the client writes one: a copy of `from` under a new id and title. */
 function writeSession(from: string, id: string, title: string): void {
   const old = path.basename(from, '.jsonl');
@@ -78,6 +89,29 @@ function writeSession(from: string, id: string, title: string): void {
     .map((l) => l.split(old).join(id));
   lines.push(JSON.stringify({ type: 'custom-title', customTitle: title, sessionId: id }));
   fs.writeFileSync(path.join(path.dirname(from), `${id}.jsonl`), lines.join('\n') + '\n');
+}
+
+/** Where encryption stands on a fixture device, as the CLI reads it (the store the sidecar wrote). */
+function encryptionOf(home: string): { encrypted: boolean; joined: boolean; store: string } {
+  const out = execFileSync(path.join(repo, '.venv', 'bin', 'claude-sync'), ['encryption', 'status', '--json'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' },
+  });
+  return JSON.parse(out) as { encrypted: boolean; joined: boolean; store: string };
+}
+
+/** Every file a device's VS Code keeps (settings, logs, state): none may hold a secret. */
+function filesHolding(dir: string, secret: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && fs.statSync(p).size < 20_000_000 && fs.readFileSync(p).includes(secret)) found.push(p);
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return found;
 }
 
 function hooksIn(settingsFile: string): string {
@@ -167,6 +201,10 @@ async function main(): Promise<number> {
   // A session written while the view is open (the watcher shows it), and where the stub `claude`
   // says how it was started.
   const fresh = { id: '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9', title: 'A session started a moment ago' };
+  // End-to-end encryption: set up on beta, joined on alpha with the phrase beta was shown.
+  const passphrase = 'a passphrase for the ui test';
+  let phrase = '';
+  const alphaConfig = path.join(fx.alpha.home, '.claude-sync-sessions', 'config.json');
   const resumed = path.join(work, 'claude-resumed.txt');
 
   const steps: Step[] = [
@@ -464,6 +502,60 @@ async function main(): Promise<number> {
       },
     },
     {
+      name: 'beta: Set Up End-to-End Encryption shows the recovery phrase once, in a modal with a copy button, and the remote view says so',
+      run: async () => {
+        const bench = beta.bench!;
+        await bench.closeToasts();
+        repairOnRemote(work); // a tampered session would stop the sealing (covered by the unit tests)
+        check(!encryptionOf(fx.beta.home).encrypted, 'the remote is encrypted before the test');
+        await bench.runCommand('Claude Sync: Set Up End-to-End Encryption');
+        await bench.answer('Recovery phrase and a passphrase');
+        const box = bench.page.locator('.quick-input-widget input.input').first();
+        await waitFor(async () => (await box.getAttribute('type')) === 'password', 'the passphrase box hides what is typed');
+        await bench.answer(passphrase);
+        await bench.answer(passphrase);
+        const confirm = await bench.dialog(/Encrypt the sessions on/);
+        check(/sealed now/.test((await bench.dialogText(confirm)).detail), 'the confirmation does not say the sessions get sealed');
+        await screenshot(bench, 'beta-encryption-confirm');
+        await bench.dialogButton(confirm, 'Turn On Encryption');
+        const shown = await bench.dialog(/Write down your recovery phrase/);
+        const { detail } = await bench.dialogText(shown);
+        const words = detail.split('\n\n')[0].split(/\s+/);
+        check(words.length === 24, `the phrase shows ${words.length} words:\n${detail}`);
+        phrase = words.join(' ');
+        await screenshot(bench, 'beta-recovery-phrase');
+        await bench.dialogButton(shown, 'Copy Phrase');
+        await bench.waitForToast(/the recovery phrase is on the clipboard/);
+        await waitFor(async () => (await bench.clipboard()) === phrase, 'Copy Phrase puts the phrase on the clipboard');
+        const state = encryptionOf(fx.beta.home);
+        check(state.encrypted && state.joined, `after set-up: ${JSON.stringify(state)}`);
+        await waitFor(async () => /end-to-end encrypted/.test(await bench.viewDescription('Remote Bundles')), 'the remote view says it is encrypted');
+        // The sessions are sealed on the remote: no title is readable in the repository any more.
+        const grep = spawnSync('git', ['--git-dir', fx.remote, 'grep', '-l', '-F', moved.title, 'main', '--'], { encoding: 'utf8' });
+        check(grep.status === 1 && grep.stdout === '', `the remote's current state still holds the title: ${grep.stdout}${grep.stderr}`);
+        await screenshot(bench, 'beta-encrypted');
+      },
+    },
+    {
+      name: 'beta: Show Recovery Phrase asks first, then shows the same phrase; it is in no log or settings file',
+      run: async () => {
+        const bench = beta.bench!;
+        await bench.closeToasts();
+        await bench.runCommand('Claude Sync: Show Recovery Phrase');
+        const ask = await bench.dialog(/Show the recovery phrase\?/);
+        check(/Anyone who sees it/.test((await bench.dialogText(ask)).detail), 'the confirmation does not warn');
+        await bench.dialogButton(ask, 'Show Phrase');
+        const shown = await bench.dialog(/your recovery phrase/);
+        const again = (await bench.dialogText(shown)).detail.split('\n\n')[0].split(/\s+/).join(' ');
+        check(again === phrase, 'a different phrase is shown the second time');
+        await bench.page.keyboard.press('Escape');
+        const state = path.join(work, 'code-server-beta');
+        const leaks = [...filesHolding(state, phrase.split(' ').slice(0, 6).join(' ')), ...filesHolding(state, passphrase)];
+        check(leaks.length === 0, `the phrase or passphrase is written in ${leaks.join(', ')}`);
+        check(beta.extensionLog().includes('end-to-end encryption is on'), 'the extension log is not where the test looks');
+      },
+    },
+    {
       name: 'beta: a Python path that does not work is reported with a way to fix it',
       run: async () => {
         const bench = beta.bench!;
@@ -475,23 +567,119 @@ async function main(): Promise<number> {
       },
     },
     {
-      name: "beta: the extension's page shows its icon and the README",
+      name: "beta: the extension's page shows its icon and the README with its picture, from where images are published",
       run: async () => {
         const bench = beta.bench!;
         await bench.closeToasts();
+        // The packaged README points its picture at the repository (https only on that page); the
+        // test answers that address with the file from this checkout, so no network is used.
+        const images = readmeImagesUrl(repo);
+        const served: string[] = [];
+        await bench.page.context().route(`${images}/**`, (route) => {
+          const file = path.join(repo, decodeURIComponent(new URL(route.request().url()).pathname.slice(new URL(images).pathname.length + 1)));
+          served.push(file);
+          return fs.existsSync(file) && file.startsWith(repo + path.sep) ? route.fulfill({ path: file }) : route.fulfill({ status: 404 });
+        });
         await bench.runCommand('Extensions: Show Installed Extensions');
         const entry = bench.page.locator('.extensions-viewlet .monaco-list-row').filter({ hasText: 'Claude Sync Sessions' }).first();
         await entry.waitFor({ timeout: 30_000 });
         const icon = entry.locator('img.icon').first();
         check(await icon.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the icon does not load');
         await entry.click();
-        // The README renders in a webview; scroll to its picture for the screenshot (checked by eye:
-        // the package carries docs/images/, see scripts/package-extension.sh).
+        // The README renders in a webview (an iframe in an iframe); scroll to its picture for the screenshot.
         await bench.page.locator('.extension-editor').first().waitFor({ timeout: 30_000 });
-        await bench.page.waitForTimeout(1500);
-        await bench.page.mouse.move(850, 550);
-        await bench.page.mouse.wheel(0, 300);
+        // The webview's frames sit outside the editor in the DOM: look for the picture in every frame.
+        const selector = 'img[src$="docs/images/claude-sync-view.png"]';
+        let frame: Frame | undefined;
+        await waitFor(async () => {
+          for (const f of bench.page.frames()) if (await f.locator(selector).count().catch(() => 0)) frame = f;
+          return frame !== undefined;
+        }, 'the README picture is on the extension page');
+        const picture = frame!.locator(selector).first();
+        const src = (await picture.getAttribute('src')) ?? '';
+        check(src === `${images}/docs/images/claude-sync-view.png`, `the picture points at ${src}`);
+        await waitFor(
+          () => picture.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0),
+          'the README picture loads on the extension page',
+        );
+        check(served.length > 0, 'the picture was not fetched from where images are published');
+        await picture.scrollIntoViewIfNeeded();
         await screenshot(bench, 'beta-extension-page');
+      },
+    },
+    {
+      name: 'alpha: the encrypted remote asks to join; a wrong passphrase is refused and nothing is stored',
+      run: async () => {
+        await beta.close();
+        const bench = await alpha.open();
+        await bench.waitForToast(/Could not list remote bundles: .*encrypted/);
+        check(JSON.stringify(await bench.toastButtons(/Could not list remote bundles/)) === JSON.stringify(['Join Encryption', 'Show Details']), 'no Join Encryption button');
+        await screenshot(bench, 'alpha-join-asked');
+        await bench.toastButton(/Could not list remote bundles/, 'Join Encryption').click();
+        await bench.answer('not the passphrase at all');
+        await bench.waitForToast(/Could not join: .*nothing was stored/);
+        check(!encryptionOf(fx.alpha.home).joined, 'a wrong passphrase was stored');
+        await screenshot(bench, 'alpha-wrong-passphrase');
+      },
+    },
+    {
+      name: 'alpha: Try Again with the recovery phrase joins, and the remote sessions are listed, decrypted',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.toastButton(/Could not join/, 'Try Again').click();
+        await bench.answer(phrase);
+        await bench.waitForToast(/this device joined the end-to-end encryption/);
+        check(encryptionOf(fx.alpha.home).joined, 'alpha has not joined after the right phrase');
+        await bench.waitForRow('Remote Bundles', moved.title);
+        await waitFor(async () => /end-to-end encrypted/.test(await bench.viewDescription('Remote Bundles')), 'the remote view says it is encrypted');
+        const leaks = filesHolding(path.join(work, 'code-server-alpha'), phrase.split(' ').slice(0, 6).join(' '));
+        check(leaks.length === 0, `the phrase is written in ${leaks.join(', ')}`);
+        await screenshot(bench, 'alpha-joined');
+      },
+    },
+    {
+      name: 'alpha: Never Sync This Project marks its sessions "not synced by choice", and Sync Again undoes it',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.closeToasts();
+        const dark = fx.sessions[2];
+        await bench.contextMenu(bench.row('Local Sessions', 'acme/web'), 'Never Sync This Project');
+        await bench.waitForToast(/the sessions of acme\/web are not synced any more/);
+        // The project and its session, here and on the remote (the project row may have collapsed as it was redrawn).
+        await waitFor(async () => (await bench.rowDescription(bench.row('Local Sessions', 'acme/web'))).endsWith('not synced by choice'), 'the project reads "not synced by choice"');
+        await waitFor(async () => (await bench.rowDescription(bench.row('Remote Bundles', dark.title))).startsWith('not synced by choice'), 'its session reads "not synced by choice"');
+        check(JSON.stringify(readConfig(alphaConfig).never_sync_projects) === '["acme/web"]', `config.json: ${JSON.stringify(readConfig(alphaConfig))}`);
+        await screenshot(bench, 'alpha-never-sync');
+        await bench.contextMenu(bench.row('Local Sessions', 'acme/web'), 'Sync Again');
+        await bench.waitForToast(/acme\/web syncs again/);
+        await waitFor(async () => !(await bench.rowDescription(bench.row('Local Sessions', 'acme/web'))).includes('not synced by choice'), 'the project syncs again');
+        await waitFor(async () => !(await bench.rowDescription(bench.row('Remote Bundles', dark.title))).includes('not synced by choice'), 'its session syncs again');
+        check(JSON.stringify(readConfig(alphaConfig).never_sync_projects ?? []) === '[]', `config.json: ${JSON.stringify(readConfig(alphaConfig))}`);
+      },
+    },
+    {
+      name: 'alpha: Delete Session everywhere says what happens first, then the copy goes to the backups and the remote shows it deleted',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.closeToasts();
+        const limits = fx.sessions[1];
+        await bench.contextMenu(bench.row('Local Sessions', limits.title), 'Delete Session…');
+        await bench.answer('Everywhere');
+        const confirm = await bench.dialog(/Delete ".*" everywhere\?/);
+        const { detail } = await bench.dialogText(confirm);
+        check(/moves into the backups/.test(detail) && /claude-sync restore/.test(detail) && /tombstone/.test(detail), `the confirmation reads:\n${detail}`);
+        await screenshot(bench, 'alpha-delete-confirm');
+        await bench.dialogButton(confirm, 'Delete');
+        await bench.waitForToast(new RegExp(`Deleted "${escapeRegExp(limits.title)}"`));
+        await waitFor(async () => (await bench.row('Local Sessions', limits.title).count()) === 0, 'the session leaves Local Sessions');
+        check(!fs.existsSync(limits.transcript), 'the transcript is still in ~/.claude');
+        const backups = path.join(fx.alpha.home, '.claude-sync-sessions', 'backups');
+        check(filesHolding(backups, limits.id).length > 0, `no backup of ${limits.id} under ${backups}`);
+        // On the remote a tombstone stands in for it (no title left: the sidecar lists it as "(deleted)").
+        await waitFor(async () => (await bench.row('Remote Bundles', limits.title).count()) === 0, 'the session leaves Remote Bundles');
+        await waitFor(async () => (await bench.rowDescription(bench.row('Remote Bundles', '(deleted)'))).startsWith('deleted'), 'a row reads "deleted"');
+        await screenshot(bench, 'alpha-deleted');
+        await alpha.close();
       },
     },
   ];
@@ -530,7 +718,8 @@ async function main(): Promise<number> {
   if (!failed && process.env.CLAUDE_SYNC_UI_DOCS_IMAGE) {
     const image = path.join(repo, 'docs', 'images', 'claude-sync-view.png');
     fs.mkdirSync(path.dirname(image), { recursive: true });
-    fs.copyFileSync(path.join(artifacts, '08-alpha-remote-bundles.png'), image);
+    const shot = fs.readdirSync(artifacts).find((f) => f.endsWith('-alpha-remote-bundles.png'))!;
+    fs.copyFileSync(path.join(artifacts, shot), image);
     console.log(`ui: updated ${path.relative(repo, image)}`);
   }
   if (failed || process.env.CLAUDE_SYNC_UI_KEEP) console.log(`ui: fixtures kept in ${work}`);

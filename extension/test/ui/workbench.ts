@@ -181,6 +181,25 @@ export class Workbench {
     return ((await lines.innerText()) ?? '').replace(/\u00a0/g, ' ');
   }
 
+  /** The modal dialog (a confirmation, the recovery phrase), once it shows. */
+  async dialog(text: RegExp): Promise<Locator> {
+    const box = this.page.locator('.monaco-dialog-box').filter({ hasText: text }).first();
+    await box.waitFor({ timeout: VIEW_TIMEOUT });
+    return box;
+  }
+
+  /** A modal dialog's message and detail, as shown. */
+  async dialogText(box: Locator): Promise<{ message: string; detail: string }> {
+    const message = (await box.locator('.dialog-message-text').first().innerText()).trim();
+    const detail = (await box.locator('.dialog-message-detail').first().innerText().catch(() => '')).trim();
+    return { message, detail };
+  }
+
+  async dialogButton(box: Locator, button: string): Promise<void> {
+    await box.locator('.dialog-buttons .monaco-button').filter({ hasText: new RegExp(`^${escapeRegExp(button)}$`) }).first().click();
+    await box.waitFor({ state: 'detached', timeout: 10_000 });
+  }
+
   statusItem(text: RegExp): Locator {
     return this.page.locator('.part.statusbar .statusbar-item').filter({ hasText: text }).first();
   }

@@ -8,6 +8,8 @@ import { LocalProjectItem, LocalSessionItem, RemoteProjectItem, RemoteSessionIte
 import { commands, fake, window } from './fake-vscode';
 import { FakeSidecar, RpcError, check, config, group, remoteEntry, session, status, summary } from './fake-sidecar';
 import { ConfigMirror } from '../../src/configMirror';
+import type { EncryptionCommands } from '../../src/encryption';
+import type { RemovalCommands } from '../../src/removal';
 import type { SessionCommands } from '../../src/sessionCommands';
 
 class FakeSecrets {
@@ -434,7 +436,7 @@ describe('registered commands', () => {
 
   test('every contributed command is registered', async () => {
     const { controller } = setup(new FakeSidecar());
-    registerCommands(controller, {} as SessionCommands);
+    registerCommands(controller, {} as SessionCommands, { encryption: {} as EncryptionCommands, removal: {} as RemovalCommands });
     const pkg = (await import('node:fs')).readFileSync(`${__dirname}/../../../../package.json`, 'utf8');
     const contributed = (JSON.parse(pkg).contributes.commands as { command: string }[]).map((c) => c.command).sort();
     assert.deepEqual([...fake.commands.keys()].sort(), contributed);

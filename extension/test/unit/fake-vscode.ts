@@ -208,6 +208,9 @@ export const fake = {
   inputAnswers: [] as (string | undefined)[],
   inputBoxes: [] as { title?: string; value?: string; password?: boolean; validate?: (v: string) => unknown }[],
   openDialogAnswer: undefined as string[] | undefined,
+  /** The label each next quick pick picks (undefined: Escape), and what each one offered. */
+  quickPickAnswers: [] as (string | undefined)[],
+  quickPicks: [] as { labels: string[]; title?: string }[],
   progressRuns: [] as ProgressRun[],
   /** Called when a progress run starts, e.g. to cancel it. */
   onProgressStart: undefined as ((run: ProgressRun) => void) | undefined,
@@ -226,6 +229,8 @@ export const fake = {
     this.inputAnswers = [];
     this.inputBoxes = [];
     this.openDialogAnswer = undefined;
+    this.quickPickAnswers = [];
+    this.quickPicks = [];
     this.progressRuns = [];
     this.onProgressStart = undefined;
     this.statusBarItems = [];
@@ -263,8 +268,10 @@ export const window = {
     fake.inputBoxes.push({ title: options.title, value: options.value, password: options.password, validate: options.validateInput });
     return Promise.resolve(fake.inputAnswers.shift());
   },
-  showQuickPick() {
-    return Promise.resolve(undefined);
+  showQuickPick<T extends { label: string }>(items: readonly T[], options?: { title?: string }) {
+    fake.quickPicks.push({ labels: items.map((i) => i.label), title: options?.title });
+    const label = fake.quickPickAnswers.shift();
+    return Promise.resolve(items.find((i) => i.label === label));
   },
   showOpenDialog() {
     return Promise.resolve(fake.openDialogAnswer?.map((p) => Uri.file(p)));
