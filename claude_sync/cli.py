@@ -342,13 +342,17 @@ def cmd_encryption(args: argparse.Namespace, paths: Paths) -> int:
     config = load_config(paths)
     if args.encryption_command == "init":
         passphrase = _read_secret("passphrase: ").rstrip("\r\n") if args.passphrase else None
-        phrase, kid, sealed = setup.init(config, paths, passphrase)
-        print(f"end-to-end encryption is on for {setup.remote_name(config)} (key {kid})")
-        if sealed:
-            print(f"sealed {sealed} session(s) the remote held in plain (older Git commits still hold them: see docs/encryption.md)")
+        done = setup.init(config, paths, passphrase)
+        print(f"end-to-end encryption is on for {setup.remote_name(config)} (key {done.key_id})")
+        if done.sealed:
+            print(f"sealed {done.sealed} session(s) the remote held in plain (older Git commits still hold them: see docs/encryption.md)")
+        if done.seal_error:
+            print(f"error: the sessions the remote holds in plain could not be sealed yet: {done.seal_error}; "
+                  "encryption is on all the same, and the next push seals them", file=sys.stderr)
         print("write down the recovery phrase below: it is the only way to join other devices"
               + (" besides the passphrase" if passphrase else "") + ", and to get the sessions back")
-        print(phrase)
+        print(done.phrase)
+        return 1 if done.seal_error else 0
     elif args.encryption_command == "join":
         kid = setup.join(config, paths, _read_secret("recovery phrase or passphrase: "))
         print(f"joined: this device holds the key {kid} of {setup.remote_name(config)}")

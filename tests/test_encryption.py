@@ -554,3 +554,26 @@ def test_a_sealed_delta_that_does_not_verify_falls_back_to_the_whole_download(pr
     assert any(r[0] == "GET" and r[1].startswith("/api/sessions/") for r in wire.routes()), wire.routes()
     pulled = b.project_dir(MARKERS["project"] + "/api") / f"{s.session_id}.jsonl"
     assert MARKERS["file"] in pulled.read_text() and "step 1:" in pulled.read_text()
+
+
+def test_init_prints_the_phrase_even_when_sealing_what_the_remote_holds_fails(devices, bare_remote: Path, tmp_path: Path):
+    """Once the key record is on the remote, the phrase is the only way in: a plain session that
+    cannot be sealed (tampered with on the host) is an error beside the phrase, never instead of it."""
+    a, b = devices
+    marker_session(a)
+    assert a.push().exit_code == 0
+    work = tmp_path / "tamper"
+    subprocess.run(["git", "clone", "-q", str(bare_remote), str(work)], check=True)
+    log = next(p for p in (work / "sessions").rglob("*") if p.is_file() and "/logs/" in p.as_posix())
+    log.write_bytes(log.read_bytes() + b'{"type":"user","message":{"role":"user","content":"injected"}}\n')
+    for args in (["-c", "user.name=m", "-c", "user.email=m@m", "commit", "-qam", "tamper"], ["push", "-q", "origin", "HEAD"]):
+        subprocess.run(["git", *args], cwd=work, check=True)
+    r = dev_cli(a, "encryption", "init")
+    assert r.returncode == 1 and "could not be sealed yet" in r.stderr, r.stdout + r.stderr
+    phrase = r.stdout.strip().splitlines()[-1]
+    assert len(phrase.split()) == 24
+    st = json.loads(dev_cli(a, "encryption", "status", "--json").stdout)
+    assert st["encrypted"] and st["joined"]
+    shown = dev_cli(a, "encryption", "show-phrase", stdin="y\n")
+    assert shown.stdout.strip().splitlines()[-1] == phrase
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0

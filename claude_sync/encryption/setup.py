@@ -114,10 +114,20 @@ def status(config: Config, paths: Paths) -> Status:
     )
 
 
-def init(config: Config, paths: Paths, passphrase: str | None = None) -> tuple[str, str, int]:
+@dataclass
+class Initialized:
+    phrase: str  # the recovery phrase: shown to the user whatever else happened
+    key_id: str
+    sealed: int  # plain sessions of the remote sealed now
+    seal_error: str | None = None  # why sealing them failed (the key is on and kept all the same)
+
+
+def init(config: Config, paths: Paths, passphrase: str | None = None) -> Initialized:
     """Create the remote's key, store it here, record its check on the remote and seal what is there.
 
-    Returns (recovery phrase, key id, sessions sealed).
+    Once the key record is on the remote, encryption is on and the key is the only way in: a
+    failure sealing the plain sessions after that is reported beside the phrase, never instead
+    of it (the next push seals them again).
     """
     if passphrase is not None:
         passphrase = check_passphrase(passphrase)
@@ -138,12 +148,17 @@ def init(config: Config, paths: Paths, passphrase: str | None = None) -> tuple[s
         except BaseException:
             credentials.clear_key(remote, paths)
             raise
-    with _open(config, paths, key) as b:
-        b.refresh()
-        plain = [e for e in b.inner.entries() if e.session_id != KEY_RECORD_ID and not envelope.is_sealed(e.project_key)]
-        if plain:
-            b.push([])  # seals every plain session, and removes its plaintext from the remote's current state
-    return phrase_for(key), key_id(key), len(plain)
+    done = Initialized(phrase_for(key), key_id(key), 0)
+    try:
+        with _open(config, paths, key) as b:
+            b.refresh()
+            plain = [e for e in b.inner.entries() if e.session_id != KEY_RECORD_ID and not envelope.is_sealed(e.project_key)]
+            if plain:
+                b.push([])  # seals every plain session, and removes its plaintext from the remote's current state
+            done.sealed = len(plain)
+    except (SyncError, OSError) as e:
+        done.seal_error = str(e)
+    return done
 
 
 def join(config: Config, paths: Paths, secret: str) -> str:

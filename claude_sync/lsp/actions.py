@@ -454,8 +454,8 @@ def encryption_init(paths: Paths, options: SidecarOptions, passphrase: str | Non
     from ..encryption import setup
 
     with exclusive(paths.lock_file, options.lock_wait_seconds):
-        phrase, key_id, sealed = setup.init(load_config(paths), paths, passphrase)
-    return {"keyId": key_id, "sealed": sealed, "recoveryPhrase": phrase}
+        done = setup.init(load_config(paths), paths, passphrase)
+    return {"keyId": done.key_id, "sealed": done.sealed, "recoveryPhrase": done.phrase, "sealError": done.seal_error}
 
 
 def encryption_join(paths: Paths, options: SidecarOptions, secret: str) -> dict[str, Any]:

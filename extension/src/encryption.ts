@@ -12,6 +12,7 @@ import {
   showModalInfo,
   showModalWarning,
   showQuickPick,
+  showWarningMessage,
   withProgress,
   writeClipboard,
 } from './vscodeapi';
@@ -123,6 +124,12 @@ export class EncryptionCommands {
       passphrase = undefined;
     }
     traceInfo(`end-to-end encryption is on (key ${made.keyId}, ${made.sealed} session(s) sealed)`);
+    if (made.sealError) {
+      traceWarn(`the sessions the remote holds in plain could not be sealed yet: ${made.sealError}`);
+      void showWarningMessage(
+        `Claude Sync: end-to-end encryption is on, but the sessions the remote holds in plain could not be sealed yet (${made.sealError}). The next upload seals them.`,
+      );
+    }
     this.deps.refreshViews();
     void this.refresh();
     await this.revealPhrase(made.recoveryPhrase, 'Claude Sync: end-to-end encryption is on. Write down your recovery phrase');

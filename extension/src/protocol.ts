@@ -327,6 +327,8 @@ export interface EncryptionInitResult {
   sealed: number;
   /** Shown once to the user; never logged, never stored by the extension. */
   recoveryPhrase: string;
+  /** Why the sessions the remote held in plain could not be sealed yet (encryption is on all the same). */
+  sealError?: string | null;
 }
 
 /** The JSON-RPC error codes of the domain errors (`data.code` names them). */

@@ -13,6 +13,7 @@ import { SidecarUnavailable } from './errors';
 import { traceError, traceInfo, traceWarn } from './log';
 import type { SidecarApi } from './protocol';
 import { checkImportable, findPython, sidecarLaunch } from './python';
+import { redactingChannel } from './redaction';
 
 const RESTARTS_ALLOWED = 3;
 const RESTART_WINDOW_MS = 3 * 60_000;
@@ -100,7 +101,10 @@ export class Sidecar implements SidecarApi, Disposable {
       const server: Executable = { command: launch.command, args: launch.args, options: { cwd: launch.cwd, env: launch.env } };
       const client = new LanguageClient('claudeSync', 'Claude Sync', server, {
         documentSelector: [], // a sidecar: no documents are synced
-        outputChannel: this.channel,
+        // Both through the redaction: a message trace (the channel at log level Trace, or
+        // claudeSync.trace.server) holds request params and results, tokens and phrases among them.
+        outputChannel: redactingChannel(this.channel),
+        traceOutputChannel: redactingChannel(this.channel),
         revealOutputChannelOn: RevealOutputChannelOn.Never,
         errorHandler: {
           error: () => ({ action: ErrorAction.Continue }),

@@ -28,6 +28,22 @@ export interface Fixtures {
   /** The session the tests move from alpha to beta, and where it must land on beta. */
   moved: FixtureSession & { betaTranscript: string; alphaCwd: string; betaCwd: string };
   sessions: FixtureSession[];
+  /** A session in alpha's clone of a local bare "origin" repository that beta has no checkout of (issue #17). */
+  billing: RepositorySession;
+}
+
+export interface RepositorySession extends FixtureSession {
+  /** The repository's short name (the row's label) and identity (its origin, normalized). */
+  name: string;
+  identity: string;
+  /** `transcript` is written outside alpha's ~/.claude: the test copies it to `alphaTranscript` when alpha is to see it. */
+  alphaTranscript: string;
+  alphaCwd: string;
+  /** On beta: the folder to clone into, the clone, where the session lands in it, and another folder to pin. */
+  betaParent: string;
+  betaClone: string;
+  betaTranscript: string;
+  betaOther: string;
 }
 
 const MAKE_FIXTURES = String.raw`
@@ -35,6 +51,8 @@ import json, subprocess, sys
 from pathlib import Path
 from tests.support.claude_fixture import FixtureSession
 from tests.support.devices import Device
+from tests.support.repos import git, make_origin
+from claude_sync.claude_home import project_folder_name
 
 root = Path(sys.argv[1])
 remote = root / "remote.git"
@@ -71,6 +89,19 @@ dark = story("acme/web", "Dark mode for the settings page", 1, lambda s, cwd: (
 stray = FixtureSession(alpha.paths.claude, "/srv/scratch/tool", day=4).user("Try a throw-away tool")
 stray.assistant("Done.").title("Try a throw-away tool").write()
 
+# A clone of a local bare "origin" on alpha, with a session in it; beta has no checkout of it.
+# The session is written outside alpha's ~/.claude: the test brings it in after alpha's first
+# uploads, so the counts of the steps before stay as they are.
+origin = make_origin(root, "acme-billing.git")
+alpha_clone = alpha.projects / "billing"
+git("clone", "-q", str(origin), str(alpha_clone), cwd=root)
+billing = FixtureSession(root / "stash-claude", str(alpha_clone), day=5).user("Wire up the billing service")
+billing.assistant(f"Added {alpha_clone}/services/billing/api.py.").title("Wire up the billing service").write()
+beta_parent = beta.home / "elsewhere"
+beta_parent.mkdir()
+beta_other = beta.home / "pinned" / "billing"
+beta_other.mkdir(parents=True)
+
 def device(d):
     return {"name": d.name, "home": str(d.home), "projects": str(d.projects), "claude": str(d.paths.claude)}
 
@@ -92,6 +123,17 @@ print(json.dumps({
     "stray": session(stray, None),
     "moved": moved,
     "sessions": [session(login, "acme/api"), session(limits, "acme/api"), session(dark, "acme/web")],
+    "billing": {
+        **session(billing, None),
+        "name": "acme-billing",
+        "identity": str(origin.parent / "acme-billing"),
+        "alphaTranscript": str(alpha.paths.claude / "projects" / billing.transcript.parent.name / billing.transcript.name),
+        "alphaCwd": str(alpha_clone),
+        "betaParent": str(beta_parent),
+        "betaClone": str(beta_parent / "acme-billing"),
+        "betaTranscript": str(beta.paths.claude / "projects" / project_folder_name(str(beta_parent / "acme-billing")) / billing.transcript.name),
+        "betaOther": str(beta_other),
+    },
 }))
 `;
 

@@ -1,7 +1,8 @@
 // UI tests in a real VS Code (code-server) driven by Playwright in headless Chromium:
 // two fixture devices share a local bare Git repository; on alpha the Claude Sync view lists the
 // sessions and one is uploaded, on beta it is downloaded (with beta's paths) and the hooks are
-// toggled from the status bar. Screenshots of each step go to test-artifacts/ui/.
+// toggled from the status bar; a session in alpha's clone of a repository beta has no checkout of
+// reads "no local checkout" on beta until it is cloned from its row, then re-pinned to a folder. Screenshots of each step go to test-artifacts/ui/.
 //
 //   npm run test:ui                          (installs what it needs first)
 //   CLAUDE_SYNC_UI_VSIX=x.vsix npm run test:ui   test a packaged .vsix (bundled libraries, system python3)
@@ -190,6 +191,7 @@ async function main(): Promise<number> {
   }
 
   const moved = fx.moved;
+  const billing = fx.billing;
   const betaSettings = path.join(fx.beta.claude, 'settings.json');
   let shot = 0;
   const screenshot = (bench: Workbench, name: string) => bench.screenshot(`${String(++shot).padStart(2, '0')}-${name}`);
@@ -206,6 +208,18 @@ async function main(): Promise<number> {
   let phrase = '';
   const alphaConfig = path.join(fx.alpha.home, '.claude-sync-sessions', 'config.json');
   const resumed = path.join(work, 'claude-resumed.txt');
+
+  /** The inline ↓ of a remote session on beta: it lands in `transcript`, with `cwd` and none of alpha's paths. */
+  const downloadOnBeta = async (title: string, transcript: string, cwd: string) => {
+    const bench = beta.bench!;
+    await bench.clickInline(await bench.waitForRow('Remote Bundles', title), 'Download Session');
+    await bench.waitForToast(new RegExp(`^Downloaded "${escapeRegExp(title)}"`));
+    await bench.waitForRow('Local Sessions', title);
+    check(fs.existsSync(transcript), `${transcript} is missing`);
+    const text = fs.readFileSync(transcript, 'utf8');
+    check(text.includes(`"cwd":"${cwd}"`) || text.includes(`"cwd": "${cwd}"`), `the transcript's cwd is not ${cwd}`);
+    check(!text.includes(fx.alpha.home), "alpha's home is still in beta's transcript");
+  };
 
   const steps: Step[] = [
     {
@@ -439,6 +453,20 @@ async function main(): Promise<number> {
         await bench.runCommand('Claude Sync: Upload All');
         await bench.waitForToast(/^Upload: 0 done, 4 up to date, 1 skipped, not portable\.$/);
         await screenshot(bench, 'alpha-upload-all');
+      },
+    },
+    {
+      name: 'alpha: a session in a clone of a repository is uploaded, and the remote lists it under the repository\'s short name',
+      run: async () => {
+        const bench = alpha.bench!;
+        await bench.closeToasts();
+        fs.mkdirSync(path.dirname(billing.alphaTranscript), { recursive: true });
+        fs.copyFileSync(billing.transcript, billing.alphaTranscript);
+        await bench.runCommand('Claude Sync: Refresh Local Sessions');
+        await bench.clickInline(await bench.waitForRow('Local Sessions', billing.title), 'Upload Session');
+        await bench.waitForToast(new RegExp(`^Uploaded "${escapeRegExp(billing.title)}"`));
+        await bench.waitForRow('Remote Bundles', billing.name);
+        await screenshot(bench, 'alpha-repository-uploaded');
         await alpha.close();
       },
     },
@@ -457,14 +485,54 @@ async function main(): Promise<number> {
       name: "beta: the inline ↓ downloads it into beta's ~/.claude with beta's paths",
       run: async () => {
         const bench = beta.bench!;
-        await bench.clickInline(bench.row('Remote Bundles', moved.title), 'Download Session');
-        await bench.waitForToast(new RegExp(`^Downloaded "${moved.title}"`));
-        await bench.waitForRow('Local Sessions', moved.title);
-        check(fs.existsSync(moved.betaTranscript), `${moved.betaTranscript} is missing`);
-        const text = fs.readFileSync(moved.betaTranscript, 'utf8');
-        check(text.includes(`"cwd":"${moved.betaCwd}"`) || text.includes(`"cwd": "${moved.betaCwd}"`), "the transcript's cwd is not beta's");
-        check(!text.includes(fx.alpha.home), "alpha's home is still in beta's transcript");
+        await downloadOnBeta(moved.title, moved.betaTranscript, moved.betaCwd);
         await screenshot(bench, 'beta-downloaded');
+      },
+    },
+    {
+      name: 'beta: a repository with no checkout here is listed under its short name as "no local checkout"',
+      run: async () => {
+        const bench = beta.bench!;
+        await bench.closeToasts();
+        const row = await bench.waitForRow('Remote Bundles', billing.name);
+        await waitFor(async () => (await bench.rowDescription(row)).includes('no local checkout'), 'the repository reads "no local checkout"');
+        check(!fs.existsSync(billing.betaClone), 'beta has a checkout before the test');
+        await screenshot(bench, 'beta-no-local-checkout');
+      },
+    },
+    {
+      name: 'beta: its inline Clone button clones it from the URL it knows into a folder the user picks, and the row shows the clone',
+      run: async () => {
+        const bench = beta.bench!;
+        await bench.clickInline(bench.row('Remote Bundles', billing.name), 'Clone a Repository Here');
+        const input = bench.page.locator('.quick-input-widget input.input').first();
+        await waitFor(async () => (await input.inputValue().catch(() => '')) === billing.identity, 'the URL box is prefilled with where the repository is');
+        await screenshot(bench, 'beta-clone-url');
+        await input.press('Enter'); // accepted as it is
+        await bench.pickFolder(billing.betaParent, 'Clone Here');
+        await bench.waitForToast(new RegExp(`cloned .* into ${escapeRegExp(billing.betaClone)}; its sessions go there`));
+        check(fs.existsSync(path.join(billing.betaClone, 'services', 'billing', 'README')), `${billing.betaClone} is not a checkout of the repository`);
+        await waitFor(async () => (await bench.rowDescription(bench.row('Remote Bundles', billing.name))).includes(billing.betaClone), 'the row shows the clone');
+        await screenshot(bench, 'beta-cloned');
+      },
+    },
+    {
+      name: "beta: the session downloads into the clone: the client's folder for that checkout, with beta's paths",
+      run: async () => {
+        await beta.bench!.closeToasts();
+        await downloadOnBeta(billing.title, billing.betaTranscript, billing.betaClone);
+      },
+    },
+    {
+      name: 'beta: Choose the Folder of a Repository (inline) pins it to another folder, and the row follows',
+      run: async () => {
+        const bench = beta.bench!;
+        await bench.closeToasts();
+        await bench.clickInline(bench.row('Remote Bundles', billing.name), 'Choose the Folder of a Repository');
+        await bench.pickFolder(billing.betaOther, 'Use This Folder');
+        await bench.waitForToast(new RegExp(`sessions of .* now go to ${escapeRegExp(billing.betaOther)}\\.`));
+        await waitFor(async () => (await bench.rowDescription(bench.row('Remote Bundles', billing.name))).includes(billing.betaOther), 'the row shows the pinned folder');
+        await screenshot(bench, 'beta-repository-pinned');
       },
     },
     {
@@ -475,7 +543,7 @@ async function main(): Promise<number> {
         corruptOnRemote(fx.remote, broken.id, work);
         await bench.closeToasts();
         await bench.runCommand('Claude Sync: Download All');
-        await bench.waitForToast(/^Download: 2 done, 1 up to date, 1 failed\.$/);
+        await bench.waitForToast(/^Download: 2 done, 2 up to date, 1 failed\.$/);
         await bench.toastButton(/Download: 2 done/, 'Show Failures').click();
         const text = await waitForText(() => bench.editorText(), /Download: 1 failed/);
         check(text.includes(broken.title) && text.includes(broken.id), `the failures document:\n${text}`);
