@@ -534,6 +534,10 @@ class SyncEngine:
         if key is None:
             base.reason = f"{NOT_PORTABLE}: {self._not_portable_why(s)}"
             return base, None
+        if r is None and not run.force and (why := self.backend.unreadable().get(sid)):
+            # The remote holds something under this id that cannot be read (a forgery, on an encrypted
+            # remote): neither treated as new nor overwritten without being asked (push --force).
+            return Outcome(sid, FAILED, why, key, s.meta.title), None
         try:
             if self._unchanged(s, r, run.state):
                 base.reason = "up to date"

@@ -53,7 +53,14 @@ def local_groups(sessions: list[LocalSession], layout: DeviceLayout) -> list[dic
         name = d["project_key"] if d["portable"] else (d["cwd"] or "(unknown directory)")
         g = groups.setdefault(
             name,
-            {"project_key": d["project_key"], "cwd": d["cwd"], "portable": d["portable"], "sessions": []},
+            {
+                "project_key": d["project_key"],
+                "project_name": d["project_name"],
+                "project_kind": d["project_kind"],
+                "cwd": d["cwd"],
+                "portable": d["portable"],
+                "sessions": [],
+            },
         )
         g["sessions"].append(d)
     for g in groups.values():

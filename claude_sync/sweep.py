@@ -1,10 +1,11 @@
 """The client's own cleanup, and keeping a pulled session out of its next sweep.
 
-What the client does (read from the 2.1.332 native executable, see docs/real-client-notes.md):
-at start-up it runs a retention sweep in the background that unlinks session files whose
-modification time is older than `cleanupPeriodDays` (default 30, from the settings; at least 1)
-before now; it looks at the file's mtime only, not at what the file holds. A pull sets a
-transcript's mtime to the session's last activity, so the resume picker orders it where it
+What the client does (read from the 2.1.197 and 2.1.332 executables, see docs/real-client-notes.md):
+a background housekeeping task started by every run (interactive on its first prompt, and `-p`)
+sweeps 5 s later, at most once a day, unlinking session files whose modification time is older
+than `cleanupPeriodDays` (default 30, from the settings) before now; it looks at the file's mtime
+only, not at what the file holds, and the resume picker orders sessions by that same mtime. A
+pull sets a transcript's mtime to the session's last activity, so the picker orders it where it
 belongs; a session last active before the cutoff would then be swept by the very launch that
 was meant to resume it.
 
@@ -25,15 +26,16 @@ MARGIN_DAYS = 7.0  # how long a pulled old session survives the sweep (at most h
 DAY = 86400.0
 
 
-def cleanup_period_days(claude_dir: Path) -> float:
-    """The user's cleanupPeriodDays (settings.json of the config dir), else the client's default."""
+def cleanup_period_days(claude_dir: Path) -> float | None:
+    """The user's cleanupPeriodDays (settings.json of the config dir), else the client's default;
+    None when it is 0, which turns the client's sweep off."""
     try:
         value = json.loads((claude_dir / "settings.json").read_text("utf-8")).get("cleanupPeriodDays")
     except (OSError, ValueError, AttributeError):
         return DEFAULT_PERIOD_DAYS
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         return DEFAULT_PERIOD_DAYS
-    return float(value)
+    return float(value) if value else None
 
 
 def safe_mtime(last_activity: float, claude_dir: Path, now: float | None = None) -> float:
@@ -42,5 +44,7 @@ def safe_mtime(last_activity: float, claude_dir: Path, now: float | None = None)
         return last_activity
     now = time.time() if now is None else now
     period = cleanup_period_days(claude_dir)
+    if period is None:
+        return last_activity  # no sweep: the real last activity, whatever its age
     floor = now - (period - min(MARGIN_DAYS, period / 2)) * DAY
     return max(last_activity, floor)

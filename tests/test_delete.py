@@ -226,6 +226,9 @@ def test_a_pulled_session_older_than_the_clients_cleanup_period_stays_inside_it(
     assert now - 20 * 86400 < mtime <= now - (20 - MARGIN_DAYS) * 86400 + 60  # swept no sooner than in a week
     recent = now - 3600
     assert safe_mtime(recent, b.paths.claude) == recent  # the picker's order is untouched
+    (b.paths.claude / "settings.json").write_text(json.dumps({"cleanupPeriodDays": 0}))  # the client never sweeps
+    year_ago = now - 365 * 86400
+    assert safe_mtime(year_ago, b.paths.claude) == year_ago
 
 
 def test_listings_say_why_a_remote_session_is_not_here(devices):

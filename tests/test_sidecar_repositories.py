@@ -77,3 +77,5 @@ async def test_a_repository_with_no_checkout_is_cloned_where_the_user_says_and_i
     assert "already exists" in str(err)
     assert (await c.request("claudeSync/pull", {"sessionIds": [s.session_id]}))["done"] == 1
     assert FixtureSession(b.paths.claude, str(parent / "acme-api" / "services"), s.session_id).transcript.is_file()
+    [group] = (await c.request("claudeSync/listLocal"))["groups"]
+    assert (group["projectKey"], group["projectName"], group["projectKind"]) == (f"git:{ident}//services", "acme-api/services", "repository")

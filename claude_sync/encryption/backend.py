@@ -27,6 +27,7 @@ from ..backends.base import Backend, PushItem, PushResult
 from ..format.bundle import Bundle, Manifest, content_digest
 from ..format.errors import BundleError, SyncError
 from ..format.layout import KEY_RECORD_ID
+from ..format.tombstone import TOMBSTONE_KIND
 from ..format.wire import RemoteEntry
 from . import envelope
 from .keys import KeyRecord, WrongKey, key_id, matches
@@ -96,6 +97,17 @@ class Marks:
             self.dirty = False
 
 
+def forged_tombstone(session_id: str) -> envelope.Tampered:
+    """A tombstone in plain on an encrypted remote: no device that holds the key writes one (deletes
+    are sealed like everything else), so it is the host's, and is never obeyed."""
+    return envelope.Tampered(
+        f"the remote holds a delete (tombstone) of session {session_id} that is not sealed: on an end-to-end "
+        "encrypted remote only a device that holds the key can delete, so this one was written by someone "
+        "else (the host?); refused, nothing was written. A device that holds the session puts it back with "
+        f"`claude-sync push --force {session_id}`"
+    )
+
+
 def marks_file(data_dir: Path, remote: str) -> Path:
     return data_dir / "encryption" / (hashlib.sha256(remote.encode()).hexdigest()[:16] + ".json")
 
@@ -122,6 +134,10 @@ class EncryptedBackend(Backend):
         self._pool: ThreadPoolExecutor | None = None
         self._raw: dict[str, RemoteEntry] = {}  # the inner backend's entries, as last listed
         self._stored_id: dict[str, str] = {}  # plain id -> the id the remote stores it under (memory objects)
+        self._unlisted: dict[str, str] = {}  # stored id -> why its sealed listing cannot be opened
+        # Only `encryption init` seals the tombstones the remote holds in plain: before it they came from
+        # devices; after it a device writes sealed ones only, so a plain one is the host's (forged).
+        self.seal_plain_tombstones = False
         self._loaded = False
 
     # -- the key record ----------------------------------------------------
@@ -180,6 +196,7 @@ class EncryptedBackend(Backend):
         key = self._usable_key() if self._need_record() else None
         out: list[RemoteEntry] = []
         self._sealed_of = {}
+        self._unlisted = {}
         self._raw = {e.session_id: e for e in self.inner.entries()}
         for e in self._raw.values():
             if e.session_id == KEY_RECORD_ID:
@@ -195,6 +212,7 @@ class EncryptedBackend(Backend):
                 listing = self._listing(e, key)
             except BundleError as err:
                 log.warning("%s; skipped", err)
+                self._unlisted[e.session_id] = str(err)  # pulls and pushes of it fail by name (unreadable())
                 continue
             self._sealed_of[listing.session_id] = (listing.content_sha256, e.content_sha256)
             self._stored_id[listing.session_id] = e.session_id
@@ -232,6 +250,8 @@ class EncryptedBackend(Backend):
             return got
         sealed = self.inner.fetch(self._stored_id.get(session_id, session_id), self._resealed(session_id, have, key))
         if not envelope.is_sealed(sealed.manifest):
+            if sealed.manifest.kind == TOMBSTONE_KIND:
+                raise forged_tombstone(session_id)
             return sealed  # a plain session not sealed yet: the next push seals it
         opened = envelope.open_sealed(sealed, key, max_bytes=self.max_bytes)
         if opened.bundle.session_id != session_id:
@@ -340,7 +360,11 @@ class EncryptedBackend(Backend):
         for e in self.inner.entries():
             if e.session_id in skip or e.session_id == KEY_RECORD_ID or envelope.is_sealed(e.project_key):
                 continue
-            out.append(PushItem(self.inner.fetch(e.session_id), e.content_sha256))
+            bundle = self.inner.fetch(e.session_id)
+            if bundle.manifest.kind == TOMBSTONE_KIND and not self.seal_plain_tombstones:
+                log.warning("%s", forged_tombstone(e.session_id))  # sealing it would make the forgery pass
+                continue
+            out.append(PushItem(bundle, e.content_sha256))
         if out:
             log.info("sealing %d session(s) the remote still holds in plain", len(out))
         return out
@@ -363,7 +387,7 @@ class EncryptedBackend(Backend):
         return results
 
     def unreadable(self) -> dict[str, str]:
-        return self.inner.unreadable()
+        return {**self.inner.unreadable(), **self._unlisted}
 
     def close(self) -> None:
         if self._pool is not None:

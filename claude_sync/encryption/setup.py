@@ -154,6 +154,7 @@ def init(config: Config, paths: Paths, passphrase: str | None = None) -> Initial
             b.refresh()
             plain = [e for e in b.inner.entries() if e.session_id != KEY_RECORD_ID and not envelope.is_sealed(e.project_key)]
             if plain:
+                b.seal_plain_tombstones = True  # the deletes devices made before encryption: they stay deletes
                 b.push([])  # seals every plain session, and removes its plaintext from the remote's current state
             done.sealed = len(plain)
     except (SyncError, OSError) as e:

@@ -8,10 +8,14 @@ backups; a device whose copy went on after the delete pushes it back over the to
 (resurrection, with a note). Tombstones expire (config `tombstone_days`) and `claude-sync
 compact` removes expired ones from the remote.
 
-The fields of `Tombstone` are exactly what end-to-end encryption (issue #16) binds as the
-associated data of the tombstone's envelope: session id, kind, the deleted version and the
-time of the delete, so that a host can neither forge a delete nor move one to another session.
-Until that lands, a tombstone is as trustworthy as the remote that holds it.
+With end-to-end encryption (encryption/envelope.py) a tombstone is sealed like every object,
+so everything it says is authenticated: its session id (the session's own key, and the id in
+every frame's associated data), its kind (in the sealed header), the deleted version and the
+time of the delete (in its sealed file), and the version it is (the generation, against a
+replay of an older delete). A tombstone in plain on an encrypted remote is the host's and is
+refused (encryption/backend.py, `forged_tombstone`); without encryption a tombstone is as
+trustworthy as the remote, and a device never loses data to a forged one (the copy goes into
+the backups).
 
 Standard library and pydantic only: the server imports this module.
 """
@@ -44,10 +48,6 @@ class Tombstone(BaseModel):
 
     def expired(self, days: int, now: datetime | None = None) -> bool:
         return (now or datetime.now(timezone.utc)) - self.deleted_time() > timedelta(days=days)
-
-    def associated_data(self) -> bytes:
-        """What an authenticated tombstone binds (the seam for issue #16's envelope)."""
-        return json.dumps([TOMBSTONE_KIND, self.session_id, self.deleted_version, self.deleted_at]).encode()
 
 
 def parse(data: bytes | None, session_id: str) -> Tombstone:

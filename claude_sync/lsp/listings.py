@@ -108,6 +108,8 @@ def local_listing(
         groups.append(
             {
                 "project_key": g["project_key"],
+                "project_name": g["project_name"],
+                "project_kind": g["project_kind"],
                 "cwd": g["cwd"],
                 "portable": g["portable"],
                 "last_activity": rows[0]["last_timestamp"],

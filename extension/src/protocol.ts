@@ -165,6 +165,9 @@ export interface Session {
 
 export interface ProjectGroup {
   projectKey: string | null;
+  /** What the project is called: a repository's short name, else its key. */
+  projectName?: string | null;
+  projectKind?: string | null;
   cwd: string | null;
   portable: boolean;
   /** The never-sync entry (the project's key or a pattern) that keeps the whole project here. */

@@ -55,7 +55,8 @@ function sessionTooltip(title: string, lines: string[], sync: SyncLook | undefin
 export class LocalProjectItem extends TreeItem {
   constructor(readonly group: ProjectGroup) {
     const name = group.projectKey ?? group.cwd ?? '(unknown directory)';
-    super(name, group.collapsed ? TreeItemCollapsibleState.Collapsed : TreeItemCollapsibleState.Expanded);
+    // A repository reads as its short name (`acme-api`), like the Remote Bundles view; the key is in the tooltip.
+    super(group.projectName ?? name, group.collapsed ? TreeItemCollapsibleState.Collapsed : TreeItemCollapsibleState.Expanded);
     this.id = `local-project:${name}`;
     const state = group.sync?.label;
     this.description = [plural(group.sessions.length, 'session'), group.portable ? state : 'not portable'].filter(Boolean).join(' · ');

@@ -97,3 +97,15 @@ describe('repositories in the Remote Bundles view', () => {
     assert.equal(sidecar.callsTo(Method.cloneRepository).length, 0);
   });
 });
+
+describe('repositories in the Local Sessions view', () => {
+  test('a repository project reads as its short name; its key stays the row id and the tooltip', async () => {
+    const { LocalProjectItem } = await import('../../src/views');
+    const key = `git:${repo}//services`;
+    const row = new LocalProjectItem({ projectKey: key, projectName: 'acme-api/services', projectKind: 'repository', cwd: '/home/b/api/services', portable: true, sessions: [] });
+    assert.equal(row.label, 'acme-api/services');
+    assert.equal(row.id, `local-project:${key}`);
+    assert.match(String(row.tooltip), new RegExp(key.replace(/[/.]/g, '\\$&')));
+    assert.equal(new LocalProjectItem({ projectKey: 'acme/web', cwd: '/home/b/code/acme/web', portable: true, sessions: [] }).label, 'acme/web');
+  });
+});
