@@ -250,9 +250,5 @@ def test_log_lines_are_judged_the_same_with_and_without_the_fast_syntax_check(mo
         assert bundle_module._json_syntax is not None, "msgspec is a dependency"
     for line, ok in LOG_LINES.items():
         check = bundle_module.ContentCheck("transcript.jsonl")
-        try:
-            check.feed(line + b"\n")
-        except RecursionError:
-            assert not ok
-            continue
+        check.feed(line + b"\n")  # a line nested past the stack is refused like any other, never raised
         assert (check.finish().log_problem is None) is ok, line[:40]

@@ -170,6 +170,7 @@ ATTACKS: dict[str, tuple[dict[str, bytes], frozenset[str], str]] = {
     # 4. truncated logs
     "log cut mid-line": ({"transcript.jsonl": GOOD_LOG + GOOD_LOG[:40]}, frozenset(), "does not end with a newline"),
     "log line that is not JSON": ({"transcript.jsonl": GOOD_LOG + GOOD_LOG[:40] + b"\n"}, frozenset(), "line 2 is not a JSON record"),
+    "log line nested past the stack": ({"transcript.jsonl": GOOD_LOG + b"[" * 100_000 + b"]" * 100_000 + b"\n"}, frozenset(), "line 2 is not a JSON record"),
     # JSON in its syntax, but not UTF-8 inside a string (the syntax check alone does not look at that)
     "log line of JSON that is not UTF-8": ({"transcript.jsonl": GOOD_LOG + b'{"a":"\xc0\x80"}\n'}, frozenset(), "line 2 is not a JSON record"),
     "log marked as binary": ({"transcript.jsonl": GOOD_LOG}, frozenset({"transcript.jsonl"}), "is not text"),

@@ -178,7 +178,10 @@ def _loads_line(line: bytes) -> None:
     try:
         _from_json(line)
     except ValueError:
-        json.loads(line)  # what the Rust parser refuses and json takes (lone surrogate escapes)
+        try:
+            json.loads(line)  # what the Rust parser refuses and json takes (lone surrogate escapes)
+        except RecursionError:  # a host's line nested deeper than Python's stack: refused like any bad line
+            raise ValueError("nested too deeply") from None
 
 
 class ContentCheck:
