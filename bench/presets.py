@@ -22,6 +22,7 @@ class Preset:
     pushes_each: int  # ... each pushing this many bundles ...
     pusher_bundle_bytes: int  # ... of this size
     huge_bundle_bytes: int  # figure 6: one bundle this large, for the server's peak memory
+    curve: tuple[int, ...] = (10, 25, 100, 200)  # figure 6: the same pushes among this many pushers
 
 
 PRESETS = {
@@ -40,6 +41,7 @@ PRESETS = {
             pushes_each=2,
             pusher_bundle_bytes=256 * KB,
             huge_bundle_bytes=16 * MB,
+            curve=(1, 2, 4, 16),
         ),
         Preset(
             "small",

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import append, encryption, full_push, hook, listing, new_device, noop, server
+from . import append, encryption, full_push, hook, listing, new_device, new_device_server, noop, server
 from .context import Run
 from .corpus import ensure_corpus
 from .env import CODE, REPO, fresh_dir
@@ -27,6 +27,7 @@ FIGURES: dict[str, Callable[[Run], list[Result]]] = {
     "6": server.run,
     "9": encryption.full_push,
     "10": encryption.append_encrypted,
+    "12": new_device_server.run,
 }
 DEFAULT_OUT = REPO / "bench" / "out"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 import sys
 import tarfile
@@ -199,6 +200,7 @@ def run(ctx: Run) -> list[Result]:
     server = ServerProcess(work / "server-data", env, max_bundle_bytes=p.huge_bundle_bytes + (64 << 20))
     token = server.add_user("bench")
     with server:
+        load50 = os.getloadavg()[0]
         cpu0 = cpu_seconds(server.pid)
         lat, wall, errors = load(server.url, token, bundles, p.pushers)
         server_cpu = cpu_seconds(server.pid) - cpu0
@@ -206,6 +208,22 @@ def run(ctx: Run) -> list[Result]:
         f"  {p.pushers} pushers: p50 {percentile(lat, 50):.3f} s, p99 {percentile(lat, 99):.3f} s, "
         f"{mb / wall:.1f} MB/s ({errors} errors)"
     )
+
+    # The throughput curve: the same bundles, spread over more or fewer pushers, each on a fresh server.
+    curve = []
+    for n in p.curve:
+        server = ServerProcess(work / f"server-curve-{n}", env, max_bundle_bytes=p.huge_bundle_bytes + (64 << 20))
+        token = server.add_user("bench")
+        with server:
+            load_avg = os.getloadavg()[0]
+            cpu0 = cpu_seconds(server.pid)
+            lat_n, wall_n, errors_n = load(server.url, token, bundles, n)
+            cpu_n = cpu_seconds(server.pid) - cpu0
+        curve.append((n, lat_n, wall_n, errors_n, cpu_n, load_avg))
+        ctx.log(
+            f"  {n} pushers: p50 {percentile(lat_n, 50):.3f} s, p99 {percentile(lat_n, 99):.3f} s, "
+            f"{mb / wall_n:.1f} MB/s, {cpu_n / total * 1000:.0f} ms CPU a push ({errors_n} errors, load {load_avg:.1f})"
+        )
 
     path, sha = huge_bundle(ctx, p.huge_bundle_bytes)
     size = path.stat().st_size
@@ -246,10 +264,24 @@ def run(ctx: Run) -> list[Result]:
     conc = (
         f"{p.pushers} pushers × {p.pushes_each} bundles of {sent / total / 2**20:.2f} MB over loopback, "
         f"client threads on the same machine; {errors} failed; the server used {server_cpu:.1f} CPU s "
-        f"({server_cpu / total * 1000:.0f} ms per push) in {wall:.1f} s; baseline: the same load against uvicorn "
+        f"({server_cpu / total * 1000:.0f} ms per push) in {wall:.1f} s; load average {load50:.1f}; baseline: the same load against uvicorn "
         f"with an app that only reads the body"
     )
-    return [
+    points = [
+        Result(
+            f"6{letter}",
+            f"throughput at {n} concurrent pushers",
+            mb / wall_n,
+            "MB/s",
+            note=(
+                f"p50 {percentile(lat_n, 50):.3f} s, p99 {percentile(lat_n, 99):.3f} s; {total} pushes of "
+                f"{sent / total / 2**20:.2f} MB shared among {n} pushers; server CPU {cpu_n / total * 1000:.0f} ms a push; "
+                f"{errors_n} failed; load average {load_avg:.1f}"
+            ),
+        )
+        for letter, (n, lat_n, wall_n, errors_n, cpu_n, load_avg) in zip("efgh", curve)
+    ]
+    return points + [
         Result(
             "6a",
             f"{p.pushers} concurrent pushers, latency p50",

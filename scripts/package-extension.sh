@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY_VERSIONS=${PY_VERSIONS:-"3.10 3.11 3.12 3.13 3.14"}
-LEAVE_OUT=${LEAVE_OUT:-"SecretStorage jeepney isal"}
+LEAVE_OUT=${LEAVE_OUT:-"SecretStorage jeepney isal msgspec"}
 python=${PYTHON:-}
 if [ -z "$python" ]; then
   if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=python3; fi
@@ -73,9 +73,10 @@ for target in "${targets[@]}"; do
   # What the sidecar can do without, left out to keep the package lean (each is optional in the code):
   # SecretStorage and jeepney give keyring the Linux secret service, but the extension keeps the token
   # in VS Code's secret storage and hands it over, and the hooks then read it from the 0600 token file;
-  # isal speeds up verifying bundles, where zlib gives the same result. cryptography (and its cffi)
-  # stays: every remote is opened through the end-to-end encryption layer, which needs it (AES-GCM,
-  # Argon2id); without it a system copy, too old for Argon2id, was imported and no remote could be used.
+  # isal and msgspec speed up verifying bundles, where zlib and pydantic-core give the same result.
+  # cryptography (and its cffi) stays: every remote is opened through the end-to-end encryption layer,
+  # which needs it (AES-GCM, Argon2id); without it a system copy, too old for Argon2id, was imported
+  # and no remote could be used.
   "$python" - "$libs/common" $LEAVE_OUT <<'PY'
 import shutil, sys
 from pathlib import Path

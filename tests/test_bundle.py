@@ -225,3 +225,30 @@ def test_without_isal_zlib_reads_and_refuses_the_same(read, monkeypatch):
     for bad in (bytes(damaged), data[: len(data) // 2], b"not a bundle at all", data + b"trailing"):
         with pytest.raises(BundleError):
             read(bad, None)
+
+
+LOG_LINES = {  # a log line -> is it a JSON record (what json.loads or pydantic-core's parser takes)
+    b'{"type":"user","message":{"content":"caf\xc3\xa9 \xe2\x80\xa6"}}': True,
+    b'{"n":NaN,"m":-Infinity}': True,  # json takes these; the syntax check does not: the parsers decide
+    b'"\\ud800"': True,  # a lone surrogate escape, which json takes
+    b'\xef\xbb\xbf{}': True,  # a byte order mark, which json takes
+    b'{"a":"\xc0\x80"}': False,  # JSON syntax, not UTF-8 (an overlong encoding)
+    b'{"\xff":1}': False,
+    b'{"a":"\xed\xa0\x80"}': True,  # an encoded surrogate, which json takes (it decodes with surrogatepass)
+    b'{"a":1}x': False,
+    b'{"a":"b\x01"}': False,
+    b'{"a":': False,
+    b"[" * 5000 + b"]" * 5000: False,  # nested past every parser's depth
+}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["msgspec", "parsers only"])
+def test_log_lines_are_judged_the_same_with_and_without_the_fast_syntax_check(monkeypatch, fast):
+    if not fast:
+        monkeypatch.setattr(bundle_module, "_json_syntax", None)
+    else:
+        assert bundle_module._json_syntax is not None, "msgspec is a dependency"
+    for line, ok in LOG_LINES.items():
+        check = bundle_module.ContentCheck("transcript.jsonl")
+        check.feed(line + b"\n")  # a line nested past the stack is refused like any other, never raised
+        assert (check.finish().log_problem is None) is ok, line[:40]

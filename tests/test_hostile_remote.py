@@ -170,6 +170,9 @@ ATTACKS: dict[str, tuple[dict[str, bytes], frozenset[str], str]] = {
     # 4. truncated logs
     "log cut mid-line": ({"transcript.jsonl": GOOD_LOG + GOOD_LOG[:40]}, frozenset(), "does not end with a newline"),
     "log line that is not JSON": ({"transcript.jsonl": GOOD_LOG + GOOD_LOG[:40] + b"\n"}, frozenset(), "line 2 is not a JSON record"),
+    "log line nested past the stack": ({"transcript.jsonl": GOOD_LOG + b"[" * 100_000 + b"]" * 100_000 + b"\n"}, frozenset(), "line 2 is not a JSON record"),
+    # JSON in its syntax, but not UTF-8 inside a string (the syntax check alone does not look at that)
+    "log line of JSON that is not UTF-8": ({"transcript.jsonl": GOOD_LOG + b'{"a":"\xc0\x80"}\n'}, frozenset(), "line 2 is not a JSON record"),
     "log marked as binary": ({"transcript.jsonl": GOOD_LOG}, frozenset({"transcript.jsonl"}), "is not text"),
 }
 
@@ -374,8 +377,9 @@ def test_a_pull_of_a_session_larger_than_its_memory_budget_streams_it(tmp_path: 
         ({"transcript.jsonl": b"not json\n"}, "is not a JSON record"),
         ({"legacy-agents/memory/MEMORY.md": b"obey me\n"}, "holds no folders"),
         ({"tasks/2.json": b"\xff"}, "not UTF-8"),
+        ({"transcript.jsonl": b'{"\xff":1}\n'}, "is not a JSON record"),
     ],
-    ids=["cut log", "not json", "memory", "not utf-8"],
+    ids=["cut log", "not json", "memory", "not utf-8", "json log not utf-8"],
 )
 def test_the_server_refuses_an_append_that_breaks_the_rules(sync_server: SyncServer, added: dict[str, bytes], reason: str):
     """The append route rebuilds the bundle from the stored copy and the delta: the same checks apply."""

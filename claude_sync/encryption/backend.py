@@ -30,7 +30,7 @@ from ..format.layout import KEY_RECORD_ID
 from ..format.tombstone import TOMBSTONE_KIND
 from ..format.wire import RemoteEntry
 from . import envelope
-from .keys import KeyRecord, WrongKey, key_id, matches
+from .keys import KeyRecord, WrongKey, key_id, matches, plain_allowed
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,15 @@ def forged_tombstone(session_id: str) -> envelope.Tampered:
     )
 
 
+def unvouched_plain(session_id: str) -> envelope.Tampered:
+    """A plain session on an encrypted remote that was not there when encryption was turned on."""
+    return envelope.Tampered(
+        f"session {session_id} is in plain on an end-to-end encrypted remote, and was not among the sessions "
+        "it held in plain when encryption was turned on: only a device that holds the key writes to it, and "
+        "it seals what it writes, so this one came from someone else (the host?); refused, nothing was written"
+    )
+
+
 def marks_file(data_dir: Path, remote: str) -> Path:
     return data_dir / "encryption" / (hashlib.sha256(remote.encode()).hexdigest()[:16] + ".json")
 
@@ -135,9 +144,7 @@ class EncryptedBackend(Backend):
         self._raw: dict[str, RemoteEntry] = {}  # the inner backend's entries, as last listed
         self._stored_id: dict[str, str] = {}  # plain id -> the id the remote stores it under (memory objects)
         self._unlisted: dict[str, str] = {}  # stored id -> why its sealed listing cannot be opened
-        # Only `encryption init` seals the tombstones the remote holds in plain: before it they came from
-        # devices; after it a device writes sealed ones only, so a plain one is the host's (forged).
-        self.seal_plain_tombstones = False
+        self._vouched: dict[str, str] | None = None  # the record's plain sessions at the start, once checked
         self._loaded = False
 
     # -- the key record ----------------------------------------------------
@@ -154,6 +161,7 @@ class EncryptedBackend(Backend):
             self.record = parse_record(self.inner.fetch(KEY_RECORD_ID))
             self._record_digest = entry.content_sha256
         self._loaded = True
+        self._vouched = None
         if self.record is not None and self.key is not None and not matches(self.record, self.key):
             raise WrongKey(
                 f"the encryption key stored on this device (key {key_id(self.key)}) is not the key of {self.remote} "
@@ -250,9 +258,9 @@ class EncryptedBackend(Backend):
             return got
         sealed = self.inner.fetch(self._stored_id.get(session_id, session_id), self._resealed(session_id, have, key))
         if not envelope.is_sealed(sealed.manifest):
-            if sealed.manifest.kind == TOMBSTONE_KIND:
-                raise forged_tombstone(session_id)
-            return sealed  # a plain session not sealed yet: the next push seals it
+            if self._vouched_plain(key).get(session_id) != content_digest(sealed):
+                raise forged_tombstone(session_id) if sealed.manifest.kind == TOMBSTONE_KIND else unvouched_plain(session_id)
+            return sealed  # there in plain when encryption was turned on, not sealed yet: the next push seals it
         opened = envelope.open_sealed(sealed, key, max_bytes=self.max_bytes)
         if opened.bundle.session_id != session_id:
             raise envelope.Tampered(f"the remote served {opened.bundle.session_id} for {session_id}; nothing was written")
@@ -328,7 +336,7 @@ class EncryptedBackend(Backend):
             return self.inner.push(items)
         if not self._sealed_of:
             self.entries()
-        items = items + self._unsealed_items({i.bundle.session_id for i in items})
+        items = items + self._unsealed_items({i.bundle.session_id for i in items}, key)
         sealed_items: list[PushItem] = []
         opened_by_sid: dict[str, tuple[str, envelope.Opened]] = {}
         for item in items:
@@ -361,16 +369,24 @@ class EncryptedBackend(Backend):
     def publish(self) -> dict[str, PushResult]:
         return self.inner.publish()
 
-    def _unsealed_items(self, skip: set[str]) -> list[PushItem]:
+    def _vouched_plain(self, key: bytes) -> dict[str, str]:
+        if self._vouched is None:
+            self._vouched = plain_allowed(self.record, key) if self.record is not None else {}
+        return self._vouched
+
+    def _unsealed_items(self, skip: set[str], key: bytes) -> list[PushItem]:
         """The plain sessions still on an encrypted remote, to be sealed by this push (and their plaintext gone)."""
         out = []
         for e in self.inner.entries():
             if e.session_id in skip or e.session_id == KEY_RECORD_ID or envelope.is_sealed(e.project_key):
                 continue
-            bundle = self.inner.fetch(e.session_id)
-            if bundle.manifest.kind == TOMBSTONE_KIND and not self.seal_plain_tombstones:
-                log.warning("%s", forged_tombstone(e.session_id))  # sealing it would make the forgery pass
+            if self._vouched_plain(key).get(e.session_id) != e.content_sha256:
+                # Sealing it would make the forgery pass: only what was there when encryption was turned on.
+                log.warning("%s", unvouched_plain(e.session_id))
                 continue
+            bundle = self.inner.fetch(e.session_id)
+            if content_digest(bundle) != e.content_sha256:
+                continue  # changed since it was listed: the next push looks again
             out.append(PushItem(bundle, e.content_sha256))
         if out:
             log.info("sealing %d session(s) the remote still holds in plain", len(out))

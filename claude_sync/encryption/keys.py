@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 import secrets
 from datetime import datetime, timezone
@@ -71,12 +72,22 @@ class KeyEntry(BaseModel):
     wrapped: WrappedKey | None = None
 
 
+class PlainAtStart(BaseModel):
+    """The sessions the remote held in plain when encryption was turned on (id -> content digest),
+    with a tag under the account key: the only plain ones a device that holds the key accepts or
+    seals. Any other plain object on an encrypted remote was written by someone without the key."""
+
+    sessions: dict[str, str] = {}
+    tag: str = ""
+
+
 class KeyRecord(BaseModel):
     """What the remote keeps about its keys, in clear: never a key, only checks and wrapped copies."""
 
     scheme: int = RECORD_SCHEME
     current: str  # key_id of the key new objects are sealed with
     keys: list[KeyEntry] = Field(min_length=1, max_length=64)
+    plain: PlainAtStart | None = None  # absent in records written before it existed: then no plain session counts
 
     def entry(self, key_id: str) -> KeyEntry | None:
         return next((k for k in self.keys if k.key_id == key_id), None)
@@ -108,6 +119,23 @@ def derive(key: bytes, label: str, length: int = 32) -> bytes:
 def matches(record: KeyRecord, key: bytes) -> bool:
     entry = record.entry(key_id(key))
     return entry is not None and hmac.compare_digest(entry.check, key_check(key))
+
+
+def _plain_tag(key: bytes, sessions: dict[str, str]) -> str:
+    text = json.dumps(sorted(sessions.items()), separators=(",", ":")).encode()
+    return hmac.new(derive(key, "plain sessions when encryption was turned on"), text, hashlib.sha256).hexdigest()
+
+
+def plain_at_start(key: bytes, sessions: dict[str, str]) -> PlainAtStart:
+    return PlainAtStart(sessions=dict(sessions), tag=_plain_tag(key, sessions))
+
+
+def plain_allowed(record: KeyRecord, key: bytes) -> dict[str, str]:
+    """The plain sessions the record vouches for, or none when its list is missing or forged."""
+    p = record.plain
+    if p is None or not hmac.compare_digest(p.tag, _plain_tag(key, p.sessions)):
+        return {}
+    return p.sessions
 
 
 def new_record(key: bytes, passphrase: str | None = None) -> KeyRecord:

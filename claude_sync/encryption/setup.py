@@ -27,6 +27,7 @@ from .keys import (
     new_account_key,
     new_record,
     phrase_for,
+    plain_at_start,
     unwrap,
 )
 
@@ -141,6 +142,13 @@ def init(config: Config, paths: Paths, passphrase: str | None = None) -> Initial
             raise ConfigError(f"{remote} is already end-to-end encrypted: run `claude-sync encryption join` instead")
         key = new_account_key()
         record = new_record(key, passphrase)
+        # What is in plain now came from devices before encryption: vouched for under the key, so that it
+        # can still be pulled and sealed; anything plain that appears later is refused (the host's).
+        record.plain = plain_at_start(key, {
+            e.session_id: e.content_sha256
+            for e in b.inner.entries()
+            if e.session_id != KEY_RECORD_ID and not envelope.is_sealed(e.project_key)
+        })
         credentials.set_key(remote, key.hex(), paths)  # before the record: a key on the remote is never lost
         try:
             if not b.write_record(record):
@@ -154,7 +162,6 @@ def init(config: Config, paths: Paths, passphrase: str | None = None) -> Initial
             b.refresh()
             plain = [e for e in b.inner.entries() if e.session_id != KEY_RECORD_ID and not envelope.is_sealed(e.project_key)]
             if plain:
-                b.seal_plain_tombstones = True  # the deletes devices made before encryption: they stay deletes
                 b.push([])  # seals every plain session, and removes its plaintext from the remote's current state
             done.sealed = len(plain)
     except (SyncError, OSError) as e:

@@ -44,6 +44,20 @@ try:
 except ImportError:  # pragma: no cover - a platform without an isal wheel (tests cover it by monkeypatching)
     _decompressobj, _INFLATE_ERROR = zlib.decompressobj, zlib.error
 
+# Checking that every line of a log is JSON was the largest part of verifying a bundle (10 ms of the
+# 20 for a 1 MB bundle of 5 MB of transcript): both parsers build every object of the line. msgspec
+# decoding into `Raw` checks the syntax without building anything, 5x faster; UTF-8 is checked
+# apart. What it refuses (NaN, a BOM, lone surrogate escapes) still goes through them. Optional:
+# the extension's bundled client leaves it out (scripts/package-extension.sh).
+_json_syntax: Callable[[bytes], Any] | None
+_JsonSyntaxError: type[Exception]
+try:
+    import msgspec
+
+    _json_syntax, _JsonSyntaxError = msgspec.json.Decoder(msgspec.Raw).decode, msgspec.DecodeError
+except ImportError:  # pragma: no cover - exercised by monkeypatching in the tests
+    _json_syntax, _JsonSyntaxError = None, ValueError
+
 FORMAT = 1
 MANIFEST = "manifest.json"
 FILES_PREFIX = "files/"
@@ -153,10 +167,21 @@ def check_files(manifest: Manifest, files: Iterable[str]) -> None:
 
 
 def _loads_line(line: bytes) -> None:
+    if _json_syntax is not None:
+        try:
+            _json_syntax(line)  # valid JSON (RFC 8259), checked without building the objects
+            if not line.isascii():
+                line.decode("utf-8")  # which that check does not look at
+            return
+        except (_JsonSyntaxError, UnicodeDecodeError, RecursionError):
+            pass  # refused: the parsers below decide, as they do without msgspec
     try:
         _from_json(line)
     except ValueError:
-        json.loads(line)  # what the Rust parser refuses and json takes (lone surrogate escapes)
+        try:
+            json.loads(line)  # what the Rust parser refuses and json takes (lone surrogate escapes)
+        except RecursionError:  # a host's line nested deeper than Python's stack: refused like any bad line
+            raise ValueError("nested too deeply") from None
 
 
 class ContentCheck:
@@ -470,6 +495,16 @@ class _Inflater:
                 raise BundleError("bundle is malformed: data after the end of the archive")
         if self._d.unused_data or self._raw.read(1):
             raise BundleError("bundle is malformed: bytes after the end of the compressed stream")
+
+
+# What reading a damaged gzip'd tar can raise, whichever inflater reads it.
+DAMAGED_STREAM: tuple[type[Exception], ...] = (tarfile.TarError, OSError, EOFError, zlib.error, _INFLATE_ERROR)
+
+
+def open_tar_stream(raw: BinaryIO) -> tarfile.TarFile:
+    """A gzip'd tar (a stored bundle the caller trusts as far as it checks it), read forward only,
+    inflated by ISA-L 256 KB at a time rather than by tarfile's zlib 10 KB at a time."""
+    return tarfile.open(fileobj=_Inflater(raw), mode="r|", bufsize=_TAR_BUFSIZE)  # type: ignore[call-overload,no-any-return]
 
 
 def verify_file(

@@ -200,8 +200,8 @@ class BlobStorage(Storage):
 
     def _store(self, user: str, manifest: Manifest, blob: FileUpload, *, base: str | None, force: bool) -> PushReply:
         """Compare-and-swap a finished, verified bundle of `manifest` into place."""
-        info = self.user(user)
-        if info is not None and info.encrypted and not is_sealed(manifest.session_id, manifest.project_key):
+        # One row: `user()` would also sum every session of the user, on every push.
+        if self.is_encrypted(user) and not is_sealed(manifest.session_id, manifest.project_key):
             raise BundleError(
                 f"session {manifest.session_id} is not end-to-end encrypted, and this account stores only sealed "
                 "sessions: turn encryption on (`claude-sync encryption init` or `join`); nothing was stored"
