@@ -486,12 +486,20 @@ def test_a_repository_url_is_sealed_and_selects_through_the_blind_index(pair, tm
     assert str(clone_b) in placed.read_text() and str(clone_a) not in placed.read_text()
 
 
+def pull_over_wire(dev: Device, server, wire):  # type: ignore[no-untyped-def]
+    """`pull --all` on `dev` through the encryption layer, over a recording (or tampering) transport."""
+    engine = dev.engine(setup.wrap(server.backend(transport=wire), dev.config, dev.paths))
+    try:
+        return engine.pull(Selection(all=True))
+    finally:
+        engine.close()
+
+
 def test_a_pull_from_the_server_downloads_only_the_new_sealed_frames(private_sync_server, tmp_path: Path):
     """The device rebuilds the sealed copy it last saw (sealing is deterministic), so the server's
     /delta sends only the new frame of a 10 KB append; the result is still opened and authenticated."""
     import random
 
-    from claude_sync.encryption.setup import wrap
     from tests.test_delta import Wire, large_session, words
 
     a = private_sync_server.device(tmp_path / "machines", "alpha", "code")
@@ -507,11 +515,7 @@ def test_a_pull_from_the_server_downloads_only_the_new_sealed_frames(private_syn
     assert a.push().exit_code == 0
 
     wire = Wire()
-    engine = b.engine(wrap(private_sync_server.backend(transport=wire), b.config, b.paths))
-    try:
-        summary = engine.pull(Selection(all=True))
-    finally:
-        engine.close()
+    summary = pull_over_wire(b, private_sync_server, wire)
     assert [(o.session_id, o.status) for o in summary.outcomes] == [(s.session_id, "done")], summary.outcomes
     downloads = [c[1].rsplit("/", 1)[-1] for c in wire.calls if c[0] == "GET" and c[1].startswith("/api/sessions/")]
     assert downloads == [KEY_RECORD_ID], wire.calls  # the key check, and no whole session
@@ -524,7 +528,6 @@ def test_a_pull_from_the_server_downloads_only_the_new_sealed_frames(private_syn
 
 
 def test_a_sealed_delta_that_does_not_verify_falls_back_to_the_whole_download(private_sync_server, tmp_path: Path):
-    from claude_sync.encryption.setup import wrap
     from tests.test_delta import Wire
 
     a = private_sync_server.device(tmp_path / "machines", "alpha", "code")
@@ -544,11 +547,7 @@ def test_a_sealed_delta_that_does_not_verify_falls_back_to_the_whole_download(pr
         return bytes(out)
 
     wire = Wire(tamper=damage)
-    engine = b.engine(wrap(private_sync_server.backend(transport=wire), b.config, b.paths))
-    try:
-        summary = engine.pull(Selection(all=True))
-    finally:
-        engine.close()
+    summary = pull_over_wire(b, private_sync_server, wire)
     assert [(o.session_id, o.status) for o in summary.outcomes] == [(s.session_id, "done")], summary.outcomes
     assert ("POST", "/api/sessions/{id}/delta", 200) in wire.routes()
     assert any(r[0] == "GET" and r[1].startswith("/api/sessions/") for r in wire.routes()), wire.routes()
