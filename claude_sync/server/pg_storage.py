@@ -472,24 +472,32 @@ class PostgresStorage(BlobStorage):
         with self._con() as con, con.transaction():
             # Every replica's writers of this session queue here; other sessions go on in parallel.
             con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{user}/{sid}",))
-            account = con.execute("SELECT quota_bytes, encrypted FROM users WHERE name = %s", (user,)).fetchone()
+            # The account and the session's row in one statement (after the lock: its snapshot sees
+            # whatever the writer before us committed).
+            account = con.execute(
+                f"SELECT u.quota_bytes, u.encrypted, {_COLUMNS}, s.manifest FROM users u"  # type: ignore[arg-type]
+                " LEFT JOIN sessions s ON s.user_name = u.name AND s.session_id = %s WHERE u.name = %s",
+                (sid, user),
+            ).fetchone()
             if account is None:
                 raise StorageError(f"no such user: {user}")
-            check_sealed(user, bool(account["encrypted"]), manifest)
-            if account["quota_bytes"] is not None:  # the user's pushes to other sessions must not pass it together
+            quota, encrypted = account.pop("quota_bytes"), account.pop("encrypted")
+            check_sealed(user, bool(encrypted), manifest)
+            if quota is not None:  # the user's pushes to other sessions must not pass it together
                 con.execute("SELECT 1 FROM users WHERE name = %s FOR NO KEY UPDATE", (user,))
-            row = self._row(con, user, sid)
+            manifest_json = account.pop("manifest")
+            row = None if account["session_id"] is None else (_entry(account), manifest_json)
             cur = row[0] if row else None
             unchanged = decide(sid, row, digest, base, force, shrinks, manifest.project_key)
             if unchanged is not None:
                 return unchanged
-            if account["quota_bytes"] is not None:
+            if quota is not None:
                 others = con.execute(
                     "SELECT COALESCE(SUM(size), 0) AS n FROM sessions WHERE user_name = %s AND session_id <> %s",
                     (user, sid),
                 ).fetchone()
                 assert others is not None
-                check_quota(user, account["quota_bytes"], int(others["n"]), blob.size)
+                check_quota(user, quota, int(others["n"]), blob.size)
             self._put_blob(con, blob)
             stored = con.execute(
                 f"INSERT INTO sessions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {_NOW_MICROS})"  # type: ignore[arg-type]
