@@ -52,7 +52,7 @@ def pack_memory(project_folder: Path, project_key: str, layout: DeviceLayout, de
     paths = memory_files(project_folder)
     if not paths:
         return None
-    tokens = layout.tokens_for(layout.cwd_for(project_key), project_folder.name)
+    tokens = layout.tokens_for(layout.cwd_for(project_key), project_folder.name, on_disk=False)
     files: dict[str, bytes] = {}
     binary: set[str] = set()
     newest = 0.0
@@ -84,7 +84,7 @@ def apply_memory(bundle: Bundle, project_folder: Path, layout: DeviceLayout, cla
     m = bundle.manifest
     if m.kind != MEMORY_KIND or m.session_id != memory_object_id(m.project_key):
         raise BundleError(f"{m.session_id} is not a project memory object")
-    tokens = layout.tokens_for(layout.cwd_for(m.project_key), project_folder.name)
+    tokens = layout.tokens_for(layout.cwd_for(m.project_key), project_folder.name, on_disk=False)
     text = {e.path for e in m.files if e.text}
     root = project_folder / MEMORY_DIR
     changes: dict[Path, bytes] = {}

@@ -21,7 +21,7 @@ from typing import IO
 from .claude_home import project_folder_name
 from .discovery import LocalSession
 from .forks import parents_in
-from .format.bundle import Bundle, Manifest, Spilled, context_for
+from .format.bundle import BASE_FORMAT, REPO_TOKENS_FORMAT, Bundle, Manifest, Spilled, context_for
 from .format.errors import BundleError, NotPortable, SyncError
 from .format.layout import TRANSCRIPT, is_log
 from .format.tokens import Context
@@ -52,7 +52,7 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     key = layout.key_for(cwd)
     # The folder the session lives in is how the client spells the project in the paths it
     # writes (tool-results, background task output): it travels as ${PROJECT_FOLDER}.
-    tokens = layout.tokens_for(cwd, session.project_dir.name or None)
+    tokens = layout.tokens_for(cwd, session.project_dir.name or None, key)
     files: dict[str, bytes] = {}
     binary: set[str] = set()
     parents: set[str] = set()
@@ -72,15 +72,18 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
             binary.add(name)
             continue
         files[name] = tokens.tokenize(text, context_for(name)).encode("utf-8")
+    title = tokens.tokenize(session.meta.title, Context.RAW)
+    uses_repo_tokens = any(_REPO_TOKEN in files[n] for n in files if n not in binary) or "${REPO_" in title
     last = session.meta.last_timestamp or _iso(session.transcript.stat().st_mtime)
     manifest = Manifest(
+        format=REPO_TOKENS_FORMAT if uses_repo_tokens else BASE_FORMAT,
         session_id=session.session_id,
         project_key=key,
         device=device,
         source_flavour=layout.flavour,
         last_modified=last,
         first_timestamp=session.meta.first_timestamp,
-        title=tokens.tokenize(session.meta.title, Context.RAW),
+        title=title,
         message_count=messages,
         depends_on=sorted(parents),
     )
@@ -88,6 +91,9 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
     bundle.read_sizes = read_sizes
     return bundle
 
+
+# Only an unescaped ${REPO_ROOT} or ${REPO_FOLDER} reads "${REPO_" (a literal one is "${$}{REPO_...").
+_REPO_TOKEN = b"${REPO_"
 
 _BRANCH_RE = re.compile(rb'"gitBranch":\s*"((?:[^"\\]|\\.){1,255})"')
 
@@ -120,22 +126,26 @@ def render(
     the client computes from the working directory). `cwd`: where the session goes, when
     already worked out (default: from its project key).
     """
-    cwd = cwd or layout.cwd_for(bundle.manifest.project_key, session_branch(bundle))
-    tokens = layout.tokens_for(cwd, project_folder or project_folder_name(cwd))
-    source = bundle.manifest.source_flavour
+    key = bundle.manifest.project_key
+    cwd = cwd or layout.cwd_for(key, session_branch(bundle))
+    tokens = layout.tokens_for(cwd, project_folder or project_folder_name(cwd), key)
+    source = (bundle.manifest.source_flavour, bundle.manifest.format)
     text = {e.path for e in bundle.manifest.files if e.text}
     out: dict[str, bytes] = {}
-    for name, data in bundle.files.items():
-        if isinstance(data, Spilled):
-            out[name] = _render_spilled(data, tokens, context_for(name), source) if name in text else data  # type: ignore[assignment]
-        elif name in text:
-            try:
-                decoded = data.decode("utf-8")
-            except UnicodeDecodeError as e:  # bundles are checked as they are read; never write one that is not
-                raise BundleError(f"file {name!r} is marked as text but is not UTF-8; nothing was written") from e
-            out[name] = tokens.detokenize(decoded, context_for(name), source).encode("utf-8")
-        else:
-            out[name] = data
+    try:
+        for name, data in bundle.files.items():
+            if isinstance(data, Spilled):
+                out[name] = _render_spilled(data, tokens, context_for(name), source) if name in text else data  # type: ignore[assignment]
+            elif name in text:
+                try:
+                    decoded = data.decode("utf-8")
+                except UnicodeDecodeError as e:  # bundles are checked as they are read; never write one that is not
+                    raise BundleError(f"file {name!r} is marked as text but is not UTF-8; nothing was written") from e
+                out[name] = tokens.detokenize(decoded, context_for(name), *source).encode("utf-8")
+            else:
+                out[name] = data
+    except KeyError as e:  # a token this project has no path for (${REPO_ROOT} outside a repository)
+        raise BundleError(f"session {bundle.manifest.session_id}: {e.args[0]}; nothing was written") from None
     return cwd, out
 
 
@@ -161,7 +171,7 @@ def _render_lines(lines: bytes, tokens, ctx: Context, source, f: IO[bytes], dige
         text = lines.decode("utf-8")
     except UnicodeDecodeError as e:
         raise BundleError(f"a file marked as text is not UTF-8 ({e}); nothing was written") from e
-    rendered = tokens.detokenize(text, ctx, source).encode("utf-8")
+    rendered = tokens.detokenize(text, ctx, *source).encode("utf-8")
     f.write(rendered)
     digest.update(rendered)
     return len(rendered)
@@ -174,7 +184,7 @@ def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:
     """A remote entry's title with this device's paths (titles travel tokenized)."""
     try:
         cwd = layout.cwd_for(project_key)
-        return layout.tokens_for(cwd, project_folder_name(cwd)).detokenize(title, Context.RAW)
+        return layout.tokens_for(cwd, project_folder_name(cwd), project_key, on_disk=False).detokenize(title, Context.RAW)
     except (ValueError, KeyError, SyncError):
         return title
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from . import repos
 from .checkouts import Checkouts
+from .claude_home import project_folder_name
 from .format.errors import NotPortable
-from .format.tokens import HOME, PROJECT_ROOT, PROJECTS_ROOT, Flavour, PathTokens, split_path
+from .format.tokens import HOME, PROJECT_ROOT, PROJECTS_ROOT, REPO_ROOT, Flavour, PathTokens, split_path
 
 HOME_PREFIX = "~"
 REPO_PREFIX = "git:"
@@ -178,10 +179,42 @@ class DeviceLayout:
         sep = "\\" if self.flavour is Flavour.WINDOWS else "/"
         return top.rstrip("\\/") + "".join(sep + p for p in sub.split("/") if p)
 
-    def tokens_for(self, project_cwd: str, project_folder: str | None = None) -> PathTokens:
-        """The tokens of a project; `project_folder` is the client's folder for it under projects/."""
-        return PathTokens(
-            {PROJECT_ROOT: project_cwd, PROJECTS_ROOT: self.projects_root, HOME: self.home},
-            self.flavour,
-            project_folder,
-        )
+    def tokens_for(
+        self, project_cwd: str, project_folder: str | None = None, key: str | None = None, on_disk: bool = True
+    ) -> PathTokens:
+        """The tokens of a project; `project_folder` is the client's folder for it under projects/.
+
+        `key`, the project's key: for a subfolder of a repository it says where the top of the
+        checkout is (${REPO_ROOT}). `on_disk`: look up the repository the folder is in on this
+        device, whose folder under projects/ the client keeps auto-memory in (${REPO_FOLDER});
+        titles in a listing go without it.
+        """
+        paths = {PROJECT_ROOT: project_cwd, PROJECTS_ROOT: self.projects_root, HOME: self.home}
+        top = self._checkout_top(project_cwd, key)
+        if top is not None:
+            paths[REPO_ROOT] = top
+        repo_folder = None
+        if on_disk and self.flavour is _NATIVE and os.path.isabs(project_cwd):
+            root = repos.canonical_root(project_cwd)
+            # Outside a repository (or at its top) the client keeps memory in the project's own folder.
+            repo_folder = project_folder_name(root) if root is not None and root != project_cwd else project_folder
+        return PathTokens(paths, self.flavour, project_folder, repo_folder)
+
+    def _checkout_top(self, cwd: str, key: str | None) -> str | None:
+        """The top of the checkout for a key naming a subfolder of a repository: `cwd` without the subfolder."""
+        split = split_repo_key(key) if key else None
+        if split is None or not split[1]:
+            return None
+        sub = [p for p in split[1].split("/") if p]
+        drive, comps = split_path(cwd, self.flavour)
+        tail = comps[len(comps) - len(sub) :]
+        if self.flavour is Flavour.WINDOWS:
+            tail, sub = [c.lower() for c in tail], [c.lower() for c in sub]
+        if len(comps) <= len(sub) or tail != sub:
+            return None  # not below its checkout (or the checkout would be a filesystem root)
+        sep = "\\" if self.flavour is Flavour.WINDOWS else "/"
+        head = f"{drive}:" if self.flavour is Flavour.WINDOWS else ""
+        return head + "".join(sep + c for c in comps[: len(comps) - len(sub)])
+
+
+_NATIVE = Flavour.WINDOWS if os.name == "nt" else Flavour.POSIX

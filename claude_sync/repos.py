@@ -216,6 +216,24 @@ def find_top(cwd: str) -> Path | None:
     return None
 
 
+def canonical_root(cwd: str) -> str | None:
+    """The folder the client keys a repository's shared state by (its auto-memory, since
+    2.1.332): the top of the main work tree, also for a folder in a linked worktree.
+
+    Mirrors the client's findCanonicalGitRoot: a linked worktree counts as its main work
+    tree only when that one has a `.git` folder (not for a bare repository's worktrees)."""
+    top = find_top(cwd)
+    if top is None:
+        return None
+    dirs = git_dirs(top)
+    if dirs is None or dirs[2]:
+        return str(top)
+    common = Path(os.path.normpath(dirs[1]))
+    if common.name == ".git" and common.is_dir():
+        return str(common.parent)
+    return str(top)
+
+
 @dataclass(frozen=True)
 class Located:
     """Where a working directory is in its repository."""

@@ -58,7 +58,11 @@ try:
 except ImportError:  # pragma: no cover - exercised by monkeypatching in the tests
     _json_syntax, _JsonSyntaxError = None, ValueError
 
-FORMAT = 1
+FORMAT = 2  # the newest bundle format this tool reads
+# Format 2: files may hold ${REPO_ROOT} and ${REPO_FOLDER} (format/tokens.py). A bundle is
+# written as format 2 only when it uses them, so older devices still read every other one.
+BASE_FORMAT = 1
+REPO_TOKENS_FORMAT = 2
 MANIFEST = "manifest.json"
 FILES_PREFIX = "files/"
 MAX_MEMBERS = 100_000
@@ -84,7 +88,7 @@ def memory_object_id(project_key: str) -> str:
 
 
 class Manifest(BaseModel):
-    format: int = FORMAT
+    format: int = BASE_FORMAT
     kind: str = SESSION_KIND  # or MEMORY_KIND (see check_kind)
     session_id: str
     project_key: str

@@ -29,6 +29,12 @@ Design points (see docs/path-tokens.md for the full grammar):
   component wherever it is a whole component of a path (after a separator, not
   continued by a name character), so ``.../projects/-home-a-code-api/<sid>/...``
   and ``/tmp/claude-<uid>/-home-a-code-api/...`` name B's folder on B.
+* A session in a subfolder of a repository checkout has two more: ``${REPO_ROOT}``,
+  the top of the checkout (placed by the project key, so it may live anywhere on
+  B), and ``${REPO_FOLDER}``, the client's folder for the repository (where it keeps
+  the auto-memory of every folder in it, since 2.1.332). A bundle that uses them is
+  of bundle format 2, which older devices refuse to read instead of writing the
+  tokens out literally; a format 1 bundle is read with the older names only.
 """
 
 from __future__ import annotations
@@ -40,7 +46,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "FOLDER_NAMES",
     "PROJECT_FOLDER",
+    "REPO_FOLDER",
+    "REPO_ROOT",
     "TOKEN_NAMES",
     "Context",
     "Flavour",
@@ -61,16 +70,31 @@ class Context(str, enum.Enum):
 
 
 PROJECT_ROOT = "PROJECT_ROOT"
+REPO_ROOT = "REPO_ROOT"  # the top of the checkout, for a session in a subfolder of it
 PROJECTS_ROOT = "PROJECTS_ROOT"
 HOME = "HOME"
-TOKEN_NAMES = (PROJECT_ROOT, PROJECTS_ROOT, HOME)
-# A token for one path component rather than a path: the client's folder name for the project.
+TOKEN_NAMES = (PROJECT_ROOT, REPO_ROOT, PROJECTS_ROOT, HOME)  # this order breaks ties between equal paths
+# Tokens for one path component rather than a path: the client's folder names (under projects/)
+# for the project and for the repository that holds it.
 PROJECT_FOLDER = "PROJECT_FOLDER"
+REPO_FOLDER = "REPO_FOLDER"
+FOLDER_NAMES = (PROJECT_FOLDER, REPO_FOLDER)
 _ESCAPE_NAME = "$"
+# The names a bundle of format 1 may use (before REPO_ROOT and REPO_FOLDER existed): in one
+# written then, "${REPO_ROOT}" is literal text that was not escaped.
+_FORMAT_1_NAMES = (PROJECT_ROOT, PROJECTS_ROOT, HOME, PROJECT_FOLDER)
+NEW_IN_FORMAT_2 = (REPO_ROOT, REPO_FOLDER)
 
-_NAMES_RE = "|".join([*TOKEN_NAMES, PROJECT_FOLDER, re.escape(_ESCAPE_NAME)])
-# A token: ${NAME} or ${NAME|variant}; the variant spells drive case and separators.
-_TOKEN_RE = re.compile(r"\$\{(" + _NAMES_RE + r")(?:\|([^}]*))?\}")
+
+def _token_re(names: Iterable[str]) -> re.Pattern[str]:
+    # A token: ${NAME} or ${NAME|variant}; the variant spells drive case and separators.
+    alts = "|".join([*names, re.escape(_ESCAPE_NAME)])
+    return re.compile(r"\$\{(" + alts + r")(?:\|([^}]*))?\}")
+
+
+_NAMES_RE = "|".join([*TOKEN_NAMES, *FOLDER_NAMES, re.escape(_ESCAPE_NAME)])
+_TOKEN_RE = _token_re([*TOKEN_NAMES, *FOLDER_NAMES])
+_FORMAT_1_TOKEN_RE = _token_re(_FORMAT_1_NAMES)
 # A "$" that must be escaped on push: followed by "{NAME}" or "{NAME|".
 _NEEDS_ESCAPE_RE = r"\$(?=\{(?:" + _NAMES_RE + r")[|}])"
 
@@ -187,19 +211,23 @@ class PathTokens:
         paths: dict[str, str],
         flavour: Flavour = Flavour.POSIX,
         project_folder: str | None = None,
+        repo_folder: str | None = None,
     ) -> None:
         unknown = set(paths) - set(TOKEN_NAMES)
         if unknown:
             raise ValueError(f"unknown path tokens: {sorted(unknown)}")
-        if project_folder is not None and (
-            project_folder in ("", ".", "..") or re.search(r"[\\/\x00-\x1f]", project_folder)
-        ):
-            raise ValueError(f"not a folder name: {project_folder!r}")
+        folders = {PROJECT_FOLDER: project_folder, REPO_FOLDER: repo_folder}
+        for folder in folders.values():
+            if folder is not None and (folder in ("", ".", "..") or re.search(r"[\\/\x00-\x1f]", folder)):
+                raise ValueError(f"not a folder name: {folder!r}")
         self.flavour = Flavour(flavour)
         self.paths = dict(paths)
         self.project_folder = project_folder
-        # The folder name as each context spells it (JSON escaping leaves the client's alphabet alone).
-        self._folder = {ctx: None if project_folder is None else _spell(project_folder, ctx) for ctx in Context}
+        self.repo_folder = repo_folder
+        # The folder names as each context spells them (JSON escaping leaves the client's alphabet alone).
+        self._folders = {
+            ctx: {name: _spell(f, ctx) for name, f in folders.items() if f is not None} for ctx in Context
+        }
         entries = []
         for name in TOKEN_NAMES:  # this order breaks ties between equal paths
             if name not in paths:
@@ -253,8 +281,11 @@ class PathTokens:
                 group = f"p{i}{case}"
                 groups[group] = e
                 alts.append(body + _AFTER + f"(?P<{group}>)")
-        folder = self._folder[ctx]
-        if folder is not None:
+        folders = dict(self._folders[ctx])
+        if REPO_FOLDER in folders and folders[REPO_FOLDER] == folders.get(PROJECT_FOLDER):
+            del folders[REPO_FOLDER]  # the same folder: it travels as the project's
+        # Longest first, so that neither folder name is found as the start of the other.
+        for name, folder in sorted(folders.items(), key=lambda kv: -len(kv[1])):
             # The folder name first (a literal), then a lookbehind for the separator before it:
             # "/" or "\" (in JSON an escaped backslash, a run of 2 or 4 that no backslash precedes).
             n = "(?s:.){%d}" % len(folder)
@@ -262,7 +293,7 @@ class PathTokens:
                 seps = ["(?<=/" + n + ")"] + [r"(?<=(?<!\\)" + r"\\" * (2 * k) + n + ")" for k in (1, 2)]
             else:
                 seps = [r"(?<=[\\/]" + n + ")"]
-            alts.append(re.escape(folder) + "(?:" + "|".join(seps) + ")" + _FOLDER_AFTER + "(?P<folder>)")
+            alts.append(re.escape(folder) + "(?:" + "|".join(seps) + ")" + _FOLDER_AFTER + f"(?P<f_{name}>)")
         return re.compile("|".join(alts)), groups
 
     def tokenize(self, text: str, ctx: Context = Context.JSON) -> str:
@@ -273,14 +304,12 @@ class PathTokens:
         pattern, groups = self._tokenize_re[ctx]
         canonical = self._canonical[ctx]
         plain = {e.name: "${" + e.name + "}" for e in self._entries}
-        folder_token = "${" + PROJECT_FOLDER + "}"
-
         def repl(m: re.Match[str]) -> str:
             group = m.lastgroup
             if group == "esc":
                 return "${$}"
-            if group == "folder":
-                return folder_token
+            if group.startswith("f_"):  # type: ignore[union-attr]
+                return "${" + group[2:] + "}"  # type: ignore[index]
             e = groups[group]  # type: ignore[index]
             matched = m.group(0)
             if matched == canonical[e.name]:
@@ -302,14 +331,18 @@ class PathTokens:
 
     # -- pull side ---------------------------------------------------------
 
-    def detokenize(self, text: str, ctx: Context = Context.JSON, source: Flavour | None = None) -> str:
-        """Replace tokens with this device's paths; `source` is the pushing device's flavour."""
+    def detokenize(
+        self, text: str, ctx: Context = Context.JSON, source: Flavour | None = None, bundle_format: int = 2
+    ) -> str:
+        """Replace tokens with this device's paths; `source` is the pushing device's flavour,
+        `bundle_format` the format of the bundle the text comes from (which names are tokens)."""
         ctx = Context(ctx)
         source = self.flavour if source is None else Flavour(source)
         if "${" not in text:
             return text
+        token_re = _FORMAT_1_TOKEN_RE if bundle_format < 2 else _TOKEN_RE
         if source is self.flavour:
-            return _TOKEN_RE.sub(lambda m: self._expand(m, ctx), text)
+            return token_re.sub(lambda m: self._expand(m, ctx), text)
         # Across flavours, also convert the separators of the path that follows a token.
         src_sep = _sep_pattern(source, ctx)
         tail_re = self._tail_re.get((source, ctx))
@@ -325,7 +358,7 @@ class PathTokens:
         dst_sep = _sep(self.flavour, ctx)
         out = []
         pos = 0
-        for m in _TOKEN_RE.finditer(text):
+        for m in token_re.finditer(text):
             out.append(text[pos : m.start()])
             out.append(self._expand(m, ctx))
             pos = m.end()
@@ -342,8 +375,8 @@ class PathTokens:
         name, variant = m.group(1), m.group(2)
         if name == _ESCAPE_NAME:
             return "$"
-        if name == PROJECT_FOLDER:
-            folder = self._folder[ctx]
+        if name in FOLDER_NAMES:
+            folder = self._folders[ctx].get(name)
             if folder is None:
                 raise KeyError(f"this device has no folder name for ${{{name}}}")
             return folder

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .errors import SyncError
 
-FORMAT_VERSION = 4  # what this claude-sync reads and writes
+FORMAT_VERSION = 5  # what this claude-sync reads and writes
 UNVERSIONED = 1  # what a remote that records no version holds
 
 
@@ -58,15 +58,21 @@ MIGRATIONS: tuple[Migration, ...] = (
     # device would refuse or misplace. Nothing stored changes: sessions under older keys stay
     # valid and are re-keyed on their next push; the step only stops older devices writing.
     Migration(4, "project keys that name a repository"),
+    # A session in a subfolder of a checkout carries ${REPO_ROOT} and ${REPO_FOLDER} (the top of
+    # the checkout and the client's folder for the repository, format/tokens.py) in a bundle of
+    # bundle format 2, which older devices refuse to read; they must stop writing too, or their
+    # pushes would carry A's repository paths. Nothing stored changes.
+    Migration(5, "path tokens for the checkout a session is in"),
 )
 ENCRYPTION = 2  # the first format that may hold sealed sessions
 TOMBSTONES = 3  # the first format that may hold tombstones
 REPOSITORY_KEYS = 4  # the first format whose project keys may name a repository
+REPOSITORY_TOKENS = 5  # the first format whose bundles may name the checkout's top and folder
 
 
 def migrate_nothing_stored(step: Migration) -> None:
     """The migrations that change nothing already stored: recording the new version is the whole step."""
-    if step.to not in (ENCRYPTION, TOMBSTONES, REPOSITORY_KEYS):  # pragma: no cover - a step that transforms data needs its own code
+    if step.to not in (ENCRYPTION, TOMBSTONES, REPOSITORY_KEYS, REPOSITORY_TOKENS):  # pragma: no cover - a step that transforms data needs its own code
         raise SyncError(f"no way to bring a remote to format {step.to} ({step.why})")
 
 

@@ -75,6 +75,9 @@ def test_sessions_follow_the_repository_to_another_checkout(
         assert transcript.is_file(), f"{kind}: not where B's client reads for {cwd_b}"
         content = transcript.read_text()
         assert not [p for p in a_spellings if p in content], f"{kind}: A's paths in {transcript}"
+        # 2.1.332 names the repository's memory folder (its main work tree's) in the transcript.
+        memory = f"/projects/{encode_project_dir(clone_b)}/memory"
+        assert "/memory" not in content or memory in content, f"{kind}: memory folder is not B's repository's"
         marker = f"RESUMED-{kind}"
         mock_api.set_script(on_prompt(marker, text(f"Continuing {kind} on B.")))
         resumed = b.run(f"{marker}: what did we do?", cwd_b, resume=sid).check()
