@@ -265,6 +265,7 @@ class SyncEngine:
         # A pull of fewer bytes of sessions new here fetches and renders one session after the other
         # (a thread and a worker process cost more than they save).
         self.prefetch_min_bytes = PARALLEL_MIN_BYTES
+        self.render_in_worker: bool | None = None  # None: when a core is free (see _render_in_worker)
         self._placing = threading.Lock()  # the layout's lookups, also made by the prefetch thread
         self._swept: set[Path] | None = None  # during a pull: folders swept of temp files a killed sync left
         self.checkouts = Checkouts(
@@ -759,7 +760,7 @@ class SyncEngine:
             # Sessions new here are fetched, checked and rendered ahead while the ones before are written.
             new_here = [e for e in chosen if e.session_id not in local and e.session_id not in live]
             bulk = len(new_here) > 1 and sum(e.size for e in new_here) >= self.prefetch_min_bytes
-            renderer = Renderer(self.layout) if bulk and (os.cpu_count() or 1) > 1 else None
+            renderer = Renderer(self.layout) if bulk and self._render_in_worker() else None
             self._prefetch = Prefetch(self.backend, self.layout, renderer, self._place) if bulk else None
             try:
                 if self._prefetch is not None:
@@ -1144,6 +1145,19 @@ class SyncEngine:
         backup, written = write_restore(plan, self.paths.backups, reason, group, self._swept)
         self._backed_up = self._backed_up or backup is not None
         return written
+
+    def _render_in_worker(self) -> bool:
+        """Whether a bulk pull renders in a worker process or on its prefetch thread. The worker
+        takes the rewriting of paths off this process's GIL, but costs CPU of its own (starting,
+        and every file through a pipe both ways): it pays only with a core to spare, and on a
+        2-core machine under a load of 4 and more it made the pull slower, not faster."""
+        if self.render_in_worker is not None:
+            return self.render_in_worker
+        cpus = os.cpu_count() or 1
+        try:
+            return cpus > 1 and os.getloadavg()[0] <= cpus - 1
+        except (AttributeError, OSError):  # no load average (Windows)
+            return cpus > 1
 
     def _fetch(self, sid: str, have: Bundle | None) -> Fetched:
         if self._prefetch is not None:

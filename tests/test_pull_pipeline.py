@@ -22,10 +22,10 @@ from tests.test_hostile_remote import GOOD_LOG, _git_plant, _server_plant
 SESSIONS = 5
 
 
-def _pipelined_pull(dev: Device, on_session=None) -> tuple[Summary, bool]:  # type: ignore[no-untyped-def]
+def _pipelined_pull(dev: Device, on_session=None, in_worker: bool = True) -> tuple[Summary, bool]:  # type: ignore[no-untyped-def]
     """`pull --all` with the prefetch on whatever the sizes; whether sessions were rendered in a worker."""
     engine = dev.engine()
-    engine.prefetch_min_bytes = 0
+    engine.prefetch_min_bytes, engine.render_in_worker = 0, in_worker
     seen: list[bool] = []
 
     def progress(done: int, total: int, out: Outcome) -> None:
@@ -91,7 +91,7 @@ def test_a_bad_session_in_the_middle_of_a_pipelined_pull_fails_alone(kind: str, 
     assert not [p for p in files if atomic.is_temp(Path(p).name)]
 
 
-@pytest.mark.parametrize("how", ["the rendering worker dies", "large files wait on disk"])
+@pytest.mark.parametrize("how", ["the rendering worker dies", "large files wait on disk", "rendered on the prefetch thread"])
 def test_a_pipelined_pull_writes_what_a_pull_one_session_after_the_other_writes(
     how: str, tmp_path: Path, bare_remote: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
@@ -112,9 +112,9 @@ def test_a_pipelined_pull_writes_what_a_pull_one_session_after_the_other_writes(
                 worker.proc.kill()
 
     pipelined = Device(tmp_path / "pipelined", "beta", "work", git_url=str(bare_remote))
-    summary, in_worker = _pipelined_pull(pipelined, kill_the_worker)
+    summary, in_worker = _pipelined_pull(pipelined, kill_the_worker, in_worker=how != "rendered on the prefetch thread")
 
-    assert in_worker
+    assert in_worker == (how != "rendered on the prefetch thread")
     assert summary.count(DONE) == SESSIONS, [o.reason for o in summary.outcomes]
     if how == "the rendering worker dies":
         assert "a rendering worker failed" in caplog.text  # and the sessions were rendered here instead
