@@ -34,6 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -79,6 +80,9 @@ class Client:
     own: str  # session id
     shared: str
     transcript: bytes  # what the server should hold of `own`
+    # The bundle of `own` the device last stored: as a device remembers the manifest of what it
+    # pushed (backends/http.py), it diffs against this instead of building the old version again.
+    stored: Any = None
     full: bytes = b""  # the first push, built before the clock starts
     acknowledged: list[bytes] = field(default_factory=list)  # lines stored in `shared`
     latencies: list[float] = field(default_factory=list)  # every write, retries included
@@ -87,10 +91,11 @@ class Client:
     uploaded: int = 0
 
 
-def _append(c: Client, http: httpx.Client, sid: str, have: bytes, want: bytes, base: str) -> httpx.Response:
+def _append(c: Client, http: httpx.Client, sid: str, have: Any, want: Any, base: str) -> httpx.Response:
+    """POST the delta from the bundle `have` (what the device knows the server holds) to `want`."""
     from claude_sync.format import delta
 
-    planned = delta.diff(_bundle(sid, have).manifest.files, _bundle(sid, want), logs_must_extend=False)  # type: ignore[attr-defined,arg-type]
+    planned = delta.diff(have.manifest.files, want, logs_must_extend=False)
     assert planned is not None
     body = delta.encode(*planned)
     c.uploaded += len(body)
@@ -102,14 +107,16 @@ def _append(c: Client, http: httpx.Client, sid: str, have: bytes, want: bytes, b
     )
 
 
-def _digest(transcript: bytes, sid: str) -> str:
+def _digest(bundle: Any) -> str:
     from claude_sync.format.bundle import content_digest
 
-    return content_digest(_bundle(sid, transcript))  # type: ignore[arg-type]
+    return content_digest(bundle)
 
 
 def _work(c: Client, rounds: int, peers: list[str], start: threading.Barrier, seed: int) -> None:
     rng = random.Random(f"{seed}:{c.index}")
+    # What the device's Claude Code writes between its pushes: made before the clock starts.
+    appended = [_lines(rng, APPEND_BYTES, f"{c.index}/{n}") for n in range(rounds)]
     as_device = {"Authorization": f"Bearer {c.token}", wire.FORMAT: str(version.FORMAT_VERSION)}
     with httpx.Client(base_url=c.url, timeout=300, headers=as_device) as http:
         start.wait()
@@ -132,18 +139,22 @@ def _work(c: Client, rounds: int, peers: list[str], start: threading.Barrier, se
             c.errors.append(f"push: {r.status_code} {r.text[:200]}")
             return
         for n in range(rounds):
-            more = c.transcript + _lines(rng, APPEND_BYTES, f"{c.index}/{n}")
-            r = write(lambda more=more: _append(c, http, c.own, c.transcript, more, _digest(c.transcript, c.own)))
+            more = c.transcript + appended[n]
+            # Timed from reading the session as it is now (its bundle) to the server's answer.
+            t = time.perf_counter()
+            want = _bundle(c.own, more)
+            r = _append(c, http, c.own, c.stored, want, _digest(c.stored))
+            c.latencies.append(time.perf_counter() - t)
             if r.status_code == 200:
-                c.transcript = more
+                c.transcript, c.stored = more, want
             else:
                 c.errors.append(f"append: {r.status_code} {r.text[:200]}")
             line = json.dumps({"type": "user", "device": c.index, "round": n, "pad": "x" * 1500}).encode() + b"\n"
             for _attempt in range(50):  # until it lands on top of whatever the others stored
                 got = http.get(f"/api/sessions/{c.shared}")
-                have = _transcript_of(got) if got.status_code == 200 else b""
+                held = _bundle_of(got) if got.status_code == 200 else None  # verified, as a device pulls
                 base = got.headers.get("X-Content-SHA256") if got.status_code == 200 else None
-                if base is None:
+                if held is None or base is None:
                     data = _bundle(c.shared, line).to_bytes()  # type: ignore[attr-defined]
                     c.uploaded += len(data)
                     r = write(
@@ -155,7 +166,9 @@ def _work(c: Client, rounds: int, peers: list[str], start: threading.Barrier, se
                     )
                 else:
                     r = write(
-                        lambda have=have, base=base, line=line: _append(c, http, c.shared, have, have + line, base)
+                        lambda held=held, base=base, line=line: _append(
+                            c, http, c.shared, held, _bundle(c.shared, held.files["transcript.jsonl"] + line), base
+                        )
                     )
                 if r.status_code == 200:
                     c.acknowledged.append(line)
@@ -170,10 +183,14 @@ def _work(c: Client, rounds: int, peers: list[str], start: threading.Barrier, se
                 c.errors.append(f"pull of {other}: checksum mismatch")
 
 
-def _transcript_of(resp: httpx.Response) -> bytes:
+def _bundle_of(resp: httpx.Response) -> Any:
     from claude_sync.format.bundle import Bundle
 
-    return Bundle.from_bytes(resp.content, resp.headers["X-Bundle-SHA256"]).files["transcript.jsonl"]
+    return Bundle.from_bytes(resp.content, resp.headers["X-Bundle-SHA256"])
+
+
+def _transcript_of(resp: httpx.Response) -> bytes:
+    return bytes(_bundle_of(resp).files["transcript.jsonl"])
 
 
 def _verify(clients: list[Client], url_of: dict[str, str]) -> tuple[int, int]:
@@ -270,7 +287,8 @@ def run_config(
             sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             text = _lines(rng, session_kb * 1024, f"{i}")
             c = Client(i, user, tokens[user], servers[i % replicas].url, sid, shared[user], text)
-            c.full = _bundle(sid, text).to_bytes()  # type: ignore[attr-defined]
+            c.stored = _bundle(sid, text)
+            c.full = c.stored.to_bytes()
             clients.append(c)
         peers = {u: [c.own for c in clients if c.user == u] for u in users}
         start = threading.Barrier(clients_n + 1)

@@ -104,11 +104,14 @@ def token_owner(request: Request, creds: Annotated[HTTPAuthorizationCredentials 
     return user
 
 
-def current_user(request: Request, user: Annotated[str, Depends(token_owner)]) -> str:
+async def current_user(request: Request, user: Annotated[str, Depends(token_owner)]) -> str:
     """The token's user, admitted to sessions: on a server that requires end-to-end encryption
-    (`serve --require-encryption`), only an account flagged encrypted is (403 encryption_required)."""
+    (`serve --require-encryption`), only an account flagged encrypted is (403 encryption_required).
+
+    Async: without that setting it has nothing to wait for, and a sync dependency costs a hand-off
+    to a worker thread and back on every request."""
     if request.app.state.require_encryption:
-        if not request.app.state.storage.is_encrypted(user):
+        if not await run_in_threadpool(request.app.state.storage.is_encrypted, user):
             raise ApiError(
                 403,
                 ErrorCode.ENCRYPTION_REQUIRED,
@@ -283,6 +286,9 @@ def create_app(
             wire.SESSION_ID: entry.session_id,
             "Content-Length": str(entry.size),
         }
+        if entry.size <= _CHUNK:  # one chunk: sent from here, not streamed through a thread per chunk
+            with f:
+                return Response(f.read(), media_type="application/gzip", headers=headers)
         return StreamingResponse(_chunks(f), media_type="application/gzip", headers=headers)
 
     @app.post(
@@ -328,7 +334,7 @@ def create_app(
                 "bundle", storage.commit_push, user, upload, x_bundle_sha256, base=base, force=force
             )
         finally:
-            await run_in_threadpool(upload.discard)
+            await discard(upload)
 
     @app.get(
         wire.MANIFEST,
@@ -420,7 +426,7 @@ def create_app(
                 max_bundle_bytes=max_bundle_bytes,
             )
         finally:
-            await run_in_threadpool(upload.discard)
+            await discard(upload)
         return outcome
 
     @app.post(
@@ -503,7 +509,9 @@ def create_app(
         too_large = f"the {what} is larger than this server accepts ({max_bundle_bytes} bytes)"
         if declared is not None and declared.isdigit() and int(declared) > max_bundle_bytes:
             raise ApiError(413, ErrorCode.TOO_LARGE, too_large)
-        upload: Upload = await run_in_threadpool(storage.new_upload)
+        # On the loop, as the body's chunks are written below: creating a local temp file does not
+        # wait on anything a hand-off to a thread and back would be worth.
+        upload: Upload = storage.new_upload()
         try:
             try:
                 async for chunk in request.stream():
@@ -524,6 +532,11 @@ def create_app(
             await run_in_threadpool(upload.discard)
             raise
         return upload
+
+    async def discard(upload: Upload) -> None:
+        """Remove the upload's temp file unless the commit did (it does, whatever it decides)."""
+        if not upload.discarded:
+            await run_in_threadpool(upload.discard)
 
     async def store(what: str, commit: Any, user: str, *args: Any, **kw: Any) -> PushReply:
         """Run a storage commit and turn its refusals into answers."""

@@ -18,13 +18,16 @@ the same blob fail instead of losing it, and start-up sweeps what a crash left.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import select
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
@@ -40,7 +43,7 @@ from ..format.layout import is_session_prefix
 from ..format.wire import PushReply, StoredSession, StoreStatus
 from .auth import new_token, token_hash
 from .pg_migrations import MIGRATION_LOCK, migrate
-from .pushes import BlobStorage, Current, FileUpload, Shrinks, check_quota, decide
+from .pushes import BlobStorage, Current, FileUpload, Shrinks, check_quota, check_sealed, decide
 from .records import (
     check_token_name,
     check_user_name,
@@ -84,6 +87,23 @@ def redact_url(url: str) -> str:
     return f"postgresql://{info.get('user', '')}@{host}{':' + str(port) if port else ''}/{db}"
 
 
+def _check_idle(con: psycopg.Connection[Any]) -> None:
+    """Check a pooled connection on checkout without a round trip while its socket is quiet.
+
+    An idle connection has nothing to read; one the database closed (a restart,
+    pg_terminate_backend, a failover) has its FATAL notice or its end of stream waiting,
+    and only then is it asked a query, which raises and has the pool replace it. An
+    empty query on every checkout cost a round trip per statement group, several per
+    request. A connection lost without a word (a cut network) fails its request with a
+    503, as it would have hung the check before.
+    """
+    if con.closed:
+        raise psycopg.OperationalError("connection is closed")
+    readable, _, _ = select.select([con.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(con)
+
+
 def _entry(row: dict[str, Any]) -> StoredSession:
     d = dict(row)
     d["updated_at"] = micros_iso(d["updated_at"])
@@ -91,6 +111,8 @@ def _entry(row: dict[str, Any]) -> StoredSession:
 
 
 class PostgresStorage(BlobStorage):
+    keeps_upload_files = False  # bundles are copied into the database; its commit makes them durable
+
     def __init__(self, url: str, *, max_expanded_bytes: int = DEFAULT_MAX_BYTES, pool_size: int | None = None) -> None:
         self.url = url
         self.max_expanded_bytes = max_expanded_bytes
@@ -102,7 +124,7 @@ class PostgresStorage(BlobStorage):
             raise StorageError(f"cannot reach the database {redact_url(url)}: {e}") from e
         size = pool_size or int(os.environ.get(POOL_SIZE_ENV) or 10)
         # `check`: a connection the database dropped (a restart, a failover) is replaced on
-        # checkout, instead of failing the request that drew it.
+        # checkout, instead of failing the request that drew it (see _check_idle).
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -112,8 +134,9 @@ class PostgresStorage(BlobStorage):
             timeout=10,
             open=True,
             name="claude-sync",
-            check=ConnectionPool.check_connection,
+            check=_check_idle,
         )
+        self._pinned = threading.local()  # the connection a commit holds from its first statement on
         # Uploads land on this replica's disk only while a request lasts; nothing here is shared.
         self.tmp = Path(tempfile.mkdtemp(prefix="claude-sync-uploads-"))
 
@@ -143,13 +166,39 @@ class PostgresStorage(BlobStorage):
 
     @contextmanager
     def _con(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        """A pooled connection; a lost or unreachable database is StorageUnavailable (503: retry)."""
+        """A pooled connection; a lost or unreachable database is StorageUnavailable (503: retry).
+
+        Inside `_pin`, the same connection each time (drawn at the first use)."""
+        pin: ExitStack | None = getattr(self._pinned, "stack", None)
         try:
-            with self.pool.connection() as con:
-                con.row_factory = dict_row  # type: ignore[assignment]
-                yield cast("psycopg.Connection[dict[str, Any]]", con)
+            if pin is None:
+                with self.pool.connection() as con:
+                    con.row_factory = dict_row  # type: ignore[assignment]
+                    yield cast("psycopg.Connection[dict[str, Any]]", con)
+                return
+            held: psycopg.Connection[Any] | None = getattr(self._pinned, "con", None)
+            if held is None:
+                held = self._pinned.con = pin.enter_context(self.pool.connection())
+                held.row_factory = dict_row  # type: ignore[assignment]
+            yield cast("psycopg.Connection[dict[str, Any]]", held)
         except (psycopg.OperationalError, PoolTimeout) as e:
             raise StorageUnavailable(f"the database does not answer: {type(e).__name__}") from e
+
+    @contextmanager
+    def _pin(self) -> Iterator[None]:
+        """Every statement of one push or append on one pooled connection: a checkout each
+        (and the pool's bookkeeping) cost more than the statements they carried."""
+        if getattr(self._pinned, "stack", None) is not None:  # nested: the outer one holds it
+            yield
+            return
+        self._pinned.stack = stack = ExitStack()
+        try:
+            with stack:
+                yield
+        except (psycopg.OperationalError, PoolTimeout) as e:  # raised while giving the connection back
+            raise StorageUnavailable(f"the database does not answer: {type(e).__name__}") from e
+        finally:
+            self._pinned.stack = self._pinned.con = None
 
     def ping(self) -> None:
         try:
@@ -367,14 +416,21 @@ class PostgresStorage(BlobStorage):
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL, dir=str(self.tmp))  # noqa: SIM115 - returned open
         try:
             size = 0
-            with self._con() as con, con.transaction():
-                chunks = con.cursor(name="blob_chunks", row_factory=psycopg.rows.tuple_row)
-                chunks.itersize = 8
-                chunks.execute("SELECT data FROM blob_chunks WHERE sha256 = %s ORDER BY seq", (entry.sha256,))
-                for (data,) in chunks:
-                    spool.write(data)
-                    size += len(data)
-                chunks.close()
+            query = "SELECT data FROM blob_chunks WHERE sha256 = %s ORDER BY seq"
+            if entry.size <= SPOOL:  # it is held in memory anyway: one round trip, not a cursor's five
+                with self._con() as con:
+                    for row in con.execute(query, (entry.sha256,)):
+                        spool.write(row["data"])
+                        size += len(row["data"])
+            else:
+                with self._con() as con, con.transaction():
+                    chunks = con.cursor(name="blob_chunks", row_factory=psycopg.rows.tuple_row)
+                    chunks.itersize = 8
+                    chunks.execute(query, (entry.sha256,))
+                    for (data,) in chunks:
+                        spool.write(data)
+                        size += len(data)
+                    chunks.close()
             if size != entry.size:
                 raise StorageError(f"the stored bundle of session {entry.session_id} is missing")
             spool.seek(0)
@@ -382,6 +438,9 @@ class PostgresStorage(BlobStorage):
         except BaseException:
             spool.close()
             raise
+
+    def _one_connection(self) -> contextlib.AbstractContextManager[None]:
+        return self._pin()
 
     def _current(self, user: str, sid: str) -> Current | None:
         with self._con() as con:
@@ -413,9 +472,10 @@ class PostgresStorage(BlobStorage):
         with self._con() as con, con.transaction():
             # Every replica's writers of this session queue here; other sessions go on in parallel.
             con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{user}/{sid}",))
-            account = con.execute("SELECT quota_bytes FROM users WHERE name = %s", (user,)).fetchone()
+            account = con.execute("SELECT quota_bytes, encrypted FROM users WHERE name = %s", (user,)).fetchone()
             if account is None:
                 raise StorageError(f"no such user: {user}")
+            check_sealed(user, bool(account["encrypted"]), manifest)
             if account["quota_bytes"] is not None:  # the user's pushes to other sessions must not pass it together
                 con.execute("SELECT 1 FROM users WHERE name = %s FOR NO KEY UPDATE", (user,))
             row = self._row(con, user, sid)
@@ -464,11 +524,22 @@ class PostgresStorage(BlobStorage):
         DO UPDATE (not DO NOTHING) locks an existing row until commit, so a concurrent
         clean-up cannot delete it between here and the session row that refers to it.
         """
-        row = con.execute(
+        upsert = (
             "INSERT INTO blobs VALUES (%s, %s) ON CONFLICT (sha256) DO UPDATE SET size = EXCLUDED.size"
-            " RETURNING (xmax = 0) AS inserted",
-            (blob.sha256, blob.size),
-        ).fetchone()
+            " RETURNING (xmax = 0) AS inserted"
+        )
+        if blob.size <= CHUNK:  # one chunk (most bundles): the row and its chunk in one statement
+            with open(blob.path, "rb") as f:
+                data = f.read(CHUNK + 1)
+            if len(data) != blob.size:
+                raise StorageError("an upload changed size on this replica's disk")
+            con.execute(
+                f"WITH b AS ({upsert}) INSERT INTO blob_chunks (sha256, seq, data)"  # type: ignore[arg-type]
+                " SELECT %s, 0, %s FROM b WHERE b.inserted",
+                (blob.sha256, blob.size, blob.sha256, data),
+            )
+            return
+        row = con.execute(upsert, (blob.sha256, blob.size)).fetchone()
         assert row is not None
         if not row["inserted"]:
             return

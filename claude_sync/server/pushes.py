@@ -32,9 +32,12 @@ Shrinks = Callable[[StoredSession, str], bool]
 
 
 class FileUpload(Upload):
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, durable: bool = True) -> None:
         fd, name = tempfile.mkstemp(prefix="upload-", suffix=".tar.gz", dir=folder)
         self.path = Path(name)
+        # fsync'd on finish: the store keeps this very file. Not when it is read once and removed
+        # (a delta, a scratch file, a bundle copied into a database that makes its copy durable).
+        self.durable = durable
         self._f: BinaryIO | None = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
         self.size = 0
@@ -52,7 +55,8 @@ class FileUpload(Upload):
     def finish(self) -> None:
         if self._f is not None:
             self._f.flush()
-            os.fsync(self._f.fileno())
+            if self.durable:
+                os.fsync(self._f.fileno())
             self._f.close()
             self._f = None
 
@@ -62,6 +66,7 @@ class FileUpload(Upload):
             self._f = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        self.discarded = True
 
 
 def decide(
@@ -83,6 +88,16 @@ def decide(
     return None
 
 
+def check_sealed(user: str, encrypted: bool, manifest: Manifest) -> None:
+    """Under the session's lock, from the account's row the store reads there anyway: an account
+    flagged end-to-end encrypted stores only sealed sessions."""
+    if encrypted and not is_sealed(manifest.session_id, manifest.project_key):
+        raise BundleError(
+            f"session {manifest.session_id} is not end-to-end encrypted, and this account stores only sealed "
+            "sessions: turn encryption on (`claude-sync encryption init` or `join`); nothing was stored"
+        )
+
+
 def check_quota(user: str, quota: int | None, others: int, size: int) -> None:
     """`others`: the bytes of the user's other sessions; `size`: the new bundle's."""
     if quota is not None and others + size > quota:
@@ -97,6 +112,8 @@ class BlobStorage(Storage):
 
     tmp: Path
     max_expanded_bytes: int = DEFAULT_MAX_BYTES
+    # Does the store keep the upload's file itself (then it is fsync'd before it is referred to)?
+    keeps_upload_files: bool = True
 
     @abc.abstractmethod
     def _current(self, user: str, sid: str) -> Current | None: ...
@@ -116,7 +133,14 @@ class BlobStorage(Storage):
         """Atomically: lock the session, `decide`, check the quota, store the blob and the row."""
 
     def new_upload(self) -> FileUpload:
-        return FileUpload(self.tmp)
+        return FileUpload(self.tmp, durable=self.keeps_upload_files)
+
+    def _scratch(self) -> FileUpload:
+        return FileUpload(self.tmp, durable=False)
+
+    def _one_connection(self) -> contextlib.AbstractContextManager[None]:
+        """Where a store can, every statement of one commit on one database connection."""
+        return contextlib.nullcontext()
 
     def commit_push(
         self, user: str, upload: Upload, bundle_sha256: str, *, base: str | None, force: bool
@@ -136,7 +160,8 @@ class BlobStorage(Storage):
             paths = [e.path for e in manifest.files]
             if paths != sorted(set(paths)):
                 raise BundleError("bundle manifest does not list its files in canonical order")
-            return self._store(user, manifest, upload, base=base, force=force)
+            with self._one_connection():
+                return self._store(user, manifest, upload, base=base, force=force)
         finally:
             upload.discard()
 
@@ -146,10 +171,11 @@ class BlobStorage(Storage):
         assert isinstance(upload, FileUpload)
         rebuilt: FileUpload | None = None
         try:
+            upload.durable = False  # the delta is read once, here, and removed
             upload.finish()
             if not is_session_id(session_id):
                 raise BundleError(f"not a session id: {session_id!r}")
-            with gzip.open(upload.path, "rb") as payloads:
+            with self._one_connection(), gzip.open(upload.path, "rb") as payloads:
                 header = read_header(payloads)
                 if header.manifest.session_id != session_id:
                     raise BundleError(f"the delta is for session {header.manifest.session_id}, not {session_id}")
@@ -173,10 +199,11 @@ class BlobStorage(Storage):
                 rebuilt = self.new_upload()
                 with blob:
                     streamed_delta.rebuild(
-                        blob, old, payloads, header, result, rebuilt, scratch=self.new_upload, limit=max_bundle_bytes
+                        blob, old, payloads, header, result, rebuilt, scratch=self._scratch, limit=max_bundle_bytes
                     )
-            rebuilt.finish()
-            return self._store(user, result, rebuilt, base=base, force=force)
+                rebuilt.finish()
+                # Read a moment ago: its base matched, and the result extends it (no shrink check to read for).
+                return self._store(user, result, rebuilt, base=base, force=force, current=row)
         finally:
             upload.discard()
             if rebuilt is not None:
@@ -196,16 +223,22 @@ class BlobStorage(Storage):
             return None
         entry, manifest = found
         blob = self.open_blob(entry)
-        return entry, streamed_delta.download(blob, manifest, entry.content_sha256, have, scratch=self.new_upload)
+        return entry, streamed_delta.download(blob, manifest, entry.content_sha256, have, scratch=self._scratch)
 
-    def _store(self, user: str, manifest: Manifest, blob: FileUpload, *, base: str | None, force: bool) -> PushReply:
-        """Compare-and-swap a finished, verified bundle of `manifest` into place."""
-        # One row: `user()` would also sum every session of the user, on every push.
-        if self.is_encrypted(user) and not is_sealed(manifest.session_id, manifest.project_key):
-            raise BundleError(
-                f"session {manifest.session_id} is not end-to-end encrypted, and this account stores only sealed "
-                "sessions: turn encryption on (`claude-sync encryption init` or `join`); nothing was stored"
-            )
+    def _store(
+        self,
+        user: str,
+        manifest: Manifest,
+        blob: FileUpload,
+        *,
+        base: str | None,
+        force: bool,
+        current: Current | None = None,
+    ) -> PushReply:
+        """Compare-and-swap a finished, verified bundle of `manifest` into place.
+
+        `current`: the session's row as the caller just read it, if it did (saves reading it again
+        for the shrink check before the lock; `_swap` reads it again under the lock in any case)."""
         digest = content_digest(Bundle(manifest, {}))
         checked: dict[str, bool] = {}  # current digest -> would the push shrink it
 
@@ -216,7 +249,7 @@ class BlobStorage(Storage):
             return checked[cur.content_sha256]
 
         if not force:  # the expensive check runs before the lock
-            row = self._current(user, manifest.session_id)
+            row = current or self._current(user, manifest.session_id)
             if row is not None and row[0].content_sha256 == base and row[0].content_sha256 != digest:
                 try:
                     shrinks(*row)

@@ -38,7 +38,7 @@ from ..format.bundle import DEFAULT_MAX_BYTES, Manifest
 from ..format.layout import is_session_prefix
 from ..format.wire import PushReply, StoredSession, StoreStatus
 from .auth import new_token, token_hash
-from .pushes import BlobStorage, Current, FileUpload, Shrinks, check_quota, decide
+from .pushes import BlobStorage, Current, FileUpload, Shrinks, check_quota, check_sealed, decide
 from .records import (
     check_token_name,
     check_user_name,
@@ -447,9 +447,10 @@ class SqliteStorage(BlobStorage):
     ) -> PushReply:
         sid = manifest.session_id
         with self._write() as con:
-            account = con.execute("SELECT quota_bytes FROM users WHERE name = ?", (user,)).fetchone()
+            account = con.execute("SELECT quota_bytes, encrypted FROM users WHERE name = ?", (user,)).fetchone()
             if account is None:
                 raise StorageError(f"no such user: {user}")
+            check_sealed(user, bool(account["encrypted"]), manifest)
             row = self._row(con, user, sid)
             cur = row[0] if row else None
             unchanged = decide(sid, row, digest, base, force, shrinks, manifest.project_key)

@@ -112,6 +112,7 @@ class Upload(abc.ABC):
 
     path: Path
     size: int
+    discarded: bool = False  # its temp file is gone
 
     @property
     @abc.abstractmethod
@@ -123,7 +124,7 @@ class Upload(abc.ABC):
 
     @abc.abstractmethod
     def finish(self) -> None:
-        """Flush and fsync: the bytes are on disk before anything refers to them."""
+        """Flush, and fsync when the store keeps the file: the bytes are on disk before anything refers to them."""
 
     @abc.abstractmethod
     def discard(self) -> None:
