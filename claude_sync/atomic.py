@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 # Our temp files say whose they are, so that those a killed process left behind can be swept
@@ -40,9 +41,13 @@ def write_chunks(path: Path, chunks: Iterable[bytes], mode: int | None = None) -
         raise
 
 
-def _temp_beside(path: Path) -> tuple[int, str]:
-    """A new temp file of ours in `path`'s folder (created if missing): its descriptor and name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _temp_beside(path: Path, folders: set[Path] | None = None) -> tuple[int, str]:
+    """A new temp file of ours in `path`'s folder (created if missing, unless in `folders`, the
+    folders known to exist): its descriptor and name."""
+    if folders is None or path.parent not in folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if folders is not None:
+            folders.add(path.parent)
     return tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=TEMP_SUFFIX, dir=path.parent)
 
 
@@ -75,70 +80,140 @@ def sweep(folders: Iterable[Path], older_than: float) -> list[Path]:
 
 
 class Group:
-    """New files of one session, written to temp files now and put in place together by a WriteBehind."""
+    """New files of one session, put in place together by a WriteBehind.
+
+    A file given as bytes (`add`) is written to its temp file by the WriteBehind's threads, in
+    parallel with the others and with the caller's next session; a file given as chunks (`write`)
+    is written to its temp file at once (a large one streamed from a file that may not outlive the
+    call). Either way nothing is in place before the commit.
+    """
 
     def __init__(self) -> None:
-        self.files: list[tuple[str, Path]] = []  # (temp file, final path), in the order they must appear
+        self.files: list[_Pending] = []  # in the order they must appear
         # Set once in place (an old mtime on a temp file would make a sweep take it for one left behind).
         self.mtimes: dict[Path, int] = {}  # final path -> mtime in ns
+        self.stats: dict[Path, tuple[int, int]] = {}  # final path -> (size, mtime in ns) it will have in place
+        self.on_commit: Callable[[], None] | None = None  # called once every file is in place
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """Bytes held in memory until committed."""
+        return sum(len(f.data) for f in self.files if f.data is not None)
 
     def write(self, path: Path, chunks: Iterable[bytes], mode: int | None = None) -> str:
-        """Write `chunks` to a temp file beside `path` (not yet synced, not yet in place); returns the temp file."""
+        """Write `chunks` to a temp file beside `path` now (not yet synced, not yet in place); returns the temp file."""
         fd, tmp = _temp_beside(path)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.writelines(chunks)
+                st = os.fstat(f.fileno())
             if mode is not None:
                 os.chmod(tmp, mode)
         except BaseException:
             _unlink(tmp)
             raise
-        self.files.append((tmp, path))
+        self.files.append(_Pending(path, tmp=tmp))
+        self._stat(path, st.st_size, st.st_mtime_ns)
         return tmp
 
+    def add(self, path: Path, data: bytes, mode: int | None = None) -> None:
+        """`data` for `path`, written to its temp file by the WriteBehind that commits the group."""
+        self.files.append(_Pending(path, data=data, mode=mode))
+
+    def _stat(self, path: Path, size: int, mtime_ns: int) -> None:
+        with self._lock:
+            self.stats[path] = (size, self.mtimes.get(path, mtime_ns))
+
     def discard(self) -> None:
-        for tmp, _path in self.files:
-            _unlink(tmp)
+        for f in self.files:
+            if f.tmp is not None:
+                _unlink(f.tmp)
         self.files = []
 
 
+class _Pending:
+    __slots__ = ("path", "tmp", "data", "mode")
+
+    def __init__(self, path: Path, *, tmp: str | None = None, data: bytes | None = None, mode: int | None = None) -> None:
+        self.path, self.tmp, self.data, self.mode = path, tmp, data, mode
+
+
 class WriteBehind:
-    """Durable writes of many new files without waiting on each fsync in turn.
+    """Durable writes of many new files without waiting on each one in turn.
 
     Each fsync of its own costs a journal commit (about 4 ms here, 17 s of a 200-session pull on a
-    new device); fsyncs issued together from threads share commits. A group (a session's new files)
-    is committed in the background while the caller goes on: its temp files are fsynced in parallel,
-    then renamed into place in their order, so a reader still sees a whole file or none, and the
-    files of a group appear only once all of them are on disk. Groups commit in the order given.
+    new device); fsyncs issued together from threads share commits. Creating and writing the temp
+    files is kernel work too (about half a millisecond a file here), which threads do on every core
+    while the caller prepares the next session. A group (a session's new files) is committed in the
+    background while the caller goes on: its temp files are written and fsynced in parallel, then
+    renamed into place in their order, so a reader still sees a whole file or none, and the files
+    of a group appear only once all of them are on disk. Groups commit in the order given.
     """
 
-    def __init__(self, threads: int = 16, ahead: int = 64) -> None:
+    def __init__(self, threads: int = 16, ahead: int = 64, ahead_bytes: int = 64 * 1024 * 1024) -> None:
         self._ahead = ahead  # groups written but not yet in place, at most (temp files stay young)
+        self._ahead_bytes = ahead_bytes  # bytes handed over but not yet written, at most
         self._fsyncs = ThreadPoolExecutor(threads, thread_name_prefix="claude-sync-fsync")
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="claude-sync-commit")
-        self._pending: list[tuple[object, Future[None]]] = []
+        self._pending: list[tuple[object, Future[None], int]] = []
+        self._folders: set[Path] = set()  # folders known to exist (one mkdir each, not one a file)
 
     def submit(self, group: Group, token: object) -> None:
-        if len(self._pending) >= self._ahead:
-            self._pending[-self._ahead][1].exception()  # wait for the committer to catch up
-        self._pending.append((token, self._committer.submit(self._commit, group)))
+        size = group.size
+        # Wait for the committer to catch up, oldest first: at most `ahead` groups, `ahead_bytes` unwritten.
+        held = sum(n for _t, _f, n in self._pending)
+        for k, (_token, fut, n) in enumerate(self._pending):
+            if len(self._pending) - k < self._ahead and held + size <= self._ahead_bytes:
+                break
+            fut.exception()
+            held -= n
+        # The files start at once (several groups' files are created in parallel: creating files in
+        # one folder is serialized by the kernel); they are put in place in order by the committer.
+        jobs = [self._fsyncs.submit(self._settle, group, f) for f in group.files]
+        self._pending.append((token, self._committer.submit(self._commit, group, jobs), size))
 
-    def _commit(self, group: Group) -> None:
+    def _commit(self, group: Group, jobs: list[Future[None]]) -> None:
         try:
-            list(self._fsyncs.map(_fsync_path, [tmp for tmp, _path in group.files]))
-            for tmp, path in group.files:
-                os.replace(tmp, path)
-                if path in group.mtimes:
-                    os.utime(path, ns=(group.mtimes[path], group.mtimes[path]))
+            wait(jobs)  # all of them, failed or not: none may create a temp file after the discard below
+            for job in jobs:
+                job.result()
+            for f in group.files:
+                assert f.tmp is not None
+                os.replace(f.tmp, f.path)
+                if f.path in group.mtimes:
+                    os.utime(f.path, ns=(group.mtimes[f.path], group.mtimes[f.path]))
         except BaseException:
             group.discard()  # what was renamed already stays: whole files
             raise
+        if group.on_commit is not None:
+            group.on_commit()
+
+    def _settle(self, group: Group, f: _Pending) -> None:
+        """Write a file's temp file (when given as bytes), and make it durable."""
+        if f.data is None:
+            assert f.tmp is not None
+            _fsync_path(f.tmp)
+            return
+        fd, f.tmp = _temp_beside(f.path, self._folders)
+        try:
+            view = memoryview(f.data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if f.mode is not None:
+                os.fchmod(fd, f.mode)
+            st = os.fstat(fd)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        group._stat(f.path, st.st_size, st.st_mtime_ns)
+        f.data = None  # written: the memory goes
 
     def drain(self, wait: bool = False) -> list[tuple[object, BaseException | None]]:
         """Groups committed since the last drain (all of them when `wait`), in order, with their error."""
         out: list[tuple[object, BaseException | None]] = []
         while self._pending and (wait or self._pending[0][1].done()):
-            token, fut = self._pending.pop(0)
+            token, fut, _size = self._pending.pop(0)
             try:
                 fut.result()
                 out.append((token, None))

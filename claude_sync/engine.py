@@ -39,7 +39,8 @@ from .format.wire import RemoteEntry
 from .memory import apply_memory, memory_files, pack_memory
 from .merge import merged_bundle
 from .meta_cache import MetaCache
-from .portable import Packer, pack, render, render_title, session_branch
+from .portable import PARALLEL_MIN_BYTES, Packer, Renderer, pack, render, render_title, session_branch
+from .prefetch import Fetched, Prefetch
 from .project import SUB_SEPARATOR, DeviceLayout, NoCheckout, repo_key, split_repo_key
 from .repos import clone_url, normalize_url, short_name
 from .restore import RestorePlan, write_restore
@@ -260,6 +261,13 @@ class SyncEngine:
         # The sidecar wants a remote that cannot be refreshed as one error, not a failure per session.
         self.stop_when_unreachable = stop_when_unreachable
         self._backed_up = False  # a backup was made by this engine since the last prune
+        self._prefetch: Prefetch | None = None  # during a bulk pull: sessions fetched and rendered ahead
+        # A pull of fewer bytes of sessions new here fetches and renders one session after the other
+        # (a thread and a worker process cost more than they save).
+        self.prefetch_min_bytes = PARALLEL_MIN_BYTES
+        self.render_in_worker: bool | None = None  # None: when a core is free (see _render_in_worker)
+        self._placing = threading.Lock()  # the layout's lookups, also made by the prefetch thread
+        self._swept: set[Path] | None = None  # during a pull: folders swept of temp files a killed sync left
         self.checkouts = Checkouts(
             [config.projects_root, *config.search_roots, str(self.paths.home)],
             self.paths.cache / "checkouts.json",
@@ -721,7 +729,8 @@ class SyncEngine:
                 return summary
             # Temp files of a pull that was killed mid-write (the lock is ours: no pull is writing them now).
             claude = self.paths.claude
-            atomic.sweep([*_subfolders(claude / "projects"), claude / "todos"], STALE_TEMP_SECONDS)
+            self._swept = {*_subfolders(claude / "projects"), claude / "todos"}
+            atomic.sweep(self._swept, STALE_TEMP_SECONDS)
             # Sessions the remote holds but cannot list fail by name (their project is unknown).
             unreadable = self.backend.unreadable()
             memory = {e.session_id: e for e in entries if is_memory(e)}
@@ -748,9 +757,22 @@ class SyncEngine:
             remote_by_id = {e.session_id: e for e in entries}
             queued = {e.session_id for e in chosen}
             behind = atomic.WriteBehind()  # sessions new here are synced to disk in the background
+            # Sessions new here are fetched, checked and rendered ahead while the ones before are written.
+            new_here = [e for e in chosen if e.session_id not in local and e.session_id not in live]
+            bulk = len(new_here) > 1 and sum(e.size for e in new_here) >= self.prefetch_min_bytes
+            renderer = Renderer(self.layout) if bulk and self._render_in_worker() else None
+            self._prefetch = Prefetch(self.backend, self.layout, renderer, self._place) if bulk else None
             try:
+                if self._prefetch is not None:
+                    self._prefetch.plan(new_here)
                 self._pull_chosen(chosen, remote_by_id, queued, local, live, state, summary, behind, progress, cancel)
             finally:
+                if self._prefetch is not None:
+                    self._prefetch.close()
+                    self._prefetch = None
+                if renderer is not None:
+                    renderer.close()
+                self._swept = None
                 self._settle_written(behind.drain(wait=True), state)
                 behind.close()
             self._pull_memory(self._memory_keys([e.project_key for e in chosen], sel), memory, summary, state)
@@ -797,6 +819,8 @@ class SyncEngine:
                     queued.add(parent)
                     chosen.append(remote_by_id[parent])
             summary.outcomes.append(out)
+            if self._prefetch is not None:
+                self._prefetch.forget(sid)
             self._settle_written(behind.drain(), state)
             if progress:
                 progress(i, len(chosen), out)
@@ -1012,7 +1036,8 @@ class SyncEngine:
         out = Outcome(sid, SKIPPED, "", e.project_key, e.title)
         if local is None:
             try:
-                self.layout.cwd_for(e.project_key)
+                with self._placing:
+                    self.layout.cwd_for(e.project_key)
             except NoCheckout as ex:
                 # Listed, not placed: the user clones the repository or pins a folder (`map`).
                 out.reason = str(ex)
@@ -1030,7 +1055,8 @@ class SyncEngine:
                     state.record(sid, e.content_sha256, local.files)
                     out.reason = "up to date"
                     return out
-            remote = self.backend.fetch(sid, have=lb)  # only what the local copy lacks travels
+            fetched = self._fetch(sid, lb)  # only what the local copy lacks travels
+            remote = fetched.bundle
             t = tombstone_of(remote)
             if t is not None:
                 return self._pull_tombstone(e, t, local, state, out)
@@ -1055,7 +1081,7 @@ class SyncEngine:
                 else:
                     reason = "updated"
             group = atomic.Group() if behind is not None else None
-            written = self._write(remote, local, reason, lb.read_sizes if lb is not None else {}, group)
+            written = self._write(remote, local, reason, lb.read_sizes if lb is not None else {}, group, fetched)
             digest = content_digest(remote)
             out.status, out.reason = DONE, reason
             if group is not None and group.files:  # in place (and recorded) once synced to disk
@@ -1096,10 +1122,14 @@ class SyncEngine:
         reason: str,
         read_sizes: dict[str, int],
         group: atomic.Group | None = None,
+        fetched: Fetched | None = None,
     ) -> dict[str, Path]:
-        cwd = self.layout.cwd_for(remote.manifest.project_key, session_branch(remote))
-        project_dir = claude_home.find_project_folder(self.paths.claude / "projects", cwd)
-        _cwd, files = render(remote, self.layout, project_dir.name, cwd)
+        cwd, project_dir = self._place(remote)
+        if fetched is not None and fetched.bundle is remote and fetched.rendered is not None and fetched.placed == (cwd, project_dir):
+            assert self._prefetch is not None
+            _cwd, files = self._prefetch.rendered(fetched)
+        else:  # not rendered ahead, or for another place than it now goes (a folder appeared meanwhile)
+            _cwd, files = render(remote, self.layout, project_dir.name, cwd)
         plan = RestorePlan(
             remote.session_id,
             self.paths.claude,
@@ -1112,9 +1142,34 @@ class SyncEngine:
             # The copy here lives under another folder: back it up, and the client finds only one.
             plan.superseded = [p for n, p in local.files.items() if is_session_folder_file(n)]
         _check_legacy_agents(remote.session_id, plan)
-        backup, written = write_restore(plan, self.paths.backups, reason, group)
+        backup, written = write_restore(plan, self.paths.backups, reason, group, self._swept)
         self._backed_up = self._backed_up or backup is not None
         return written
+
+    def _render_in_worker(self) -> bool:
+        """Whether a bulk pull renders in a worker process or on its prefetch thread. The worker
+        takes the rewriting of paths off this process's GIL, but costs CPU of its own (starting,
+        and every file through a pipe both ways): it pays only with a core to spare, and on a
+        2-core machine under a load of 4 and more it made the pull slower, not faster."""
+        if self.render_in_worker is not None:
+            return self.render_in_worker
+        cpus = os.cpu_count() or 1
+        try:
+            return cpus > 1 and os.getloadavg()[0] <= cpus - 1
+        except (AttributeError, OSError):  # no load average (Windows)
+            return cpus > 1
+
+    def _fetch(self, sid: str, have: Bundle | None) -> Fetched:
+        if self._prefetch is not None:
+            return self._prefetch.fetch(sid, have)
+        return Fetched(self.backend.fetch(sid, have=have))
+
+    def _place(self, bundle: Bundle) -> tuple[str, Path]:
+        """Where a pulled session goes on this device: its working directory and its project folder.
+        (Also asked from the prefetch thread: the checkouts' caches are filled under a lock.)"""
+        with self._placing:
+            cwd = self.layout.cwd_for(bundle.manifest.project_key, session_branch(bundle))
+            return cwd, claude_home.find_project_folder(self.paths.claude / "projects", cwd)
 
     def _prune_backups(self) -> None:
         """Keep the backups within their retention (config: backup_max_age_days, backup_max_bytes)."""

@@ -223,23 +223,39 @@ def _receive(stream: IO[bytes]) -> object:
     return pickle.loads(data)  # from our own child process
 
 
+def _render_result(
+    bundle: Bundle, layout: DeviceLayout, project_folder: str, cwd: str
+) -> tuple[str, tuple[str, dict[str, bytes]] | str]:
+    try:
+        return ("ok", render(bundle, layout, project_folder, cwd))
+    except OSError as e:
+        return ("os", str(e))
+    except SyncError as e:
+        return ("sync", str(e))
+
+
 def worker_main() -> None:
-    """`python -m claude_sync.portable`: pack the sessions sent on stdin, answer on stdout, until EOF."""
+    """`python -m claude_sync.portable`: pack the sessions (or render the bundles) sent on stdin,
+    answer on stdout, until EOF."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
             job = _receive(stdin)
         except EOFError:
             return
-        session: LocalSession
-        layout: DeviceLayout
-        device: str
-        session, layout, device = job  # type: ignore[misc]
-        _send(stdout, _pack_result(session, layout, device))
+        kind, args = job  # type: ignore[misc]
+        if kind == "render":
+            _send(stdout, _render_result(*args))
+        else:
+            session: LocalSession
+            layout: DeviceLayout
+            device: str
+            session, layout, device = args
+            _send(stdout, _pack_result(session, layout, device))
 
 
 class _Worker:
-    """One packing process, fed one session at a time by its own thread."""
+    """One worker process, fed one job at a time by its own thread."""
 
     def __init__(self, jobs: queue.Queue[tuple[Future[Bundle | tuple[str, str]], tuple] | None]) -> None:
         env = dict(os.environ)
@@ -330,7 +346,7 @@ class Packer:
             self._next += 1
             size = s.size
             future: Future[Bundle | tuple[str, str]] = Future()
-            self._jobs.put((future, (s, self.layout, self.device)))
+            self._jobs.put((future, ("pack", (s, self.layout, self.device))))
             self._futures[s.session_id] = (future, size)
             self._ahead += size
 
@@ -363,6 +379,64 @@ class Packer:
         self._jobs = queue.Queue()
 
     def __enter__(self) -> Packer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Renderer:
+    """Renders pulled bundles (this device's paths in their files) in worker processes.
+
+    Rewriting paths is CPU-bound Python, as tokenizing is: a bulk pull renders the next sessions
+    on another core while the engine checks and writes this one. The same workers as the Packer's.
+    A bundle whose worker failed is rendered in process; a bundle that cannot be rendered fails
+    as render() fails (BundleError, nothing written).
+    """
+
+    def __init__(self, layout: DeviceLayout, *, workers: int | None = None) -> None:
+        self.layout = layout
+        self._jobs: queue.Queue[tuple[Future[object], tuple] | None] = queue.Queue()
+        self._pool: list[_Worker] = []
+        count = workers or max(1, (os.cpu_count() or 1) - 1)  # the engine's own threads need a core
+        try:
+            self._pool = [_Worker(self._jobs) for _ in range(count)]  # type: ignore[arg-type]
+        except OSError as e:
+            log.warning("cannot start rendering workers (%s); rendering here", e)
+            self.close()
+
+    @property
+    def parallel(self) -> bool:
+        return bool(self._pool)
+
+    def submit(self, bundle: Bundle, project_folder: str, cwd: str) -> Future[object]:
+        """Start rendering `bundle` for `cwd` (see render()); result() gives what render() would."""
+        future: Future[object] = Future()
+        if self._pool:
+            self._jobs.put((future, ("render", (bundle, self.layout, project_folder, cwd))))
+        else:
+            future.set_exception(EOFError("no rendering worker"))
+        return future
+
+    def result(self, future: Future[object], bundle: Bundle, project_folder: str, cwd: str) -> tuple[str, dict[str, bytes]]:
+        try:
+            got = future.result()
+        except (OSError, EOFError, pickle.PickleError) as e:
+            log.warning("a rendering worker failed (%s); rendering here", e)
+            return render(bundle, self.layout, project_folder, cwd)
+        kind, value = got  # type: ignore[misc]
+        if kind == "ok":
+            return value  # type: ignore[no-any-return]
+        raise OSError(value) if kind == "os" else BundleError(value)
+
+    def close(self) -> None:
+        for _ in self._pool:
+            self._jobs.put(None)
+        for w in self._pool:
+            w.stop()
+        self._pool = []
+
+    def __enter__(self) -> Renderer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -102,21 +102,27 @@ def write_log(path: Path, data: bytes, known: int | None) -> int:
 
 
 def _write_new(plan: RestorePlan, targets: dict[str, Path], group: atomic.Group) -> WrittenFiles:
-    """A session new here, into temp files of `group` (the transcript last, as write_restore orders them)."""
-    stats = []
+    """A session new here, handed to `group` (the transcript last, as write_restore orders them).
+
+    Its fingerprint is known once the group is committed (the mtimes are those of the files written)."""
     try:
         for name in sorted(targets, key=lambda n: n == TRANSCRIPT):
             data = plan.files[name]
-            tmp = group.write(targets[name], data.chunks() if isinstance(data, Spilled) else (data,))
-            mtime = os.stat(tmp).st_mtime_ns
             if name == TRANSCRIPT and plan.mtime:
-                mtime = group.mtimes[targets[name]] = int(plan.mtime * 1_000_000_000)
-            stats.append((name, len(data), mtime))  # what the file will have in place (a rename keeps it)
+                group.mtimes[targets[name]] = int(plan.mtime * 1_000_000_000)
+            if isinstance(data, Spilled):  # a large file: streamed now from a temp file that may not outlive the pull
+                group.write(targets[name], data.chunks())
+            else:
+                group.add(targets[name], data)
     except BaseException:
         group.discard()
         raise
     written = WrittenFiles(targets)
-    written.fingerprint = fingerprint(stats)
+
+    def settled() -> None:
+        written.fingerprint = fingerprint((n, *group.stats[p]) for n, p in targets.items())
+
+    group.on_commit = settled
     return written
 
 
@@ -149,14 +155,18 @@ def back_up(files: list[Path], backups: Path, claude_dir: Path, owner: str, reas
 
 
 def write_restore(
-    plan: RestorePlan, backups: Path, reason: str, group: atomic.Group | None = None
+    plan: RestorePlan, backups: Path, reason: str, group: atomic.Group | None = None, swept: set[Path] | None = None
 ) -> tuple[Path | None, WrittenFiles]:
     """Write the plan; returns the backup folder when anything was backed up, and what was written.
 
     With a `group`, a session none of whose files exist here is written to temp files in it, for the
-    caller to commit (atomic.WriteBehind): nothing is in place until then."""
+    caller to commit (atomic.WriteBehind): nothing is in place until then. `swept`: folders already
+    swept of stale temp files during this sync (a bulk pull would list its project folders once a session)."""
     targets = plan.targets()
-    atomic.sweep({p.parent for p in targets.values()}, STALE_TEMP_SECONDS)  # left by a sync killed mid-write
+    folders = {p.parent for p in targets.values()} - (swept or set())
+    atomic.sweep(folders, STALE_TEMP_SECONDS)  # left by a sync killed mid-write
+    if swept is not None:
+        swept |= folders
     if group is not None and not plan.superseded and not any(p.exists() for p in targets.values()):
         return None, _write_new(plan, targets, group)
     to_backup: list[Path] = list(plan.superseded)

@@ -20,6 +20,7 @@ none of our sessions moved under us (else report a conflict for them), and retry
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -66,8 +67,10 @@ LISTING_CACHE = "claude-sync-listing.json"
 BULK_COMPRESSION = 1
 BULK_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
+_IN_FLIGHT = 256  # blobs asked of `git cat-file --batch` and not yet read, at most (about 10 KB of requests)
 SPILL_DIR = "claude-sync-spill"
 SPILL_BYTES = 16 * 1024 * 1024  # a file of a pulled session larger than this waits in a temp file, not in memory
+SPILLS_KEPT = 16  # fetches whose spilled files are kept (a bulk pull fetches up to prefetch.AHEAD ahead of its writes)
 # git itself holds a whole object in memory below this size when it receives or reads one; above, it streams.
 BIG_FILE = "core.bigFileThreshold=16m"
 # Inherited from a surrounding git process, these would point git at the wrong repository.
@@ -143,6 +146,7 @@ class GitBackend(Backend):
         # runs no `git ls-tree` per session. And one `git cat-file --batch` serves every fetch.
         self._files_at: tuple[str, dict[str, dict[str, tuple[str, int]]]] | None = None
         self._stream: _BlobStream | None = None
+        self._spills = 0  # fetches so far: each spills into its own folder
         self._stream_lock = threading.Lock()
         # A bulk push (hold()): commits written here on top of the remote head, pushed once by publish().
         self._holding = False
@@ -371,17 +375,6 @@ class GitBackend(Backend):
             )
         if header[1] > MAX_MANIFEST_BYTES:
             raise BundleError(f"session {session_id}: its {SESSION_JSON} is too large; nothing was read")
-        try:
-            with self._stream_lock:
-                meta = json.loads(b"".join(self._blobs().next(header[0])) or b"{}")
-            if not isinstance(meta, dict):
-                raise ValueError("not an object")
-            manifest = Manifest.model_validate({k: v for k, v in meta.items() if k in Manifest.model_fields})
-            binary = set(meta.get("binary", []))
-        except (ValueError, TypeError) as e:
-            raise BundleError(f"session {session_id}: its {SESSION_JSON} cannot be read ({str(e)[:200]}); nothing was written") from e
-        if manifest.session_id != session_id:
-            raise BundleError(f"session {session_id}: its {SESSION_JSON} names session {manifest.session_id}; nothing was written")
         parts: dict[str, list[tuple[str, str, int]]] = {}  # logical name -> (segment, blob id, size) in order
         for path, (oid, size) in files.items():
             rel = path[len(base) + 1 :]
@@ -392,62 +385,70 @@ class GitBackend(Backend):
                 parts.setdefault(name, []).append((seg, oid, size))
             else:
                 raise BundleError(f"session {session_id}: unknown file {rel!r} in the Git repository; nothing was written")
-        opaque = is_opaque(manifest)
-        if opaque:
-            # Every file of a sealed session is binary (docs/encryption.md); session.json does not list them.
-            binary = set(parts)
-        self._clear_spill()
-        content = self._read_checked(
-            session_id, {n: [(oid, size) for _seg, oid, size in sorted(p)] for n, p in parts.items()}, binary, opaque
-        )
-        if content_digest(content) != meta.get("content_sha256"):
-            raise BundleError(f"session {session_id} in the Git repository does not match its checksum; nothing was written")
-        return Bundle.build(manifest, content, binary, contents_checked=True)
-
-    def _read_checked(
-        self, session_id: str, parts: dict[str, list[tuple[str, int]]], binary: set[str], opaque: bool = False
-    ) -> dict[str, bytes]:
-        """Each file's bytes (a log's segments joined), checked as they stream out of git
-        (bundle.ContentCheck): a damaged file is refused at the first bad line, before the rest is read."""
-        order = sorted(parts)
-        sizes = {name: sum(size for _oid, size in parts[name]) for name in order}
-        oids = [oid for name in order for oid, _size in parts[name]]
-        content: dict[str, bytes] = {}
-        if not oids:
-            return content
+        ordered = {n: [(oid, size) for _seg, oid, size in sorted(parts[n])] for n in sorted(parts)}
+        self._next_spill()
         with self._stream_lock:
             blobs = self._blobs()
-            for name in order:
-                check = ContentCheck(name)
-                text = name not in binary
-                # A large file goes to a temp file as it streams: a pull's memory stays flat whatever it holds.
-                spill = sizes[name] > SPILL_BYTES
-                sink: list[bytes] | BinaryIO = [] if not spill else open(self._spill_dir() / f"{len(content)}", "wb")
-                digest = hashlib.sha256()
-                try:
-                    for oid, _size in parts[name]:
-                        for chunk in blobs.next(oid):
-                            check.feed(chunk)
-                            if isinstance(sink, list):
-                                sink.append(chunk)
-                            else:
-                                sink.write(chunk)
-                                digest.update(chunk)
-                            if not opaque and (check.log_problem or (text and not check.log and not check.utf8)):
-                                break
-                        why = None if opaque else check.problem(text)
-                        if why:
-                            raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
-                finally:
-                    if not isinstance(sink, list):
-                        sink.close()
-                why = None if opaque else check.finish().problem(text)
-                if why:
-                    raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
-                if isinstance(sink, list):
-                    content[name] = b"".join(sink)
-                else:
-                    content[name] = Spilled(Path(sink.name), sizes[name], digest.hexdigest())  # type: ignore[assignment]
+            # Every object of the session asked for at once: git reads the next ones while these are checked.
+            blobs.ask([header[0], *(oid for p in ordered.values() for oid, _size in p)])
+            try:
+                meta = json.loads(b"".join(blobs.next(header[0])) or b"{}")
+                if not isinstance(meta, dict):
+                    raise ValueError("not an object")
+                manifest = Manifest.model_validate({k: v for k, v in meta.items() if k in Manifest.model_fields})
+                binary = set(meta.get("binary", []))
+            except (ValueError, TypeError) as e:
+                raise BundleError(f"session {session_id}: its {SESSION_JSON} cannot be read ({str(e)[:200]}); nothing was written") from e
+            if manifest.session_id != session_id:
+                raise BundleError(f"session {session_id}: its {SESSION_JSON} names session {manifest.session_id}; nothing was written")
+            opaque = is_opaque(manifest)
+            if opaque:
+                # Every file of a sealed session is binary (docs/encryption.md); session.json does not list them.
+                binary = set(parts)
+            content = self._read_checked(blobs, session_id, ordered, binary, opaque)
+        bundle = Bundle.build(manifest, content, binary, contents_checked=True)
+        if content_digest(bundle) != meta.get("content_sha256"):  # of the digests build() took: one pass over the bytes
+            raise BundleError(f"session {session_id} in the Git repository does not match its checksum; nothing was written")
+        return bundle
+
+    def _read_checked(
+        self, blobs: _BlobStream, session_id: str, parts: dict[str, list[tuple[str, int]]], binary: set[str], opaque: bool = False
+    ) -> dict[str, bytes]:
+        """Each file's bytes (a log's segments joined), in the order of `parts`, checked as they stream out
+        of git (bundle.ContentCheck): a damaged file is refused at the first bad line, before the rest is read."""
+        sizes = {name: sum(size for _oid, size in p) for name, p in parts.items()}
+        content: dict[str, bytes] = {}
+        for name, segments in parts.items():
+            check = ContentCheck(name)
+            text = name not in binary
+            # A large file goes to a temp file as it streams: a pull's memory stays flat whatever it holds.
+            spill = sizes[name] > SPILL_BYTES
+            sink: list[bytes] | BinaryIO = [] if not spill else open(self._spill_dir() / f"{len(content)}", "wb")
+            digest = hashlib.sha256()
+            try:
+                for oid, _size in segments:
+                    for chunk in blobs.next(oid):
+                        check.feed(chunk)
+                        if isinstance(sink, list):
+                            sink.append(chunk)
+                        else:
+                            sink.write(chunk)
+                            digest.update(chunk)
+                        if not opaque and (check.log_problem or (text and not check.log and not check.utf8)):
+                            break
+                    why = None if opaque else check.problem(text)
+                    if why:
+                        raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
+            finally:
+                if not isinstance(sink, list):
+                    sink.close()
+            why = None if opaque else check.finish().problem(text)
+            if why:
+                raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
+            if isinstance(sink, list):
+                content[name] = b"".join(sink)
+            else:
+                content[name] = Spilled(Path(sink.name), sizes[name], digest.hexdigest())  # type: ignore[assignment]
         return content
 
     def _blobs(self) -> _BlobStream:
@@ -460,12 +461,20 @@ class GitBackend(Backend):
         return self._stream
 
     def _spill_dir(self) -> Path:
-        d = self.mirror / SPILL_DIR
-        d.mkdir(exist_ok=True)
+        """The folder of the spilled files of the session being fetched."""
+        d = self.mirror / SPILL_DIR / str(self._spills)
+        d.mkdir(parents=True, exist_ok=True)
         return d
 
+    def _next_spill(self) -> None:
+        """A fetch starts: the spilled files of the fetch SPILLS_KEPT before go (a pull writes a
+        session before it fetches that many more), and on the first fetch those of a pull that was killed."""
+        if self._spills == 0:
+            self._clear_spill()
+        self._spills += 1
+        shutil.rmtree(self.mirror / SPILL_DIR / str(self._spills - SPILLS_KEPT), ignore_errors=True)
+
     def _clear_spill(self) -> None:
-        """Spilled files of the session fetched before (written by now) or of a pull that was killed."""
         shutil.rmtree(self.mirror / SPILL_DIR, ignore_errors=True)
 
     def recorded_format(self, commit: str | None) -> int | None:
@@ -779,8 +788,9 @@ class GitBackend(Backend):
 
 
 class _BlobStream:
-    """One `git cat-file --batch` for many blobs, asked for one at a time and each read in chunks
-    (never one whole output buffer): a pull of thousands of sessions starts one git, not one per session."""
+    """One `git cat-file --batch` for many blobs, each read in chunks (never one whole output buffer):
+    a pull of thousands of sessions starts one git, not one per session. The blobs of a session are
+    asked for together (`ask`), so git reads the next while the caller checks this one."""
 
     def __init__(self, mirror: Path, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
@@ -791,23 +801,46 @@ class _BlobStream:
         self._in, self._out = self.proc.stdin, self.proc.stdout
         self._left = 0  # bytes of the current blob not yet read
         self._broken = False  # a blob was not read to its end (or git went away): start another git
+        self._asked: collections.deque[str] = collections.deque()  # sent to git, answer not yet read
+        self._to_ask: collections.deque[str] = collections.deque()  # to send once fewer are in flight
 
     def ready(self) -> bool:
-        return not self._broken and not self._left and self.proc.poll() is None
+        # No poll() of the process per blob: a git that went away fails the next read or write.
+        return not self._broken and not self._left and not self._asked and not self._to_ask and self.proc.returncode is None
+
+    def ask(self, oids: list[str]) -> None:
+        """Blobs that will be read next, in this order, each with next()."""
+        self._to_ask.extend(oids)
+        self._send()
+
+    def _send(self) -> None:
+        # At most _IN_FLIGHT requests unanswered: they always fit in the pipe to git, which may be
+        # blocked writing answers nobody reads yet (else both sides would wait on each other).
+        if len(self._asked) > _IN_FLIGHT // 2 or not self._to_ask:
+            return
+        batch = [self._to_ask.popleft() for _ in range(min(len(self._to_ask), _IN_FLIGHT - len(self._asked)))]
+        try:
+            self._in.write("".join(oid + "\n" for oid in batch).encode("ascii"))
+            self._in.flush()
+        except (BrokenPipeError, UnicodeEncodeError) as e:
+            self._broken = True
+            raise BundleError(f"cannot read git objects: {e}") from e
+        self._asked.extend(batch)
 
     def next(self, oid: str) -> Iterator[bytes]:
         """The content of blob `oid`, in chunks; read each whole before asking for the next."""
-        if not self.ready():
+        if self._broken or self._left:
             raise BundleError("the previous git object was not read to its end")
+        if not self._asked and not self._to_ask:
+            self.ask([oid])
+        self._send()
+        if not self._asked or self._asked[0] != oid:
+            self._broken = True
+            raise BundleError(f"git object {oid} was read out of the order it was asked for")
+        self._asked.popleft()
         self._broken = True  # until this blob is read to its end
-        try:
-            self._in.write(oid.encode("ascii") + b"\n")
-            self._in.flush()
-        except (BrokenPipeError, UnicodeEncodeError) as e:
-            raise BundleError(f"cannot read git object {oid}: {e}") from e
         header = self._out.readline(256).decode("ascii", "replace").split()
         if len(header) != 3 or header[0] != oid or header[1] != "blob":
-            self._broken = len(header) == 3  # an object of another kind follows: skip it by starting again
             raise BundleError(f"git object {oid} is missing or not a file")
         self._left = int(header[2])
         while self._left:
