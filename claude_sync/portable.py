@@ -192,7 +192,7 @@ def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:
 # -- packing many sessions ------------------------------------------------------
 
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, worker processes cost more than they save
-AHEAD_BYTES = 256 * 1024 * 1024  # packed but not yet taken: bounds the memory a bulk push holds
+AHEAD_BYTES = 64 * 1024 * 1024  # packed but not yet taken: bounds the memory a bulk push holds
 _FRAME = struct.Struct("!Q")
 
 

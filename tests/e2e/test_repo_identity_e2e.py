@@ -32,11 +32,12 @@ def checkout(origin: Path, top: Path, worktree: Path) -> dict[str, Path]:
 
 
 def test_sessions_follow_the_repository_to_another_checkout(
-    make_machine, mock_api: MockMessagesAPI, backend_args, tmp_path: Path  # noqa: F811
+    make_machine, client, mock_api: MockMessagesAPI, backend_args, tmp_path: Path  # noqa: F811
 ) -> None:
+    """On the pinned and the newest client: 2.1.332 keeps a subfolder's memory per repository."""
     configure, extra_env = backend_args
-    a: ClaudeMachine = make_machine("machine-a")
-    b: ClaudeMachine = make_machine("machine-b")
+    a: ClaudeMachine = make_machine("machine-a", client=client)
+    b: ClaudeMachine = make_machine("machine-b", client=client)
     origin = make_origin(tmp_path, branches=("main", "feature"))
 
     # A: a checkout under its projects root, and a worktree beside it.
