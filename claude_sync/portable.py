@@ -71,7 +71,13 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
             files[name] = data  # carried verbatim, never rewritten
             binary.add(name)
             continue
-        files[name] = tokens.tokenize(text, context_for(name)).encode("utf-8")
+        # Each copy of a large transcript is let go as soon as the next exists: at most two of
+        # them are alive at once, not four (bytes, text, tokenized text, its bytes).
+        del data
+        tokenized = tokens.tokenize(text, context_for(name))
+        del text
+        files[name] = tokenized.encode("utf-8")
+        del tokenized
     title = tokens.tokenize(session.meta.title, Context.RAW)
     uses_repo_tokens = any(_REPO_TOKEN in files[n] for n in files if n not in binary) or "${REPO_" in title
     last = session.meta.last_timestamp or _iso(session.transcript.stat().st_mtime)
