@@ -16,7 +16,7 @@ import threading
 from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 from .claude_home import project_folder_name
 from .discovery import LocalSession
@@ -249,7 +249,7 @@ def worker_main() -> None:
             job = _receive(stdin)
         except EOFError:
             return
-        kind, args = job  # type: ignore[misc]
+        kind, args = cast("tuple[str, tuple[Any, ...]]", job)
         if kind == "render":
             _send(stdout, _render_result(*args))
         else:
@@ -430,7 +430,7 @@ class Renderer:
         except (OSError, EOFError, pickle.PickleError) as e:
             log.warning("a rendering worker failed (%s); rendering here", e)
             return render(bundle, self.layout, project_folder, cwd)
-        kind, value = got  # type: ignore[misc]
+        kind, value = cast("tuple[str, Any]", got)
         if kind == "ok":
             return value  # type: ignore[no-any-return]
         raise OSError(value) if kind == "os" else BundleError(value)

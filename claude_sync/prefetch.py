@@ -92,10 +92,10 @@ class Prefetch:
         cwd, folder = got.placed
         if self.renderer is not None and self.renderer.parallel:
             got.rendered = self.renderer.submit(got.bundle, folder.name, cwd)
-        else:  # here, on this thread
+        else:  # here, on this thread; a failure is raised when the engine takes it
             got.rendered = Future()
             try:
-                got.rendered.set_result(("ok", render(got.bundle, self.layout, folder.name, cwd)))
+                got.rendered.set_result(render(got.bundle, self.layout, folder.name, cwd))
             except (SyncError, OSError) as e:
                 got.rendered.set_exception(e)
         return got
@@ -106,7 +106,7 @@ class Prefetch:
         cwd, folder = fetched.placed
         if self.renderer is not None and self.renderer.parallel:
             return self.renderer.result(fetched.rendered, fetched.bundle, folder.name, cwd)
-        return fetched.rendered.result()[1]  # type: ignore[index, no-any-return]
+        return fetched.rendered.result()  # type: ignore[return-value]
 
     def fetch(self, session_id: str, have: Bundle | None = None) -> Fetched:
         """The session's bundle (fetched ahead when planned, else now, on the same thread)."""
