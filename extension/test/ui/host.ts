@@ -212,13 +212,18 @@ export function readmeImagesUrl(repo: string): string {
 
 /** The extension's own logs (its output channel) under a code-server state folder, one per start. */
 export function extensionLogs(stateDir: string): string[] {
+  return workbenchLogs(stateDir, /Claude Sync\.log$/);
+}
+
+/** The workbench's log files whose names match, under a code-server state folder, one per start. */
+export function workbenchLogs(stateDir: string, name: RegExp): string[] {
   const found: string[] = [];
   const walk = (d: string) => {
     if (!fs.existsSync(d)) return;
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/Claude Sync\.log$/.test(e.name)) found.push(p);
+      else if (name.test(e.name)) found.push(p);
     }
   };
   walk(path.join(stateDir, 'user-data', 'logs'));
