@@ -24,6 +24,8 @@ export class Sidecar implements SidecarApi, Disposable {
   private lastError: string | undefined;
   private stopping = false;
   private crashes: number[] = [];
+  /** Set while a new client waits for its sidecar's first answer: an exit then is a failed start. */
+  private initializing = false;
   private readonly handlers = new Map<string, (params: any) => void>();
   private readonly didStart = new EventEmitter<void>();
   /** Fires each time a sidecar is up (first start, restart, or after a crash). */
@@ -96,7 +98,6 @@ export class Sidecar implements SidecarApi, Disposable {
     try {
       const python = await findPython(this.pythonSetting(), this.extensionRoot);
       const launch = sidecarLaunch(python, this.extensionRoot);
-      await checkImportable(launch);
       traceInfo(`starting the sidecar: ${launch.command} ${launch.args.join(' ')} (Python ${python.version.join('.')})`);
       const server: Executable = { command: launch.command, args: launch.args, options: { cwd: launch.cwd, env: launch.env } };
       const client = new LanguageClient('claudeSync', 'Claude Sync', server, {
@@ -120,7 +121,17 @@ export class Sidecar implements SidecarApi, Disposable {
         if (e.newState === State.Running) this.didStart.fire();
       });
       this.client = client;
-      await client.start();
+      this.initializing = true;
+      try {
+        await client.start();
+      } catch (e) {
+        // Whether the interpreter finds the sidecar is checked only now: the check is an
+        // interpreter's start of its own (0.1-0.4 s while the workbench starts), which every
+        // start paid before its sidecar was spawned, and only a failed start needs its words.
+        throw (await checkImportable(launch).then(() => undefined, (missing: unknown) => missing)) ?? e;
+      } finally {
+        this.initializing = false;
+      }
       this.lastError = undefined;
     } catch (e) {
       this.lastError = e instanceof Error ? e.message : String(e);
@@ -132,7 +143,8 @@ export class Sidecar implements SidecarApi, Disposable {
   }
 
   private onClosed(): { action: CloseAction; handled: boolean } {
-    if (this.stopping) return { action: CloseAction.DoNotRestart, handled: true };
+    // Stopped on purpose, or it never answered (create() says why): no restart.
+    if (this.stopping || this.initializing) return { action: CloseAction.DoNotRestart, handled: true };
     const now = Date.now();
     this.crashes = [...this.crashes.filter((t) => now - t < RESTART_WINDOW_MS), now];
     if (this.crashes.length <= RESTARTS_ALLOWED) {

@@ -627,6 +627,16 @@ async function main(): Promise<number> {
       name: 'beta: a Python path that does not work is reported with a way to fix it',
       run: async () => {
         const bench = beta.bench!;
+        // A Python that runs but cannot import the sidecar: the sidecar is spawned at once (the
+        // check that it can be imported comes only after a failed start) and its failure is
+        // reported in the check's words, without restarting it again and again.
+        const isolated = path.join(work, 'python3-isolated');
+        fs.writeFileSync(isolated, '#!/bin/sh\nexec python3 -I "$@"\n', { mode: 0o755 });
+        beta.server!.updateMachineSettings({ 'claudeSyncSessions.pythonPath': isolated });
+        const missing = await bench.waitForToast(/Claude Sync could not start its Python sidecar/);
+        check(/cannot import claude_sync's sidecar \(.*No module named 'claude_sync'/.test(missing), `the message does not say what is missing: ${missing}`);
+        check(!/restarting it/.test(beta.extensionLog()), 'a sidecar that never started was restarted');
+        await bench.closeToasts();
         beta.server!.updateMachineSettings({ 'claudeSyncSessions.pythonPath': '/nonexistent/python3' });
         const text = await bench.waitForToast(/Claude Sync could not start its Python sidecar/);
         check(text.includes('/nonexistent/python3'), `the message does not name the interpreter: ${text}`);
