@@ -124,8 +124,12 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
     ...registerCommands(controller, sessions, { encryption, removal }),
     api.registerTextDocumentContentProvider(TRANSCRIPT_SCHEME, transcripts),
     api.registerFileDecorationProvider(new SyncDecorations()),
-    // Each (re)started sidecar: config.json into the settings, the token handed over, then the views reload.
-    sidecar.onDidStart(() =>
+    // Each (re)started sidecar: config.json into the settings, the token handed over, then the views
+    // reload, but not those whose listing is already on its way to it (at the first start, both
+    // views' first listings wait for it): listing them again at once only slowed their first rows.
+    // A change the start itself makes (a token, a setting) refreshes them through `changed`.
+    sidecar.onDidStart(() => {
+      const idle = [local, remote].filter((view) => !view.loading);
       void controller
         .start()
         .then(
@@ -135,8 +139,8 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
           },
           (e) => reportError(e, 'Claude Sync'),
         )
-        .then(() => (local.refresh(), remote.refresh())),
-    ),
+        .then(() => idle.forEach((view) => view.refresh()));
+    }),
     api.onDidChangeConfiguration((e) => {
       if (affectsPython(e)) {
         traceInfo('the Python setting changed: restarting the sidecar');

@@ -14,6 +14,7 @@ import { traceError, traceInfo, traceWarn } from './log';
 import type { SidecarApi } from './protocol';
 import { checkImportable, findPython, sidecarLaunch } from './python';
 import { redactingChannel } from './redaction';
+import { LocalListingFirst } from './requestOrder';
 
 const RESTARTS_ALLOWED = 3;
 const RESTART_WINDOW_MS = 3 * 60_000;
@@ -26,6 +27,7 @@ export class Sidecar implements SidecarApi, Disposable {
   private crashes: number[] = [];
   /** Set while a new client waits for its sidecar's first answer: an exit then is a failed start. */
   private initializing = false;
+  private readonly order = new LocalListingFirst();
   private readonly handlers = new Map<string, (params: any) => void>();
   private readonly didStart = new EventEmitter<void>();
   /** Fires each time a sidecar is up (first start, restart, or after a crash). */
@@ -86,7 +88,7 @@ export class Sidecar implements SidecarApi, Disposable {
     if (!client || client.state !== State.Running) {
       throw new SidecarUnavailable(this.lastError ?? 'it is not running');
     }
-    return client.sendRequest<R>(method, params);
+    return this.order.send(method, params, (m, p) => client.sendRequest<R>(m, p));
   }
 
   dispose(): void {
@@ -121,6 +123,7 @@ export class Sidecar implements SidecarApi, Disposable {
         if (e.newState === State.Running) this.didStart.fire();
       });
       this.client = client;
+      this.order.reset();
       this.initializing = true;
       try {
         await client.start();

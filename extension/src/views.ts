@@ -176,6 +176,7 @@ abstract class SidecarTree<T extends TreeItem, L> implements TreeDataProvider<T>
   private pending: ReturnType<typeof setTimeout> | undefined;
   private shownError: string | undefined;
   private cachedShown = false;
+  private loads = 0;
   /** The filter typed by the user (`project:acme state:changed words`), sent with each listing. */
   query = '';
   /** What the last load showed: the message (an error). */
@@ -187,6 +188,11 @@ abstract class SidecarTree<T extends TreeItem, L> implements TreeDataProvider<T>
     protected readonly sidecar: SidecarApi,
     private readonly cache?: ListingCache,
   ) {}
+
+  /** Whether a listing is on its way (or waits for the sidecar to start). */
+  get loading(): boolean {
+    return this.loads > 0;
+  }
 
   attach(view: TreeView<T>): void {
     this.view = view;
@@ -216,7 +222,8 @@ abstract class SidecarTree<T extends TreeItem, L> implements TreeDataProvider<T>
       }
     }
     try {
-      const listing = await this.load();
+      this.loads++;
+      const listing = await this.load().finally(() => this.loads--);
       this.last = listing;
       if (!this.query) this.cache?.write(this.cacheKey, listing);
       this.shownError = undefined;
