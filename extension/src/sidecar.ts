@@ -127,6 +127,9 @@ export class Sidecar implements SidecarApi, Disposable {
       this.initializing = true;
       try {
         await client.start();
+        // A sidecar that exits while it starts can leave start() resolved (the client forgets its
+        // start when the connection closes first): its state says whether it runs.
+        if (client.state !== State.Running) throw new Error('it exited before it answered');
       } catch (e) {
         // Whether the interpreter finds the sidecar is checked only now: the check is an
         // interpreter's start of its own (0.1-0.4 s while the workbench starts), which every
