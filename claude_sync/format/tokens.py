@@ -396,8 +396,8 @@ class PathTokens:
             if out is None:  # the variant lies between ASCII delimiters: it is whole UTF-8 itself
                 variant = m.group(2)
                 name = m.group(1).decode("ascii")
-                out = self._expand_token(name, None if variant is None else variant.decode("utf-8"), ctx)
-                out = expanded[token] = out.encode("utf-8")
+                text = self._expand_token(name, None if variant is None else variant.decode("utf-8"), ctx)
+                out = expanded[token] = text.encode("utf-8")
             return out
 
         return token_re.sub(expand, data)
