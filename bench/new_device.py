@@ -82,7 +82,7 @@ def run(ctx: Run) -> list[Result]:
     read_all(remote)
     read_all(plain)
     rounds = 1 if ctx.preset.name == "tiny" else 2
-    clones, fetches, works, untars, wholes, loads = [], [], [], [], [], []
+    clones, fetches, works, untars, flushes, wholes, loads = [], [], [], [], [], [], []
     outcome: dict[str, int] = {}
     for r in range(rounds):  # alternating, best of each: the machine is shared
         loads.append(os.getloadavg()[0])
@@ -98,6 +98,8 @@ def run(ctx: Run) -> list[Result]:
             engine.close()
         target = fresh_dir(work / "untar")
         untars.append(timed(lambda: subprocess.run(["tar", "xzf", str(tarball), "-C", str(target)], check=True))[0])  # noqa: B023
+        # The same files made durable, as the pull makes every file it writes (fsync before rename).
+        flushes.append(untars[-1] + timed(lambda: subprocess.run(["sync", "-f", str(target)], check=True))[0])  # noqa: B023
         whole = _new_device(work, f"cli-{r}", remote)
         wholes.append(timed(lambda: whole.cli("pull", "--all"))[0])  # noqa: B023
         ctx.log(
@@ -139,6 +141,17 @@ def run(ctx: Run) -> list[Result]:
             untar,
             "≤ 2× `tar xzf`",
             min(works) <= 2 * untar,
+        ),
+        Result(
+            "11d",
+            "new device, Git: `pull --all` after the transport, against a durable `tar xzf`",
+            min(works),
+            "s",
+            "`tar xzf` then `sync -f` of what it wrote",
+            min(flushes),
+            "",
+            None,
+            "the pull fsyncs every file it writes before putting it in place; tar leaves them in the page cache",
         ),
         Result(
             "11c",

@@ -143,16 +143,22 @@ def render(
             if isinstance(data, Spilled):
                 out[name] = _render_spilled(data, tokens, context_for(name), source) if name in text else data  # type: ignore[assignment]
             elif name in text:
-                try:
-                    decoded = data.decode("utf-8")
-                except UnicodeDecodeError as e:  # bundles are checked as they are read; never write one that is not
-                    raise BundleError(f"file {name!r} is marked as text but is not UTF-8; nothing was written") from e
-                out[name] = tokens.detokenize(decoded, context_for(name), *source).encode("utf-8")
+                _check_utf8(data, name)
+                out[name] = tokens.detokenize_bytes(data, context_for(name), *source)
             else:
                 out[name] = data
     except KeyError as e:  # a token this project has no path for (${REPO_ROOT} outside a repository)
         raise BundleError(f"session {bundle.manifest.session_id}: {e.args[0]}; nothing was written") from None
     return cwd, out
+
+
+def _check_utf8(data: bytes, name: str | None) -> None:
+    # Bundles are checked as they are read; whatever the path, never write one that is not UTF-8.
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        what = f"file {name!r}" if name else "a file"
+        raise BundleError(f"{what} is marked as text but is not UTF-8 ({e}); nothing was written") from e
 
 
 def _render_spilled(data: Spilled, tokens, ctx: Context, source) -> Spilled:  # type: ignore[no-untyped-def]
@@ -173,11 +179,8 @@ def _render_spilled(data: Spilled, tokens, ctx: Context, source) -> Spilled:  # 
 def _render_lines(lines: bytes, tokens, ctx: Context, source, f: IO[bytes], digest) -> int:  # type: ignore[no-untyped-def]
     if not lines:
         return 0
-    try:
-        text = lines.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BundleError(f"a file marked as text is not UTF-8 ({e}); nothing was written") from e
-    rendered = tokens.detokenize(text, ctx, *source).encode("utf-8")
+    _check_utf8(lines, None)
+    rendered = tokens.detokenize_bytes(lines, ctx, *source)
     f.write(rendered)
     digest.update(rendered)
     return len(rendered)

@@ -12,7 +12,7 @@ import sys
 
 from tests.support.devices import REPO
 
-FIGURES = {"1a", "1b", "1c", "1d", "1e", "2a", "2b", "2c", "2d", "3", "4a", "4b", "5a", "5b", "6a", "6b", "6c", "6d", "6e", "6f", "6g", "6h", "9", "10a", "10b", "11a", "11b", "11c", "12a", "12b"}
+FIGURES = {"1a", "1b", "1c", "1d", "1e", "2a", "2b", "2c", "2d", "3", "4a", "4b", "5a", "5b", "6a", "6b", "6c", "6d", "6e", "6f", "6g", "6h", "9", "10a", "10b", "11a", "11b", "11c", "11d", "12a", "12b"}
 
 
 def test_the_tiny_benchmark_produces_every_figure(tmp_path):

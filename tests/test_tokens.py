@@ -53,6 +53,7 @@ def roundtrip(tokens: PathTokens, text: str, ctx: Context) -> str:
     carried = tokens.tokenize(text, ctx)
     back = tokens.detokenize(carried, ctx)
     assert back == text
+    assert tokens.detokenize_bytes(carried.encode("utf-8"), ctx) == text.encode("utf-8")  # the pull's path
     return carried
 
 
@@ -431,6 +432,28 @@ def test_property_same_device_round_trip_is_exact(flavour, ctx, data):
     tokens = PathTokens(DEVICES[flavour][0], flavour)
     text = data.draw(adversarial_text(flavour, ctx, all_paths(flavour)))
     roundtrip(tokens, text, ctx)
+
+
+def _outcome(f):  # type: ignore[no-untyped-def]
+    try:
+        return f()
+    except KeyError as e:
+        return ("refused", e.args)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("source", FLAVOURS)
+@pytest.mark.parametrize("ctx", CONTEXTS)
+@pytest.mark.parametrize("bundle_format", [1, 2])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_property_bytes_detokenize_is_the_text_one(flavour, source, ctx, bundle_format, data):
+    """What a pull writes (detokenize_bytes over UTF-8) is what detokenize gives for the decoded text,
+    for any text a remote may send: tokens, variants, escapes and broken ones, in any order."""
+    tokens = PathTokens(DEVICES[flavour][1], flavour)
+    text = data.draw(adversarial_text(source, ctx, all_paths(source)))
+    want = _outcome(lambda: tokens.detokenize(text, ctx, source, bundle_format).encode("utf-8"))
+    assert _outcome(lambda: tokens.detokenize_bytes(text.encode("utf-8"), ctx, source, bundle_format)) == want
 
 
 def device_component(flavour: Flavour) -> st.SearchStrategy[str]:

@@ -95,6 +95,10 @@ def _token_re(names: Iterable[str]) -> re.Pattern[str]:
 _NAMES_RE = "|".join([*TOKEN_NAMES, *FOLDER_NAMES, re.escape(_ESCAPE_NAME)])
 _TOKEN_RE = _token_re([*TOKEN_NAMES, *FOLDER_NAMES])
 _FORMAT_1_TOKEN_RE = _token_re(_FORMAT_1_NAMES)
+# The same patterns over UTF-8 bytes: tokens are ASCII, and in UTF-8 an ASCII byte is never part
+# of another character, so they match exactly where the text patterns match in the decoded text.
+_TOKEN_BYTES_RE = re.compile(_TOKEN_RE.pattern.encode("ascii"))
+_FORMAT_1_TOKEN_BYTES_RE = re.compile(_FORMAT_1_TOKEN_RE.pattern.encode("ascii"))
 # A "$" that must be escaped on push: followed by "{NAME}" or "{NAME|".
 _NEEDS_ESCAPE_RE = r"\$(?=\{(?:" + _NAMES_RE + r")[|}])"
 
@@ -371,8 +375,37 @@ class PathTokens:
         out.append(text[pos:])
         return "".join(out)
 
+    def detokenize_bytes(
+        self, data: bytes, ctx: Context = Context.JSON, source: Flavour | None = None, bundle_format: int = 2
+    ) -> bytes:
+        """detokenize() of UTF-8 text, as UTF-8, without decoding and encoding all of it: a pulled
+        transcript holds the same few tokens many thousand times, each worked out once here.
+        `data` must be UTF-8 (a fetched bundle's text files are checked to be)."""
+        ctx = Context(ctx)
+        source = self.flavour if source is None else Flavour(source)
+        if b"${" not in data:
+            return data
+        if source is not self.flavour:  # separators to convert too: the general path
+            return self.detokenize(data.decode("utf-8"), ctx, source, bundle_format).encode("utf-8")
+        token_re = _FORMAT_1_TOKEN_BYTES_RE if bundle_format < 2 else _TOKEN_BYTES_RE
+        expanded: dict[bytes, bytes] = {}
+
+        def expand(m: re.Match[bytes]) -> bytes:
+            token = m.group(0)
+            out = expanded.get(token)
+            if out is None:  # the variant lies between ASCII delimiters: it is whole UTF-8 itself
+                variant = m.group(2)
+                name = m.group(1).decode("ascii")
+                text = self._expand_token(name, None if variant is None else variant.decode("utf-8"), ctx)
+                out = expanded[token] = text.encode("utf-8")
+            return out
+
+        return token_re.sub(expand, data)
+
     def _expand(self, m: re.Match[str], ctx: Context) -> str:
-        name, variant = m.group(1), m.group(2)
+        return self._expand_token(m.group(1), m.group(2), ctx)
+
+    def _expand_token(self, name: str, variant: str | None, ctx: Context) -> str:
         if name == _ESCAPE_NAME:
             return "$"
         if name in FOLDER_NAMES:
