@@ -119,10 +119,13 @@ def test_an_unreachable_server_fails_with_a_clear_reason():
         be.refresh()
 
 
-def test_a_missing_token_asks_for_token_set():
-    be = HttpBackend("https://sync.example.test", lambda: None)
+def test_a_missing_token_asks_for_token_set(sync_server: SyncServer):
+    stored: list[str | None] = [None]
+    be = HttpBackend(sync_server.url, lambda: stored[0])
     with pytest.raises(ConfigError, match="claude-sync token set"):
         be.refresh()
+    stored[0] = sync_server.token  # `claude-sync token set`: the next request has it
+    be.refresh()
 
 
 def test_a_wrong_or_revoked_token_asks_for_a_valid_one(sync_server: SyncServer):
@@ -133,6 +136,31 @@ def test_a_wrong_or_revoked_token_asks_for_a_valid_one(sync_server: SyncServer):
     sync_server.revoke(sync_server.user)
     with pytest.raises(BackendError, match="did not accept the token"):
         be.push([PushItem(make_bundle(), None)])
+
+
+def test_the_token_is_read_once_for_many_requests_and_again_when_the_server_refuses_it(sync_server: SyncServer):
+    """A pull asks the credential store once, not once a request; a token replaced meanwhile
+    (`claude-sync token set` after a revoke) is read again at the first 401, and the sync goes on."""
+    stored = [sync_server.token]
+    reads = []
+
+    def token() -> str:
+        reads.append(stored[0])
+        return stored[0]
+
+    be = HttpBackend(sync_server.url, token, backoff=0.05)
+    be.push([PushItem(make_bundle(), None)])
+    for _ in range(5):
+        be.refresh()
+    assert len(reads) == 1
+    sync_server.revoke(sync_server.user)
+    stored[0] = sync_server.add_user(sync_server.user, "replacement")
+    be.refresh()  # refused with the held token, accepted with the one now stored
+    assert reads[-1] == stored[0] and len(reads) == 2
+    assert [e.session_id for e in be.entries()]
+    sync_server.revoke(sync_server.user)  # no other token now: the refusal is reported as before
+    with pytest.raises(BackendError, match="did not accept the token"):
+        be.refresh()
 
 
 def test_a_session_refused_by_the_server_does_not_stop_the_others(sync_server: SyncServer):

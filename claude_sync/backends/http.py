@@ -48,6 +48,7 @@ from .base import Backend, PartialPush, PushItem, PushResult
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUS = {502, 503, 504}
+TOKEN_HOLD_SECONDS = 5.0  # a token read is used this long; a 401 reads it again at once
 _Body = TypeVar("_Body", bound=wire.ErrorBody)
 PAGE_SIZE = 1000
 
@@ -100,6 +101,7 @@ class HttpBackend(Backend):
             follow_redirects=False,  # a redirect must not carry the token elsewhere
             transport=transport,
         )
+        self._held: tuple[str, float] | None = None  # (the token as last read, when)
         self._entries: dict[str, RemoteEntry] | None = None
         self._manifests: dict[str, Manifest] = {}  # content digest -> manifest of a version seen on the server
         self.takes_deltas = True  # False once the server turned out to lack the delta routes
@@ -123,8 +125,18 @@ class HttpBackend(Backend):
 
     # -- plumbing ----------------------------------------------------------
 
-    def _auth(self) -> dict[str, str]:
-        token = self._token()
+    def _current_token(self, fresh: bool = False) -> str | None:
+        # Read from the credential store (a file, or the system keyring over D-Bus) at most once
+        # every TOKEN_HOLD_SECONDS: a pull of thousands of sessions asked for it once a request.
+        now = time.monotonic()
+        if fresh or self._held is None or now - self._held[1] > TOKEN_HOLD_SECONDS:
+            token = self._token()
+            self._held = (token, now) if token else None  # none yet: asked again next time (`token set`)
+            return token
+        return self._held[0]
+
+    def _auth(self, fresh: bool = False) -> dict[str, str]:
+        token = self._current_token(fresh)
         if not token:
             raise ConfigError(
                 f"no token for the sync server {self.url}: run `claude-sync token set` (it reads the token from stdin)"
@@ -151,12 +163,27 @@ class HttpBackend(Backend):
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
                 last = str(e) or type(e).__name__
             else:
+                if resp.status_code == 401 and self._refreshed_auth(headers):
+                    resp.close()  # the token was replaced meanwhile (`claude-sync token set`): once more with it
+                    return self._send(method, path, stream=stream, headers=headers, **kw)
                 if resp.status_code not in TRANSIENT_STATUS:
                     return resp
                 last = f"HTTP {resp.status_code}"
                 resp.close()
             log.info("sync server %s: %s (attempt %d of %d)", self.url, last, attempt + 1, self.attempts)
         raise BackendError(f"cannot reach the sync server at {self.url}: {last} (tried {self.attempts} times)")
+
+    def _refreshed_auth(self, headers: dict[str, str]) -> bool:
+        """After a 401: whether the store now holds another token than the one sent (then in `headers`)."""
+        sent = headers.get("Authorization")
+        try:
+            auth = self._auth(fresh=True)
+        except ConfigError:
+            return False
+        if auth["Authorization"] == sent:
+            return False
+        headers.update(auth)
+        return True
 
     def _fail(self, resp: httpx.Response, what: str) -> SyncError:
         """A clear error for an answer we did not expect."""
