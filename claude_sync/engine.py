@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -270,6 +271,9 @@ class SyncEngine:
         self.render_in_worker: bool | None = None  # None: when a core is free (see _render_in_worker)
         self._placing = threading.Lock()  # the layout's lookups, also made by the prefetch thread
         self._swept: set[Path] | None = None  # during a pull: folders swept of temp files a killed sync left
+        # The branch each pulled bundle names (read from its transcript's last MB): a bundle is placed
+        # twice, ahead on the prefetch thread and again when written; a weak reference holds no bundle.
+        self._branches: dict[str, tuple[weakref.ref[Bundle], str | None]] = {}
         self.checkouts = Checkouts(
             [config.projects_root, *config.search_roots, str(self.paths.home)],
             self.paths.cache / "checkouts.json",
@@ -775,6 +779,7 @@ class SyncEngine:
                 if renderer is not None:
                     renderer.close()
                 self._swept = None
+                self._branches.clear()
                 self._settle_written(behind.drain(wait=True), state)
                 behind.close()
             self._pull_memory(self._memory_keys([e.project_key for e in chosen], sel), memory, summary, state)
@@ -1170,7 +1175,10 @@ class SyncEngine:
         """Where a pulled session goes on this device: its working directory and its project folder.
         (Also asked from the prefetch thread: the checkouts' caches are filled under a lock.)"""
         with self._placing:
-            cwd = self.layout.cwd_for(bundle.manifest.project_key, session_branch(bundle))
+            known = self._branches.get(bundle.session_id)
+            if known is None or known[0]() is not bundle:
+                known = self._branches[bundle.session_id] = (weakref.ref(bundle), session_branch(bundle))
+            cwd = self.layout.cwd_for(bundle.manifest.project_key, known[1])
             return cwd, claude_home.find_project_folder(self.paths.claude / "projects", cwd)
 
     def _prune_backups(self) -> None:

@@ -482,7 +482,7 @@ class PostgresStorage(BlobStorage):
             if account is None:
                 raise StorageError(f"no such user: {user}")
             quota, encrypted = account.pop("quota_bytes"), account.pop("encrypted")
-            check_sealed(user, bool(encrypted), manifest)
+            check_sealed(bool(encrypted), manifest)
             if quota is not None:  # the user's pushes to other sessions must not pass it together
                 con.execute("SELECT 1 FROM users WHERE name = %s FOR NO KEY UPDATE", (user,))
             manifest_json = account.pop("manifest")

@@ -88,7 +88,7 @@ def decide(
     return None
 
 
-def check_sealed(user: str, encrypted: bool, manifest: Manifest) -> None:
+def check_sealed(encrypted: bool, manifest: Manifest) -> None:
     """Under the session's lock, from the account's row the store reads there anyway: an account
     flagged end-to-end encrypted stores only sealed sessions."""
     if encrypted and not is_sealed(manifest.session_id, manifest.project_key):

@@ -450,7 +450,7 @@ class SqliteStorage(BlobStorage):
             account = con.execute("SELECT quota_bytes, encrypted FROM users WHERE name = ?", (user,)).fetchone()
             if account is None:
                 raise StorageError(f"no such user: {user}")
-            check_sealed(user, bool(account["encrypted"]), manifest)
+            check_sealed(bool(account["encrypted"]), manifest)
             row = self._row(con, user, sid)
             cur = row[0] if row else None
             unchanged = decide(sid, row, digest, base, force, shrinks, manifest.project_key)
