@@ -662,7 +662,11 @@ async function main(): Promise<number> {
         const entry = bench.page.locator('.extensions-viewlet .monaco-list-row').filter({ hasText: 'Claude Sync Sessions' }).first();
         await entry.waitFor({ timeout: 30_000 });
         const icon = entry.locator('img.icon').first();
-        check(await icon.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the icon does not load');
+        // The row appears before its icon has loaded: wait for the load, as for the README's picture below.
+        await waitFor(
+          () => icon.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0),
+          'the icon loads in the extensions list',
+        );
         await entry.click();
         // The README renders in a webview (an iframe in an iframe); scroll to its picture for the screenshot.
         await bench.page.locator('.extension-editor').first().waitFor({ timeout: 30_000 });
