@@ -218,7 +218,7 @@ class WriteBehind:
         assert self._syncfs is not None
         with self._queue_lock:
             queued = [(n, g, jobs) for n, g, jobs in self._queue if n >= number]
-        through, folders = number, set()
+        through, folders = number, set[Path]()
         for n, g, jobs in queued:
             if n != number and not all(j.done() for j in jobs):
                 break  # not written yet: the next syncfs takes it
