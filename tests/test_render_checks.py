@@ -43,6 +43,12 @@ def test_a_built_bundle_is_marked_checked_and_renders_without_decoding_again(tmp
     assert json.loads(files["transcript.jsonl"])["t"] == "é"
 
 
+def test_a_bundle_read_from_bytes_is_marked_checked() -> None:
+    # What the HTTP backend fetches: from_bytes checked every file against its manifest and its content.
+    data = Bundle.build(manifest(), {"transcript.jsonl": GOOD}).to_bytes()
+    assert Bundle.from_bytes(data, None).text_checked
+
+
 def test_build_refuses_text_that_is_not_utf8() -> None:
     with pytest.raises(BundleError, match="not a JSON record"):
         Bundle.build(manifest(), {"transcript.jsonl": BAD})

@@ -384,7 +384,9 @@ class Bundle:
                     members[name] = f.read()
         manifest_bytes = members.pop(MANIFEST, None)
         manifest = _checked_manifest(manifest_bytes, {n: _seen(n, d) for n, d in members.items()}, session_id)
-        return cls(manifest, {name[len(FILES_PREFIX) :]: d for name, d in members.items()})
+        # _checked_manifest checked every file's content (unless sealed): its text is UTF-8.
+        files = {name[len(FILES_PREFIX) :]: d for name, d in members.items()}
+        return cls(manifest, files, text_checked=not is_opaque(manifest))
 
 
 class _MemberCheck:
