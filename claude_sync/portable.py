@@ -102,25 +102,30 @@ def pack(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle:
 _REPO_TOKEN = b"${REPO_"
 
 _BRANCH_RE = re.compile(rb'"gitBranch":\s*"((?:[^"\\]|\\.){1,255})"')
+_BRANCH_TAIL = 1024 * 1024  # the end of the transcript says where it is now
 
 
 def session_branch(bundle: Bundle) -> str | None:
     """The branch the session last ran on (the client records it on every line), if any."""
     data = bundle.files.get(TRANSCRIPT, b"")
-    tail = 1024 * 1024  # the end of the transcript says where it is now
+    tail = _BRANCH_TAIL
     if isinstance(data, Spilled):  # a large pulled transcript stays on disk: read only its end
         with open(data.path, "rb") as f:
             f.seek(max(0, data.size - tail))
             data = f.read()
-    found = None
-    for m in _BRANCH_RE.finditer(data[-tail:]):
-        found = m
-    if found is None:
-        return None
-    try:
-        return json.loads(b'"' + found.group(1) + b'"') or None
-    except ValueError:
-        return None
+    # The last record that names a branch, searched from the end: the lines before it do not matter.
+    # (The transcript is checked JSON lines: every match of the key starts where a record's key does,
+    # so no two matches overlap and the last one found this way is the last in the text.)
+    start, end = max(0, len(data) - tail), len(data)
+    while (at := data.rfind(b'"gitBranch"', start, end)) >= 0:
+        found = _BRANCH_RE.match(data, at)
+        if found is not None:
+            try:
+                return json.loads(b'"' + found.group(1) + b'"') or None
+            except ValueError:
+                return None
+        end = at
+    return None
 
 
 def render(
@@ -137,13 +142,15 @@ def render(
     tokens = layout.tokens_for(cwd, project_folder or project_folder_name(cwd), key)
     source = (bundle.manifest.source_flavour, bundle.manifest.format)
     text = {e.path for e in bundle.manifest.files if e.text}
+    checked = bundle.text_checked
     out: dict[str, bytes] = {}
     try:
         for name, data in bundle.files.items():
             if isinstance(data, Spilled):
-                out[name] = _render_spilled(data, tokens, context_for(name), source) if name in text else data  # type: ignore[assignment]
+                out[name] = _render_spilled(data, tokens, context_for(name), source, checked) if name in text else data  # type: ignore[assignment]
             elif name in text:
-                _check_utf8(data, name)
+                if not checked:
+                    _check_utf8(data, name)
                 out[name] = tokens.detokenize_bytes(data, context_for(name), *source)
             else:
                 out[name] = data
@@ -153,7 +160,8 @@ def render(
 
 
 def _check_utf8(data: bytes, name: str | None) -> None:
-    # Bundles are checked as they are read; whatever the path, never write one that is not UTF-8.
+    # Bundles are checked as they are read (Bundle.text_checked); one built another way (a delta
+    # applied, a bundle made by hand) is checked here: whatever the path, never write one that is not UTF-8.
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -161,7 +169,7 @@ def _check_utf8(data: bytes, name: str | None) -> None:
         raise BundleError(f"{what} is marked as text but is not UTF-8 ({e}); nothing was written") from e
 
 
-def _render_spilled(data: Spilled, tokens, ctx: Context, source) -> Spilled:  # type: ignore[no-untyped-def]
+def _render_spilled(data: Spilled, tokens, ctx: Context, source, checked: bool) -> Spilled:  # type: ignore[no-untyped-def]
     """render() of a large file, a batch of whole lines at a time, into a temp file beside it
     (no token spans a line: tokens and paths never hold a newline)."""
     out = data.path.with_name(data.path.name + ".rendered")
@@ -171,15 +179,16 @@ def _render_spilled(data: Spilled, tokens, ctx: Context, source) -> Spilled:  # 
             chunk = carry + chunk
             cut = chunk.rfind(b"\n") + 1
             carry = chunk[cut:]
-            size += _render_lines(chunk[:cut], tokens, ctx, source, f, digest)
-        size += _render_lines(carry, tokens, ctx, source, f, digest)
+            size += _render_lines(chunk[:cut], tokens, ctx, source, f, digest, checked)
+        size += _render_lines(carry, tokens, ctx, source, f, digest, checked)
     return Spilled(out, size, digest.hexdigest())
 
 
-def _render_lines(lines: bytes, tokens, ctx: Context, source, f: IO[bytes], digest) -> int:  # type: ignore[no-untyped-def]
+def _render_lines(lines: bytes, tokens, ctx: Context, source, f: IO[bytes], digest, checked: bool) -> int:  # type: ignore[no-untyped-def]
     if not lines:
         return 0
-    _check_utf8(lines, None)
+    if not checked:
+        _check_utf8(lines, None)
     rendered = tokens.detokenize_bytes(lines, ctx, *source)
     f.write(rendered)
     digest.update(rendered)

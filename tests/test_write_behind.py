@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
+
+import pytest
 
 from claude_sync import atomic
 
@@ -49,3 +53,99 @@ def test_a_session_new_here_keeps_its_last_activity_as_mtime_and_its_temp_files_
     assert behind.drain(wait=True) == [("s", None)]
     behind.close()
     assert target.stat().st_mtime_ns == 1_700_000_000_123_456_789
+
+
+def _temp_sizes(root: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_size for p in root.rglob("*") if p.is_file() and atomic.is_temp(p.name)}
+
+
+def test_with_syncfs_nothing_is_put_in_place_before_a_sync_that_came_after_all_of_its_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The order that makes a crash leave whole files or none: every byte of a temp file written,
+    # then a syncfs of its filesystem, then the rename. Record what each sync saw and check each rename.
+    synced: dict[str, int] = {}  # temp file -> its size at the last syncfs that saw it
+    calls: list[int] = []
+
+    def fake_syncfs(fd: int) -> None:
+        calls.append(fd)
+        synced.update(_temp_sizes(tmp_path))
+
+    real_replace = os.replace
+
+    def checked_replace(src: str, dst: str) -> None:
+        assert src in synced and synced[src] == os.stat(src).st_size, f"{src} renamed before a sync saw all of it"
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic, "syncfs_call", lambda: fake_syncfs)
+    monkeypatch.setattr(atomic.os, "replace", checked_replace)
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: pytest.fail("fsync of each file where a syncfs covers them"))
+    behind = atomic.WriteBehind(threads=4)
+    groups = 40
+    for i in range(groups):
+        group = atomic.Group()
+        group.add(tmp_path / f"p{i % 3}" / f"s{i}.json", b"{}" * (i + 1))
+        group.write(tmp_path / f"p{i % 3}" / f"s{i}.jsonl", (b"line\n",) * (i + 1))  # streamed by the caller
+        behind.submit(group, i)
+    done = behind.drain(wait=True)
+    behind.close()
+    assert done == [(i, None) for i in range(groups)]
+    assert 1 <= len(calls) <= groups  # one sync covers every group written by then
+    for i in range(groups):
+        assert (tmp_path / f"p{i % 3}" / f"s{i}.json").read_bytes() == b"{}" * (i + 1)
+        assert (tmp_path / f"p{i % 3}" / f"s{i}.jsonl").read_bytes() == b"line\n" * (i + 1)
+    assert _temp_sizes(tmp_path) == {}
+
+
+def test_a_failed_syncfs_fails_its_groups_and_leaves_nothing_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = [True]
+
+    def fake_syncfs(fd: int) -> None:
+        if failing[0]:
+            failing[0] = False  # the disk is back for the next sync
+            raise OSError(errno.EIO, "cannot sync the files written to disk: Input/output error")
+
+    monkeypatch.setattr(atomic, "syncfs_call", lambda: fake_syncfs)
+    behind = atomic.WriteBehind()
+    first = atomic.Group()
+    first.add(tmp_path / "a" / "t.jsonl", b"x\n")
+    behind.submit(first, "first")
+    assert behind.drain(wait=True)[0][0] == "first"
+    second = atomic.Group()
+    second.add(tmp_path / "b" / "t.jsonl", b"y\n")
+    behind.submit(second, "second")
+    done = behind.drain(wait=True)
+    behind.close()
+    assert done == [("second", None)]
+    assert not (tmp_path / "a" / "t.jsonl").exists() and _temp_sizes(tmp_path) == {}  # refused whole, nothing left
+    assert (tmp_path / "b" / "t.jsonl").read_bytes() == b"y\n"
+
+
+def test_where_syncfs_is_missing_each_file_is_fsynced_before_its_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fsynced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(atomic, "syncfs_call", lambda: None)
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (fsynced.append(fd), real_fsync(fd)))
+    behind = atomic.WriteBehind()
+    group = atomic.Group()
+    group.add(tmp_path / "s" / "a.json", b"{}")
+    group.write(tmp_path / "s" / "t.jsonl", (b"x\n",))
+    behind.submit(group, "s")
+    assert behind.drain(wait=True) == [("s", None)]
+    behind.close()
+    assert len(fsynced) == 2 and (tmp_path / "s" / "t.jsonl").read_bytes() == b"x\n"
+
+
+def test_syncfs_is_used_only_where_it_reports_failed_writebacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        assert atomic.syncfs_call() is None
+        return
+    monkeypatch.setattr(atomic.os, "uname", lambda: os.uname_result(("Linux", "h", "5.4.0-1", "", "x86_64")))
+    assert atomic.syncfs_call() is None
+    monkeypatch.setattr(atomic.os, "uname", lambda: os.uname_result(("Linux", "h", "5.8.0", "", "x86_64")))
+    call = atomic.syncfs_call()
+    assert call is not None
+    with pytest.raises(OSError):
+        call(-1)  # EBADF, reported

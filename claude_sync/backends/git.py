@@ -148,6 +148,7 @@ class GitBackend(Backend):
         self._files_at: tuple[str, dict[str, dict[str, tuple[str, int]]]] | None = None
         self._stream: _BlobStream | None = None
         self._spills = 0  # fetches so far: each spills into its own folder
+        self._spilled: set[int] = set()  # the fetches that made a folder (few do: a stat for each would be many)
         self._stream_lock = threading.Lock()
         # A bulk push (hold()): commits written here on top of the remote head, pushed once by publish().
         self._holding = False
@@ -464,6 +465,7 @@ class GitBackend(Backend):
     def _spill_dir(self) -> Path:
         """The folder of the spilled files of the session being fetched."""
         d = self.mirror / SPILL_DIR / str(self._spills)
+        self._spilled.add(self._spills)
         d.mkdir(parents=True, exist_ok=True)
         return d
 
@@ -473,7 +475,10 @@ class GitBackend(Backend):
         if self._spills == 0:
             self._clear_spill()
         self._spills += 1
-        shutil.rmtree(self.mirror / SPILL_DIR / str(self._spills - SPILLS_KEPT), ignore_errors=True)
+        old = self._spills - SPILLS_KEPT
+        if old in self._spilled:
+            self._spilled.discard(old)
+            shutil.rmtree(self.mirror / SPILL_DIR / str(old), ignore_errors=True)
 
     def _clear_spill(self) -> None:
         shutil.rmtree(self.mirror / SPILL_DIR, ignore_errors=True)
@@ -808,9 +813,11 @@ class _BlobStream:
     def __init__(self, mirror: Path, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
             ["git", "-c", BIG_FILE, "cat-file", "--batch"], cwd=mirror, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env={**os.environ, **env},
+            stderr=subprocess.DEVNULL, env={**os.environ, **env}, bufsize=_PIPE_BYTES,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        # Read as much as git has written at a time (not 8 KB): the header and content of many small
+        # objects come out of one read, and each read is a syscall that lets another thread take the GIL.
         self._in, self._out = self.proc.stdin, self.proc.stdout
         _widen_pipe(self._out.fileno())
         self._left = 0  # bytes of the current blob not yet read

@@ -311,6 +311,9 @@ class Bundle:
     # Of a bundle packed from local files: how many bytes of each file it holds, as read from disk.
     # A writer of those files then knows which lines the client appended after they were read.
     read_sizes: dict[str, int] = field(default_factory=dict, compare=False)
+    # Every file the manifest marks as text was checked to be UTF-8 when the bundle was built
+    # (ContentCheck, by build() or by the reader that streamed it): render() need not decode it again.
+    text_checked: bool = field(default=False, compare=False)
 
     @classmethod
     def build(
@@ -337,7 +340,7 @@ class Bundle:
                 ]
             }
         )
-        return cls(manifest, dict(files))
+        return cls(manifest, dict(files), text_checked=not is_opaque(manifest))
 
     @property
     def session_id(self) -> str:
@@ -348,7 +351,7 @@ class Bundle:
         if not any(isinstance(d, Spilled) for d in self.files.values()):
             return self
         files = {n: d.read() if isinstance(d, Spilled) else d for n, d in self.files.items()}
-        return Bundle(self.manifest, files, self.read_sizes)
+        return Bundle(self.manifest, files, self.read_sizes, self.text_checked)
 
     def to_bytes(self, level: int = 6) -> bytes:
         raw = io.BytesIO()
@@ -381,7 +384,9 @@ class Bundle:
                     members[name] = f.read()
         manifest_bytes = members.pop(MANIFEST, None)
         manifest = _checked_manifest(manifest_bytes, {n: _seen(n, d) for n, d in members.items()}, session_id)
-        return cls(manifest, {name[len(FILES_PREFIX) :]: d for name, d in members.items()})
+        # _checked_manifest checked every file's content (unless sealed): its text is UTF-8.
+        files = {name[len(FILES_PREFIX) :]: d for name, d in members.items()}
+        return cls(manifest, files, text_checked=not is_opaque(manifest))
 
 
 class _MemberCheck:

@@ -104,6 +104,44 @@ def _check_idle(con: psycopg.Connection[Any]) -> None:
         ConnectionPool.check_connection(con)
 
 
+UPLOADS_PREFIX = "claude-sync-replica-uploads-"
+
+
+def uploads_folder(base: Path | None = None) -> tuple[Path, int | None]:
+    """A folder of this replica's own for uploads in flight (in TMPDIR), and the descriptor that
+    holds its lock: the kernel drops the lock when the process ends, however it ends.
+
+    The folders that replicas killed on this machine left behind (a `kill -9` mid-upload leaves
+    the upload too) are removed here: those whose lock nobody holds. A folder is locked before it
+    takes its swept name, so no replica sweeps another's that is just starting."""
+    base = Path(tempfile.gettempdir()) if base is None else base
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: nothing to lock, nothing swept
+        return Path(tempfile.mkdtemp(prefix=UPLOADS_PREFIX, dir=base)), None
+    staging = Path(tempfile.mkdtemp(prefix=".claude-sync-replica-starting-", dir=base))
+    fd = os.open(staging, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else holds it
+    folder = staging.with_name(UPLOADS_PREFIX + staging.name.rsplit("-", 1)[1])
+    os.rename(staging, folder)
+    for left in base.glob(UPLOADS_PREFIX + "*"):
+        if left == folder:
+            continue
+        try:
+            other = os.open(left, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(other)  # a running replica holds it
+            continue
+        log.info("removing %s, left by a replica that has stopped", left)
+        shutil.rmtree(left, ignore_errors=True)
+        os.close(other)
+    return folder, fd
+
+
 def _entry(row: dict[str, Any]) -> StoredSession:
     d = dict(row)
     d["updated_at"] = micros_iso(d["updated_at"])
@@ -138,7 +176,7 @@ class PostgresStorage(BlobStorage):
         )
         self._pinned = threading.local()  # the connection a commit holds from its first statement on
         # Uploads land on this replica's disk only while a request lasts; nothing here is shared.
-        self.tmp = Path(tempfile.mkdtemp(prefix="claude-sync-uploads-"))
+        self.tmp, self._tmp_lock = uploads_folder()
 
     def _record_format(self, con: psycopg.Connection[Any], where: str) -> int:
         """The format version of the sessions stored here, brought up to this server's (never lowered)."""
@@ -161,6 +199,8 @@ class PostgresStorage(BlobStorage):
     def close(self) -> None:
         self.pool.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self._tmp_lock is not None:
+            os.close(self._tmp_lock)
 
     # -- plumbing ----------------------------------------------------------
 

@@ -1,0 +1,118 @@
+"""render()'s last check before the disk: a text file that is not UTF-8 is never written.
+
+A bundle read from a remote was checked as it streamed in (Bundle.text_checked) and is not decoded
+again; one built another way (a delta applied, bundle fields set by hand) is checked by render itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from claude_sync import portable
+from claude_sync.format.bundle import Bundle, FileEntry, Manifest, Spilled
+from claude_sync.format.errors import BundleError
+from claude_sync.format.tokens import Flavour
+from claude_sync.portable import render
+from claude_sync.project import DeviceLayout
+
+SID = "6f1e2c44-7a7b-4c56-9d0e-0a1b2c3d4e5f"
+GOOD = (json.dumps({"cwd": "${PROJECT_ROOT}", "t": "é"}) + "\n").encode()
+BAD = b'{"t":"\xff"}\n'
+
+
+def layout(tmp_path: Path) -> DeviceLayout:
+    return DeviceLayout(projects_root=str(tmp_path / "code"), home=str(tmp_path), flavour=Flavour.POSIX)
+
+
+def manifest(key: str = "acme/api", files: dict[str, bytes] | None = None) -> Manifest:
+    entries = [
+        FileEntry(path=n, size=len(d), sha256=hashlib.sha256(d).hexdigest(), text=True) for n, d in (files or {}).items()
+    ]
+    return Manifest(session_id=SID, project_key=key, device="a", files=entries)
+
+
+def test_a_built_bundle_is_marked_checked_and_renders_without_decoding_again(tmp_path: Path) -> None:
+    bundle = Bundle.build(manifest(), {"transcript.jsonl": GOOD})
+    assert bundle.text_checked and bundle.in_memory().text_checked
+    _cwd, files = render(bundle, layout(tmp_path))
+    assert json.loads(files["transcript.jsonl"])["t"] == "é"
+
+
+def test_a_bundle_read_from_bytes_is_marked_checked() -> None:
+    # What the HTTP backend fetches: from_bytes checked every file against its manifest and its content.
+    data = Bundle.build(manifest(), {"transcript.jsonl": GOOD}).to_bytes()
+    assert Bundle.from_bytes(data, None).text_checked
+
+
+def test_build_refuses_text_that_is_not_utf8() -> None:
+    with pytest.raises(BundleError, match="not a JSON record"):
+        Bundle.build(manifest(), {"transcript.jsonl": BAD})
+
+
+def test_a_sealed_bundle_is_not_marked_checked() -> None:
+    # Its files are ciphertext: nothing was checked, and it is unsealed (and checked) before render.
+    assert not Bundle.build(manifest("e2e/abc"), {"transcript.jsonl": b"\x00\xff"}, {"transcript.jsonl"}).text_checked
+
+
+def test_a_bundle_built_by_hand_with_text_that_is_not_utf8_is_refused_by_render(tmp_path: Path) -> None:
+    files = {"transcript.jsonl": GOOD, "tasks/1.json": b'{"a":"\xff"}'}
+    bundle = Bundle(manifest(files=files), files)  # as delta.apply and merges make them: no check ran
+    assert not bundle.text_checked
+    with pytest.raises(BundleError, match=r"'tasks/1.json' is marked as text but is not UTF-8.*nothing was written"):
+        render(bundle, layout(tmp_path))
+
+
+def test_a_spilled_file_built_by_hand_that_is_not_utf8_is_refused_by_render(tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    spill.write_bytes(GOOD + BAD)
+    big = Spilled(spill, spill.stat().st_size, hashlib.sha256(spill.read_bytes()).hexdigest())
+    bundle = Bundle(manifest(files={"transcript.jsonl": GOOD + BAD}), {"transcript.jsonl": big})  # type: ignore[dict-item]
+    with pytest.raises(BundleError, match="is marked as text but is not UTF-8"):
+        render(bundle, layout(tmp_path))
+
+
+# -- the branch a session last ran on: searched from the end of its transcript -----------------
+
+_BRANCH_VALUES = st.one_of(
+    st.text(alphabet=st.sampled_from('ab/-_.é"\\\n 😀'), min_size=0, max_size=8),
+    st.text(alphabet="x", min_size=250, max_size=260),  # around the longest branch name read
+)
+_RECORDS = st.lists(
+    st.one_of(
+        st.fixed_dictionaries({"type": st.just("user"), "gitBranch": _BRANCH_VALUES}),
+        st.fixed_dictionaries({"message": st.fixed_dictionaries({"gitBranch": _BRANCH_VALUES})}),  # nested
+        st.fixed_dictionaries({"text": st.just('"gitBranch":"inside a string"')}),
+        st.fixed_dictionaries({"type": st.just("summary")}),
+    ),
+    max_size=12,
+)
+
+
+def _last_branch_forward(data: bytes) -> str | None:
+    """The reference: the last match scanning forward over the whole tail."""
+    found = None
+    for m in portable._BRANCH_RE.finditer(data[-portable._BRANCH_TAIL :]):
+        found = m
+    if found is None:
+        return None
+    try:
+        return json.loads(b'"' + found.group(1) + b'"') or None
+    except ValueError:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(records=_RECORDS, spaced=st.booleans(), tail=st.integers(min_value=1, max_value=400))
+def test_the_branch_searched_from_the_end_is_the_last_one_in_the_transcript(records, spaced, tail) -> None:
+    sep = (", ", ": ") if spaced else (",", ":")
+    data = b"".join((json.dumps(r, separators=sep, ensure_ascii=False) + "\n").encode() for r in records)
+    bundle = Bundle(manifest(), {"transcript.jsonl": data})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(portable, "_BRANCH_TAIL", tail)
+        assert portable.session_branch(bundle) == _last_branch_forward(data)
+    assert portable.session_branch(bundle) == _last_branch_forward(data)
