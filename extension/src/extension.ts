@@ -1,4 +1,6 @@
 // Wiring: logger, sidecar, views, status bar, commands. All logic lives in the Python sidecar.
+// Imported first: its step marks the start of the bundle's evaluation.
+import { startStep } from './startTimeline';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ExtensionContext } from 'vscode';
@@ -10,6 +12,7 @@ import { setLogChannel, traceInfo } from './log';
 import { Notification, type ChangedEvent, type ProgressEvent } from './protocol';
 import { FailureDocuments } from './reports';
 import { affectsPython, readSettings } from './settings';
+import type { KnownPython } from './python';
 import { Sidecar } from './sidecar';
 import { HooksStatusBar } from './statusBar';
 import { SyncDecorations } from './decorations';
@@ -19,11 +22,14 @@ import { TRANSCRIPT_SCHEME, TranscriptDocuments } from './transcripts';
 import { LocalSessionItem, LocalSessionsProvider, RemoteBundlesProvider, RemoteSessionItem, type ListingCache } from './views';
 import * as api from './vscodeapi';
 
+startStep('bundle evaluated');
 let sidecar: Sidecar | undefined;
 
 export const WATCH_DEBOUNCE_MS = 1000;
+export const CACHED_START_WAIT_MS = 1000;
+const KNOWN_PYTHON = 'knownPython';
 
-/** The last listings, in the extension's storage folder: shown at once on the next start. */
+/** The last listings, in the extension's storage folder: shown at once on the next start (and the interpreter's version). */
 function listingCache(folder: string): ListingCache {
   const file = (key: string) => path.join(folder, `${key}.json`);
   return {
@@ -33,6 +39,9 @@ function listingCache(folder: string): ListingCache {
       } catch {
         return undefined;
       }
+    },
+    has(key: string): boolean {
+      return fs.existsSync(file(key));
     },
     write(key: string, value: unknown): void {
       // Best effort, off the critical path: a lost cache only costs a slower next start.
@@ -46,12 +55,19 @@ function listingCache(folder: string): ListingCache {
 }
 
 export async function activate(context: ExtensionContext): Promise<{ sidecar: Sidecar; controller: Controller }> {
+  startStep('activate() called');
   const channel = api.createOutputChannel('Claude Sync');
   setLogChannel(channel);
   traceInfo(`Claude Sync ${context.extension.packageJSON.version} activating`);
 
-  sidecar = new Sidecar(context.extensionPath, channel, () => readSettings().pythonPath);
   const cache = listingCache(context.globalStorageUri.fsPath);
+  // A file beside the listings, not the global state: that is saved only when the window closes well.
+  const knownPython: KnownPython = {
+    get: () => cache.read<ReturnType<KnownPython['get']> | null>(KNOWN_PYTHON) ?? undefined,
+    set: (key, version) => cache.write(KNOWN_PYTHON, { key, version }),
+    forget: () => cache.write(KNOWN_PYTHON, null),
+  };
+  sidecar = new Sidecar(context.extensionPath, channel, () => readSettings().pythonPath, knownPython);
   const local = new LocalSessionsProvider(sidecar, cache);
   const remote = new RemoteBundlesProvider(sidecar, cache);
   const statusBar = new HooksStatusBar();
@@ -159,11 +175,26 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
 
   // Not awaited: activation stays quick, and the views wait for the sidecar themselves.
   const started = sidecar;
-  void started.start().then(() => {
-    if (started.running) return;
-    statusBar.update(undefined, started.problem);
-    void reportError(new SidecarUnavailable(started.problem ?? 'it did not start'));
-  });
+  let starting = false;
+  const startSidecar = () => {
+    if (starting) return;
+    starting = true;
+    void started.start().then(() => {
+      if (started.running) return;
+      statusBar.update(undefined, started.problem);
+      void reportError(new SidecarUnavailable(started.problem ?? 'it did not start'));
+    });
+  };
+  if (local.hasCachedListing) {
+    // The last listing is drawn first: the sidecar's start (an interpreter importing for half a
+    // second on the cores that draw the workbench) waits until the view has had it for a moment,
+    // or CACHED_START_WAIT_MS when the view has not asked for its rows (it is closed).
+    local.onDidShowCached(startSidecar);
+    setTimeout(() => local.asked || startSidecar(), CACHED_START_WAIT_MS);
+  } else {
+    startSidecar();
+  }
+  startStep('activate() returns');
   return { sidecar, controller };
 }
 

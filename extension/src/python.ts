@@ -44,6 +44,33 @@ export async function pythonVersion(command: string, env: NodeJS.ProcessEnv = pr
   return [Number(m[1]), Number(m[2])];
 }
 
+/**
+ * The version of the interpreter last found, remembered between starts (VS Code's global state)
+ * under the file it ran and that file's size and time: a start with the same interpreter spawns the
+ * sidecar at once instead of starting the interpreter a first time only to ask its version.
+ */
+export interface KnownPython {
+  get(): { key: string; version: [number, number] } | undefined;
+  set(key: string, version: [number, number]): void;
+  forget(): void;
+}
+
+/** The interpreter's file (through symlinks, found on PATH for a bare name) with its size and time; undefined if not found. */
+export function interpreterKey(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (process.platform === 'win32') return undefined; // PATHEXT and the launcher: always asked
+  const dirs = command.includes('/') ? [''] : (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const dir of dirs) {
+    try {
+      const real = fs.realpathSync(dir ? path.join(dir, command) : command);
+      const st = fs.statSync(real);
+      if (st.isFile() && st.mode & 0o111) return `${real}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      // not in this folder
+    }
+  }
+  return undefined;
+}
+
 function atLeast(v: [number, number], min: [number, number]): boolean {
   return v[0] > min[0] || (v[0] === min[0] && v[1] >= min[1]);
 }
@@ -52,7 +79,12 @@ function atLeast(v: [number, number], min: [number, number]): boolean {
  * The interpreter: the `pythonPath` setting if set (and then only it), else $CLAUDE_SYNC_PYTHON,
  * else a development checkout's .venv, else python3, else python.
  */
-export async function findPython(setting: string, extensionRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<PythonInfo> {
+export async function findPython(
+  setting: string,
+  extensionRoot: string,
+  env: NodeJS.ProcessEnv = process.env,
+  known?: KnownPython,
+): Promise<PythonInfo> {
   const candidates: string[] = [];
   if (setting) {
     candidates.push(setting);
@@ -65,8 +97,14 @@ export async function findPython(setting: string, extensionRoot: string, env: No
   const tried: string[] = [];
   for (const command of candidates) {
     try {
-      const version = await pythonVersion(command, env);
-      if (atLeast(version, MIN_PYTHON)) return { command, version };
+      const key = known ? interpreterKey(command, env) : undefined;
+      const last = known?.get();
+      const seen = key !== undefined && last?.key === key ? last.version : undefined;
+      const version = seen ?? (await pythonVersion(command, env));
+      if (atLeast(version, MIN_PYTHON)) {
+        if (key !== undefined && !seen) known?.set(key, version);
+        return { command, version };
+      }
       tried.push(`${command} is ${version.join('.')}`);
     } catch (e) {
       tried.push(`${command}: ${e instanceof Error ? e.message : String(e)}`);

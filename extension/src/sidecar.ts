@@ -1,20 +1,25 @@
 // The Python sidecar's lifecycle: start, restart, stop (failures logged, never thrown at VS Code),
 // and the one way the rest of the extension talks to it: `request`.
 import { EventEmitter, type Disposable, type Event, type LogOutputChannel } from 'vscode';
-import {
-  CloseAction,
-  ErrorAction,
-  LanguageClient,
-  RevealOutputChannelOn,
-  State,
-  type Executable,
-} from 'vscode-languageclient/node';
+// Only types at the top: the language client (most of the bundle) is loaded when the sidecar is
+// started, after activate() has handed VS Code its views.
+import type { CloseAction, Executable, LanguageClient } from 'vscode-languageclient/node';
 import { SidecarUnavailable } from './errors';
 import { traceError, traceInfo, traceWarn } from './log';
 import type { SidecarApi } from './protocol';
-import { checkImportable, findPython, sidecarLaunch } from './python';
+import { checkImportable, findPython, sidecarLaunch, type KnownPython } from './python';
 import { redactingChannel } from './redaction';
 import { LocalListingFirst } from './requestOrder';
+import { startStep } from './startTimeline';
+
+type ClientLibrary = typeof import('vscode-languageclient/node');
+let library: ClientLibrary | undefined;
+
+/** vscode-languageclient, loaded (evaluated) on first use. */
+async function clientLibrary(): Promise<ClientLibrary> {
+  library ??= await import('vscode-languageclient/node');
+  return library;
+}
 
 const RESTARTS_ALLOWED = 3;
 const RESTART_WINDOW_MS = 3 * 60_000;
@@ -37,6 +42,7 @@ export class Sidecar implements SidecarApi, Disposable {
     private readonly extensionRoot: string,
     private readonly channel: LogOutputChannel,
     private readonly pythonSetting: () => string,
+    private readonly knownPython?: KnownPython,
   ) {}
 
   /** Registers a handler for a sidecar notification; it survives restarts. */
@@ -51,7 +57,7 @@ export class Sidecar implements SidecarApi, Disposable {
   }
 
   get running(): boolean {
-    return this.client?.state === State.Running;
+    return this.client !== undefined && this.client.state === library?.State.Running;
   }
 
   /** Starts the sidecar unless it runs; on failure logs and remembers why, then resolves. */
@@ -74,7 +80,7 @@ export class Sidecar implements SidecarApi, Disposable {
     if (!client) return;
     this.stopping = true;
     try {
-      if (client.state !== State.Stopped) await client.stop(5000);
+      if (client.state !== library?.State.Stopped) await client.stop(5000);
     } catch (e) {
       traceWarn(`the sidecar did not stop cleanly: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
@@ -85,7 +91,7 @@ export class Sidecar implements SidecarApi, Disposable {
   async request<R>(method: string, params: object): Promise<R> {
     if (!this.running) await this.start();
     const client = this.client;
-    if (!client || client.state !== State.Running) {
+    if (!client || client.state !== library?.State.Running) {
       throw new SidecarUnavailable(this.lastError ?? 'it is not running');
     }
     return this.order.send(method, params, (m, p) => client.sendRequest<R>(m, p));
@@ -98,7 +104,13 @@ export class Sidecar implements SidecarApi, Disposable {
 
   private async create(): Promise<void> {
     try {
-      const python = await findPython(this.pythonSetting(), this.extensionRoot);
+      startStep('the sidecar: finding the interpreter');
+      // The interpreter's version probe (when it runs) and the language client's loading overlap.
+      const [python, { LanguageClient, ErrorAction, RevealOutputChannelOn, State }] = await Promise.all([
+        findPython(this.pythonSetting(), this.extensionRoot, process.env, this.knownPython),
+        clientLibrary(),
+      ]);
+      startStep('the sidecar: interpreter found, client loaded');
       const launch = sidecarLaunch(python, this.extensionRoot);
       traceInfo(`starting the sidecar: ${launch.command} ${launch.args.join(' ')} (Python ${python.version.join('.')})`);
       const server: Executable = { command: launch.command, args: launch.args, options: { cwd: launch.cwd, env: launch.env } };
@@ -126,7 +138,9 @@ export class Sidecar implements SidecarApi, Disposable {
       this.order.reset();
       this.initializing = true;
       try {
+        startStep('the sidecar: spawned');
         await client.start();
+        startStep('the sidecar: initialized');
         // A sidecar that exits while it starts can leave start() resolved (the client forgets its
         // start when the connection closes first): its state says whether it runs.
         if (client.state !== State.Running) throw new Error('it exited before it answered');
@@ -140,15 +154,18 @@ export class Sidecar implements SidecarApi, Disposable {
       }
       this.lastError = undefined;
     } catch (e) {
+      // The interpreter is asked again next time: a remembered version is no proof that it runs.
+      this.knownPython?.forget();
       this.lastError = e instanceof Error ? e.message : String(e);
       traceError('the sidecar could not be started', e);
       const failed = this.client;
       this.client = undefined;
-      if (failed && failed.state !== State.Stopped) await failed.stop(2000).catch(() => undefined);
+      if (failed && failed.state !== library?.State.Stopped) await failed.stop(2000).catch(() => undefined);
     }
   }
 
   private onClosed(): { action: CloseAction; handled: boolean } {
+    const { CloseAction } = library!; // a client exists: the library is loaded
     // Stopped on purpose, or it never answered (create() says why): no restart.
     if (this.stopping || this.initializing) return { action: CloseAction.DoNotRestart, handled: true };
     const now = Date.now();

@@ -28,6 +28,7 @@ import {
   type SyncLook,
 } from './protocol';
 import { executeCommand } from './vscodeapi';
+import { startStep } from './startTimeline';
 
 /** The scheme of the resource a session row carries, so that decorations.ts can decorate it. */
 export const STATE_SCHEME = 'claude-sync-state';
@@ -43,6 +44,10 @@ function stateUri(kind: string, id: string, sync: SyncLook | undefined): Uri | u
   if (!sync) return undefined;
   const query = new URLSearchParams({ badge: sync.badge, color: sync.color ?? '', label: sync.label }).toString();
   return Uri.from({ scheme: STATE_SCHEME, path: `/${kind}/${id}`, query });
+}
+
+function sizeOf(row: { sizeText?: string; size: number }): string {
+  return row.sizeText ?? humanSize(row.size);
 }
 
 function sessionTooltip(title: string, lines: string[], sync: SyncLook | undefined): MarkdownString {
@@ -70,29 +75,37 @@ export class LocalProjectItem extends TreeItem {
   }
 }
 
-export class LocalSessionItem extends TreeItem {
+/** A session's row: its hover (a Markdown tooltip) is built only when VS Code asks for it. */
+abstract class SessionRow extends TreeItem {
+  abstract hover(): MarkdownString;
+}
+
+export class LocalSessionItem extends SessionRow {
   constructor(readonly session: Session) {
     super(session.title || session.sessionId.slice(0, 8), TreeItemCollapsibleState.None);
     this.id = `local-session:${session.sessionId}`;
-    const size = session.sizeText ?? humanSize(session.size);
-    this.description = [session.sync?.label, shortTime(session.lastTimestamp), size].filter(Boolean).join(' · ');
-    const count = `${session.messageCountExact === false ? 'about ' : ''}${plural(session.messageCount, 'message')}`;
-    this.tooltip = sessionTooltip(
-      session.title,
-      [
-        `Session: \`${session.sessionId}\``,
-        `Path: \`${session.transcript}\``,
-        ...(session.cwd ? [`Working directory: \`${session.cwd}\``] : []),
-        `${count} · last activity ${shortTime(session.lastTimestamp)} · ${size}` + (session.files ? ` in ${plural(session.files, 'file')}` : ''),
-        ...(session.portable ? [] : [`Not portable: ${escape(session.reason)}`]),
-        ...(session.neverSyncBy ? [`Not synced by choice: the never-sync list names it (\`${session.neverSyncBy}\`)`] : []),
-      ],
-      session.sync,
-    );
+    this.description = [session.sync?.label, shortTime(session.lastTimestamp), sizeOf(session)].filter(Boolean).join(' · ');
     this.iconPath = stateIcon(session.sync, session.portable ? 'comment-discussion' : 'circle-slash');
     this.resourceUri = stateUri('session', session.sessionId, session.sync);
     this.command = { command: OPEN_TRANSCRIPT, title: 'Open Transcript', arguments: [this] };
     this.contextValue = !session.portable ? 'localSession.notPortable' : session.neverSyncBy ? 'localSession.neverSync' : 'localSession';
+  }
+
+  hover(): MarkdownString {
+    const s = this.session;
+    const count = `${s.messageCountExact === false ? 'about ' : ''}${plural(s.messageCount, 'message')}`;
+    return sessionTooltip(
+      s.title,
+      [
+        `Session: \`${s.sessionId}\``,
+        `Path: \`${s.transcript}\``,
+        ...(s.cwd ? [`Working directory: \`${s.cwd}\``] : []),
+        `${count} · last activity ${shortTime(s.lastTimestamp)} · ${sizeOf(s)}` + (s.files ? ` in ${plural(s.files, 'file')}` : ''),
+        ...(s.portable ? [] : [`Not portable: ${escape(s.reason)}`]),
+        ...(s.neverSyncBy ? [`Not synced by choice: the never-sync list names it (\`${s.neverSyncBy}\`)`] : []),
+      ],
+      s.sync,
+    );
   }
 }
 
@@ -121,22 +134,11 @@ export class RemoteProjectItem extends TreeItem {
   }
 }
 
-export class RemoteSessionItem extends TreeItem {
+export class RemoteSessionItem extends SessionRow {
   constructor(readonly entry: RemoteEntry) {
     super(entry.title || entry.sessionId.slice(0, 8), TreeItemCollapsibleState.None);
     this.id = `remote-session:${entry.sessionId}`;
-    const size = entry.sizeText ?? humanSize(entry.size);
-    this.description = [entry.sync?.label, entry.device, shortTime(entry.lastModified), size].filter(Boolean).join(' · ');
-    this.tooltip = sessionTooltip(
-      entry.title,
-      [
-        `Session: \`${entry.sessionId}\``,
-        `Path: \`${entry.projectKey}\` (under the projects root)`,
-        `From device: ${escape(entry.device)}`,
-        `${plural(entry.messageCount, 'message')} · last activity ${shortTime(entry.lastModified)} · ${size}`,
-      ],
-      entry.sync,
-    );
+    this.description = [entry.sync?.label, entry.device, shortTime(entry.lastModified), sizeOf(entry)].filter(Boolean).join(' · ');
     this.iconPath = stateIcon(entry.sync, 'cloud');
     this.resourceUri = stateUri('remote-session', entry.sessionId, entry.sync);
     if (entry.sync?.state === 'deleted') {
@@ -148,6 +150,20 @@ export class RemoteSessionItem extends TreeItem {
     // A session this device also has can be compared; one only on the remote cannot.
     this.contextValue = entry.sync && entry.sync.state !== 'onlyThere' ? 'remoteSession.both' : 'remoteSession';
   }
+
+  hover(): MarkdownString {
+    const e = this.entry;
+    return sessionTooltip(
+      e.title,
+      [
+        `Session: \`${e.sessionId}\``,
+        `Path: \`${e.projectKey}\` (under the projects root)`,
+        `From device: ${escape(e.device)}`,
+        `${plural(e.messageCount, 'message')} · last activity ${shortTime(e.lastModified)} · ${sizeOf(e)}`,
+      ],
+      e.sync,
+    );
+  }
 }
 
 export type LocalNode = LocalProjectItem | LocalSessionItem;
@@ -158,11 +174,15 @@ function escape(text: string): string {
 }
 
 export const REFRESH_DELAY_MS = 100;
+/** How long the last session's listing is shown before the sidecar is started and asked for its own. */
+export const CACHED_DRAW_MS = 1000;
 
 /** Where the last listing is kept between sessions of VS Code. */
 export interface ListingCache {
   read<T>(key: string): T | undefined;
   write(key: string, value: unknown): void;
+  /** Whether a listing is kept under this key (without reading it). */
+  has(key: string): boolean;
 }
 
 /** Loads the roots from the sidecar on each refresh; a failure becomes the view's message. */
@@ -172,10 +192,13 @@ abstract class SidecarTree<T extends TreeItem, L> implements TreeDataProvider<T>
   private readonly loaded = new EventEmitter<L>();
   /** Fires after each listing from the sidecar. */
   readonly onDidLoad: Event<L> = this.loaded.event;
+  private readonly shownCached = new EventEmitter<void>();
+  /** Fires CACHED_DRAW_MS after the last session's listing was handed to the tree, before the sidecar's own is asked for. */
+  readonly onDidShowCached: Event<void> = this.shownCached.event;
   protected view: TreeView<T> | undefined;
   private pending: ReturnType<typeof setTimeout> | undefined;
   private shownError: string | undefined;
-  private cachedShown = false;
+  private rootsAsked = false;
   private loads = 0;
   /** The filter typed by the user (`project:acme state:changed words`), sent with each listing. */
   query = '';
@@ -188,6 +211,16 @@ abstract class SidecarTree<T extends TreeItem, L> implements TreeDataProvider<T>
     protected readonly sidecar: SidecarApi,
     private readonly cache?: ListingCache,
   ) {}
+
+  /** Whether the first rows will be the last session's listing (a cache to show, not shown yet). */
+  get hasCachedListing(): boolean {
+    return !this.rootsAsked && !!this.cache?.has(this.cacheKey);
+  }
+
+  /** Whether VS Code has asked for the view's rows (it has been open). */
+  get asked(): boolean {
+    return this.rootsAsked;
+  }
 
   /** Whether a listing is on its way (or waits for the sidecar to start). */
   get loading(): boolean {
@@ -210,15 +243,34 @@ abstract class SidecarTree<T extends TreeItem, L> implements TreeDataProvider<T>
     return element;
   }
 
+  /**
+   * A session row's hover, built when VS Code asks for it (on hover): a start with a thousand rows
+   * sends none of them to the workbench and builds none.
+   */
+  resolveTreeItem(item: TreeItem, element: T): TreeItem {
+    if (item.tooltip === undefined && element instanceof SessionRow) item.tooltip = element.hover();
+    return item;
+  }
+
   async getChildren(element?: T): Promise<T[]> {
     if (element) return this.childrenOf(element);
-    if (!this.cachedShown) {
+    startStep(`${this.cacheKey}: rows asked for`);
+    if (!this.rootsAsked) {
       // The first time: the last listing at once, while the sidecar starts; the real one follows.
-      this.cachedShown = true;
+      this.rootsAsked = true;
       const cached = this.cache?.read<L>(this.cacheKey);
       if (cached && !this.query) {
-        this.refresh();
-        return this.render(cached, true);
+        // The sidecar's listing follows once the workbench has had the time to draw these rows:
+        // a sidecar starting meanwhile (an interpreter importing for half a second on the cores
+        // that draw) held them back by 0.3-0.6 s on a 2-core machine. The workbench takes
+        // 0.1-0.5 s to draw 20 collapsed projects, 0.9-1.2 s for 400 expanded ones (1,400 rows).
+        setTimeout(() => {
+          this.shownCached.fire();
+          this.refresh();
+        }, CACHED_DRAW_MS);
+        const roots = this.render(cached, true);
+        startStep(`${this.cacheKey}: the cached rows handed over`);
+        return roots;
       }
     }
     try {
@@ -228,6 +280,7 @@ abstract class SidecarTree<T extends TreeItem, L> implements TreeDataProvider<T>
       if (!this.query) this.cache?.write(this.cacheKey, listing);
       this.shownError = undefined;
       const roots = this.render(listing, false);
+      startStep(`${this.cacheKey}: the sidecar's rows handed over`);
       this.loaded.fire(listing);
       return roots;
     } catch (e) {

@@ -6,6 +6,9 @@
 //
 //   npm run bench:ui            (after `npm run test:ui` has installed code-server and Chromium)
 //   CLAUDE_SYNC_UI_BENCH_SESSIONS=200 npm run bench:ui
+//   CLAUDE_SYNC_UI_BENCH_PROJECTS=400 npm run bench:ui   (small projects: expanded, every session a row)
+//   CLAUDE_SYNC_UI_BENCH_TIMELINE=1 npm run bench:ui     (each start's steps against the activation)
+//   CLAUDE_SYNC_UI_BENCH_REPO=/path/to/other/checkout npm run bench:ui   (its extension: for an A/B)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,12 +24,12 @@ import json, subprocess, sys
 from pathlib import Path
 from tests.support.devices import Device
 
-root, count = Path(sys.argv[1]), int(sys.argv[2])
+root, count, projects = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 remote = root / "remote.git"
 subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True)
 d = Device(root / "machines", "delta", "code", git_url=str(remote))
 for i in range(count):
-    s = d.session(f"team/project-{i % 20:02d}", day=1 + i % 28)
+    s = d.session(f"team/project-{i % projects:03d}", day=1 + i % 28)
     s.user(f"Task number {i}").assistant(f"Done with task {i}.").title(f"Task number {i}").write()
 print(json.dumps({"home": str(d.home), "projects": str(d.projects), "cache": str(d.paths.cache)}))
 `;
@@ -70,8 +73,19 @@ function activationTimes(stateDir: string): { activated: number | undefined; fir
   return { activated: stampOf(activating), firstLogLine: stampOf(log.split('\n')[0]) };
 }
 
+/** The extension's steps of this start and the bench's own, in ms after the activation. */
+function printTimeline(file: string, activated: number, bench: Record<string, number>): void {
+  const steps = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [];
+  fs.rmSync(file, { force: true });
+  const all = [...steps.map((l) => [Number(l.slice(0, l.indexOf(' '))), l.slice(l.indexOf(' ') + 1)] as const), ...Object.entries(bench).map(([k, t]) => [t, k] as const)];
+  for (const [t, step] of all.sort((a, b) => a[0] - b[0])) console.log(`  ${String(t - activated).padStart(6)} ms  ${step}`);
+}
+
 async function measure(tools: ReturnType<typeof hostTools>, vsix: string, device: { home: string; projects: string }, stateDir: string, install: boolean): Promise<Run> {
-  const server = new CodeServer(tools, { stateDir, home: device.home, workspace: device.projects, env: { CLAUDE_SYNC_PYTHON: path.join(repo, '.venv', 'bin', 'python') } });
+  const timeline = process.env.CLAUDE_SYNC_UI_BENCH_TIMELINE ? path.join(stateDir, '..', 'timeline.txt') : undefined;
+  const env: Record<string, string> = { CLAUDE_SYNC_PYTHON: path.join(repo, '.venv', 'bin', 'python') };
+  if (timeline) env.CLAUDE_SYNC_START_TIMELINE = timeline; // extension/src/startTimeline.ts
+  const server = new CodeServer(tools, { stateDir, home: device.home, workspace: device.projects, env });
   if (install) server.installExtension(vsix);
   await server.start();
   const bench = await Workbench.open(tools.chromium, server.url, path.join(repo, 'test-artifacts', 'ui'));
@@ -83,7 +97,10 @@ async function measure(tools: ReturnType<typeof hostTools>, vsix: string, device
     await bench.tree('Local Sessions').locator('.monaco-list-row').first().waitFor({ timeout: 120_000 });
     const rowsAt = Date.now();
     const loadToRows = await bench.page.evaluate(() => performance.now());
+    // The sidecar's own listing, after a cached one, is in the timeline too.
+    if (timeline) await new Promise((r) => setTimeout(r, 3000));
     const { activated, firstLogLine } = activationTimes(stateDir);
+    if (timeline && activated !== undefined) printTimeline(timeline, activated, { 'the bench: view opened': openedAt, 'the bench: first row drawn': rowsAt });
     return {
       loadToRows,
       activationToRows: activated === undefined ? undefined : rowsAt - activated,
@@ -99,18 +116,20 @@ async function measure(tools: ReturnType<typeof hostTools>, vsix: string, device
 
 async function main(): Promise<void> {
   const count = Number(process.env.CLAUDE_SYNC_UI_BENCH_SESSIONS ?? 1000);
+  const projects = Number(process.env.CLAUDE_SYNC_UI_BENCH_PROJECTS ?? 20);
   const tools = hostTools();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'claude-sync-ui-bench-'));
   try {
     const made = Date.now();
-    const out = execFileSync(path.join(repo, '.venv', 'bin', 'python'), ['-c', MAKE_DEVICE, work, String(count)], {
+    const out = execFileSync(path.join(repo, '.venv', 'bin', 'python'), ['-c', MAKE_DEVICE, work, String(count), String(projects)], {
       cwd: repo,
       encoding: 'utf8',
       env: { ...process.env, HOME: work, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', PYTHONPATH: repo },
     });
     const device = JSON.parse(out) as { home: string; projects: string; cache: string };
-    console.log(`bench-ui: ${count} sessions written in ${((Date.now() - made) / 1000).toFixed(1)} s`);
-    const vsix = buildDevVsix(repo, work);
+    console.log(`bench-ui: ${count} sessions in ${projects} projects written in ${((Date.now() - made) / 1000).toFixed(1)} s`);
+    // An A/B against another checkout (its extension, this checkout's sidecar and bench).
+    const vsix = buildDevVsix(process.env.CLAUDE_SYNC_UI_BENCH_REPO ?? repo, work);
     const sessionsCache = path.join(device.cache, 'sessions.json');
     fs.rmSync(sessionsCache, { force: true });
     // The same workbench state both times: the second start finds the listing the first one cached

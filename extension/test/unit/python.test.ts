@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SidecarUnavailable } from '../../src/errors';
-import { checkImportable, findPython, sidecarLaunch } from '../../src/python';
+import { checkImportable, findPython, interpreterKey, sidecarLaunch, type KnownPython } from '../../src/python';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'claude-sync-python-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -52,6 +52,56 @@ describe('finding the interpreter', () => {
     const found = await findPython('', tmp, { PATH: process.env.PATH });
     assert.equal(found.command, 'python3');
     assert.ok(found.version[0] === 3 && found.version[1] >= 10);
+  });
+});
+
+describe('remembering the interpreter\'s version', () => {
+  /** A stand-in interpreter that counts how often it is asked its version. */
+  function countingPython(name: string, version: string): { path: string; runs: () => number } {
+    const p = path.join(tmp, name);
+    const log = `${p}.runs`;
+    fs.writeFileSync(p, `#!/bin/sh\necho x >> ${log}\necho ${version}\n`, { mode: 0o755 });
+    return { path: p, runs: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').length - 1 : 0) };
+  }
+
+  function memory(): KnownPython & { kept: ReturnType<KnownPython['get']> } {
+    const m = {
+      kept: undefined as ReturnType<KnownPython['get']>,
+      get: () => m.kept,
+      set: (key: string, version: [number, number]) => void (m.kept = { key, version }),
+      forget: () => void (m.kept = undefined),
+    };
+    return m;
+  }
+
+  test('the same interpreter file is not asked again at the next start', async () => {
+    const py = countingPython('remembered', '3.12');
+    const known = memory();
+    assert.deepEqual(await findPython(py.path, tmp, { PATH: process.env.PATH }, known), { command: py.path, version: [3, 12] });
+    assert.deepEqual(await findPython(py.path, tmp, { PATH: process.env.PATH }, known), { command: py.path, version: [3, 12] });
+    assert.equal(py.runs(), 1);
+  });
+
+  test('a bare name is found on PATH, through its symlink', async () => {
+    const py = countingPython('py-target', '3.11');
+    const bin = path.join(tmp, 'bin');
+    fs.mkdirSync(bin, { recursive: true });
+    fs.symlinkSync(py.path, path.join(bin, 'python3'));
+    assert.match(interpreterKey('python3', { PATH: `/nonexistent:${bin}` }) ?? '', new RegExp(`^${py.path}:`));
+    const known = memory();
+    await findPython('python3', tmp, { PATH: bin }, known);
+    await findPython('python3', tmp, { PATH: bin }, known);
+    assert.equal(py.runs(), 1);
+    assert.equal(interpreterKey('python3', { PATH: '/nonexistent' }), undefined);
+  });
+
+  test('an interpreter replaced at the same path is asked again', async () => {
+    const py = countingPython('replaced', '3.11');
+    const known = memory();
+    await findPython(py.path, tmp, { PATH: process.env.PATH }, known);
+    fs.writeFileSync(py.path, `#!/bin/sh\necho x >> ${py.path}.runs\necho 3.9\n`, { mode: 0o755 });
+    await assert.rejects(findPython(py.path, tmp, { PATH: process.env.PATH }, known), /replaced is 3.9/);
+    assert.equal(py.runs(), 2);
   });
 });
 

@@ -10,12 +10,20 @@ import {
   RemoteProjectItem,
   RemoteSessionItem,
   REFRESH_DELAY_MS,
+  type LocalNode,
+  type RemoteNode,
 } from '../../src/views';
 import { MarkdownString, TreeItemCollapsibleState, fake, window } from './fake-vscode';
 import { FakeSidecar, RpcError, group, remoteEntry, session } from './fake-sidecar';
 import { SyncDecorations } from '../../src/decorations';
 
-const tooltip = (item: { tooltip?: unknown }): string => (item.tooltip instanceof MarkdownString ? item.tooltip.value : String(item.tooltip));
+/** A row's hover as VS Code gets it: a session row's through the provider's resolveTreeItem. */
+const tooltip = (item: LocalNode | RemoteNode): string => {
+  const resolved = item instanceof LocalProjectItem || item instanceof LocalSessionItem
+    ? new LocalSessionsProvider(new FakeSidecar()).resolveTreeItem(item, item)
+    : new RemoteBundlesProvider(new FakeSidecar()).resolveTreeItem(item, item);
+  return resolved.tooltip instanceof MarkdownString ? resolved.tooltip.value : String(resolved.tooltip);
+};
 
 describe('Local Sessions view', () => {
   beforeEach(() => fake.reset());
@@ -49,6 +57,16 @@ describe('Local Sessions view', () => {
     assert.ok(tooltip(item).includes(s.transcript));
     assert.match(tooltip(item), /12 messages/);
     assert.doesNotMatch(tooltip(item), /about/);
+  });
+
+  test('a session row\'s hover is built when VS Code asks for it, not with the row', async () => {
+    const provider = new LocalSessionsProvider(new FakeSidecar().on(Method.listLocal, () => ({ groups: [group([session()])] })));
+    const [project] = await provider.getChildren();
+    const [item] = await provider.getChildren(project);
+
+    assert.equal(item.tooltip, undefined);
+    assert.ok(provider.resolveTreeItem(item, item).tooltip instanceof MarkdownString);
+    assert.ok(project.tooltip, 'a project row keeps its plain tooltip');
   });
 
   test('an estimated message count says so', async () => {
@@ -204,7 +222,7 @@ describe('sync states as the sidecar words them', () => {
 
   test('the last listing shows at once from the cache, then the sidecar\'s', async () => {
     const stored = new Map<string, unknown>([['localListing', { configured: true, groups: [group([session({ title: 'cached' })])] }]]);
-    const cache = { read: (k: string) => stored.get(k) as any, write: (k: string, v: unknown) => void stored.set(k, v) };
+    const cache = { has: (k: string) => stored.has(k), read: (k: string) => stored.get(k) as any, write: (k: string, v: unknown) => void stored.set(k, v) };
     const fresh = { configured: true, groups: [group([session({ title: 'fresh' })])] };
     const provider = new LocalSessionsProvider(new FakeSidecar().on(Method.listLocal, () => fresh), cache);
     const [first] = await provider.getChildren();
