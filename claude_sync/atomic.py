@@ -218,17 +218,30 @@ class WriteBehind:
         assert self._syncfs is not None
         with self._queue_lock:
             queued = [(n, g, jobs) for n, g, jobs in self._queue if n >= number]
-        through, folders = number, set[Path]()
-        for n, g, jobs in queued:
-            if n != number and not all(j.done() for j in jobs):
-                break  # not written yet: the next syncfs takes it
+        assert queued[0][0] == number  # still queued: removed only once committed
+        through, others = number, set[Path]()
+        for n, g, jobs in queued[1:]:
+            if not all(j.done() and not j.cancelled() and j.exception() is None for j in jobs):
+                break  # not written yet (or failing: its own commit reports it): the next syncfs takes it
             through = n
-            folders.update(f.path.parent for f in g.files)
-        devices: dict[int, Path] = {}  # one folder on each filesystem the batch wrote to
-        for folder in folders:
-            devices.setdefault(os.stat(folder).st_dev, folder)
-        for folder in devices.values():
-            fd = os.open(folder, os.O_RDONLY)
+            others.update(f.path.parent for f in g.files)
+        # One folder on each filesystem the batch wrote to; this group's own first (they must be there).
+        devices: dict[int, tuple[Path, bool]] = {}
+        for folder in {f.path.parent for f in queued[0][1].files}:
+            devices.setdefault(os.stat(folder).st_dev, (folder, True))
+        for folder in others:
+            try:
+                devices.setdefault(os.stat(folder).st_dev, (folder, False))
+            except OSError:  # gone meanwhile: that group's own commit finds out
+                through = number
+        for folder, own in devices.values():
+            try:
+                fd = os.open(folder, os.O_RDONLY)
+            except OSError:
+                if own:
+                    raise
+                through = number
+                continue
             try:
                 self._syncfs(fd)
             finally:

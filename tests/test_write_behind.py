@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,35 @@ def test_syncfs_is_used_only_where_it_reports_failed_writebacks(monkeypatch: pyt
     assert call is not None
     with pytest.raises(OSError):
         call(-1)  # EBADF, reported
+
+
+def test_a_later_group_that_fails_to_write_does_not_fail_the_one_being_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The committer syncs every group written by then: one whose folder could not be made is left
+    # to its own commit, which reports it, and the group before it still lands.
+    monkeypatch.setattr(atomic, "syncfs_call", lambda: lambda fd: None)
+    (tmp_path / "blocker").write_bytes(b"a file where a folder should be")
+    first_written = threading.Event()
+    real_settle = atomic.WriteBehind._settle
+
+    def settle(self: atomic.WriteBehind, group: atomic.Group, f: object) -> None:
+        if "ok" in str(getattr(f, "path", "")):
+            assert first_written.wait(10)  # the failing group's write fails first
+        try:
+            real_settle(self, group, f)  # type: ignore[arg-type]
+        finally:
+            if "blocker" in str(getattr(f, "path", "")):
+                first_written.set()
+
+    monkeypatch.setattr(atomic.WriteBehind, "_settle", settle)
+    behind = atomic.WriteBehind()
+    ok, bad = atomic.Group(), atomic.Group()
+    ok.add(tmp_path / "ok" / "t.jsonl", b"x\n")
+    bad.add(tmp_path / "blocker" / "sub" / "t.jsonl", b"y\n")
+    behind.submit(ok, "ok")
+    behind.submit(bad, "bad")
+    done = behind.drain(wait=True)
+    behind.close()
+    assert done[0] == ("ok", None) and done[1][0] == "bad" and isinstance(done[1][1], OSError)
+    assert (tmp_path / "ok" / "t.jsonl").read_bytes() == b"x\n"
