@@ -1156,15 +1156,16 @@ class SyncEngine:
     def _render_in_worker(self) -> bool:
         """Whether a bulk pull renders in a worker process or on its prefetch thread. The worker
         takes the rewriting of paths off this process's GIL, but costs CPU of its own (starting,
-        and every file through a pipe both ways): it pays only with a core to spare, and on a
-        2-core machine under a load of 4 and more it made the pull slower, not faster."""
+        and every file through a pipe both ways): it pays only with cores to spare beside the
+        pull's own threads and git's. On a 2-core machine it made the pull slower even when
+        quiet (2.5 s against 2.0-2.25 s at load 1.1-1.7, BENCHMARKS.md, sixth round)."""
         if self.render_in_worker is not None:
             return self.render_in_worker
         cpus = os.cpu_count() or 1
         try:
-            return cpus > 1 and os.getloadavg()[0] <= cpus - 1
+            return cpus > 2 and os.getloadavg()[0] <= cpus - 2
         except (AttributeError, OSError):  # no load average (Windows)
-            return cpus > 1
+            return cpus > 2
 
     def _fetch(self, sid: str, have: Bundle | None) -> Fetched:
         if self._prefetch is not None:
