@@ -45,7 +45,7 @@ export async function pythonVersion(command: string, env: NodeJS.ProcessEnv = pr
 }
 
 /**
- * The version of the interpreter last found, remembered between starts (VS Code's global state)
+ * The version of the interpreter last found, remembered between starts (a file beside the cached listings)
  * under the file it ran and that file's size and time: a start with the same interpreter spawns the
  * sidecar at once instead of starting the interpreter a first time only to ask its version.
  */
