@@ -19,14 +19,13 @@ import { SyncDecorations } from './decorations';
 import { RemovalCommands } from './removal';
 import { SessionCommands, type SessionNode } from './sessionCommands';
 import { TRANSCRIPT_SCHEME, TranscriptDocuments } from './transcripts';
-import { LocalSessionItem, LocalSessionsProvider, RemoteBundlesProvider, RemoteSessionItem, type ListingCache } from './views';
+import { CACHED_DRAW_MS, LocalSessionItem, LocalSessionsProvider, RemoteBundlesProvider, RemoteSessionItem, type ListingCache } from './views';
 import * as api from './vscodeapi';
 
 startStep('bundle evaluated');
 let sidecar: Sidecar | undefined;
 
 export const WATCH_DEBOUNCE_MS = 1000;
-export const CACHED_START_WAIT_MS = 1000;
 const KNOWN_PYTHON = 'knownPython';
 
 /** The last listings, in the extension's storage folder: shown at once on the next start (and the interpreter's version). */
@@ -188,9 +187,9 @@ export async function activate(context: ExtensionContext): Promise<{ sidecar: Si
   if (local.hasCachedListing) {
     // The last listing is drawn first: the sidecar's start (an interpreter importing for half a
     // second on the cores that draw the workbench) waits until the view has had it for a moment,
-    // or CACHED_START_WAIT_MS when the view has not asked for its rows (it is closed).
+    // or as long after the activation when the view has not asked for its rows (it is closed).
     local.onDidShowCached(startSidecar);
-    setTimeout(() => local.asked || startSidecar(), CACHED_START_WAIT_MS);
+    setTimeout(() => local.asked || startSidecar(), CACHED_DRAW_MS);
   } else {
     startSidecar();
   }

@@ -95,10 +95,10 @@ export async function findPython(
     candidates.push('python3', 'python');
   }
   const tried: string[] = [];
+  const last = known?.get(); // one read of the remembered interpreter, whichever candidate it is
   for (const command of candidates) {
     try {
       const key = known ? interpreterKey(command, env) : undefined;
-      const last = known?.get();
       const seen = key !== undefined && last?.key === key ? last.version : undefined;
       const version = seen ?? (await pythonVersion(command, env));
       if (atLeast(version, MIN_PYTHON)) {
