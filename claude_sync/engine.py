@@ -46,7 +46,7 @@ from .project import SUB_SEPARATOR, DeviceLayout, NoCheckout, repo_key, split_re
 from .repos import clone_url, normalize_url, short_name
 from .restore import RestorePlan, write_restore
 from .state import SyncState
-from .sweep import safe_mtime
+from .sweep import mtime_floor, safe_mtime
 from .transcript import legacy_agent_owner, legacy_agent_owner_of
 from .versions import Relation, compare
 
@@ -201,10 +201,10 @@ def _subfolders(folder: Path) -> list[Path]:
 def _check_legacy_agents(sid: str, plan: RestorePlan) -> None:
     """Legacy agent logs share the project folder with other sessions' and say whose they are only in
     their records: never replace another session's, nor write one that claims another session."""
-    for name, path in plan.targets().items():
+    for name, data in plan.files.items():
         if not name.startswith(LEGACY_AGENTS + "/"):
             continue
-        data = plan.files[name]
+        path = plan.target(name)
         claimed, start = None, 0
         while isinstance(data, bytes) and claimed is None and start < len(data):
             end = data.find(b"\n", start)
@@ -271,6 +271,7 @@ class SyncEngine:
         self.render_in_worker: bool | None = None  # None: when a core is free (see _render_in_worker)
         self._placing = threading.Lock()  # the layout's lookups, also made by the prefetch thread
         self._swept: set[Path] | None = None  # during a pull: folders swept of temp files a killed sync left
+        self._mtime_floor: tuple[float | None] | None = None  # during a pull: sweep.mtime_floor, read once
         # The branch each pulled bundle names (read from its transcript's last MB): a bundle is placed
         # twice, ahead on the prefetch thread and again when written; a weak reference holds no bundle.
         self._branches: dict[str, tuple[weakref.ref[Bundle], str | None]] = {}
@@ -766,8 +767,9 @@ class SyncEngine:
             # Sessions new here are fetched, checked and rendered ahead while the ones before are written.
             new_here = [e for e in chosen if e.session_id not in local and e.session_id not in live]
             bulk = len(new_here) > 1 and sum(e.size for e in new_here) >= self.prefetch_min_bytes
-            renderer = Renderer(self.layout) if bulk and self._render_in_worker() else None
-            self._prefetch = Prefetch(self.backend, self.layout, renderer, self._place) if bulk else None
+            ahead = self.layout.remembering_roots()  # every session of a project looks up the same root
+            renderer = Renderer(ahead) if bulk and self._render_in_worker() else None
+            self._prefetch = Prefetch(self.backend, ahead, renderer, self._place) if bulk else None
             try:
                 if self._prefetch is not None:
                     self._prefetch.plan(new_here)
@@ -778,7 +780,7 @@ class SyncEngine:
                     self._prefetch = None
                 if renderer is not None:
                     renderer.close()
-                self._swept = None
+                self._swept = self._mtime_floor = None
                 self._branches.clear()
                 self._settle_written(behind.drain(wait=True), state)
                 behind.close()
@@ -1142,7 +1144,7 @@ class SyncEngine:
             self.paths.claude,
             project_dir,
             files,
-            mtime=safe_mtime(parse_time(remote.manifest.last_modified), self.paths.claude) or None,
+            mtime=self._transcript_mtime(parse_time(remote.manifest.last_modified)) or None,
             read_sizes=read_sizes if local is not None and local.project_dir == project_dir else {},
         )
         if local is not None and local.project_dir != project_dir:
@@ -1152,6 +1154,14 @@ class SyncEngine:
         backup, written = write_restore(plan, self.paths.backups, reason, group, self._swept)
         self._backed_up = self._backed_up or backup is not None
         return written
+
+    def _transcript_mtime(self, last_activity: float) -> float:
+        if self._swept is None or not last_activity:  # not in a pull: the settings as they are now
+            return safe_mtime(last_activity, self.paths.claude)
+        if self._mtime_floor is None:
+            self._mtime_floor = (mtime_floor(self.paths.claude),)
+        floor = self._mtime_floor[0]
+        return last_activity if floor is None else max(last_activity, floor)
 
     def _render_in_worker(self) -> bool:
         """Whether a bulk pull renders in a worker process or on its prefetch thread. The worker

@@ -13,7 +13,7 @@ Three kinds of project key, tried in this order (keys always use '/'):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import repos
 from .checkouts import Checkouts
@@ -136,6 +136,9 @@ class DeviceLayout:
     flavour: Flavour
     # This device's checkouts; without them (tests, tools) projects are keyed by folder only.
     checkouts: Checkouts | None = field(default=None, compare=False)
+    # The repository root of each folder, as found so far (remembering_roots): looking it up
+    # takes a stat of every folder up to the filesystem's root, for each session of a project.
+    roots: dict[str, str | None] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of_device(
@@ -144,6 +147,18 @@ class DeviceLayout:
         """This device's layout, with the projects root as the client sees it (symlinks resolved)."""
         root = os.path.realpath(projects_root) if os.path.isdir(projects_root) else projects_root
         return cls(projects_root=root, home=home, flavour=flavour, checkouts=checkouts)
+
+    def remembering_roots(self) -> DeviceLayout:
+        """This layout, looking up each folder's repository root once: for one bulk pull, during
+        which no repository comes or goes that the pull should see."""
+        return replace(self, roots={})
+
+    def _canonical_root(self, cwd: str) -> str | None:
+        if self.roots is None:
+            return repos.canonical_root(cwd)
+        if cwd not in self.roots:
+            self.roots[cwd] = repos.canonical_root(cwd)
+        return self.roots[cwd]
 
     def key_for(self, cwd: str) -> str:
         if self.checkouts is not None:
@@ -195,7 +210,7 @@ class DeviceLayout:
             paths[REPO_ROOT] = top
         repo_folder = None
         if on_disk and self.flavour is _NATIVE and os.path.isabs(project_cwd):
-            root = repos.canonical_root(project_cwd)
+            root = self._canonical_root(project_cwd)
             # Outside a repository (or at its top) the client keeps memory in the project's own folder.
             repo_folder = project_folder_name(root) if root is not None and root != project_cwd else project_folder
         return PathTokens(paths, self.flavour, project_folder, repo_folder)

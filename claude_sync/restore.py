@@ -34,7 +34,10 @@ class RestorePlan:
     read_sizes: dict[str, int] = field(default_factory=dict)
 
     def targets(self) -> dict[str, Path]:
-        return {n: disk_path(n, self.claude_dir, self.project_dir, self.session_id) for n in self.files}
+        return {n: self.target(n) for n in self.files}
+
+    def target(self, name: str) -> Path:
+        return disk_path(name, self.claude_dir, self.project_dir, self.session_id)
 
 
 def new_backup_dir(backups: Path, session_id: str) -> Path:
@@ -163,11 +166,14 @@ def write_restore(
     caller to commit (atomic.WriteBehind): nothing is in place until then. `swept`: folders already
     swept of stale temp files during this sync (a bulk pull would list its project folders once a session)."""
     targets = plan.targets()
-    folders = {p.parent for p in targets.values()} - (swept or set())
-    atomic.sweep(folders, STALE_TEMP_SECONDS)  # left by a sync killed mid-write
+    # One stat per folder, not one per file: on a new device most folders of a session (its own
+    # folder, file history, tasks) do not exist yet, and nothing can be in them to sweep or replace.
+    present = {folder for folder in {p.parent for p in targets.values()} if folder.is_dir()}
+    unswept = present - (swept or set())
+    atomic.sweep(unswept, STALE_TEMP_SECONDS)  # left by a sync killed mid-write
     if swept is not None:
-        swept |= folders
-    if group is not None and not plan.superseded and not any(p.exists() for p in targets.values()):
+        swept |= unswept
+    if group is not None and not plan.superseded and not any(p.exists() for p in targets.values() if p.parent in present):
         return None, _write_new(plan, targets, group)
     to_backup: list[Path] = list(plan.superseded)
     known: dict[str, int | None] = {}  # bytes of each file read here (backed up or kept), None: no file

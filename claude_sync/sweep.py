@@ -42,9 +42,15 @@ def safe_mtime(last_activity: float, claude_dir: Path, now: float | None = None)
     """The mtime a pulled transcript gets: its last activity, unless the next sweep would take it."""
     if not last_activity:
         return last_activity
-    now = time.time() if now is None else now
+    floor = mtime_floor(claude_dir, now)
+    return last_activity if floor is None else max(last_activity, floor)  # None: no sweep, the real age
+
+
+def mtime_floor(claude_dir: Path, now: float | None = None) -> float | None:
+    """The oldest mtime a pulled transcript may get (what safe_mtime raises older ones to); None
+    when the client does not sweep. A bulk pull reads it once, not the settings once a session."""
     period = cleanup_period_days(claude_dir)
     if period is None:
-        return last_activity  # no sweep: the real last activity, whatever its age
-    floor = now - (period - min(MARGIN_DAYS, period / 2)) * DAY
-    return max(last_activity, floor)
+        return None
+    now = time.time() if now is None else now
+    return now - (period - min(MARGIN_DAYS, period / 2)) * DAY

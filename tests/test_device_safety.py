@@ -38,6 +38,27 @@ def test_temp_files_of_a_killed_pull_are_swept_by_the_next_one(devices: tuple[De
     assert fresh.exists() and clients.exists()
 
 
+def test_temp_files_of_a_killed_pull_in_a_sessions_own_folder_are_swept_when_it_is_written_again(
+    devices: tuple[Device, Device],
+):
+    a, b = devices
+    s = a.rich_session("acme/api")  # with file history: a folder of the session's own
+    a.push()
+    b.pull()
+    folder = b.paths.claude / "file-history" / s.session_id
+    stale = folder / f".v1{atomic.TEMP_MARK}k1ll3d{atomic.TEMP_SUFFIX}"
+    stale.write_bytes(b"half a backup")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    sid = s.session_id
+    (a.project_dir("acme/api") / f"{sid}.jsonl").open("a").write(
+        json.dumps({"type": "user", "sessionId": sid, "uuid": "u-more", "message": {"role": "user", "content": "more"}}) + "\n"
+    )
+    assert a.push().count("done") == 1
+    assert b.pull().exit_code == 0
+    assert not stale.exists()
+
+
 def test_hooks_install_leaves_a_read_only_settings_json_alone(tmp_path: Path):
     dev = Device(tmp_path, "alpha", "code")
     settings = dev.paths.claude / "settings.json"

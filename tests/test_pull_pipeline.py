@@ -121,3 +121,30 @@ def test_a_pipelined_pull_writes_what_a_pull_one_session_after_the_other_writes(
     assert _without_home(pipelined) == _without_home(one_by_one)
     assert all(any(sid in p for p in pipelined.all_files()) for sid in honest)
     assert not list((pipelined.paths.data).rglob("*.rendered"))  # the backend's temp files went with it
+
+
+def test_a_bulk_pull_looks_up_each_repository_root_and_the_cleanup_period_once(
+    tmp_path: Path, bare_remote: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Both take file system work per session otherwise (a stat of every folder up to the root, a read of
+    settings.json): a new device's pull of a project's sessions asks the same questions every time."""
+    from claude_sync import repos, sweep
+
+    alpha = Device(tmp_path / "machines", "alpha", "code", git_url=str(bare_remote))
+    _honest_sessions(alpha)
+    roots: list[str] = []
+    periods: list[Path] = []
+    real_root, real_period = repos.canonical_root, sweep.cleanup_period_days
+    monkeypatch.setattr(repos, "canonical_root", lambda cwd: roots.append(cwd) or real_root(cwd))
+    monkeypatch.setattr(sweep, "cleanup_period_days", lambda d: periods.append(d) or real_period(d))
+    beta = Device(tmp_path / "machines", "beta", "work", git_url=str(bare_remote))
+    summary, _ = _pipelined_pull(beta, in_worker=False)
+
+    assert summary.count(DONE) == SESSIONS
+    assert roots == [beta.cwd("acme/api")]
+    assert len(periods) == 1
+    # The next pull looks again: a repository cloned or settings changed meanwhile count.
+    alpha.rich_session("acme/api")
+    alpha.push(all=True)
+    summary, _ = _pipelined_pull(beta, in_worker=False)
+    assert summary.count(DONE) == 1 and len(periods) == 2
