@@ -46,7 +46,7 @@ from .project import SUB_SEPARATOR, DeviceLayout, NoCheckout, repo_key, split_re
 from .repos import clone_url, normalize_url, short_name
 from .restore import RestorePlan, write_restore
 from .state import SyncState
-from .sweep import mtime_floor, safe_mtime
+from .sweep import kept_from_sweep, mtime_floor, safe_mtime
 from .transcript import legacy_agent_owner, legacy_agent_owner_of
 from .versions import Relation, compare
 
@@ -1160,8 +1160,7 @@ class SyncEngine:
             return safe_mtime(last_activity, self.paths.claude)
         if self._mtime_floor is None:
             self._mtime_floor = (mtime_floor(self.paths.claude),)
-        floor = self._mtime_floor[0]
-        return last_activity if floor is None else max(last_activity, floor)
+        return kept_from_sweep(last_activity, self._mtime_floor[0])
 
     def _render_in_worker(self) -> bool:
         """Whether a bulk pull renders in a worker process or on its prefetch thread. The worker

@@ -42,8 +42,12 @@ def safe_mtime(last_activity: float, claude_dir: Path, now: float | None = None)
     """The mtime a pulled transcript gets: its last activity, unless the next sweep would take it."""
     if not last_activity:
         return last_activity
-    floor = mtime_floor(claude_dir, now)
-    return last_activity if floor is None else max(last_activity, floor)  # None: no sweep, the real age
+    return kept_from_sweep(last_activity, mtime_floor(claude_dir, now))
+
+
+def kept_from_sweep(last_activity: float, floor: float | None) -> float:
+    """`last_activity` raised to `floor` (mtime_floor) when older; as it is when the client does not sweep."""
+    return last_activity if not last_activity or floor is None else max(last_activity, floor)
 
 
 def mtime_floor(claude_dir: Path, now: float | None = None) -> float | None:
