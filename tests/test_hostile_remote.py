@@ -54,9 +54,12 @@ def _git_plant(repo: Path, tmp: Path) -> Callable[..., None]:
         digest_of: dict[str, bytes] | None = None,
         folder: str | None = None,
         project_key: str = "acme/api",
+        blobs: str | None = None,
+        stored: dict[str, bytes] | None = None,
     ) -> None:
         """A commit on main, as a host that controls the repository writes it: the session's folder with
-        these files and a session.json whose checksum matches (unless `digest_of` or `header` says otherwise)."""
+        these files and a session.json whose checksum matches (unless `digest_of` or `header` says otherwise).
+        `blobs="gzip"`: the files stored gzip'd, as format 6 stores them, except those `stored` gives as is."""
         base = folder or session_dir(sid)
         if header is None:
             meta = _manifest(sid, project_key).model_dump(mode="json", exclude={"files"})
@@ -65,7 +68,11 @@ def _git_plant(repo: Path, tmp: Path) -> Callable[..., None]:
                 size=10,  # what the host declares; the real size is what git holds
                 binary=sorted(binary),
             )
+            if blobs is not None:
+                meta["blobs"] = blobs
             header = json.dumps(meta).encode()
+        as_stored = {n: gzip.compress(d) if blobs == "gzip" else d for n, d in files.items()}
+        as_stored.update(stored or {})
         stream = io.BytesIO()
         w = stream.write
         parent = subprocess.run(["git", "-C", str(repo), "rev-parse", "main"], capture_output=True, text=True).stdout.strip()
@@ -80,7 +87,7 @@ def _git_plant(repo: Path, tmp: Path) -> Callable[..., None]:
             w(data + b"\n")
 
         put(f"{base}/{SESSION_JSON}", header)
-        for name, data in files.items():
+        for name, data in as_stored.items():
             where = f"{base}/logs/{name}/000000" if name.endswith(".jsonl") else f"{base}/files/{name}"
             put(where, data)
         subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input=stream.getvalue(), check=True)
@@ -108,7 +115,17 @@ def _server_plant(server: SyncServer) -> Callable[..., None]:
 @pytest.fixture(params=["git", "server"])
 def remote(request, tmp_path: Path, bare_remote: Path) -> Remote:  # type: ignore[no-untyped-def]
     """The victim's device, an honest session from alpha on the remote, and the attacker's way in."""
-    if request.param == "git":
+    return _remote(request, request.param, tmp_path, bare_remote)
+
+
+@pytest.fixture
+def git_remote(request, tmp_path: Path, bare_remote: Path) -> Remote:  # type: ignore[no-untyped-def]
+    """The same, for attacks on what only the Git backend stores."""
+    return _remote(request, "git", tmp_path, bare_remote)
+
+
+def _remote(request, kind: str, tmp_path: Path, bare_remote: Path) -> Remote:  # type: ignore[no-untyped-def]
+    if kind == "git":
         alpha = Device(tmp_path / "machines", "alpha", "code", git_url=str(bare_remote), max_bundle_bytes=1_000_000)
         victim = Device(tmp_path / "machines", "beta", "work", git_url=str(bare_remote), max_bundle_bytes=1_000_000)
         plant = _git_plant(bare_remote, tmp_path)
@@ -120,7 +137,7 @@ def remote(request, tmp_path: Path, bare_remote: Path) -> Remote:  # type: ignor
         request.node.server = server
     honest = alpha.session("acme/api").user("honest work").write()
     assert alpha.push().exit_code == 0
-    remote = Remote(request.param, plant, victim)
+    remote = Remote(kind, plant, victim)
     remote.server = getattr(request.node, "server", None)  # type: ignore[attr-defined]
     remote.honest = honest.session_id  # type: ignore[attr-defined]
     # The victim's own session, never pushed: the attacks aim at it.
@@ -277,6 +294,48 @@ def test_a_git_folder_that_holds_another_session_is_refused(remote: Remote):
     meta.update(content_sha256=content_digest({"transcript.jsonl": GOOD_LOG}), binary=[])
     remote.plant(sid, {"transcript.jsonl": GOOD_LOG}, header=json.dumps(meta).encode())
     _pull_under_attack(remote, sid, f"names session {own}")
+
+
+@pytest.mark.parametrize("attack", ["non-UTF-8 text", "log cut mid-line", "log line that is not JSON", "another session's todos"])
+def test_gzip_stored_content_gets_the_same_checks_once_inflated(git_remote: Remote, attack: str):
+    """Format 6 stores a session's files gzip'd in Git: what they inflate to is checked like plain files."""
+    remote = git_remote
+    files, binary, reason = ATTACKS[attack]
+    files = {n.replace(OWN, remote.own): d for n, d in files.items()}  # type: ignore[attr-defined]
+    sid = str(uuid.uuid4())
+    remote.plant(sid, files, binary, blobs="gzip")
+    _pull_under_attack(remote, sid, reason)
+
+
+def _gzip_member_with_bad_crc(data: bytes) -> bytes:
+    member = bytearray(gzip.compress(data))
+    member[-8] ^= 0xFF  # the CRC-32 in the trailer
+    return bytes(member)
+
+
+GZIP_ATTACKS: dict[str, tuple[bytes | None, str]] = {
+    # what the host stores as transcript.jsonl/000000 in a session whose session.json says gzip
+    "plain bytes": (GOOD_LOG, "not a valid gzip stream"),
+    "cut short": (gzip.compress(GOOD_LOG * 50)[:-30], "cut short"),
+    "bytes after the member": (gzip.compress(GOOD_LOG) + b"trailing", "after the end of its compressed stream"),
+    "a second member": (gzip.compress(GOOD_LOG) + gzip.compress(GOOD_LOG), "after the end of its compressed stream"),
+    "wrong CRC": (_gzip_member_with_bad_crc(GOOD_LOG), "not a valid gzip stream"),
+    # 200 MB of newlines-free zeros in 200 KB, declared small: stopped at the victim's 1 MB limit, not inflated whole
+    "a bomb": (gzip.compress(bytes(200_000_000), 9), "inflates to more than 1000000 bytes"),
+    "an encoding this claude-sync does not know": (None, "cannot read (upgrade it?)"),
+}
+
+
+@pytest.mark.parametrize("attack", list(GZIP_ATTACKS))
+def test_a_gzip_stored_session_that_does_not_inflate_cleanly_is_refused(git_remote: Remote, attack: str):
+    remote = git_remote
+    stored, reason = GZIP_ATTACKS[attack]
+    sid = str(uuid.uuid4())
+    if stored is None:
+        remote.plant(sid, {"transcript.jsonl": GOOD_LOG}, blobs="zstd", stored={"transcript.jsonl": GOOD_LOG})
+    else:
+        remote.plant(sid, {"transcript.jsonl": GOOD_LOG}, blobs="gzip", stored={"transcript.jsonl": stored})
+    _pull_under_attack(remote, sid, reason)
 
 
 @pytest.mark.parametrize("attack", [a for a in ATTACKS if "already" not in a])

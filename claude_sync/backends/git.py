@@ -3,15 +3,21 @@
 Layout of the repository (one folder per session, fanned out by id):
 
     sessions/<s0>/<s1>/<sid>/session.json        manifest header + content digest
-    sessions/<s0>/<s1>/<sid>/files/<logical>      plain files (tasks, file history, meta)
+    sessions/<s0>/<s1>/<sid>/files/<logical>      files (tasks, file history, meta)
     sessions/<s0>/<s1>/<sid>/logs/<logical>/<NNNNNN>   a JSONL log as append segments
     claude-sync-format.json                       {"format": N}: the format version (format/version.py)
 
+Since format 6 each file and segment of a session whose session.json says `"blobs": "gzip"`
+is one gzip member (format/gzblob.py): git stores and hashes a fifth of the bytes, and a new
+device's fetch no longer inflates and hashes every byte of the transcripts on one core.
+Sessions written before stay as they are (plain) and are read as such; the next push of one
+writes it whole, gzip'd. Sealed sessions are not compressed (their frames are ciphertext).
+
 A log that grew since the last push gets one new segment holding only the new
 bytes, so a growing session adds objects proportional to what was appended
-(git's zlib on a small blob) instead of a new compressed copy of the whole
-transcript. The session's files are checked against the SHA-256 content digest
-in session.json before a pull writes anything.
+instead of a new compressed copy of the whole transcript. The session's files
+are checked against the SHA-256 content digest in session.json before a pull
+writes anything.
 
 Commits are written with `git fast-import` on top of the fetched remote head and
 pushed without force; when another device pushed meanwhile, we fetch, check that
@@ -38,7 +44,7 @@ from typing import BinaryIO
 from git import Git, Repo
 
 from .. import atomic
-from ..format import version
+from ..format import gzblob, version
 from ..format.bundle import (
     DEFAULT_MAX_BYTES,
     MAX_MANIFEST_BYTES,
@@ -62,9 +68,10 @@ SEGMENT_LIMIT = 64  # past this many segments a log is rewritten as one
 PUSH_ATTEMPTS = 6
 OUTGOING_REF = "refs/claude-sync/outgoing"
 LISTING_CACHE = "claude-sync-listing.json"
-# zlib level of a bulk push (staged sessions, or a commit of more than BULK_BYTES): 3x faster than
-# git's default 6 for about 30% more bytes; a sync of what a session added keeps git's default.
-BULK_COMPRESSION = 1
+BLOBS, GZIP = "blobs", "gzip"  # session.json: how its files are stored (absent: plain, before format 6)
+# git's zlib level for a bulk push (staged sessions, or a commit of more than BULK_BYTES): none, as its
+# files come gzip'd (or sealed: ciphertext does not compress); a small sync keeps git's default.
+BULK_COMPRESSION = 0
 BULK_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _PIPE_BYTES = 1024 * 1024
@@ -399,6 +406,9 @@ class GitBackend(Backend):
                     raise ValueError("not an object")
                 manifest = Manifest.model_validate({k: v for k, v in meta.items() if k in Manifest.model_fields})
                 binary = set(meta.get("binary", []))
+                stored_as = meta.get(BLOBS)
+                if stored_as not in (None, GZIP):
+                    raise ValueError(f"its files are stored as {str(stored_as)[:40]!r}, which this claude-sync cannot read (upgrade it?)")
             except (ValueError, TypeError) as e:
                 raise BundleError(f"session {session_id}: its {SESSION_JSON} cannot be read ({str(e)[:200]}); nothing was written") from e
             if manifest.session_id != session_id:
@@ -407,50 +417,47 @@ class GitBackend(Backend):
             if opaque:
                 # Every file of a sealed session is binary (docs/encryption.md); session.json does not list them.
                 binary = set(parts)
-            content = self._read_checked(blobs, session_id, ordered, binary, opaque)
+            content = self._read_checked(blobs, session_id, ordered, binary, opaque, stored_as == GZIP)
         bundle = Bundle.build(manifest, content, binary, contents_checked=True)
         if content_digest(bundle) != meta.get("content_sha256"):  # of the digests build() took: one pass over the bytes
             raise BundleError(f"session {session_id} in the Git repository does not match its checksum; nothing was written")
         return bundle
 
     def _read_checked(
-        self, blobs: _BlobStream, session_id: str, parts: dict[str, list[tuple[str, int]]], binary: set[str], opaque: bool = False
+        self, blobs: _BlobStream, session_id: str, parts: dict[str, list[tuple[str, int]]], binary: set[str],
+        opaque: bool = False, gzipped: bool = False,
     ) -> dict[str, bytes]:
-        """Each file's bytes (a log's segments joined), in the order of `parts`, checked as they stream out
-        of git (bundle.ContentCheck): a damaged file is refused at the first bad line, before the rest is read."""
-        sizes = {name: sum(size for _oid, size in p) for name, p in parts.items()}
+        """Each file's bytes (a log's segments joined, inflated when `gzipped`), in the order of `parts`,
+        checked as they stream out of git (bundle.ContentCheck): a damaged file is refused at the first
+        bad line, before the rest is read. Gzip'd, the session may not inflate past max_bundle_bytes."""
         content: dict[str, bytes] = {}
+        budget = self.max_bundle_bytes
         for name, segments in parts.items():
             check = ContentCheck(name)
             text = name not in binary
-            # A large file goes to a temp file as it streams: a pull's memory stays flat whatever it holds.
-            spill = sizes[name] > SPILL_BYTES
-            sink: list[bytes] | BinaryIO = [] if not spill else open(self._spill_dir() / f"{len(content)}", "wb")
-            digest = hashlib.sha256()
+            sink = _Sink(self, len(content))
             try:
                 for oid, _size in segments:
-                    for chunk in blobs.next(oid):
+                    chunks = blobs.next(oid)
+                    if gzipped:
+                        chunks = gzblob.inflate(chunks, budget - sink.size, f"session {session_id}: {name}")
+                    for chunk in chunks:
                         check.feed(chunk)
-                        if isinstance(sink, list):
-                            sink.append(chunk)
-                        else:
-                            sink.write(chunk)
-                            digest.update(chunk)
+                        sink.add(chunk)
                         if not opaque and (check.log_problem or (text and not check.log and not check.utf8)):
                             break
                     why = None if opaque else check.problem(text)
                     if why:
                         raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
-            finally:
-                if not isinstance(sink, list):
-                    sink.close()
+                budget -= sink.size
+            except BaseException:
+                sink.drop()
+                raise
             why = None if opaque else check.finish().problem(text)
             if why:
+                sink.drop()
                 raise BundleError(f"session {session_id}: refused: {why}; nothing was written")
-            if isinstance(sink, list):
-                content[name] = b"".join(sink)
-            else:
-                content[name] = Spilled(Path(sink.name), sizes[name], digest.hexdigest())  # type: ignore[assignment]
+            content[name] = sink.result()  # type: ignore[assignment]
         return content
 
     def _blobs(self) -> _BlobStream:
@@ -683,17 +690,30 @@ class GitBackend(Backend):
         """Start storing a session that is new on the remote before push() is asked to: git
         compresses its files while the next sessions are being packed. push() uses what was
         staged when the session is still new there, and writes it whole otherwise."""
+        stored = {n: self._stored(bundle, d) for n, d in bundle.files.items()}  # outside the lock: ISA-L frees the GIL
         with self._stage_lock:  # the engine may push the previous batch from another thread meanwhile
             if self._importer is None:
                 self._importer = _Importer(self.mirror, self.env, BULK_COMPRESSION)
             imp = self._importer
-            self._staged[bundle.session_id] = (content_digest(bundle), {n: imp.blob(d) for n, d in bundle.files.items()})
+            self._staged[bundle.session_id] = (content_digest(bundle), {n: imp.blob(d) for n, d in stored.items()})
+
+    @staticmethod
+    def _gzipped(bundle: Bundle) -> bool:
+        """Whether this session's files are stored gzip'd: all but sealed ones (ciphertext does not compress)."""
+        return not is_opaque(bundle.manifest)
+
+    def _stored(self, bundle: Bundle, data: bytes) -> bytes:
+        """The blob that stores `data`, a file (or a log's segment) of `bundle`."""
+        return gzblob.compress(data) if self._gzipped(bundle) else data
 
     def _write_commit(self, parent: str | None, items: list[PushItem]) -> str:
         recorded = self.recorded_format(parent)
         target = version.upgrade(recorded, f"the Git repository {self.url}", self._migrate)
         bases = [session_dir(i.bundle.session_id) for i in items]
         existing = self._tree(parent, bases) if parent else {}
+        held = {p.rsplit("/", 1)[0] for p in existing if p.endswith("/" + SESSION_JSON)}
+        headers = self._cat([f"{parent}:{b}/{SESSION_JSON}" for b in bases if b in held]) if parent else {}
+        gzipped = {b for b in bases if _says_gzip(headers.get(f"{parent}:{b}/{SESSION_JSON}"))}
         self._run("update-ref", "-d", OUTGOING_REF)
         with self._stage_lock:
             imp, staged = self._importer, self._staged
@@ -709,13 +729,17 @@ class GitBackend(Backend):
                 marks = staged.get(item.bundle.session_id)
                 new = not any(p.startswith(base + "/") for p in existing)
                 use = marks[1] if marks is not None and new and marks[0] == content_digest(item.bundle) else None
-                self._write_session(w, base, item.bundle, existing, use)
+                self._write_session(w, base, item.bundle, existing, use, base in gzipped)
 
         return self._import(imp, write)
 
     def _write_session(  # type: ignore[no-untyped-def]
-        self, w, base: str, bundle: Bundle, existing: dict[str, tuple[str, int]], marks: dict[str, int] | None = None
+        self, w, base: str, bundle: Bundle, existing: dict[str, tuple[str, int]], marks: dict[str, int] | None = None,
+        was_gzipped: bool = False,
     ) -> None:
+        """The commands that make `base` hold `bundle`, given what it holds now (`existing`, stored gzip'd
+        when `was_gzipped`): only new segments for logs that grew, only files that changed."""
+
         def put(path: str, data: bytes) -> None:
             w(f"M 100644 inline {_cquote(path)}\ndata {len(data)}\n".encode())
             w(data)
@@ -732,6 +756,9 @@ class GitBackend(Backend):
             w(f"D {_cquote(path)}\n".encode())
 
         mine = {p[len(base) + 1 :]: v for p, v in existing.items() if p.startswith(base + "/")}
+        if mine and was_gzipped != self._gzipped(bundle):
+            delete(base)  # stored the other way (plain before format 6, or sealed since): written again whole
+            mine = {}
         old_logs: dict[str, list[tuple[str, str, int]]] = {}
         old_files: dict[str, str] = {}
         for rel, (oid, size) in mine.items():
@@ -743,21 +770,19 @@ class GitBackend(Backend):
         for name, data in sorted(bundle.files.items()):
             if is_log(name):
                 segs = sorted(old_logs.get(name, []))
-                off, prefix = 0, bool(segs)
-                for _seg, oid, size in segs:
-                    if off + size > len(data) or blob_id(data[off : off + size]) != oid:
-                        prefix = False
-                        break
-                    off += size
-                if prefix and len(segs) < SEGMENT_LIMIT:
-                    if off < len(data):
-                        put(f"{base}/logs/{name}/{int(segs[-1][0]) + 1:06d}", data[off:])
+                held = self._held_prefix(segs, data, was_gzipped) if segs else None
+                if held is not None and len(segs) < SEGMENT_LIMIT:
+                    if held < len(data):
+                        put(f"{base}/logs/{name}/{int(segs[-1][0]) + 1:06d}", self._stored(bundle, data[held:]))
                 else:
                     if segs:
                         delete(f"{base}/logs/{name}")
-                    put(f"{base}/logs/{name}/000000", data)
-            elif old_files.get(name) != blob_id(data):
-                put(f"{base}/files/{name}", data)
+                    put(f"{base}/logs/{name}/000000", self._stored(bundle, data))
+            else:
+                # gzblob gives the same bytes for the same file: an unchanged file keeps its blob.
+                stored = self._stored(bundle, data)
+                if old_files.get(name) != blob_id(stored):
+                    put(f"{base}/files/{name}", stored)
         for name in old_logs:
             if name not in bundle.files:
                 delete(f"{base}/logs/{name}")
@@ -766,8 +791,34 @@ class GitBackend(Backend):
                 delete(f"{base}/files/{name}")
         put(f"{base}/{SESSION_JSON}", self._header(bundle))
 
-    @staticmethod
-    def _header(bundle: Bundle) -> bytes:
+    def _held_prefix(self, segs: list[tuple[str, str, int]], data: bytes, gzipped: bool) -> int | None:
+        """How many bytes of `data` the stored segments of a log hold, when they hold its start; else None."""
+        if not gzipped:
+            off = 0
+            for _seg, oid, size in segs:
+                if off + size > len(data) or blob_id(data[off : off + size]) != oid:
+                    return None
+                off += size
+            return off
+        # Gzip'd segments are compared by what they inflate to (what the mirror holds, not what
+        # session.json claims), a chunk at a time; the first difference ends the comparison.
+        view, off = memoryview(data), 0
+        with self._stream_lock:
+            blobs = self._blobs()
+            blobs.ask([oid for _seg, oid, _size in segs])
+            try:
+                for _seg, oid, _size in segs:
+                    for chunk in gzblob.inflate(blobs.next(oid), len(data) - off, f"segment {oid}"):
+                        if view[off : off + len(chunk)] != chunk:
+                            return None
+                        off += len(chunk)
+            except BundleError as e:
+                log.info("rewriting a log whose stored segments cannot be compared: %s", e)
+                return None
+        return off
+
+    @classmethod
+    def _header(cls, bundle: Bundle) -> bytes:
         header = bundle.manifest.model_dump(mode="json", exclude={"files"})
         header.update(
             content_sha256=content_digest(bundle),
@@ -776,6 +827,8 @@ class GitBackend(Backend):
             if is_sealed(bundle.session_id, bundle.manifest.project_key)
             else sorted(e.path for e in bundle.manifest.files if not e.text),
         )
+        if cls._gzipped(bundle):
+            header[BLOBS] = GZIP
         return json.dumps(header, sort_keys=True, indent=1, ensure_ascii=False).encode("utf-8")
 
     def _push_commit(self, commit: str, whole: bool = False) -> bool:
@@ -791,6 +844,44 @@ class GitBackend(Backend):
             raise BackendError(f"cannot push to the Git repository {self.url}: {text.strip() or e}") from e
         self._run("update-ref", f"refs/remotes/origin/{self.branch}", commit)
         return True
+
+
+class _Sink:
+    """Where one file of a pulled session goes as it is read: memory, then past SPILL_BYTES a temp
+    file of the backend's, so a pull's memory stays flat whatever a session holds or inflates to."""
+
+    def __init__(self, backend: GitBackend, index: int) -> None:
+        self._backend, self._index = backend, index
+        self._chunks: list[bytes] = []
+        self._file: BinaryIO | None = None
+        self._digest: hashlib._Hash | None = None
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self._file is None:
+            self._chunks.append(chunk)
+            if self.size <= SPILL_BYTES:
+                return
+            self._file = open(self._backend._spill_dir() / str(self._index), "wb")
+            self._digest = hashlib.sha256()
+            chunks, self._chunks = self._chunks, []
+        else:
+            chunks = [chunk]
+        for c in chunks:
+            self._file.write(c)
+            self._digest.update(c)  # type: ignore[union-attr]
+
+    def result(self) -> bytes | Spilled:
+        if self._file is None:
+            return b"".join(self._chunks)
+        self._file.close()
+        return Spilled(Path(self._file.name), self.size, self._digest.hexdigest())  # type: ignore[union-attr]
+
+    def drop(self) -> None:
+        self._chunks = []
+        if self._file is not None:
+            self._file.close()
 
 
 def _widen_pipe(fd: int) -> None:
@@ -927,6 +1018,15 @@ class _Importer:
         self.proc.kill()
         self.proc.wait()
         self.err.close()
+
+
+def _says_gzip(header: bytes | None) -> bool:
+    """Whether a session.json (as the mirror holds it, untrusted) says its files are gzip'd."""
+    try:
+        meta = json.loads(header) if header else None
+    except ValueError:
+        return False
+    return isinstance(meta, dict) and meta.get(BLOBS) == GZIP
 
 
 def _safe(text: str) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .errors import SyncError
 
-FORMAT_VERSION = 5  # what this claude-sync reads and writes
+FORMAT_VERSION = 6  # what this claude-sync reads and writes
 UNVERSIONED = 1  # what a remote that records no version holds
 
 
@@ -63,16 +63,21 @@ MIGRATIONS: tuple[Migration, ...] = (
     # bundle format 2, which older devices refuse to read; they must stop writing too, or their
     # pushes would carry A's repository paths. Nothing stored changes.
     Migration(5, "path tokens for the checkout a session is in"),
+    # The Git backend stores a session's files gzip'd (backends/git.py, format/gzblob.py), which older
+    # devices would refuse as damaged; sessions stored plain stay as they are and are read as before,
+    # and the server stores bundles as it did. Nothing stored changes; older devices must stop writing.
+    Migration(6, "Git: session files stored gzip'd"),
 )
 ENCRYPTION = 2  # the first format that may hold sealed sessions
 TOMBSTONES = 3  # the first format that may hold tombstones
 REPOSITORY_KEYS = 4  # the first format whose project keys may name a repository
 REPOSITORY_TOKENS = 5  # the first format whose bundles may name the checkout's top and folder
+GZIP_BLOBS = 6  # the first format whose Git repository may hold gzip'd files
 
 
 def migrate_nothing_stored(step: Migration) -> None:
     """The migrations that change nothing already stored: recording the new version is the whole step."""
-    if step.to not in (ENCRYPTION, TOMBSTONES, REPOSITORY_KEYS, REPOSITORY_TOKENS):  # pragma: no cover - a step that transforms data needs its own code
+    if step.to not in (ENCRYPTION, TOMBSTONES, REPOSITORY_KEYS, REPOSITORY_TOKENS, GZIP_BLOBS):  # pragma: no cover - a step that transforms data needs its own code
         raise SyncError(f"no way to bring a remote to format {step.to} ({step.why})")
 
 
