@@ -81,6 +81,9 @@ SPILL_BYTES = 16 * 1024 * 1024  # a file of a pulled session larger than this wa
 SPILLS_KEPT = 16  # fetches whose spilled files are kept (a bulk pull fetches up to prefetch.AHEAD ahead of its writes)
 # git itself holds a whole object in memory below this size when it receives or reads one; above, it streams.
 BIG_FILE = "core.bigFileThreshold=16m"
+# git maps whole packs to send them (up to 1 GB resident): a push of the 2 GB corpus peaked at 504 MB
+# in `git pack-objects`, 218 MB with these windows, and was no slower.
+_PACK_WINDOWS = ("-c", "core.packedGitLimit=64m", "-c", "core.packedGitWindowSize=16m")
 # Inherited from a surrounding git process, these would point git at the wrong repository.
 _FOREIGN_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE")
 
@@ -836,7 +839,7 @@ class GitBackend(Backend):
         several fast-imports stored goes as it is (git would otherwise look for deltas between them)."""
         window = ["-c", "pack.window=0"] if whole else []
         try:
-            self._run(*window, "push", "origin", f"{commit}:refs/heads/{self.branch}", timeout=self.timeout)
+            self._run(*window, *_PACK_WINDOWS, "push", "origin", f"{commit}:refs/heads/{self.branch}", timeout=self.timeout)
         except GitFailure as e:
             text = e.stderr
             if any(s in text for s in ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref")):
