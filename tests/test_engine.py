@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -295,7 +296,8 @@ def test_tampered_repository_content_is_refused_and_nothing_is_written(devices, 
     work = tmp_path / "tamper"
     subprocess.run(["git", "clone", "-q", str(bare_remote), str(work)], check=True)
     seg = work / session_dir(s.session_id) / "logs" / "transcript.jsonl" / "000000"
-    seg.write_text(seg.read_text().replace("hello", "HELLO"))
+    # Stored gzip'd (format 6): the host changes what it inflates to, and compresses it again.
+    seg.write_bytes(gzip.compress(gzip.decompress(seg.read_bytes()).replace(b"hello", b"HELLO")))
     git = ["git", "-C", str(work), "-c", "user.name=x", "-c", "user.email=x@x"]
     subprocess.run([*git, "commit", "-qam", "tamper"], check=True)
     subprocess.run([*git, "push", "-q"], check=True)

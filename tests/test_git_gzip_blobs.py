@@ -16,6 +16,7 @@ import pytest
 
 from claude_sync.backends import git as git_backend
 from claude_sync.backends.git import SESSION_JSON, session_dir
+from claude_sync.format import gzblob
 from tests.support.claude_fixture import extend_transcript
 from tests.support.devices import Device
 
@@ -75,6 +76,24 @@ def test_an_append_stores_one_gzipped_segment_of_the_new_bytes_only(devices, bar
 
     assert b.pull(all=True).count("done") == 1
     assert "one more turn" in (b.project_dir("acme/api") / f"{s.session_id}.jsonl").read_text()
+
+
+def test_a_file_gzipped_by_another_compressor_is_not_stored_again(devices, bare_remote: Path, monkeypatch: pytest.MonkeyPatch):
+    """ISA-L and zlib give different gzip bytes for the same file (the extension's bundled client has no
+    ISA-L): a push compares what a stored file inflates to before storing it again."""
+    a, _b = devices
+    s = a.rich_session("acme/api")
+    with monkeypatch.context() as m:  # a client without ISA-L
+        m.setattr(gzblob, "_compress", lambda data, level: stdlib_gzip(data, level))
+        assert a.push(all=True).count("done") == 1
+    extend_transcript(s.transcript, "u-next", "2026-11-02T10:00:00.000Z", "one more turn")
+    assert a.push(all=True).count("done") == 1
+    base = session_dir(s.session_id)
+    assert sorted(_changed(bare_remote)) == [f"{base}/logs/transcript.jsonl/000001", f"{base}/{SESSION_JSON}"]
+
+
+def stdlib_gzip(data: bytes, level: int) -> bytes:
+    return gzip.compress(data, compresslevel=level, mtime=0)
 
 
 def test_a_session_stored_plain_by_an_older_device_is_read_and_stored_gzipped_at_its_next_push(

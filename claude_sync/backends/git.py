@@ -782,9 +782,12 @@ class GitBackend(Backend):
                         delete(f"{base}/logs/{name}")
                     put(f"{base}/logs/{name}/000000", self._stored(bundle, data))
             else:
-                # gzblob gives the same bytes for the same file: an unchanged file keeps its blob.
                 stored = self._stored(bundle, data)
-                if old_files.get(name) != blob_id(stored):
+                old = old_files.get(name)
+                # Unchanged: the same gzip bytes (one compressor is deterministic), or, written by
+                # another one (ISA-L or zlib: the extension's bundled client has no ISA-L), the same
+                # content once inflated.
+                if old != blob_id(stored) and not (old is not None and was_gzipped and self._inflates_to(old, data)):
                     put(f"{base}/files/{name}", stored)
         for name in old_logs:
             if name not in bundle.files:
@@ -793,6 +796,10 @@ class GitBackend(Backend):
             if name not in bundle.files:
                 delete(f"{base}/files/{name}")
         put(f"{base}/{SESSION_JSON}", self._header(bundle))
+
+    def _inflates_to(self, oid: str, data: bytes) -> bool:
+        """Whether the gzip'd blob `oid` holds exactly `data`."""
+        return self._held_prefix([("", oid, 0)], data, True) == len(data)
 
     def _held_prefix(self, segs: list[tuple[str, str, int]], data: bytes, gzipped: bool) -> int | None:
         """How many bytes of `data` the stored segments of a log hold, when they hold its start; else None."""
