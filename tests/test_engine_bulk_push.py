@@ -68,6 +68,37 @@ def test_a_push_in_many_batches_lands_on_the_remote_as_one_pack(devices, bare_re
     assert sorted(o.session_id for o in pulled.outcomes if o.status == "done") == sorted(ids)
 
 
+def test_an_encrypted_bulk_push_lands_as_one_pack_and_knows_what_it_sealed(devices, bare_remote, always_parallel, monkeypatch):
+    """Sealed sessions are held too (50 packs would make the host repack, and every clone slow), and the
+    marks of what was sealed are recorded when the held commit lands: the next push sends nothing."""
+    import subprocess
+
+    from tests.test_encryption import dev_cli, init
+
+    monkeypatch.setenv("CLAUDE_SYNC_ARGON2_MEMORY_KIB", str(8 * 1024))
+    a, b = devices
+    phrase = init(a)
+    subprocess.run(["git", "-C", str(bare_remote), "config", "receive.unpackLimit", "1"], check=True)
+    before = set((bare_remote / "objects" / "pack").glob("*.pack"))  # the key record's push
+    ids = [a.rich_session(f"acme/p{i}").session_id for i in range(5)]
+    assert a.push(all=True).count("done") == 5
+    assert len(set((bare_remote / "objects" / "pack").glob("*.pack")) - before) == 1
+    assert a.push(all=True).count("done") == 0
+    # The marks of the sealed frames were recorded at publish: a turn more is sealed as one frame more.
+    from tests.support.claude_fixture import extend_transcript
+
+    transcript = next(a.paths.claude.glob(f"projects/*/{ids[0]}.jsonl"))
+    extend_transcript(transcript, "u-more", "2026-11-03T10:00:00.000Z", "one more turn")
+    assert a.push(all=True).count("done") == 1
+    changed = subprocess.run(["git", "-C", str(bare_remote), "diff-tree", "-r", "--name-only", "main~1", "main"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    logs = [p for p in changed if "/logs/" in p]
+    assert logs and all(p.endswith("/000001") for p in logs), changed
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    pulled = b.pull(all=True)
+    assert sorted(o.session_id for o in pulled.outcomes if o.status == "done") == sorted(ids)
+
+
 def test_a_held_push_goes_on_top_of_what_another_device_pushed_meanwhile(devices, always_parallel, monkeypatch):
     from claude_sync.backends.git import GitBackend
 

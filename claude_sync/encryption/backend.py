@@ -140,6 +140,9 @@ class EncryptedBackend(Backend):
         self._listings: dict[tuple[str, str], envelope.Listing] = {}  # (sid, sealed digest) -> opened listing
         self._sealed_of: dict[str, tuple[str, str]] = {}  # sid -> (plain digest, sealed digest) as listed
         self._staged: dict[str, tuple[str, Future[envelope.Opened]]] = {}
+        # Sealed sessions the inner backend holds until publish() (stored id -> plain id, plain digest,
+        # the sealed bundle): their marks are recorded once they landed.
+        self._held: dict[str, tuple[str, str, envelope.Opened]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._raw: dict[str, RemoteEntry] = {}  # the inner backend's entries, as last listed
         self._stored_id: dict[str, str] = {}  # plain id -> the id the remote stores it under (memory objects)
@@ -305,7 +308,7 @@ class EncryptedBackend(Backend):
             self.inner.stage(bundle)
             return
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max(1, min(4, (os.cpu_count() or 2) - 1)), thread_name_prefix="seal")
+            self._pool = ThreadPoolExecutor(min(4, os.cpu_count() or 2), thread_name_prefix="seal")
         self._staged[bundle.session_id] = (content_digest(bundle), self._pool.submit(self._seal_and_stage, bundle, key))
 
     def _seal_and_stage(self, bundle: Bundle, key: bytes) -> envelope.Opened:
@@ -354,20 +357,36 @@ class EncryptedBackend(Backend):
         plain_id = {opened.bundle.session_id: sid for sid, (_d, opened) in opened_by_sid.items()}
         results = {plain_id.get(k, k): v for k, v in self.inner.push(sealed_items).items()}
         for sid, result in results.items():
-            if result is PushResult.PUSHED and sid in opened_by_sid:
+            if sid in opened_by_sid:
                 plain_digest, opened = opened_by_sid[sid]
-                sealed_digest = content_digest(opened.bundle)
-                self.marks.record(sid, opened, plain_digest, sealed_digest)
-                self._sealed_of[sid] = (plain_digest, sealed_digest)
+                if result is PushResult.PUSHED:
+                    self._landed(sid, plain_digest, opened)
+                elif result is PushResult.HELD:
+                    self._held[opened.bundle.session_id] = (sid, plain_digest, opened)
         self.marks.save()
         return results
 
+    def _landed(self, sid: str, plain_digest: str, opened: envelope.Opened) -> None:
+        sealed_digest = content_digest(opened.bundle)
+        self.marks.record(sid, opened, plain_digest, sealed_digest)
+        self._sealed_of[sid] = (plain_digest, sealed_digest)
+
     def hold(self) -> bool:
-        # Sealed pushes record their marks as each batch lands: they are not held.
-        return self._usable_key() is None and self.inner.hold()
+        # Held like plain ones (a bulk push lands as one pack: a remote of 50 packs makes every clone
+        # look for deltas between them, and the host repack): their marks are recorded at publish().
+        self._held = {}
+        return self.inner.hold()
 
     def publish(self) -> dict[str, PushResult]:
-        return self.inner.publish()
+        held, self._held = self._held, {}
+        results: dict[str, PushResult] = {}
+        for stored_id, result in self.inner.publish().items():
+            sid, plain_digest, opened = held.get(stored_id, (stored_id, "", None))  # type: ignore[arg-type]
+            results[sid] = result
+            if result is PushResult.PUSHED and opened is not None:
+                self._landed(sid, plain_digest, opened)
+        self.marks.save()
+        return results
 
     def _vouched_plain(self, key: bytes) -> dict[str, str]:
         if self._vouched is None:
