@@ -20,6 +20,7 @@ import json
 import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import atomic
@@ -82,12 +83,10 @@ class Marks:
         g = self.get(sid).get("generation", 0)
         return g if isinstance(g, int) else 0
 
-    def record(self, sid: str, opened: envelope.Opened, plain_digest: str, sealed_digest: str) -> None:
-        if opened.generation < self.generation(sid):
+    def record(self, sid: str, generation: int, frames: dict[str, list[int]], plain_digest: str, sealed_digest: str) -> None:
+        if generation < self.generation(sid):
             return  # never lower a high-water mark
-        self.data[sid] = {
-            "generation": opened.generation, "plain": plain_digest, "sealed": sealed_digest, "frames": opened.frames,
-        }
+        self.data[sid] = {"generation": generation, "plain": plain_digest, "sealed": sealed_digest, "frames": frames}
         self.dirty = True
 
     def save(self) -> None:
@@ -117,6 +116,16 @@ def unvouched_plain(session_id: str) -> envelope.Tampered:
     )
 
 
+@dataclass(frozen=True)
+class _Landing:
+    """What Marks records of a sealed session once the remote holds it."""
+
+    generation: int
+    frames: dict[str, list[int]]
+    plain_digest: str
+    sealed_digest: str
+
+
 def marks_file(data_dir: Path, remote: str) -> Path:
     return data_dir / "encryption" / (hashlib.sha256(remote.encode()).hexdigest()[:16] + ".json")
 
@@ -140,9 +149,9 @@ class EncryptedBackend(Backend):
         self._listings: dict[tuple[str, str], envelope.Listing] = {}  # (sid, sealed digest) -> opened listing
         self._sealed_of: dict[str, tuple[str, str]] = {}  # sid -> (plain digest, sealed digest) as listed
         self._staged: dict[str, tuple[str, Future[envelope.Opened]]] = {}
-        # Sealed sessions the inner backend holds until publish() (stored id -> plain id, plain digest,
-        # the sealed bundle): their marks are recorded once they landed.
-        self._held: dict[str, tuple[str, str, envelope.Opened]] = {}
+        # Sealed sessions the inner backend holds until publish() (stored id -> plain id and the marks to
+        # record once they landed; not the sealed bundles, which the inner backend already stored).
+        self._held: dict[str, tuple[str, _Landing]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._raw: dict[str, RemoteEntry] = {}  # the inner backend's entries, as last listed
         self._stored_id: dict[str, str] = {}  # plain id -> the id the remote stores it under (memory objects)
@@ -275,7 +284,7 @@ class EncryptedBackend(Backend):
                 f"the remote serves an older version of session {session_id} (version {opened.generation}) than "
                 f"this device has seen (version {seen}): refused as a rollback; nothing was written"
             )
-        self.marks.record(session_id, opened, digest, content_digest(sealed))
+        self.marks.record(session_id, opened.generation, opened.frames, digest, content_digest(sealed))
         return opened.bundle
 
     def _resealed(self, session_id: str, have: Bundle | None, key: bytes) -> Bundle | None:
@@ -359,17 +368,17 @@ class EncryptedBackend(Backend):
         for sid, result in results.items():
             if sid in opened_by_sid:
                 plain_digest, opened = opened_by_sid[sid]
+                landing = _Landing(opened.generation, opened.frames, plain_digest, content_digest(opened.bundle))
                 if result is PushResult.PUSHED:
-                    self._landed(sid, plain_digest, opened)
+                    self._landed(sid, landing)
                 elif result is PushResult.HELD:
-                    self._held[opened.bundle.session_id] = (sid, plain_digest, opened)
+                    self._held[opened.bundle.session_id] = (sid, landing)
         self.marks.save()
         return results
 
-    def _landed(self, sid: str, plain_digest: str, opened: envelope.Opened) -> None:
-        sealed_digest = content_digest(opened.bundle)
-        self.marks.record(sid, opened, plain_digest, sealed_digest)
-        self._sealed_of[sid] = (plain_digest, sealed_digest)
+    def _landed(self, sid: str, landing: _Landing) -> None:
+        self.marks.record(sid, landing.generation, landing.frames, landing.plain_digest, landing.sealed_digest)
+        self._sealed_of[sid] = (landing.plain_digest, landing.sealed_digest)
 
     def hold(self) -> bool:
         # Held like plain ones (a bulk push lands as one pack: a remote of 50 packs makes every clone
@@ -381,10 +390,10 @@ class EncryptedBackend(Backend):
         held, self._held = self._held, {}
         results: dict[str, PushResult] = {}
         for stored_id, result in self.inner.publish().items():
-            sid, plain_digest, opened = held.get(stored_id, (stored_id, "", None))  # type: ignore[arg-type]
+            sid, landing = held.get(stored_id, (stored_id, None))
             results[sid] = result
-            if result is PushResult.PUSHED and opened is not None:
-                self._landed(sid, plain_digest, opened)
+            if result is PushResult.PUSHED and landing is not None:
+                self._landed(sid, landing)
         self.marks.save()
         return results
 
