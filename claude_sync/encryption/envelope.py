@@ -46,24 +46,15 @@ from ..format.errors import BundleError
 from ..format.layout import SEALED_PROJECT_PREFIX, check_logical, is_log
 from .keys import derive, key_id
 
-# Large frames are deflated by ISA-L (zlib's format, 4x faster than its level 1 at a better ratio) where
-# the isal package has a wheel: a full push must not cost much more than without encryption, which
-# since format 6 gzips with ISA-L too (format/gzblob.py). zlib reads both.
-try:
-    from isal import isal_zlib
-
-    def _deflate_fast(payload: bytes) -> bytes:
-        return isal_zlib.compress(payload, 2)  # type: ignore[no-any-return]
-except ImportError:  # pragma: no cover - a platform without an isal wheel
-
-    def _deflate_fast(payload: bytes) -> bytes:
-        return zlib.compress(payload, 1)
-
 ENVELOPE = 2  # the version byte of every frame, bound into its associated data
 SEALED_DIR = "session/e2e/"
 HEADER = "session/header"  # beside, not in, the folder of opaque files: Git rewrites only small trees on an append
 LISTING_PREFIX = "e2e2."  # a sealed listing in the manifest's title
-FAST_FROM = 16 * 1024  # frames from this size (bulk content) are deflated fast (_deflate_fast); appends at zlib's 6
+# Frames from this size (bulk content) are deflated at zlib's level 1, smaller ones (appends) at its 6.
+# zlib, not ISA-L, even where isal is installed: a device re-seals the frames the remote holds and must get
+# the same bytes, and the extension's bundled client has no ISA-L. 16 KB: level 6 on the many small files
+# of a full push was a third of an encrypted push's sealing time.
+FAST_FROM = 16 * 1024
 MAX_FRAMES = 64  # a log with more frames is sealed again as one (the Git backend rewrites it then too)
 _AD = b"claude-sync/e2e/%d\0%s\0%s\0%s\0%d"
 _FRAME_HEAD = struct.Struct(">IB8s12s")  # length of the rest, version, key id, nonce
@@ -118,9 +109,9 @@ class _SessionKeys:
         return _AD % (ENVELOPE, kind.encode(), self.session_id.encode(), name.encode("utf-8"), index)
 
     def seal(self, kind: str, name: str, index: int, payload: bytes) -> bytes:
-        # Small frames (appends) get zlib's default, larger ones the fastest deflate: a full push must not
-        # cost much more than without encryption. Chosen by size alone, so the same frame seals the same again.
-        packed = zlib.compress(payload, 6) if len(payload) < FAST_FROM else _deflate_fast(payload)
+        # Small frames (appends) get zlib's default, larger ones its fastest level: a full push must not cost
+        # much more than without encryption. Chosen by size alone, so the same frame seals the same again.
+        packed = zlib.compress(payload, 6 if len(payload) < FAST_FROM else 1)
         body = struct.pack(">I", len(packed)) + packed
         plaintext = body + bytes(padme(len(body)) - len(body))
         ad = self.ad(kind, name, index)
