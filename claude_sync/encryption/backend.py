@@ -366,12 +366,12 @@ class EncryptedBackend(Backend):
         plain_id = {opened.bundle.session_id: sid for sid, (_d, opened) in opened_by_sid.items()}
         results = {plain_id.get(k, k): v for k, v in self.inner.push(sealed_items).items()}
         for sid, result in results.items():
-            if sid in opened_by_sid:
+            if sid in opened_by_sid and result in (PushResult.PUSHED, PushResult.HELD):
                 plain_digest, opened = opened_by_sid[sid]
                 landing = _Landing(opened.generation, opened.frames, plain_digest, content_digest(opened.bundle))
                 if result is PushResult.PUSHED:
                     self._landed(sid, landing)
-                elif result is PushResult.HELD:
+                else:
                     self._held[opened.bundle.session_id] = (sid, landing)
         self.marks.save()
         return results

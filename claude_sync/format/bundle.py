@@ -28,21 +28,16 @@ from typing import Any, BinaryIO
 from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json as _from_json
 
+from . import gzblob
 from .errors import BundleError
 from .layout import MEMORY, TOMBSTONE, check_logical, check_owned, is_log, is_sealed
 from .tokens import Context, Flavour
 from .tombstone import TOMBSTONE_FILE, TOMBSTONE_KIND
 
 # ISA-L inflates bundles 1.7x faster than zlib, same results: verifying bundles is the server's main
-# cost. It is installed where it has wheels (pyproject.toml); elsewhere zlib does the same work.
-_decompressobj: Callable[[int], Any]
-_INFLATE_ERROR: type[Exception]
-try:
-    from isal import isal_zlib
-
-    _decompressobj, _INFLATE_ERROR = isal_zlib.decompressobj, isal_zlib.error  # type: ignore[assignment]
-except ImportError:  # pragma: no cover - a platform without an isal wheel (tests cover it by monkeypatching)
-    _decompressobj, _INFLATE_ERROR = zlib.decompressobj, zlib.error
+# cost. gzblob picks it where it is installed (pyproject.toml), zlib elsewhere.
+_decompressobj: Callable[[int], Any] = gzblob.decompressobj
+_INFLATE_ERROR: type[Exception] = gzblob.INFLATE_ERROR
 
 # Checking that every line of a log is JSON was the largest part of verifying a bundle (10 ms of the
 # 20 for a 1 MB bundle of 5 MB of transcript): both parsers build every object of the line. msgspec
