@@ -593,3 +593,50 @@ def test_property_cross_device_leaves_no_trace_of_any_spelling(flavour, ctx, dat
     # Each of A's paths became one of B's (in the spelling the variant asked for).
     paths = [p for p in parts if "Users" in p or "/home/a" in p]
     assert len(re.findall(r"Users(?:\\\\|\\|/)b", out)) == len(paths)
+
+
+# -- tokenize() finds exactly the matches of its pattern ----------------------
+# tokenize() looks for the literal starts of its alternatives with str.find and
+# tries the pattern only there. Whatever the text, that must replace exactly
+# what the pattern's own sub() replaces: leftmost, non-overlapping, the same
+# alternative. Each configuration puts leads inside one another (a folder that
+# is a path component, a path holding "${", a folder that starts like a path).
+
+SCAN_CONFIGS = [
+    (POSIX, POSIX_A, "-home-a-code-acme-api", "api"),
+    (POSIX, {"HOME": "/home/home", "PROJECT_ROOT": "/home/home/home"}, "home", "home-2"),
+    (POSIX, {"HOME": "/home/${HOME}", "PROJECT_ROOT": "/home/${HOME}/p{$}|"}, "p{$}|", None),
+    (POSIX, {"HOME": "/home/zoë", "PROJECT_ROOT": "/home/zoë/代码/app"}, "app", "代码"),
+    (WINDOWS, WIN_A, "C--Users-a-code-acme-api", "api"),
+    (WINDOWS, {"HOME": "c:\\Users\\c", "PROJECT_ROOT": "C:\\Users\\c\\C"}, "C", "c"),
+]
+SCAN_FRAGMENTS = [
+    "/", "\\", "\\\\", "\\\\\\\\", ":", "$", "{", "}", "|", "${", "${HOME}", "${$}", "${PROJECT_FOLDER|",
+    "-", ".", "~", "+", "@", "%", "=", "_", "a", "Z", "9", "é", "代", " ", "\n", "\"", "'",
+    "\\n", "\\u001b[1;34m", "\x1b[0m", "file://", "FILE://", "-I", "--dir=", "C:", "c:", "D:",
+    "home", "Users", "code", "acme", "api", "app", "zoë", "代码", "p{$}|",
+]
+
+
+@pytest.mark.parametrize("config", SCAN_CONFIGS, ids=lambda c: f"{c[0].value}-{c[2]}")
+@pytest.mark.parametrize("ctx", CONTEXTS)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_property_tokenize_replaces_what_its_pattern_matches(config, ctx, data):
+    from claude_sync.format import tokens as tokens_module
+
+    flavour, paths, project_folder, repo_folder = config
+    tokens = PathTokens(paths, flavour, project_folder=project_folder, repo_folder=repo_folder)
+    spelled = [
+        (json_escape(d + p[1:]) if ctx is JSON else d + p[1:]).replace("\\\\" if ctx is JSON else "\\", sep)
+        for p in paths.values()
+        for d in {p[0], p[0].lower()}  # on Windows, the drive letter in either case
+        for sep in (["/", "\\\\" if ctx is JSON else "\\"] if flavour is WINDOWS else ["/"])
+    ]
+    fragment = st.one_of(st.sampled_from(SCAN_FRAGMENTS + spelled), st.text(max_size=3))
+    text = "".join(data.draw(st.lists(fragment, max_size=30)))
+    fast = tokens.tokenize(text, ctx)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(tokens_module._Scanner, "sub", lambda self, repl, text: self.pattern.sub(repl, text))
+        reference = tokens.tokenize(text, ctx)
+    assert fast == reference
