@@ -212,6 +212,11 @@ def render_title(title: str, project_key: str, layout: DeviceLayout) -> str:
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, worker processes cost more than they save
 AHEAD_BYTES = 64 * 1024 * 1024  # packed but not yet taken: bounds the memory a bulk push holds
 _FRAME = struct.Struct("!Q")
+_GREETING = b"claude-sync worker 1\n"  # a worker's first bytes on its stdout
+
+
+class WorkerGarbled(OSError):
+    """A worker's stdout did not start with its greeting: something else printed there."""
 
 
 def _pack_result(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle | tuple[str, str]:
@@ -255,7 +260,16 @@ def _render_result(
 def worker_main() -> None:
     """`python -m claude_sync.portable`: pack the sessions (or render the bundles) sent on stdin,
     answer on stdout, until EOF."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin = sys.stdin.buffer
+    # The answers get stdout to themselves: whatever else writes there from now on (a library's
+    # print, a C extension writing to fd 1) goes to stderr instead of into an answer's length.
+    stdout = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    # Anything printed before this point (a sitecustomize) comes before the greeting: the parent
+    # then stops trusting this worker instead of reading the bytes as an answer.
+    stdout.write(_GREETING)
+    stdout.flush()
     while True:
         try:
             job = _receive(stdin)
@@ -291,6 +305,14 @@ class _Worker:
     def _run(self) -> None:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         broken: BaseException | None = None
+        try:
+            greeting = self.proc.stdout.read(len(_GREETING))
+            if not greeting:
+                broken = EOFError("the packing worker went away before it started")
+            elif greeting != _GREETING:
+                broken = WorkerGarbled(f"the worker printed {greeting[:40]!r} on its stdout before its greeting")
+        except OSError as e:
+            broken = e
         while True:
             job = self.jobs.get()
             if job is None:

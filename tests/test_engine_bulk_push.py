@@ -123,3 +123,45 @@ def test_a_held_push_goes_on_top_of_what_another_device_pushed_meanwhile(devices
     assert sorted(o.session_id for o in pulled.outcomes if o.status == "done") == sorted(mine)
     assert a.pull(all=True).count("done") == 1 and theirs in {s.session_id for s in discover(a.paths.claude)}
     assert a.push(all=True).count("done") == 0  # recorded as pushed: nothing goes out again
+
+
+NOISY_AT_START = 'print("hello from a sitecustomize")\n'
+NOISY_WHILE_PACKING = """
+import os, sys
+import claude_sync.transcript as transcript
+
+_count = transcript.count_messages
+
+def chatty(data):
+    print("a library's chatter")
+    sys.stdout.flush()
+    os.write(1, b"and a C library's\\n")
+    return _count(data)
+
+transcript.count_messages = chatty
+"""
+
+
+@pytest.mark.parametrize(("noise", "falls_back"), [(NOISY_AT_START, True), (NOISY_WHILE_PACKING, False)], ids=["at-start", "while-packing"])
+def test_a_packing_worker_that_prints_on_stdout_neither_hangs_nor_garbles_a_bundle(
+    devices, always_parallel, monkeypatch, tmp_path, caplog, noise, falls_back
+):
+    # The workers answer on their stdout: bytes that something else prints there (a sitecustomize,
+    # a library, a C extension) were read as the length of an answer, and the push waited forever.
+    a, _b = devices
+    for key in ("acme/api", "acme/web", "tools/cli"):
+        a.rich_session(key)
+    sessions = discover(a.paths.claude)
+    layout = a.engine().layout
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(noise)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    with Packer(layout, "alpha", workers=2) as packer:
+        packer.plan(sessions)
+        got = [packer.pack(s) for s in sessions]
+    assert [b.to_bytes() for b in got] == [pack(s, layout, "alpha").to_bytes() for s in sessions]
+    # Chatter once the worker runs goes to its stderr; a worker whose stdout does not start with
+    # its greeting is not trusted, and this process packs instead.
+    fell_back = any("packing worker failed" in r.getMessage() for r in caplog.records)
+    assert fell_back is falls_back
