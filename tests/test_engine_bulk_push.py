@@ -18,12 +18,15 @@ def always_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "PUSH_BATCH_BYTES", (1, 1))  # every session a batch of its own
 
 
-def test_sessions_packed_by_workers_are_the_bundles_packed_in_process(devices, always_parallel):
-    a, _b = devices
+def _three_sessions(device):
+    """Three sessions of one device, as discovered, and its layout."""
     for key in ("acme/api", "acme/web", "tools/cli"):
-        a.rich_session(key)
-    sessions = discover(a.paths.claude)
-    layout = a.engine().layout
+        device.rich_session(key)
+    return discover(device.paths.claude), device.engine().layout
+
+
+def test_sessions_packed_by_workers_are_the_bundles_packed_in_process(devices, always_parallel):
+    sessions, layout = _three_sessions(devices[0])
     with Packer(layout, "alpha", workers=2) as packer:
         packer.plan(sessions)
         got = [packer.pack(s) for s in sessions]
@@ -148,11 +151,7 @@ def test_a_packing_worker_that_prints_on_stdout_neither_hangs_nor_garbles_a_bund
 ):
     # The workers answer on their stdout: bytes that something else prints there (a sitecustomize,
     # a library, a C extension) were read as the length of an answer, and the push waited forever.
-    a, _b = devices
-    for key in ("acme/api", "acme/web", "tools/cli"):
-        a.rich_session(key)
-    sessions = discover(a.paths.claude)
-    layout = a.engine().layout
+    sessions, layout = _three_sessions(devices[0])
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(noise)

@@ -63,6 +63,16 @@ def parse_record(bundle: Bundle) -> KeyRecord:
         raise SyncError(f"the remote's encryption key record is unreadable: {e}; nothing was written") from e
 
 
+@dataclass(frozen=True)
+class Mark:
+    """What this device knows of one sealed session the remote holds (see Marks)."""
+
+    generation: int
+    frames: dict[str, list[int]]
+    plain_digest: str
+    sealed_digest: str
+
+
 class Marks:
     """Per session, what this device last saw of it on an encrypted remote: the generation (the
     high-water mark against rollback), the plain and sealed digests, and each log's frames."""
@@ -83,10 +93,12 @@ class Marks:
         g = self.get(sid).get("generation", 0)
         return g if isinstance(g, int) else 0
 
-    def record(self, sid: str, generation: int, frames: dict[str, list[int]], plain_digest: str, sealed_digest: str) -> None:
-        if generation < self.generation(sid):
+    def record(self, sid: str, mark: Mark) -> None:
+        if mark.generation < self.generation(sid):
             return  # never lower a high-water mark
-        self.data[sid] = {"generation": generation, "plain": plain_digest, "sealed": sealed_digest, "frames": frames}
+        self.data[sid] = {
+            "generation": mark.generation, "plain": mark.plain_digest, "sealed": mark.sealed_digest, "frames": mark.frames,
+        }
         self.dirty = True
 
     def save(self) -> None:
@@ -116,16 +128,6 @@ def unvouched_plain(session_id: str) -> envelope.Tampered:
     )
 
 
-@dataclass(frozen=True)
-class _Landing:
-    """What Marks records of a sealed session once the remote holds it."""
-
-    generation: int
-    frames: dict[str, list[int]]
-    plain_digest: str
-    sealed_digest: str
-
-
 def marks_file(data_dir: Path, remote: str) -> Path:
     return data_dir / "encryption" / (hashlib.sha256(remote.encode()).hexdigest()[:16] + ".json")
 
@@ -151,7 +153,7 @@ class EncryptedBackend(Backend):
         self._staged: dict[str, tuple[str, Future[envelope.Opened]]] = {}
         # Sealed sessions the inner backend holds until publish() (stored id -> plain id and the marks to
         # record once they landed; not the sealed bundles, which the inner backend already stored).
-        self._held: dict[str, tuple[str, _Landing]] = {}
+        self._held: dict[str, tuple[str, Mark]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._raw: dict[str, RemoteEntry] = {}  # the inner backend's entries, as last listed
         self._stored_id: dict[str, str] = {}  # plain id -> the id the remote stores it under (memory objects)
@@ -284,7 +286,7 @@ class EncryptedBackend(Backend):
                 f"the remote serves an older version of session {session_id} (version {opened.generation}) than "
                 f"this device has seen (version {seen}): refused as a rollback; nothing was written"
             )
-        self.marks.record(session_id, opened.generation, opened.frames, digest, content_digest(sealed))
+        self.marks.record(session_id, Mark(opened.generation, opened.frames, digest, content_digest(sealed)))
         return opened.bundle
 
     def _resealed(self, session_id: str, have: Bundle | None, key: bytes) -> Bundle | None:
@@ -368,7 +370,7 @@ class EncryptedBackend(Backend):
         for sid, result in results.items():
             if sid in opened_by_sid and result in (PushResult.PUSHED, PushResult.HELD):
                 plain_digest, opened = opened_by_sid[sid]
-                landing = _Landing(opened.generation, opened.frames, plain_digest, content_digest(opened.bundle))
+                landing = Mark(opened.generation, opened.frames, plain_digest, content_digest(opened.bundle))
                 if result is PushResult.PUSHED:
                     self._landed(sid, landing)
                 else:
@@ -376,8 +378,8 @@ class EncryptedBackend(Backend):
         self.marks.save()
         return results
 
-    def _landed(self, sid: str, landing: _Landing) -> None:
-        self.marks.record(sid, landing.generation, landing.frames, landing.plain_digest, landing.sealed_digest)
+    def _landed(self, sid: str, landing: Mark) -> None:
+        self.marks.record(sid, landing)
         self._sealed_of[sid] = (landing.plain_digest, landing.sealed_digest)
 
     def hold(self) -> bool:
