@@ -421,7 +421,7 @@ def test_an_append_is_sealed_as_one_new_frame_about_the_size_of_its_gzip():
     m = Manifest(session_id=sid, project_key="acme/api", device="alpha", title="t")
     v1 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base}), key, generation=1)
     extra = appended_lines(10_000, "b")
-    v2 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base + extra}), key, generation=2, previous_frames=v1.frames)
+    v2 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base + extra}), key, generation=2, previous=(v1.frames, v1.codec))
     name = next(n for n in v1.bundle.files if n.endswith(".jsonl"))
     old, new = v1.bundle.files[name], v2.bundle.files[name]
     assert new.startswith(old)  # an append stays an append, on both backends
@@ -438,14 +438,120 @@ def test_git_an_append_adds_one_small_segment(devices, bare_remote: Path):
     with s.transcript.open("ab") as f:
         f.write(extra)
     assert a.push().exit_code == 0
+    assert_one_small_new_segment(bare_remote, extra)
+
+
+def assert_one_small_new_segment(bare_remote: Path, extra: bytes) -> None:
+    """The last commit on the remote added one segment to one sealed log, about the size of `extra` gzip'd,
+    and rewrote no log (an append stayed an append)."""
     changed = subprocess.run(["git", "diff-tree", "-r", "-z", "--no-commit-id", "main~1", "main"], cwd=bare_remote,
                              capture_output=True, check=True).stdout.split(b"\0")
-    added = [changed[i + 1].decode() for i in range(0, len(changed) - 1, 2) if changed[i].split()[-1] == b"A"]
-    segments = [p for p in added if "/logs/" in p]
-    assert len(segments) == 1 and segments[0].endswith("/000001"), added
-    size = int(subprocess.run(["git", "cat-file", "-s", f"main:{segments[0]}"], cwd=bare_remote,
+    status = {changed[i + 1].decode(): changed[i].split()[-1].decode() for i in range(0, len(changed) - 1, 2)}
+    segments = {p: st for p, st in status.items() if "/logs/" in p}
+    assert len(segments) == 1, status
+    (segment, st), = segments.items()
+    assert st == "A" and segment.endswith("/000001"), status
+    size = int(subprocess.run(["git", "cat-file", "-s", f"main:{segment}"], cwd=bare_remote,
                               capture_output=True, text=True, check=True).stdout)
     assert size <= 3 * len(gzip.compress(extra))
+
+
+def test_frames_are_sealed_again_with_the_codec_that_made_them_or_with_zlib():
+    """A device re-seals the frames the remote holds to append one, and gets the same bytes only from the
+    same compressor: the header records it, a device that has it keeps it, one that has not (the
+    extension's bundled client has no ISA-L) rewrites the session with zlib, which every client has."""
+    from claude_sync.format.bundle import Manifest
+
+    if envelope.ISAL is None:
+        pytest.skip("isal has no wheel here: every client seals with zlib")
+    key = keys.new_account_key()
+    m = Manifest(session_id="0b0e5d3c-6a4e-4c39-9a2e-2f1d7c1e0a12", project_key="acme/api", device="alpha", title="t")
+    base, more, last = appended_lines(200_000, "a"), appended_lines(30_000, "b"), appended_lines(30_000, "c")
+    name = envelope._SessionKeys(key, m.session_id).name("transcript.jsonl")
+
+    v1 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base}), key, generation=1)
+    assert v1.codec == envelope.ISAL  # a new session: the fastest codec at hand
+    assert envelope.open_sealed(v1.bundle, key, max_bytes=10**8).codec == envelope.ISAL  # recorded, sealed
+
+    # A device without ISA-L: the remote's frames cannot come out the same, so it writes them all with zlib.
+    assert not envelope.can_reproduce("isal 0.0.1")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(envelope, "ISAL", None)
+        opened = envelope.open_sealed(v1.bundle, key, max_bytes=10**8)  # reading never needs the codec
+        assert opened.bundle.files["transcript.jsonl"] == base
+        v2 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base + more}), key, generation=2,
+                           previous=(opened.frames, opened.codec))
+    assert v2.codec == envelope.ZLIB and not v2.bundle.files[name].startswith(v1.bundle.files[name][:1000])
+    assert v2.frames["transcript.jsonl"] == [len(base), len(more)]
+
+    # Back on a device with ISA-L: the session stays with zlib, so its append is an append again.
+    opened = envelope.open_sealed(v2.bundle, key, max_bytes=10**8)
+    assert opened.codec == envelope.ZLIB
+    v3 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base + more + last}), key, generation=3,
+                       previous=(opened.frames, opened.codec))
+    assert v3.codec == envelope.ZLIB and v3.bundle.files[name].startswith(v2.bundle.files[name])
+    assert envelope.open_sealed(v3.bundle, key, max_bytes=10**8).bundle.files["transcript.jsonl"] == base + more + last
+
+    # A codec this version does not know (a newer client's) is followed by zlib too.
+    v4 = envelope.seal(Bundle.build(m, {"transcript.jsonl": base + more}), key, generation=4,
+                       previous=(v2.frames, "zstd 9.9"))
+    assert v4.codec == envelope.ZLIB and v4.bundle.files[name] == v2.bundle.files[name]
+
+
+def test_a_header_from_before_codecs_reads_as_zlib_and_a_malformed_codec_is_refused():
+    from claude_sync.format.bundle import Manifest
+
+    key = keys.new_account_key()
+    m = Manifest(session_id="0b0e5d3c-6a4e-4c39-9a2e-2f1d7c1e0a13", project_key="acme/api", device="alpha", title="t")
+    sealed = envelope.seal(Bundle.build(m, {"transcript.jsonl": appended_lines(40_000, "a")}), key, generation=1).bundle
+    sk = envelope._SessionKeys(key, m.session_id)
+    header = json.loads(sk.open("header", envelope.HEADER, 0, sealed.files[envelope.HEADER], 10**6))
+
+    def with_header(**change: object) -> Bundle:
+        h = {k: v for k, v in {**header, **change}.items() if v is not None}
+        files = {**sealed.files, envelope.HEADER: sk.seal("header", envelope.HEADER, 0, json.dumps(h).encode())}
+        return Bundle.build(sealed.manifest, files, binary=set(files))
+
+    assert envelope.open_sealed(with_header(codec=None), key, max_bytes=10**8).codec == envelope.ZLIB
+    for bad in (7, "", "x" * 65):
+        with pytest.raises(envelope.Tampered, match="header .* malformed"):
+            envelope.open_sealed(with_header(codec=bad), key, max_bytes=10**8)
+
+
+def test_git_a_client_without_isal_rewrites_a_log_once_and_appends_stay_appends_after(
+    devices, bare_remote: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The same case across two devices over Git, with the codec carried in each device's marks."""
+    if envelope.ISAL is None:
+        pytest.skip("isal has no wheel here: every client seals with zlib")
+    a, b = devices
+    s = marker_session(a)
+    with s.transcript.open("ab") as f:
+        f.write(appended_lines(200_000, "a"))
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    extra = appended_lines(20_000, "a2")
+    with s.transcript.open("ab") as f:
+        f.write(extra)
+    assert a.push().exit_code == 0
+    assert_one_small_new_segment(bare_remote, extra)  # its own ISA-L frames again, from its marks
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    with monkeypatch.context() as mp:
+        mp.setattr(envelope, "ISAL", None)
+        assert b.pull().exit_code == 0
+        placed = b.project_dir(MARKERS["project"] + "/api") / f"{s.session_id}.jsonl"
+        with placed.open("ab") as f:
+            f.write(appended_lines(20_000, "b"))
+        assert b.push().exit_code == 0
+    marks = json.loads(next((b.paths.data / "encryption").glob("*.json")).read_text())
+    assert marks[s.session_id]["codec"] == envelope.ZLIB
+
+    assert a.pull().exit_code == 0
+    extra = appended_lines(20_000, "c")
+    with s.transcript.open("ab") as f:
+        f.write(extra)
+    assert a.push().exit_code == 0
+    assert_one_small_new_segment(bare_remote, extra)
 
 
 def test_project_memory_is_sealed_under_a_keyed_id(pair):

@@ -71,11 +71,12 @@ class Mark:
     frames: dict[str, list[int]]
     plain_digest: str
     sealed_digest: str
+    codec: str  # what deflated the frames (envelope.codec_for)
 
 
 class Marks:
     """Per session, what this device last saw of it on an encrypted remote: the generation (the
-    high-water mark against rollback), the plain and sealed digests, and each log's frames."""
+    high-water mark against rollback), the plain and sealed digests, each log's frames and their codec."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -93,11 +94,21 @@ class Marks:
         g = self.get(sid).get("generation", 0)
         return g if isinstance(g, int) else 0
 
+    def frames(self, sid: str) -> tuple[dict[str, list[int]], str] | None:
+        """The frames of the version this device last saw, and their codec (marks kept before the
+        codec was recorded: zlib, the only one then); None when it never saw the session sealed."""
+        mark = self.get(sid)
+        frames, codec = mark.get("frames"), mark.get("codec", envelope.ZLIB)
+        if not isinstance(frames, dict) or not frames or not isinstance(codec, str):
+            return None
+        return frames, codec
+
     def record(self, sid: str, mark: Mark) -> None:
         if mark.generation < self.generation(sid):
             return  # never lower a high-water mark
         self.data[sid] = {
             "generation": mark.generation, "plain": mark.plain_digest, "sealed": mark.sealed_digest, "frames": mark.frames,
+            "codec": mark.codec,
         }
         self.dirty = True
 
@@ -286,7 +297,7 @@ class EncryptedBackend(Backend):
                 f"the remote serves an older version of session {session_id} (version {opened.generation}) than "
                 f"this device has seen (version {seen}): refused as a rollback; nothing was written"
             )
-        self.marks.record(session_id, Mark(opened.generation, opened.frames, digest, content_digest(sealed)))
+        self.marks.record(session_id, Mark(opened.generation, opened.frames, digest, content_digest(sealed), opened.codec))
         return opened.bundle
 
     def _resealed(self, session_id: str, have: Bundle | None, key: bytes) -> Bundle | None:
@@ -300,13 +311,11 @@ class EncryptedBackend(Backend):
         and authenticated frame by frame like any download. None: download it whole."""
         if have is None or not getattr(self.inner, "takes_deltas", False):
             return None
-        frames = self.marks.get(session_id).get("frames")
-        if not isinstance(frames, dict) or not frames:
-            return None  # never seen sealed here: nothing to rebuild
+        seen = self.marks.frames(session_id)
+        if seen is None or not envelope.can_reproduce(seen[1]):
+            return None  # never seen sealed here, or deflated by a codec this device does not have
         try:
-            return envelope.seal(
-                have.in_memory(), key, generation=self.marks.generation(session_id), previous_frames=frames
-            ).bundle
+            return envelope.seal(have.in_memory(), key, generation=self.marks.generation(session_id), previous=seen).bundle
         except (BundleError, ValueError, TypeError) as e:
             log.info("cannot rebuild the sealed copy of %s (%s); downloading it whole", session_id, e)
             return None
@@ -339,10 +348,8 @@ class EncryptedBackend(Backend):
             with contextlib.suppress(BundleError):
                 generation = max(generation, self._listing(e, key).generation)
         # Frames are re-used only when this device knows the remote's current version's frames.
-        frames = mark.get("frames") if listed is not None and mark.get("sealed") == listed[1] else None
-        return envelope.seal(
-            bundle, key, generation=generation + 1, previous_frames=frames, show_device=self.show_device
-        )
+        seen = self.marks.frames(sid) if listed is not None and mark.get("sealed") == listed[1] else None
+        return envelope.seal(bundle, key, generation=generation + 1, previous=seen, show_device=self.show_device)
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         key = self._usable_key()
@@ -370,7 +377,7 @@ class EncryptedBackend(Backend):
         for sid, result in results.items():
             if sid in opened_by_sid and result in (PushResult.PUSHED, PushResult.HELD):
                 plain_digest, opened = opened_by_sid[sid]
-                landing = Mark(opened.generation, opened.frames, plain_digest, content_digest(opened.bundle))
+                landing = Mark(opened.generation, opened.frames, plain_digest, content_digest(opened.bundle), opened.codec)
                 if result is PushResult.PUSHED:
                     self._landed(sid, landing)
                 else:

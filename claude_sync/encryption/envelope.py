@@ -16,7 +16,7 @@ The first frame of every file starts with its logical name, so the header stays 
 rewritten by every push) and the content digest in it binds every file of the version.
 
 A frame is `u32 length | 0x02 | key id (8) | nonce (12) | AES-256-GCM(plaintext) + tag (16)`,
-its plaintext `u32 n | deflate(payload) (n bytes) | zeros`, padded to the Padmé length
+its plaintext `u32 n | zlib stream of the payload (n bytes) | zeros`, padded to the Padmé length
 (at most 12% more, and leaks O(log log size) bits). Associated data binds the envelope
 version, the kind (log, file, header, listing), the session id, the object's name and the
 frame's index, so no frame can be moved to another place, session, log or version without
@@ -25,6 +25,10 @@ Nonces are synthetic: HMAC-SHA256 of the associated data and the plaintext under
 per-session key (the SIV construction). A nonce repeats only for the very same frame, which
 then encrypts to the very same bytes: that is what lets a device re-seal a log whose
 earlier frames the remote holds and send only the new frame.
+
+The same frame comes out the same only from the same compressor, so the header records the
+codec that deflated the session's frames ("zlib", or "isal <version>"): opening ignores it
+(every codec writes a zlib stream), re-sealing follows it when this device has it (see codec_for).
 """
 
 from __future__ import annotations
@@ -50,11 +54,19 @@ ENVELOPE = 2  # the version byte of every frame, bound into its associated data
 SEALED_DIR = "session/e2e/"
 HEADER = "session/header"  # beside, not in, the folder of opaque files: Git rewrites only small trees on an append
 LISTING_PREFIX = "e2e2."  # a sealed listing in the manifest's title
-# Frames from this size (bulk content) are deflated at zlib's level 1, smaller ones (appends) at its 6.
-# zlib, not ISA-L, even where isal is installed: a device re-seals the frames the remote holds and must get
-# the same bytes, and the extension's bundled client has no ISA-L. 16 KB: level 6 on the many small files
-# of a full push was a third of an encrypted push's sealing time.
+# Frames from this size (bulk content) are deflated by the session's codec, smaller ones (appends) by zlib at
+# its level 6 whatever the codec. 16 KB: level 6 on the many small files of a full push was a third of an
+# encrypted push's sealing time.
 FAST_FROM = 16 * 1024
+ZLIB = "zlib"  # zlib's level 1: every client has it (the extension's bundled one has no ISA-L)
+try:  # ISA-L's level 2: 4x zlib's level 1 on transcripts, at a better ratio; its bytes differ from zlib's
+    import isal
+    from isal import isal_zlib
+
+    ISAL: str | None = f"isal {isal.ISAL_VERSION}"  # the C library's version: another one may deflate differently
+except ImportError:  # pragma: no cover - a platform without an isal wheel
+    ISAL = None
+MAX_CODEC = 64  # characters of a recorded codec's name
 MAX_FRAMES = 64  # a log with more frames is sealed again as one (the Git backend rewrites it then too)
 _AD = b"claude-sync/e2e/%d\0%s\0%s\0%s\0%d"
 _FRAME_HEAD = struct.Struct(">IB8s12s")  # length of the rest, version, key id, nonce
@@ -91,6 +103,34 @@ def padme(n: int) -> int:
     return (n + mask) & ~mask
 
 
+def codec_for(previous: str | None) -> str:
+    """The codec to seal a session with. `previous`: the codec of the frames the remote holds and this
+    device means to keep (None: no frames to keep, a whole new seal).
+
+    The remote's codec when this device has it, so those frames come out as the remote holds them;
+    zlib when it has not (they are all rewritten then anyway), which every client has, so a session
+    that two clients append to settles on zlib instead of being rewritten whole at each change of
+    client; for a whole new seal the fastest at hand."""
+    if previous is None:
+        return ISAL or ZLIB
+    return previous if previous in (ZLIB, ISAL) else ZLIB
+
+
+def can_reproduce(codec: str) -> bool:
+    """Whether this device deflates as `codec` did (and so can rebuild frames sealed with it)."""
+    return codec in (ZLIB, ISAL)
+
+
+def _deflate(payload: bytes, codec: str) -> bytes:
+    if len(payload) < FAST_FROM:
+        return zlib.compress(payload, 6)
+    if codec == ISAL:
+        return isal_zlib.compress(payload, 2)  # type: ignore[no-any-return]
+    if codec != ZLIB:
+        raise ValueError(f"cannot seal with codec {codec!r}")
+    return zlib.compress(payload, 1)
+
+
 class _SessionKeys:
     def __init__(self, account_key: bytes, session_id: str) -> None:
         material = derive(account_key, f"session {session_id}", 96)
@@ -108,14 +148,17 @@ class _SessionKeys:
     def ad(self, kind: str, name: str, index: int) -> bytes:
         return _AD % (ENVELOPE, kind.encode(), self.session_id.encode(), name.encode("utf-8"), index)
 
-    def seal(self, kind: str, name: str, index: int, payload: bytes) -> bytes:
-        # Small frames (appends) get zlib's default, larger ones its fastest level: a full push must not cost
-        # much more than without encryption. Chosen by size alone, so the same frame seals the same again.
-        packed = zlib.compress(payload, 6 if len(payload) < FAST_FROM else 1)
+    def seal(self, kind: str, name: str, index: int, payload: bytes, codec: str = ZLIB) -> bytes:
+        # Small frames (appends) get zlib's default, larger ones the codec's fast level: a full push must not
+        # cost much more than without encryption. Chosen by size and codec alone, so the same frame seals the
+        # same again.
+        packed = _deflate(payload, codec)
         body = struct.pack(">I", len(packed)) + packed
         plaintext = body + bytes(padme(len(body)) - len(body))
         ad = self.ad(kind, name, index)
-        nonce = hmac.new(self.nonce_key, ad + b"\0" + plaintext, hashlib.sha256).digest()[:12]
+        mac = hmac.new(self.nonce_key, ad + b"\0", hashlib.sha256)
+        mac.update(plaintext)  # not `ad + plaintext`: that copies every frame once more
+        nonce = mac.digest()[:12]
         ct = self.aead.encrypt(nonce, plaintext, ad)
         return _FRAME_HEAD.pack(1 + 8 + 12 + len(ct), ENVELOPE, self.key_id, nonce) + ct
 
@@ -196,6 +239,7 @@ class Opened:
     bundle: Bundle  # the plain session
     generation: int
     frames: dict[str, list[int]] = field(default_factory=dict)  # logical log -> frame lengths
+    codec: str = ZLIB  # what deflated the frames (headers written before it was recorded: zlib)
 
 
 @dataclass
@@ -216,13 +260,17 @@ def seal(
     account_key: bytes,
     *,
     generation: int,
-    previous_frames: dict[str, list[int]] | None = None,
+    previous: tuple[dict[str, list[int]], str] | None = None,
     show_device: bool = False,
 ) -> Opened:
-    """The sealed bundle of a plain one (`Opened.bundle` is the sealed one here; frames as cut)."""
+    """The sealed bundle of a plain one (`Opened.bundle` is the sealed one here; frames as cut).
+
+    `previous`: how the remote's copy was cut into frames (per log) and what deflated them, to seal
+    those frames again as they are there (codec_for)."""
     sid = sealed_id(account_key, bundle.manifest)
     keys = _SessionKeys(account_key, sid)
-    previous_frames = previous_frames or {}
+    previous_frames, codec = previous if previous else ({}, None)
+    codec = codec_for(codec if previous_frames else None)
     files: dict[str, bytes] = {}
     frames: dict[str, list[int]] = {}
     for logical, data in bundle.files.items():
@@ -233,11 +281,11 @@ def seal(
             out, pos = [], 0
             for i, n in enumerate(cuts):
                 chunk = data[pos : pos + n]
-                out.append(keys.seal("log", opaque, i, _named(logical, chunk) if i == 0 else chunk))
+                out.append(keys.seal("log", opaque, i, _named(logical, chunk) if i == 0 else chunk, codec))
                 pos += n
             files[opaque] = b"".join(out)
         else:
-            files[opaque] = keys.seal("file", opaque, 0, _named(logical, data))
+            files[opaque] = keys.seal("file", opaque, 0, _named(logical, data), codec)
     plain = bundle.manifest.model_dump(mode="json", exclude={"files"})
     header = {
         "v": ENVELOPE,
@@ -245,9 +293,23 @@ def seal(
         "manifest": plain,
         "content_sha256": content_digest(bundle),
         "binary": sorted(e.path for e in bundle.manifest.files if not e.text),
+        "codec": codec,
     }
-    files[HEADER] = keys.seal("header", HEADER, 0, json.dumps(header, sort_keys=True).encode())
-    digest = content_digest(files)
+    files[HEADER] = keys.seal("header", HEADER, 0, json.dumps(header, sort_keys=True).encode(), codec)
+    m = bundle.manifest
+    # Built before its listing, which names its content digest: the sealed files are hashed once.
+    sealed = Bundle.build(
+        Manifest(
+            session_id=sid,
+            project_key=blind_index(account_key, m.project_key),
+            device=m.device if show_device else "",
+            last_modified=m.last_modified,
+            first_timestamp=m.first_timestamp,
+        ),
+        files,
+        binary=set(files),
+    )
+    digest = content_digest(sealed)
     listing = {
         "v": ENVELOPE,
         "generation": generation,
@@ -259,16 +321,10 @@ def seal(
         "session_id": bundle.session_id,
     }
     sealed_listing = keys.seal("listing", digest, 0, json.dumps(listing, sort_keys=True).encode())
-    m = bundle.manifest
-    manifest = Manifest(
-        session_id=sid,
-        project_key=blind_index(account_key, m.project_key),
-        device=m.device if show_device else "",
-        last_modified=m.last_modified,
-        first_timestamp=m.first_timestamp,
-        title=LISTING_PREFIX + base64.urlsafe_b64encode(sealed_listing).decode(),
+    sealed.manifest = sealed.manifest.model_copy(
+        update={"title": LISTING_PREFIX + base64.urlsafe_b64encode(sealed_listing).decode()}
     )
-    return Opened(Bundle.build(manifest, files, binary=set(files)), generation, frames)
+    return Opened(sealed, generation, frames, codec)
 
 
 def is_sealed(manifest_or_project_key: Manifest | str) -> bool:
@@ -308,6 +364,9 @@ def open_sealed(sealed: Bundle, account_key: bytes, *, max_bytes: int) -> Opened
         digest = str(header["content_sha256"])
         binary = {str(n) for n in header["binary"]}
         generation = int(header["generation"])
+        codec = header.get("codec", ZLIB)
+        if not isinstance(codec, str) or not 0 < len(codec) <= MAX_CODEC:
+            raise ValueError(f"its codec is {str(codec)[:MAX_CODEC]!r}")
     except (ValueError, KeyError, TypeError) as e:
         raise Tampered(f"the sealed header of session {sid} is malformed: {e}") from e
     if sealed_id(account_key, manifest) != sid:
@@ -343,4 +402,4 @@ def open_sealed(sealed: Bundle, account_key: bytes, *, max_bytes: int) -> Opened
             "mixed with another version); nothing was written"
         )
     plain = Bundle.build(manifest, files, binary=binary & set(files))
-    return Opened(plain, generation, {k: v for k, v in frames.items() if k in files})
+    return Opened(plain, generation, {k: v for k, v in frames.items() if k in files}, codec)
