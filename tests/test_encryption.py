@@ -498,6 +498,38 @@ def test_frames_are_sealed_again_with_the_codec_that_made_them_or_with_zlib():
     assert v4.codec == envelope.ZLIB and v4.bundle.files[name] == v2.bundle.files[name]
 
 
+def test_zlib_frames_come_out_as_the_versions_before_sealed_them():
+    """Frames a client before the codec was recorded sealed (zlib, the name joined to the payload) are
+    sealed to the same bytes by this one (the name now fed to the compressor first, not copied in front):
+    an append to an old session stays an append. Digests pinned from that version (7b03972)."""
+    from claude_sync.format.bundle import Manifest
+
+    key = hashlib.sha256(b"golden key").digest()
+
+    def lines(n: int, seed: str) -> bytes:
+        out, i = [], 0
+        while sum(map(len, out)) < n:
+            rec = {"type": "user", "uuid": f"{seed}-{i}", "message": {"content": f"line {i} of {seed}"}}
+            out.append((json.dumps(rec) + "\n").encode())
+            i += 1
+        return b"".join(out)
+
+    sid = "0b0e5d3c-6a4e-4c39-9a2e-2f1d7c1e0a14"
+    m = Manifest(session_id=sid, project_key="acme/api", device="alpha", title="t")
+    files = {  # a log of two frames (the first at least 16 KB), a small file (zlib 6), a large one
+        "transcript.jsonl": lines(100_000, "a"),
+        f"todos/{sid}-agent-{sid}.json": lines(3_000, "b"),
+        "session/tool-results/big.txt": lines(40_000, "c"),
+    }
+    frames = {"transcript.jsonl": [60_000, len(files["transcript.jsonl"]) - 60_000]}
+    sealed = envelope.seal(Bundle.build(m, files), key, generation=1, previous=(frames, envelope.ZLIB)).bundle
+    assert {n: hashlib.sha256(d).hexdigest()[:16] for n, d in sealed.files.items() if n != envelope.HEADER} == {
+        "session/e2e/0/0/da29021c011c9182c2d5b832d4fddf": "40d4a686c61084a2",
+        "session/e2e/6/c/b8c5725aebb1063031049c4c2261e5.jsonl": "177f02f9cae14930",
+        "session/e2e/d/9/0e8164ae07530e7ed416bee39b54f0": "de8d187cf0cb777a",
+    }
+
+
 def test_a_header_from_before_codecs_reads_as_zlib_and_a_malformed_codec_is_refused():
     from claude_sync.format.bundle import Manifest
 

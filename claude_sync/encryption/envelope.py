@@ -121,14 +121,18 @@ def can_reproduce(codec: str) -> bool:
     return codec in (ZLIB, ISAL)
 
 
-def _deflate(payload: bytes, codec: str) -> bytes:
-    if len(payload) < FAST_FROM:
-        return zlib.compress(payload, 6)
-    if codec == ISAL:
-        return isal_zlib.compress(payload, 2)  # type: ignore[no-any-return]
-    if codec != ZLIB:
+def _deflate(head: bytes, payload: bytes, codec: str) -> bytes:
+    """One zlib stream of `head + payload`, fed in two pieces (a frame's payload is not copied to
+    put its name in front; the stream is the same as of the joined bytes, tests/test_encryption.py)."""
+    if len(head) + len(payload) < FAST_FROM:
+        c = zlib.compressobj(6)
+    elif codec == ISAL:
+        c = isal_zlib.compressobj(2)  # type: ignore[assignment]
+    elif codec == ZLIB:
+        c = zlib.compressobj(1)
+    else:
         raise ValueError(f"cannot seal with codec {codec!r}")
-    return zlib.compress(payload, 1)
+    return b"".join((c.compress(head), c.compress(payload), c.flush()))
 
 
 class _SessionKeys:
@@ -148,16 +152,20 @@ class _SessionKeys:
     def ad(self, kind: str, name: str, index: int) -> bytes:
         return _AD % (ENVELOPE, kind.encode(), self.session_id.encode(), name.encode("utf-8"), index)
 
-    def seal(self, kind: str, name: str, index: int, payload: bytes, codec: str = ZLIB) -> bytes:
+    def seal(self, kind: str, name: str, index: int, payload: bytes, codec: str = ZLIB, head: bytes = b"") -> bytes:
+        """The frame of `head + payload` (`head`: the logical name that starts a file's first frame)."""
         # Small frames (appends) get zlib's default, larger ones the codec's fast level: a full push must not
         # cost much more than without encryption. Chosen by size and codec alone, so the same frame seals the
-        # same again.
-        packed = _deflate(payload, codec)
-        body = struct.pack(">I", len(packed)) + packed
-        plaintext = body + bytes(padme(len(body)) - len(body))
+        # same again. The plaintext is built in one buffer, and the nonce's HMAC reads it where it is:
+        # copies of a 2 GB push's frames cost as much as encrypting them.
+        packed = _deflate(head, payload, codec)
+        plaintext = bytearray(padme(4 + len(packed)))  # zeros: the padding
+        struct.pack_into(">I", plaintext, 0, len(packed))
+        plaintext[4 : 4 + len(packed)] = packed
+        del packed
         ad = self.ad(kind, name, index)
         mac = hmac.new(self.nonce_key, ad + b"\0", hashlib.sha256)
-        mac.update(plaintext)  # not `ad + plaintext`: that copies every frame once more
+        mac.update(plaintext)
         nonce = mac.digest()[:12]
         ct = self.aead.encrypt(nonce, plaintext, ad)
         return _FRAME_HEAD.pack(1 + 8 + 12 + len(ct), ENVELOPE, self.key_id, nonce) + ct
@@ -217,9 +225,10 @@ def frame_cuts(data: bytes, previous: list[int] | None) -> list[int]:
     return [len(data)]
 
 
-def _named(logical: str, data: bytes) -> bytes:
+def _name_head(logical: str) -> bytes:
+    """What starts the payload of a file's first frame: its logical name."""
     name = logical.encode("utf-8")
-    return struct.pack(">H", len(name)) + name + data
+    return struct.pack(">H", len(name)) + name
 
 
 def _unnamed(payload: bytes, session_id: str) -> tuple[str, bytes]:
@@ -281,11 +290,11 @@ def seal(
             out, pos = [], 0
             for i, n in enumerate(cuts):
                 chunk = data[pos : pos + n]
-                out.append(keys.seal("log", opaque, i, _named(logical, chunk) if i == 0 else chunk, codec))
+                out.append(keys.seal("log", opaque, i, chunk, codec, _name_head(logical) if i == 0 else b""))
                 pos += n
             files[opaque] = b"".join(out)
         else:
-            files[opaque] = keys.seal("file", opaque, 0, _named(logical, data), codec)
+            files[opaque] = keys.seal("file", opaque, 0, data, codec, _name_head(logical))
     plain = bundle.manifest.model_dump(mode="json", exclude={"files"})
     header = {
         "v": ENVELOPE,
