@@ -434,10 +434,14 @@ def test_git_an_append_adds_one_small_segment(devices, bare_remote: Path):
     s = marker_session(a)
     init(a)
     assert a.push().exit_code == 0
-    extra = appended_lines(10_000, "c")
-    with s.transcript.open("ab") as f:
+    push_an_append(a, s.transcript, bare_remote, appended_lines(10_000, "c"))
+
+
+def push_an_append(dev: Device, transcript: Path, bare_remote: Path, extra: bytes) -> None:
+    """Append `extra` to a transcript, push, and check the remote took it as an append."""
+    with transcript.open("ab") as f:
         f.write(extra)
-    assert a.push().exit_code == 0
+    assert dev.push().exit_code == 0
     assert_one_small_new_segment(bare_remote, extra)
 
 
@@ -562,11 +566,7 @@ def test_git_a_client_without_isal_rewrites_a_log_once_and_appends_stay_appends_
         f.write(appended_lines(200_000, "a"))
     phrase = init(a)
     assert a.push().exit_code == 0
-    extra = appended_lines(20_000, "a2")
-    with s.transcript.open("ab") as f:
-        f.write(extra)
-    assert a.push().exit_code == 0
-    assert_one_small_new_segment(bare_remote, extra)  # its own ISA-L frames again, from its marks
+    push_an_append(a, s.transcript, bare_remote, appended_lines(20_000, "a2"))  # its own ISA-L frames, from its marks
     assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
     with monkeypatch.context() as mp:
         mp.setattr(envelope, "ISAL", None)
@@ -579,11 +579,7 @@ def test_git_a_client_without_isal_rewrites_a_log_once_and_appends_stay_appends_
     assert marks[s.session_id]["codec"] == envelope.ZLIB
 
     assert a.pull().exit_code == 0
-    extra = appended_lines(20_000, "c")
-    with s.transcript.open("ab") as f:
-        f.write(extra)
-    assert a.push().exit_code == 0
-    assert_one_small_new_segment(bare_remote, extra)
+    push_an_append(a, s.transcript, bare_remote, appended_lines(20_000, "c"))
 
 
 def test_project_memory_is_sealed_under_a_keyed_id(pair):
