@@ -470,7 +470,7 @@ class SyncEngine:
                 s for s in chosen
                 if self.project_key(s) is not None and not self._unchanged(s, remote.get(s.session_id), state)
             ]
-            packer.plan(changed)
+            packer.plan(changed, self.backend.sealer)
             run = _PushRun(summary, state, len(chosen), progress, force, packer)
             low, high = PUSH_BATCH_BYTES
             batch_bytes = min(high, max(low, sum(s.size for s in changed) // PUSH_BATCHES))

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
@@ -219,13 +220,21 @@ class WorkerGarbled(OSError):
     """A worker's stdout did not start with its greeting: something else printed there."""
 
 
-def _pack_result(session: LocalSession, layout: DeviceLayout, device: str) -> Bundle | tuple[str, str]:
+def _pack_result(
+    session: LocalSession, layout: DeviceLayout, device: str, make: Callable[[Bundle], object] | None = None
+) -> Bundle | tuple[str, str]:
     try:
-        return pack(session, layout, device)
+        bundle = pack(session, layout, device)
     except OSError as e:
         return ("os", str(e))
     except SyncError as e:
         return ("sync", str(e))
+    if make is not None:
+        try:
+            bundle.made_ahead = (make, make(bundle))
+        except (SyncError, ValueError) as e:  # the backend makes it again, and reports what fails
+            log.info("session %s: not made ahead (%s)", session.session_id, e)
+    return bundle
 
 
 def _send(stream: IO[bytes], obj: object) -> None:
@@ -279,11 +288,7 @@ def worker_main() -> None:
         if kind == "render":
             _send(stdout, _render_result(*args))
         else:
-            session: LocalSession
-            layout: DeviceLayout
-            device: str
-            session, layout, device = args
-            _send(stdout, _pack_result(session, layout, device))
+            _send(stdout, _pack_result(*args))
 
 
 class _Worker:
@@ -363,10 +368,14 @@ class Packer:
         self._futures: dict[str, tuple[Future[Bundle | tuple[str, str]], int]] = {}
         self._jobs: queue.Queue[tuple[Future[Bundle | tuple[str, str]], tuple] | None] = queue.Queue()
         self._pool: list[_Worker] = []
+        self._maker: Callable[[str], Callable[[Bundle], object] | None] | None = None
 
-    def plan(self, sessions: list[LocalSession]) -> None:
-        """The sessions that will be packed, in the order they will be asked for."""
-        self._queue, self._next = list(sessions), 0
+    def plan(
+        self, sessions: list[LocalSession], maker: Callable[[str], Callable[[Bundle], object] | None] | None = None
+    ) -> None:
+        """The sessions that will be packed, in the order they will be asked for. `maker` (Backend.sealer):
+        what a worker makes of a session's bundle once packed, asked as its job is sent."""
+        self._queue, self._next, self._maker = list(sessions), 0, maker
         if self.workers > 1 and len(self._queue) > 1 and sum(s.size for s in self._queue) >= PARALLEL_MIN_BYTES:
             try:
                 self._pool = [_Worker(self._jobs) for _ in range(self.workers)]
@@ -386,7 +395,8 @@ class Packer:
             self._next += 1
             size = s.size
             future: Future[Bundle | tuple[str, str]] = Future()
-            self._jobs.put((future, ("pack", (s, self.layout, self.device))))
+            make = self._maker(s.session_id) if self._maker is not None else None
+            self._jobs.put((future, ("pack", (s, self.layout, self.device, make))))
             self._futures[s.session_id] = (future, size)
             self._ahead += size
 

@@ -164,3 +164,60 @@ def test_a_packing_worker_that_prints_on_stdout_neither_hangs_nor_garbles_a_bund
     # its greeting is not trusted, and this process packs instead.
     fell_back = any("packing worker failed" in r.getMessage() for r in caplog.records)
     assert fell_back is falls_back
+
+
+def test_an_encrypted_bulk_push_seals_in_the_packing_workers(devices, always_parallel, monkeypatch):
+    """Each session is sealed by the worker that packed it, on its core, not again in this process; the
+    other device opens every one."""
+    from claude_sync.encryption import envelope
+    from tests.test_encryption import dev_cli, init
+
+    monkeypatch.setenv("CLAUDE_SYNC_ARGON2_MEMORY_KIB", str(8 * 1024))
+    a, b = devices
+    phrase = init(a)
+    ids = [a.rich_session(f"acme/p{i}").session_id for i in range(3)]
+    sealed_here: list[str] = []
+    real = envelope.Sealer.__call__
+
+    def counted(self: envelope.Sealer, bundle):  # type: ignore[no-untyped-def]
+        sealed_here.append(bundle.session_id)
+        return real(self, bundle)
+
+    monkeypatch.setattr(envelope.Sealer, "__call__", counted)  # this process only: workers unpickle their own
+    assert a.push(all=True).count("done") == 3
+    assert sealed_here == []
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    pulled = b.pull(all=True)
+    assert sorted(o.session_id for o in pulled.outcomes if o.status == "done") == sorted(ids)
+
+
+def test_a_copy_sealed_ahead_is_taken_only_with_the_parameters_push_would_seal_with(devices, monkeypatch):
+    """Sealing is deterministic, so a worker's copy made with this device's parameters is the copy push()
+    would make; one made with others (the remote moved meanwhile: another generation) is sealed again."""
+    import dataclasses
+
+    from claude_sync.backends import open_backend
+    from claude_sync.encryption import envelope, setup
+    from tests.test_encryption import init
+
+    monkeypatch.setenv("CLAUDE_SYNC_ARGON2_MEMORY_KIB", str(8 * 1024))
+    a, _b = devices
+    init(a)
+    sessions, layout = _three_sessions(a)
+    backend = setup.wrap(open_backend(a.config, a.paths), a.config, a.paths)
+    try:
+        backend.refresh()
+        bundle = pack(sessions[0], layout, "alpha")
+        wanted = backend.sealer(bundle.session_id)
+        assert wanted is not None
+        key = wanted.key
+        stale = dataclasses.replace(wanted, generation=wanted.generation + 5)
+        bundle.made_ahead = (stale, stale(bundle))
+        opened = backend._seal(bundle, key)
+        assert opened.generation == wanted.generation and opened.bundle == wanted(bundle).bundle
+        made = wanted(bundle)
+        bundle.made_ahead = (wanted, made)
+        assert backend._seal(bundle, key) is made
+        assert bundle.made_ahead is None  # not kept alive with the bundle once taken
+    finally:
+        backend.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..format.bundle import Bundle
@@ -66,6 +67,12 @@ class Backend(abc.ABC):
         """A hint during a bulk push: this bundle is likely to be pushed soon, and is new on the
         remote. A backend may start storing it (Git compresses it while the engine packs the
         next sessions); push() still decides. By default nothing happens."""
+
+    def sealer(self, session_id: str) -> Callable[[Bundle], object] | None:
+        """A picklable function a packing worker of a bulk push applies to this session's bundle
+        once packed (the result travels back on the bundle, `made_ahead`), or None. An encrypted
+        remote seals there, on the worker's core. By default nothing."""
+        return None
 
     def hold(self) -> bool:
         """Asked at the start of a bulk push: keep what push() stores here (answering HELD) until

@@ -336,8 +336,16 @@ class EncryptedBackend(Backend):
         self.inner.stage(opened.bundle)
         return opened
 
-    def _seal(self, bundle: Bundle, key: bytes) -> envelope.Opened:
-        sid = bundle.session_id
+    def sealer(self, session_id: str) -> envelope.Sealer | None:
+        """How a session would be sealed now, for a packing worker to seal it ahead (push() and stage()
+        take that copy only if they would still seal it so)."""
+        try:
+            key = self._usable_key()
+        except SyncError:
+            return None  # push() says why
+        return self._sealer(session_id, key) if key is not None and session_id not in self._unlisted else None
+
+    def _sealer(self, sid: str, key: bytes) -> envelope.Sealer:
         mark = self.marks.get(sid)
         listed = self._sealed_of.get(sid)
         generation = self.marks.generation(sid)
@@ -349,7 +357,14 @@ class EncryptedBackend(Backend):
                 generation = max(generation, self._listing(e, key).generation)
         # Frames are re-used only when this device knows the remote's current version's frames.
         seen = self.marks.frames(sid) if listed is not None and mark.get("sealed") == listed[1] else None
-        return envelope.seal(bundle, key, generation=generation + 1, previous=seen, show_device=self.show_device)
+        return envelope.Sealer(key, generation + 1, seen, self.show_device)
+
+    def _seal(self, bundle: Bundle, key: bytes) -> envelope.Opened:
+        sealer = self._sealer(bundle.session_id, key)
+        ahead, bundle.made_ahead = bundle.made_ahead, None
+        if ahead is not None and ahead[0] == sealer and isinstance(ahead[1], envelope.Opened):
+            return ahead[1]  # sealed by the packing worker, with the very parameters it would be sealed with here
+        return sealer(bundle)
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         key = self._usable_key()

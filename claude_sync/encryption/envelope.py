@@ -41,6 +41,7 @@ import struct
 import uuid
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -54,12 +55,13 @@ ENVELOPE = 2  # the version byte of every frame, bound into its associated data
 SEALED_DIR = "session/e2e/"
 HEADER = "session/header"  # beside, not in, the folder of opaque files: Git rewrites only small trees on an append
 LISTING_PREFIX = "e2e2."  # a sealed listing in the manifest's title
-# Frames from this size (bulk content) are deflated by the session's codec, smaller ones (appends) by zlib at
-# its level 6 whatever the codec. 16 KB: level 6 on the many small files of a full push was a third of an
-# encrypted push's sealing time.
+# With zlib, frames from this size (bulk content) are deflated at its level 1, smaller ones (appends) at its 6.
+# 16 KB: level 6 on the many small files of a full push was a third of an encrypted push's sealing time.
 FAST_FROM = 16 * 1024
-ZLIB = "zlib"  # zlib's level 1: every client has it (the extension's bundled one has no ISA-L)
-try:  # ISA-L's level 2: 4x zlib's level 1 on transcripts, at a better ratio; its bytes differ from zlib's
+ZLIB = "zlib"  # every client has it (the extension's bundled one has no ISA-L)
+# ISA-L's level 2 for every frame: 4x zlib's level 1 on transcripts at a better ratio, 4.5x zlib's level 6 on
+# the small files of file history; an append's frame comes out 7% larger than with zlib's level 6.
+try:
     import isal
     from isal import isal_zlib
 
@@ -124,12 +126,11 @@ def can_reproduce(codec: str) -> bool:
 def _deflate(head: bytes, payload: bytes, codec: str) -> bytes:
     """One zlib stream of `head + payload`, fed in two pieces (a frame's payload is not copied to
     put its name in front; the stream is the same as of the joined bytes, tests/test_encryption.py)."""
-    if len(head) + len(payload) < FAST_FROM:
-        c = zlib.compressobj(6)
-    elif codec == ISAL:
-        c = isal_zlib.compressobj(2)  # type: ignore[assignment]
+    c: Any
+    if codec == ISAL:
+        c = isal_zlib.compressobj(2)
     elif codec == ZLIB:
-        c = zlib.compressobj(1)
+        c = zlib.compressobj(6 if len(head) + len(payload) < FAST_FROM else 1)
     else:
         raise ValueError(f"cannot seal with codec {codec!r}")
     return b"".join((c.compress(head), c.compress(payload), c.flush()))
@@ -154,10 +155,8 @@ class _SessionKeys:
 
     def seal(self, kind: str, name: str, index: int, payload: bytes, codec: str = ZLIB, head: bytes = b"") -> bytes:
         """The frame of `head + payload` (`head`: the logical name that starts a file's first frame)."""
-        # Small frames (appends) get zlib's default, larger ones the codec's fast level: a full push must not
-        # cost much more than without encryption. Chosen by size and codec alone, so the same frame seals the
-        # same again. The plaintext is built in one buffer, and the nonce's HMAC reads it where it is:
-        # copies of a 2 GB push's frames cost as much as encrypting them.
+        # Deflated as chosen by the codec and size alone, so the same frame seals the same again. The
+        # plaintext is built in one buffer, and the nonce's HMAC reads it where it is.
         packed = _deflate(head, payload, codec)
         plaintext = bytearray(padme(4 + len(packed)))  # zeros: the padding
         struct.pack_into(">I", plaintext, 0, len(packed))
@@ -334,6 +333,21 @@ def seal(
         update={"title": LISTING_PREFIX + base64.urlsafe_b64encode(sealed_listing).decode()}
     )
     return Opened(sealed, generation, frames, codec)
+
+
+@dataclass(frozen=True)
+class Sealer:
+    """seal() with its parameters, as a value: a packing worker seals a session as soon as it has packed
+    it (tokenizing and sealing both on its own core, not in the engine's process), and the backend uses
+    that copy only when it would seal with these very parameters (sealing is deterministic)."""
+
+    key: bytes
+    generation: int
+    previous: tuple[dict[str, list[int]], str] | None
+    show_device: bool
+
+    def __call__(self, bundle: Bundle) -> Opened:
+        return seal(bundle, self.key, generation=self.generation, previous=self.previous, show_device=self.show_device)
 
 
 def is_sealed(manifest_or_project_key: Manifest | str) -> bool:

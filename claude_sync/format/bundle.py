@@ -309,6 +309,9 @@ class Bundle:
     # Every file the manifest marks as text was checked to be UTF-8 when the bundle was built
     # (ContentCheck, by build() or by the reader that streamed it): render() need not decode it again.
     text_checked: bool = field(default=False, compare=False)
+    # Of a bundle packed by a worker of a bulk push: what the backend asked the worker to make of it
+    # ahead (Backend.sealer: the maker and what it made), taken by stage() or push() if still wanted.
+    made_ahead: tuple[object, object] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(
