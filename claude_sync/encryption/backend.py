@@ -341,9 +341,9 @@ class EncryptedBackend(Backend):
         take that copy only if they would still seal it so)."""
         try:
             key = self._usable_key()
+            return self._sealer(session_id, key) if key is not None and session_id not in self._unlisted else None
         except SyncError:
-            return None  # push() says why
-        return self._sealer(session_id, key) if key is not None and session_id not in self._unlisted else None
+            return None  # push() meets it again, and says why
 
     def _sealer(self, sid: str, key: bytes) -> envelope.Sealer:
         mark = self.marks.get(sid)
