@@ -232,7 +232,7 @@ def _pack_result(
     if make is not None:
         try:
             bundle.made_ahead = (make, make(bundle))
-        except (SyncError, ValueError) as e:  # the backend makes it again, and reports what fails
+        except Exception as e:  # optional work: the backend makes it again, and reports what fails
             log.info("session %s: not made ahead (%s)", session.session_id, e)
     return bundle
 

@@ -211,6 +211,7 @@ def test_a_copy_sealed_ahead_is_taken_only_with_the_parameters_push_would_seal_w
         wanted = backend.sealer(bundle.session_id)
         assert wanted is not None
         key = wanted.key
+        assert repr(key) not in repr(wanted) and key.hex() not in repr(wanted)  # a Sealer never prints its key
         stale = dataclasses.replace(wanted, generation=wanted.generation + 5)
         bundle.made_ahead = (stale, stale(bundle))
         opened = backend._seal(bundle, key)

@@ -341,10 +341,10 @@ class Sealer:
     it (tokenizing and sealing both on its own core, not in the engine's process), and the backend uses
     that copy only when it would seal with these very parameters (sealing is deterministic)."""
 
-    key: bytes
-    generation: int
-    previous: tuple[dict[str, list[int]], str] | None
-    show_device: bool
+    key: bytes = field(repr=False)  # the account key: never in a log line or a traceback's locals
+    generation: int = 1
+    previous: tuple[dict[str, list[int]], str] | None = None
+    show_device: bool = False
 
     def __call__(self, bundle: Bundle) -> Opened:
         return seal(bundle, self.key, generation=self.generation, previous=self.previous, show_device=self.show_device)
