@@ -115,7 +115,7 @@ def codec_for(previous: str | None) -> str:
     client; for a whole new seal the fastest at hand."""
     if previous is None:
         return ISAL or ZLIB
-    return previous if previous in (ZLIB, ISAL) else ZLIB
+    return previous if can_reproduce(previous) else ZLIB
 
 
 def can_reproduce(codec: str) -> bool:
@@ -277,8 +277,8 @@ def seal(
     those frames again as they are there (codec_for)."""
     sid = sealed_id(account_key, bundle.manifest)
     keys = _SessionKeys(account_key, sid)
-    previous_frames, codec = previous if previous else ({}, None)
-    codec = codec_for(codec if previous_frames else None)
+    previous_frames = previous[0] if previous else {}
+    codec = codec_for(previous[1] if previous and previous_frames else None)
     files: dict[str, bytes] = {}
     frames: dict[str, list[int]] = {}
     for logical, data in bundle.files.items():
@@ -342,9 +342,9 @@ class Sealer:
     that copy only when it would seal with these very parameters (sealing is deterministic)."""
 
     key: bytes = field(repr=False)  # the account key: never in a log line or a traceback's locals
-    generation: int = 1
-    previous: tuple[dict[str, list[int]], str] | None = None
-    show_device: bool = False
+    generation: int
+    previous: tuple[dict[str, list[int]], str] | None
+    show_device: bool
 
     def __call__(self, bundle: Bundle) -> Opened:
         return seal(bundle, self.key, generation=self.generation, previous=self.previous, show_device=self.show_device)
