@@ -502,14 +502,11 @@ def test_frames_are_sealed_again_with_the_codec_that_made_them_or_with_zlib():
     assert v4.codec == envelope.ZLIB and v4.bundle.files[name] == v2.bundle.files[name]
 
 
-def test_zlib_frames_come_out_as_the_versions_before_sealed_them():
-    """Frames a client before the codec was recorded sealed (zlib, the name joined to the payload) are
-    sealed to the same bytes by this one (the name now fed to the compressor first, not copied in front):
-    an append to an old session stays an append. Digests pinned from that version (7b03972)."""
-    from claude_sync.format.bundle import Manifest
+GOLDEN_KEY = hashlib.sha256(b"golden key").digest()
+GOLDEN_SID = "0b0e5d3c-6a4e-4c39-9a2e-2f1d7c1e0a14"
 
-    key = hashlib.sha256(b"golden key").digest()
 
+def golden_files() -> dict[str, bytes]:
     def lines(n: int, seed: str) -> bytes:
         out, i = [], 0
         while sum(map(len, out)) < n:
@@ -518,20 +515,67 @@ def test_zlib_frames_come_out_as_the_versions_before_sealed_them():
             i += 1
         return b"".join(out)
 
-    sid = "0b0e5d3c-6a4e-4c39-9a2e-2f1d7c1e0a14"
-    m = Manifest(session_id=sid, project_key="acme/api", device="alpha", title="t")
-    files = {  # a log of two frames (the first at least 16 KB), a small file (zlib 6), a large one
+    return {
         "transcript.jsonl": lines(100_000, "a"),
-        f"todos/{sid}-agent-{sid}.json": lines(3_000, "b"),
+        f"todos/{GOLDEN_SID}-agent-{GOLDEN_SID}.json": lines(3_000, "b"),
         "session/tool-results/big.txt": lines(40_000, "c"),
     }
+
+
+def sealed_golden(codec: str) -> Bundle:
+    """golden_files() sealed with `codec`, as a remote's copy of them in two frames would be sealed again:
+    a log of two frames (the first at least 16 KB), a small file (zlib's level 6) and a large one."""
+    from claude_sync.format.bundle import Manifest
+
+    files = golden_files()
+    m = Manifest(session_id=GOLDEN_SID, project_key="acme/api", device="alpha", title="t")
     frames = {"transcript.jsonl": [60_000, len(files["transcript.jsonl"]) - 60_000]}
-    sealed = envelope.seal(Bundle.build(m, files), key, generation=1, previous=(frames, envelope.ZLIB)).bundle
-    assert {n: hashlib.sha256(d).hexdigest()[:16] for n, d in sealed.files.items() if n != envelope.HEADER} == {
+    opened = envelope.seal(Bundle.build(m, files), GOLDEN_KEY, generation=1, previous=(frames, codec))
+    assert opened.codec == codec
+    return opened.bundle
+
+
+def digests(sealed: Bundle) -> dict[str, str]:
+    """Of each sealed file but the header (which records the codec)."""
+    return {n: hashlib.sha256(d).hexdigest()[:16] for n, d in sealed.files.items() if n != envelope.HEADER}
+
+
+def size(sealed: Bundle) -> int:
+    return sum(len(d) for n, d in sealed.files.items() if n != envelope.HEADER)
+
+
+def test_zlib_frames_come_out_as_the_versions_before_sealed_them():
+    """Frames a client before the codec was recorded sealed (zlib, the name joined to the payload) are
+    sealed to the same bytes by this one (the name now fed to the compressor with the start of the
+    payload, not copied in front of all of it): an append to an old session stays an append. Digests
+    pinned from that version (7b03972)."""
+    assert digests(sealed_golden(envelope.ZLIB)) == {
         "session/e2e/0/0/da29021c011c9182c2d5b832d4fddf": "40d4a686c61084a2",
         "session/e2e/6/c/b8c5725aebb1063031049c4c2261e5.jsonl": "177f02f9cae14930",
         "session/e2e/d/9/0e8164ae07530e7ed416bee39b54f0": "de8d187cf0cb777a",
     }
+
+
+def test_isal_frames_are_deflated_with_their_name_and_the_first_codec_s_still_come_out_the_same():
+    """ISA-L fed a frame's few bytes of name on their own deflates the frame larger: the codec now records
+    that they are fed with the payload's start ("isal-joined"). Sessions sealed by the first ISA-L codec
+    ("isal", name apart) are sealed again to the very bytes that version made (a8f0ff1, digests pinned for
+    the ISA-L it ran with), so their appends stay appends."""
+    if envelope.ISAL is None:
+        pytest.skip("isal has no wheel here: every client seals with zlib")
+    import isal
+
+    joined, split = sealed_golden(envelope.ISAL), sealed_golden(f"isal {isal.ISAL_VERSION}")
+    assert envelope.ISAL.startswith("isal-joined ") and envelope.can_reproduce(f"isal {isal.ISAL_VERSION}")
+    assert size(joined) < 0.92 * size(split)
+    if isal.ISAL_VERSION == "2.32.1":
+        assert digests(split) == {
+            "session/e2e/0/0/da29021c011c9182c2d5b832d4fddf": "ee37c7a59a838b89",
+            "session/e2e/6/c/b8c5725aebb1063031049c4c2261e5.jsonl": "5886233a6586d746",
+            "session/e2e/d/9/0e8164ae07530e7ed416bee39b54f0": "23645e0b5b124c25",
+        }
+    plain = envelope.open_sealed(joined, GOLDEN_KEY, max_bytes=10**8).bundle  # and it reads as any other
+    assert plain.files == golden_files()
 
 
 def test_a_header_from_before_codecs_reads_as_zlib_and_a_malformed_codec_is_refused():

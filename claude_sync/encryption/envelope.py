@@ -26,9 +26,10 @@ per-session key (the SIV construction). A nonce repeats only for the very same f
 then encrypts to the very same bytes: that is what lets a device re-seal a log whose
 earlier frames the remote holds and send only the new frame.
 
-The same frame comes out the same only from the same compressor, so the header records the
-codec that deflated the session's frames ("zlib", or "isal <version>"): opening ignores it
-(every codec writes a zlib stream), re-sealing follows it when this device has it (see codec_for).
+The same frame comes out the same only from the same compressor, fed the same way, so the header
+records the codec that deflated the session's frames ("zlib", "isal-joined <version>", or the first
+ISA-L codec, "isal <version>"): opening ignores it (every codec writes a zlib stream), re-sealing
+follows it when this device has it (see codec_for).
 """
 
 from __future__ import annotations
@@ -65,9 +66,14 @@ try:
     import isal
     from isal import isal_zlib
 
-    ISAL: str | None = f"isal {isal.ISAL_VERSION}"  # the C library's version: another one may deflate differently
+    # The C library's version: another one may deflate differently. Fed a frame's few bytes of name on
+    # their own first, ISA-L deflates the whole frame 15% larger: this codec feeds them together with the
+    # start of the payload. The first ISA-L codec (ISAL_SPLIT) fed them apart; it is still made again for
+    # the sessions sealed with it, so their appends stay appends.
+    ISAL: str | None = f"isal-joined {isal.ISAL_VERSION}"
+    ISAL_SPLIT: str | None = f"isal {isal.ISAL_VERSION}"
 except ImportError:  # pragma: no cover - a platform without an isal wheel
-    ISAL = None
+    ISAL = ISAL_SPLIT = None
 MAX_CODEC = 64  # characters of a recorded codec's name
 MAX_FRAMES = 64  # a log with more frames is sealed again as one (the Git backend rewrites it then too)
 _AD = b"claude-sync/e2e/%d\0%s\0%s\0%s\0%d"
@@ -120,20 +126,25 @@ def codec_for(previous: str | None) -> str:
 
 def can_reproduce(codec: str) -> bool:
     """Whether this device deflates as `codec` did (and so can rebuild frames sealed with it)."""
-    return codec in (ZLIB, ISAL)
+    return codec in (ZLIB, ISAL, ISAL_SPLIT)
+
+
+_JOINED = 64 * 1024  # bytes of payload fed together with a frame's name (a copy that small, not of the payload)
 
 
 def _deflate(head: bytes, payload: bytes, codec: str) -> bytes:
-    """One zlib stream of `head + payload`, fed in two pieces (a frame's payload is not copied to
-    put its name in front; the stream is the same as of the joined bytes, tests/test_encryption.py)."""
+    """One zlib stream of `head + payload`, the payload not copied to put the name in front (zlib's
+    stream is the same however its input is cut, tests/test_encryption.py; ISA-L's is not: see ISAL)."""
     c: Any
-    if codec == ISAL:
+    if codec in (ISAL, ISAL_SPLIT):
         c = isal_zlib.compressobj(2)
     elif codec == ZLIB:
         c = zlib.compressobj(6 if len(head) + len(payload) < FAST_FROM else 1)
     else:
         raise ValueError(f"cannot seal with codec {codec!r}")
-    return b"".join((c.compress(head), c.compress(payload), c.flush()))
+    view = memoryview(payload)
+    cut = 0 if codec == ISAL_SPLIT else _JOINED
+    return b"".join((c.compress(head + view[:cut]), c.compress(view[cut:]), c.flush()))
 
 
 class _SessionKeys:
@@ -295,11 +306,12 @@ def seal(
         else:
             files[opaque] = keys.seal("file", opaque, 0, data, codec, _name_head(logical))
     plain = bundle.manifest.model_dump(mode="json", exclude={"files"})
+    plain_digest = content_digest(bundle)
     header = {
         "v": ENVELOPE,
         "generation": generation,
         "manifest": plain,
-        "content_sha256": content_digest(bundle),
+        "content_sha256": plain_digest,
         "binary": sorted(e.path for e in bundle.manifest.files if not e.text),
         "codec": codec,
     }
@@ -325,7 +337,7 @@ def seal(
         "project_key": bundle.manifest.project_key,
         "device": bundle.manifest.device,
         "message_count": bundle.manifest.message_count,
-        "content_sha256": content_digest(bundle),
+        "content_sha256": plain_digest,
         "session_id": bundle.session_id,
     }
     sealed_listing = keys.seal("listing", digest, 0, json.dumps(listing, sort_keys=True).encode())

@@ -82,6 +82,9 @@ def is_session_folder_file(logical: str) -> bool:
     return logical == TRANSCRIPT or logical.startswith((SESSION_DIR + "/", LEGACY_AGENTS + "/"))
 
 
+_CONTROL = re.compile("[\x00-\x1f]")  # a control character (a regex: a loop over each character cost more than the rest)
+
+
 def check_logical(name: str) -> None:
     """Refuse a logical name that could escape the session's folders (BundleError)."""
     parts = name.split("/")
@@ -89,7 +92,7 @@ def check_logical(name: str) -> None:
         not name
         or name.startswith("/")
         or "\\" in name
-        or any(ord(c) < 32 for c in name)
+        or _CONTROL.search(name)
         or any(p in ("", ".", "..") for p in parts)
         or (len(parts[0]) == 2 and parts[0][1] == ":")
     ):
