@@ -21,7 +21,7 @@ from claude_sync.backends import Backend, open_backend
 from claude_sync.encryption import envelope, keys, setup
 from claude_sync.engine import Selection
 from claude_sync.format.bundle import Bundle
-from claude_sync.format.errors import SyncError
+from claude_sync.format.errors import BundleError, SyncError
 from claude_sync.format.layout import KEY_RECORD_ID
 from tests.support.devices import Device
 
@@ -765,3 +765,39 @@ def test_init_prints_the_phrase_even_when_sealing_what_the_remote_holds_fails(de
     shown = dev_cli(a, "encryption", "show-phrase", stdin="y\n")
     assert shown.stdout.strip().splitlines()[-1] == phrase
     assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+
+
+def test_a_frame_is_opened_only_when_its_plaintext_is_well_formed():
+    """What authenticates can still be malformed (a buggy or hostile client holding the key): a length past
+    the plaintext, padding that is not zeros, a stream that is not zlib or does not end, or one that inflates
+    past the limit. Each is refused, whichever inflater this device has."""
+    import struct
+
+    sk = envelope._SessionKeys(keys.new_account_key(), "0b0e5d3c-6a4e-4c39-9a2e-2f1d7c1e0a15")
+    name = sk.name("transcript.jsonl")
+
+    def frame(plaintext: bytes) -> bytes:  # sealed as seal() does, around a plaintext of our making
+        ad = sk.ad("log", name, 0)
+        nonce = hashlib.sha256(plaintext).digest()[:12]
+        ct = sk.aead.encrypt(nonce, plaintext, ad)
+        return envelope._FRAME_HEAD.pack(1 + 8 + 12 + len(ct), envelope.ENVELOPE, sk.key_id, nonce) + ct
+
+    def opened(plaintext: bytes, max_bytes: int = 10**6) -> bytes:
+        return sk.open("log", name, 0, frame(plaintext), max_bytes)
+
+    stream = zlib.compress(b'{"a": 1}\n' * 1000)
+    good = struct.pack(">I", len(stream)) + stream + bytes(20)
+    assert opened(good) == b'{"a": 1}\n' * 1000
+    assert sk.open("log", name, 0, sk.seal("log", name, 0, b"x" * 5000, envelope.ISAL or envelope.ZLIB), 10**6) == b"x" * 5000
+    bad = {
+        "length past the plaintext": struct.pack(">I", len(stream) + 21) + stream + bytes(20),
+        "padding not zeros": good[:-1] + b"\x01",
+        "not a zlib stream": struct.pack(">I", 6) + b"junk!!" + bytes(4),
+        "a stream that does not end": struct.pack(">I", len(stream) - 3) + stream[:-3] + bytes(3),
+    }
+    for why, plaintext in bad.items():
+        with pytest.raises(envelope.Tampered, match="malformed"):
+            opened(plaintext)
+            pytest.fail(why)
+    with pytest.raises(BundleError, match="expands past the limit"):
+        opened(good, max_bytes=8999)

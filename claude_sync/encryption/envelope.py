@@ -47,6 +47,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..format import gzblob
 from ..format.bundle import MEMORY_KIND, Bundle, Manifest, content_digest
 from ..format.errors import BundleError
 from ..format.layout import SEALED_PROJECT_PREFIX, check_logical, is_log
@@ -199,15 +200,17 @@ class _SessionKeys:
                 "moved from another session or place, or sealed with another key); nothing was written"
             ) from None
         (n,) = struct.unpack_from(">I", plaintext)
-        if n > len(plaintext) - 4 or any(plaintext[4 + n :]):
+        if n > len(plaintext) - 4 or plaintext.count(0, 4 + n) != len(plaintext) - 4 - n:  # the padding: zeros
             raise Tampered(f"sealed {kind} of session {self.session_id} is malformed")
-        d = zlib.decompressobj()
+        d = gzblob.decompressobj(15)  # a zlib stream, whatever codec deflated it; ISA-L inflates 2.7x as fast
         try:
-            out = d.decompress(plaintext[4 : 4 + n], max_bytes + 1)
-        except zlib.error as e:
+            out = d.decompress(memoryview(plaintext)[4 : 4 + n], max_bytes + 1)
+        except (zlib.error, gzblob.INFLATE_ERROR) as e:
             raise Tampered(f"sealed {kind} of session {self.session_id} is malformed: {e}") from e
-        if len(out) > max_bytes or not d.eof:
+        if len(out) > max_bytes:
             raise BundleError(f"session {self.session_id} expands past the limit of {max_bytes} bytes; refused")
+        if not d.eof:
+            raise Tampered(f"sealed {kind} of session {self.session_id} is malformed: its stream is cut short")
         return out
 
 
@@ -431,10 +434,10 @@ def open_sealed(sealed: Bundle, account_key: bytes, *, max_bytes: int) -> Opened
             raise BundleError(f"session {sid} expands past the limit of {max_bytes} bytes; refused")
         if kind == "log":
             frames[logical] = [len(p) for p in plain_parts]
-    if content_digest(files) != digest:
+    plain = Bundle.build(manifest, files, binary=binary & set(files))
+    if content_digest(plain) != digest:  # of the digests build() took: the files are hashed once
         raise Tampered(
             f"the files of session {sid} are not the version its sealed header names (dropped, truncated or "
             "mixed with another version); nothing was written"
         )
-    plain = Bundle.build(manifest, files, binary=binary & set(files))
     return Opened(plain, generation, {k: v for k, v in frames.items() if k in files}, codec)
