@@ -68,7 +68,7 @@ try:
     from isal import isal_zlib
 
     # The C library's version: another one may deflate differently. Fed a frame's few bytes of name on
-    # their own first, ISA-L deflates the whole frame 15% larger: this codec feeds them together with the
+    # their own first, ISA-L deflates the whole frame 9-15% larger: this codec feeds them together with the
     # start of the payload. The first ISA-L codec (ISAL_SPLIT) fed them apart; it is still made again for
     # the sessions sealed with it, so their appends stay appends.
     ISAL: str | None = f"isal-joined {isal.ISAL_VERSION}"
