@@ -174,6 +174,10 @@ class _SessionKeys:
         struct.pack_into(">I", plaintext, 0, len(packed))
         plaintext[4 : 4 + len(packed)] = packed
         del packed
+        return self.encrypt(kind, name, index, plaintext)
+
+    def encrypt(self, kind: str, name: str, index: int, plaintext: bytes | bytearray) -> bytes:
+        """The frame of a plaintext (`u32 n | zlib stream | zeros`, as seal() builds it), its nonce synthetic."""
         ad = self.ad(kind, name, index)
         mac = hmac.new(self.nonce_key, ad + b"\0", hashlib.sha256)
         mac.update(plaintext)
