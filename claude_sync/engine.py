@@ -283,6 +283,9 @@ class SyncEngine:
             self.paths.mappings_file,
         )
         self.layout = DeviceLayout.of_device(config.projects_root, str(self.paths.home), this_flavour(), self.checkouts)
+        # Each working directory's project key, until the checkouts are looked at again: a sync asks
+        # for a session's key at each of its steps, and thousands of sessions share a few dozen folders.
+        self._keys: dict[str, str | None] = {}
 
     # -- plumbing ----------------------------------------------------------
 
@@ -302,14 +305,23 @@ class SyncEngine:
         return exclusive(self.paths.lock_file, self.lock_timeout)
 
     def local_sessions(self) -> list[LocalSession]:
-        self.checkouts.forget()  # each listing or sync sees the checkouts as they are now
+        self._look_again()  # each listing or sync sees the checkouts as they are now
         return discover(self.paths.claude, MetaCache(self.paths.cache / "sessions.json"))
 
+    def _look_again(self) -> None:
+        self.checkouts.forget()
+        self._keys.clear()
+
     def project_key(self, s: LocalSession) -> str | None:
-        try:
-            return self.layout.key_for(s.cwd) if s.cwd else None
-        except (NotPortable, ValueError):
+        cwd = s.cwd
+        if not cwd:
             return None
+        if cwd not in self._keys:
+            try:
+                self._keys[cwd] = self.layout.key_for(cwd)
+            except (NotPortable, ValueError):
+                self._keys[cwd] = None
+        return self._keys[cwd]
 
     def project_keys(self, project: str) -> list[str]:
         """What `--project` names: a folder of this device (every key it is known by: each remote
@@ -407,7 +419,7 @@ class SyncEngine:
         return table
 
     def remote(self) -> list[RemoteEntry]:
-        self.checkouts.forget()
+        self._look_again()
         with self._lock():
             self.backend.refresh()
             entries = self.backend.entries()
@@ -676,6 +688,8 @@ class SyncEngine:
         return kept, excluded
 
     def _never_sync_entry(self, e: RemoteEntry) -> bool:
+        if not self.config.never_sync_projects:  # the folder is asked only by a project's entries
+            return never_sync.never_synced(self.config, e.session_id, e.project_key, None)
         try:
             cwd: str | None = self.layout.cwd_for(e.project_key)
         except (SyncError, ValueError):
@@ -724,7 +738,7 @@ class SyncEngine:
 
     def pull(self, sel: Selection, progress: Progress | None = None, cancel: threading.Event | None = None) -> Summary:
         sel.check()
-        self.checkouts.forget()
+        self._look_again()
         summary = Summary("pull")
         with self._lock():
             _ = self.backend  # under the lock, as in push

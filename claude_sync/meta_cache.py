@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic_core import to_json as _to_json
 
 from . import atomic
+from .jsonload import loads
 from .transcript import SessionMeta, legacy_agent_owner, meta_from, scan_appended, scan_transcript
 
 CACHE_VERSION = 3
@@ -31,7 +32,7 @@ class MetaCache:
         self.seen_dirs: set[str] = set()
         if file and file.exists():
             try:
-                raw = json.loads(file.read_text("utf-8"))
+                raw = loads(file.read_bytes())
                 if raw.get("version") == CACHE_VERSION:
                     self.entries = raw.get("entries", {})
                     self.dirs = raw.get("dirs", {})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import atomic
 from .discovery import fingerprint
+from .jsonload import loads
 
 STATE_VERSION = 2
 
@@ -43,7 +44,7 @@ class SyncState:
         self.dirty = False
         if file.exists():
             try:
-                raw = json.loads(file.read_text("utf-8"))
+                raw = loads(file.read_bytes())
                 if raw.get("version") == STATE_VERSION:
                     self.sessions = raw.get("sessions", {})
             except (OSError, ValueError, AttributeError):

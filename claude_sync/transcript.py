@@ -14,14 +14,13 @@ is estimated from them (`message_count_exact` False) until the transcript next c
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from pydantic_core import from_json as _from_json
+from .jsonload import loads
 
 TITLE_MAX = 80
 WINDOW = 16 * 1024  # bytes read at the head and at the tail of a transcript
@@ -51,18 +50,6 @@ def meta_from(fields_: dict[str, Any]) -> SessionMeta:
     return SessionMeta(**{k: v for k, v in fields_.items() if k in _META_FIELDS})
 
 
-def _loads(data: bytes) -> object:
-    """json.loads, 2-3x faster: the Rust parser pydantic brings, json.loads for what it refuses.
-
-    The two agree on every document both accept; the Rust one refuses a few that json.loads takes
-    (lone surrogate escapes, a byte order mark, UTF-16), which then go to json.loads.
-    """
-    try:
-        return _from_json(data)
-    except ValueError:
-        return json.loads(data)
-
-
 def legacy_agent_owner(path: str) -> str | None:
     """The session an older client's agent-*.jsonl belongs to: the first sessionId its records name."""
     try:
@@ -79,7 +66,7 @@ def legacy_agent_owner(path: str) -> str | None:
 def legacy_agent_owner_of(line: bytes) -> str | None:
     """The sessionId one record of a legacy agent log names, if any."""
     try:
-        rec = _loads(line)
+        rec = loads(line)
     except ValueError:
         return None
     if isinstance(rec, dict) and rec.get("sessionId"):
@@ -147,7 +134,7 @@ def _record_at(buf: bytes, pos: int, memo: dict[int, dict | None] | None = None)
     if memo is not None and start in memo:
         return memo[start], start, end
     try:
-        rec = _loads(buf[start:end])
+        rec = loads(buf[start:end])
     except ValueError:
         rec = None
     rec = rec if isinstance(rec, dict) else None

@@ -115,6 +115,22 @@ def test_a_session_under_an_old_key_is_pulled_then_re_keyed_on_its_next_push_wit
     assert outcome(engine(a).push(Selection(all=True)), s.session_id).reason == "up to date"
 
 
+def test_one_engine_sees_a_folder_become_a_checkout_between_two_syncs(machines, origin: Path, tmp_path: Path):
+    """A long-lived engine (the sidecar's, the hook worker's) remembers each folder's project key
+    only until its next listing or sync looks at the checkouts again."""
+    a, _b, engine = machines
+    folder = a.projects / "acme" / "api"
+    s = FixtureSession(a.paths.claude, str(folder)).user("hi").assistant("ok").write()
+    ea = engine(a)
+    ea.push(Selection(all=True))
+    assert [ea.project_key(x) for x in ea.local_sessions()] == ["acme/api"]
+    git("init", "-q", "--initial-branch=main", str(folder), cwd=tmp_path)
+    git("remote", "add", "origin", str(origin), cwd=folder)
+    again = ea.push(Selection(all=True))
+    assert "re-keyed" in outcome(again, s.session_id).reason
+    assert [ea.project_key(x) for x in ea.local_sessions()] == [f"git:{origin.parent / 'acme-api'}"]
+
+
 def test_the_folder_a_client_runs_in_selects_its_repositorys_sessions_through_any_remote(
     machines, origin: Path, tmp_path: Path
 ):

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from claude_sync.discovery import discover
 from claude_sync.format.tokens import Flavour
+from claude_sync.jsonload import loads
 from claude_sync.meta_cache import MetaCache
 from claude_sync.portable import pack
 from claude_sync.project import DeviceLayout
@@ -24,7 +25,6 @@ from claude_sync.transcript import (
     HEAD_LIMIT,
     TITLE_MAX,
     WINDOW,
-    _loads,
     read_meta,
     shorten,
 )
@@ -85,7 +85,7 @@ def assistant(text: str, i: int) -> str:
     ],
 )
 def test_loads_gives_what_json_loads_gives(raw):
-    assert repr(_loads(raw)) == repr(json.loads(raw))
+    assert repr(loads(raw)) == repr(json.loads(raw))
 
 
 @pytest.mark.parametrize("raw", [b'{"a":1} x', b'{"a":"x\ty"}', b'{"a":', b'{"a":"\xff"}', b"", b"\x00"])
@@ -93,7 +93,7 @@ def test_loads_refuses_what_json_loads_refuses(raw):
     with pytest.raises(ValueError):
         json.loads(raw)
     with pytest.raises(ValueError):
-        _loads(raw)
+        loads(raw)
 
 
 # -- shorten -----------------------------------------------------------------

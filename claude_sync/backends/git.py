@@ -58,6 +58,7 @@ from ..format.bundle import (
 from ..format.errors import BackendError, BundleError, SessionNotFound, SyncError
 from ..format.layout import is_log, is_sealed, is_session_id
 from ..format.wire import RemoteEntry
+from ..jsonload import loads
 from .base import Backend, PushItem, PushResult
 
 log = logging.getLogger(__name__)
@@ -342,7 +343,7 @@ class GitBackend(Backend):
 
     def _load_listing(self) -> tuple[str, list[RemoteEntry], dict[str, str]] | None:
         try:
-            raw = json.loads(self._listing_file().read_text("utf-8"))
+            raw = loads(self._listing_file().read_bytes())
             if raw.get("fields") != sorted(RemoteEntry.model_fields) or not isinstance(raw.get("head"), str):
                 return None
             unreadable = raw.get("unreadable", {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import gzip
 import hashlib
 import io
@@ -77,6 +78,7 @@ MEMORY_KIND = "project-memory"
 _MEMORY_NAMESPACE = uuid.UUID("6f1d2a8e-6c57-4f5e-9d0b-1c3f0a7e5b21")
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every remote entry of every sync; a few dozen projects
 def memory_object_id(project_key: str) -> str:
     """The id under which a project's memory is stored beside its sessions (one per project key)."""
     return str(uuid.uuid5(_MEMORY_NAMESPACE, "project-memory:" + project_key))
