@@ -97,7 +97,7 @@ def run(ctx: Run) -> list[Result]:
         finally:
             engine.close()
         target = fresh_dir(work / f"untar-{r}")
-        untars.append(timed(lambda: subprocess.run(["tar", "xzf", str(tarball), "-C", str(target)], check=True))[0])  # noqa: B023
+        untars.append(timed(lambda: subprocess.run(["tar", "--warning=no-timestamp", "-xzf", str(tarball), "-C", str(target)], check=True))[0])  # noqa: B023
         # The same files made durable, as the pull makes every file it writes (fsync before rename).
         flushes.append(untars[-1] + timed(lambda: subprocess.run(["sync", "-f", str(target)], check=True))[0])  # noqa: B023
         whole = _new_device(work, f"cli-{r}", remote)
