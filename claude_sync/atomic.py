@@ -182,9 +182,13 @@ class WriteBehind:
                 break
             fut.exception()
             held -= n
-        # The files start at once (several groups' files are created in parallel: creating files in
-        # one folder is serialized by the kernel); they are put in place in order by the committer.
-        jobs = [self._fsyncs.submit(self._settle, group, f) for f in group.files]
+        # The files start at once, one job a folder: creating files in one folder is serialized by the
+        # kernel (threads creating them side by side spin on its lock), while several groups' folders
+        # are written in parallel. The committer puts them in place in order.
+        folders: dict[Path, list[_Pending]] = {}
+        for f in group.files:
+            folders.setdefault(f.path.parent, []).append(f)
+        jobs = [self._fsyncs.submit(self._settle_all, group, files) for files in folders.values()]
         with self._queue_lock:
             self._submitted += 1
             number = self._submitted
@@ -247,6 +251,10 @@ class WriteBehind:
             finally:
                 os.close(fd)
         self._durable_through = through
+
+    def _settle_all(self, group: Group, files: list[_Pending]) -> None:
+        for f in files:
+            self._settle(group, f)
 
     def _settle(self, group: Group, f: _Pending) -> None:
         """Write a file's temp file (when given as bytes), and make it durable unless a syncfs will."""

@@ -182,3 +182,34 @@ def test_a_later_group_that_fails_to_write_does_not_fail_the_one_being_synced(
     behind.close()
     assert done[0] == ("ok", None) and done[1][0] == "bad" and isinstance(done[1][1], OSError)
     assert (tmp_path / "ok" / "t.jsonl").read_bytes() == b"x\n"
+
+
+def test_a_group_whose_write_fails_partway_through_a_folder_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder's files are written one after the other by one thread: when one of them fails, the
+    # ones written before it are discarded with the group, and none after it is started.
+    real_settle = atomic.WriteBehind._settle
+    tried: list[str] = []
+
+    def settle(self: atomic.WriteBehind, group: atomic.Group, f: atomic._Pending) -> None:
+        tried.append(f.path.name)
+        if f.path.name == "b.json":
+            raise OSError(errno.ENOSPC, "no space left on device")
+        real_settle(self, group, f)
+
+    monkeypatch.setattr(atomic.WriteBehind, "_settle", settle)
+    behind = atomic.WriteBehind()
+    group = atomic.Group()
+    folder = tmp_path / "s"
+    for name in ("a.json", "b.json", "c.json"):
+        group.add(folder / name, b"{}")
+    group.add(tmp_path / "other" / "t.jsonl", b"x\n")
+    behind.submit(group, "s")
+    done = behind.drain(wait=True)
+    behind.close()
+    assert done[0][0] == "s" and isinstance(done[0][1], OSError)
+    assert "c.json" not in tried
+    assert [p.name for p in folder.iterdir()] == []  # a.json's temp file went with the group
+    assert not (tmp_path / "other" / "t.jsonl").exists()
+    assert not [p for p in (tmp_path / "other").iterdir() if atomic.is_temp(p.name)]
