@@ -32,6 +32,7 @@ from pydantic_core import from_json as _from_json
 from . import gzblob
 from .errors import BundleError
 from .layout import MEMORY, TOMBSTONE, check_logical, check_owned, is_log, is_sealed
+from .tarheaders import canonical_members
 from .tokens import Context, Flavour
 from .tombstone import TOMBSTONE_FILE, TOMBSTONE_KIND
 
@@ -400,21 +401,25 @@ class _MemberCheck:
 
     def __call__(self, info: tarfile.TarInfo) -> str:
         """The member's name; BundleError for anything a bundle may not hold."""
+        return self.member(info.name, info.size, regular=info.isfile() and not info.issparse())
+
+    def member(self, name: str, size: int, *, regular: bool) -> str:
         if len(self.seen) >= MAX_MEMBERS:
             raise BundleError(f"bundle has more than {MAX_MEMBERS} files")
-        if not info.isfile() or info.issparse():
-            raise BundleError(f"refusing bundle member {info.name!r}: not a regular file")
-        name = info.name
+        if not regular:
+            raise BundleError(f"refusing bundle member {name!r}: not a regular file")
+        if size < 0:  # tarfile reads a size field of 0xff... as a negative number
+            raise BundleError(f"refusing bundle member {name!r}: its size is negative")
         if name != MANIFEST:
             if not name.startswith(FILES_PREFIX):
                 raise BundleError(f"refusing unknown bundle member {name!r}")
             check_logical(name[len(FILES_PREFIX) :])
-        elif info.size > MAX_MANIFEST_BYTES:
+        elif size > MAX_MANIFEST_BYTES:
             raise BundleError("bundle manifest is too large")
         if name in self.seen:
             raise BundleError(f"bundle member {name!r} appears twice")
         self.seen.add(name)
-        self.total += info.size
+        self.total += size
         if self.total > self.max_bytes:
             raise BundleError(f"bundle expands past the limit of {self.max_bytes} bytes; refused")
         return name
@@ -625,6 +630,18 @@ def _inflate_small(data: bytes, max_bytes: int) -> bytes | None:
 
 def _tar_members(tar: bytes, max_bytes: int) -> Iterator[tuple[str, memoryview]]:
     """Each member of an unpacked bundle as (name, content), content a view into `tar` (no copies)."""
+    simple = canonical_members(tar, _MAX_TRAILER)
+    if simple is None:  # not only headers as this tool writes them: tarfile reads it
+        yield from _tarfile_members(tar, max_bytes)
+        return
+    view = memoryview(tar)
+    check = _MemberCheck(max_bytes)
+    for name, start, size in simple:
+        yield check.member(name, size, regular=True), view[start : start + size]
+
+
+def _tarfile_members(tar: bytes, max_bytes: int) -> Iterator[tuple[str, memoryview]]:
+    """_tar_members through tarfile, for any archive."""
     view = memoryview(tar)
     check = _MemberCheck(max_bytes)
     try:
@@ -636,7 +653,7 @@ def _tar_members(tar: bytes, max_bytes: int) -> Iterator[tuple[str, memoryview]]
                     raise BundleError(f"bundle is truncated or malformed: member {name!r} is cut short")
                 yield name, view[info.offset_data : end]
             rest = view[archive.offset :]
-    except (tarfile.TarError, EOFError) as e:
+    except (tarfile.TarError, EOFError, OverflowError) as e:  # Overflow: an offset past any file
         raise BundleError(f"bundle is truncated or malformed: {e}") from e
     if len(rest) > _MAX_TRAILER:
         raise BundleError("bundle is malformed: data after the end of the archive")
