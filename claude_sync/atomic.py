@@ -148,8 +148,9 @@ class WriteBehind:
     17 s of a 200-session pull on a new device when done one after the other). Creating and
     writing the temp files is kernel work too (about half a millisecond a file here), which
     threads do on every core while the caller prepares the next session. A group (a session's new
-    files) is committed in the background while the caller goes on: its temp files are written in
-    parallel, made durable, then renamed into place in their order, so a reader still sees a
+    files) is committed in the background while the caller goes on: its temp files are written
+    folder by folder, the folders in parallel (threads creating files in one folder only spin on
+    its lock), made durable, then renamed into place in their order, so a reader still sees a
     whole file or none, and the files of a group appear only once all of them are on disk. Groups
     commit in the order given.
 

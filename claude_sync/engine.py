@@ -688,12 +688,12 @@ class SyncEngine:
         return kept, excluded
 
     def _never_sync_entry(self, e: RemoteEntry) -> bool:
-        if not self.config.never_sync_projects:  # the folder is asked only by a project's entries
-            return never_sync.never_synced(self.config, e.session_id, e.project_key, None)
-        try:
-            cwd: str | None = self.layout.cwd_for(e.project_key)
-        except (SyncError, ValueError):
-            cwd = None
+        cwd: str | None = None
+        if self.config.never_sync_projects:  # the folder is looked up only for a project's entries
+            try:
+                cwd = self.layout.cwd_for(e.project_key)
+            except (SyncError, ValueError):
+                pass
         return never_sync.never_synced(self.config, e.session_id, e.project_key, cwd)
 
     def _not_portable_why(self, s: LocalSession) -> str:
