@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .context import Run
 from .env import CODE, bare_remote, fresh_dir
-from .measure import cores, read_all, tree_bytes, wait_rusage
+from .measure import cores, read_all, run_rusage, tree_bytes
 from .report import Result
 
 
@@ -22,8 +22,7 @@ def _run_measured(cmd: list[str], env: dict[str, str] | None, stdout_file: Path)
     """(wall s, CPU s, peak RSS KB, exit code) of a command and the children it waited for."""
     with open(stdout_file, "wb") as out, open(stdout_file.with_suffix(".err"), "wb") as err:
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, cwd=CODE, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        code, cpu, rss = wait_rusage(proc)
+        code, cpu, rss = run_rusage(cmd, env=env, cwd=CODE, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         wall = time.perf_counter() - t
     return wall, cpu, rss, code
 

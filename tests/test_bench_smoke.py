@@ -31,3 +31,27 @@ def test_the_tiny_benchmark_produces_every_figure(tmp_path):
     for x in saved["results"]:
         assert math.isfinite(x["value"]), f"figure {x['figure']}: {x['what']}: {x.get('note')}"
     assert "| 3 |" in (tmp_path / "results-tiny.md").read_text()
+
+
+# Run in a process of its own, as `python -m bench` is, so that tests/ does not import bench/.
+PEAK_PROBE = """
+import os, subprocess, sys
+from bench.measure import run_rusage
+big = bytearray(400 << 20)
+for i in range(0, len(big), 4096):
+    big[i] = 1
+p = subprocess.Popen([sys.executable, "-c", "pass"])
+naive = os.wait4(p.pid, 0)[2].ru_maxrss
+code, cpu, rss = run_rusage([sys.executable, "-c", "import sys; sys.exit(3)"])
+print(naive, code, rss, len(big))
+"""
+
+
+def test_a_commands_peak_memory_is_its_own_not_the_benchs():
+    r = subprocess.run([sys.executable, "-c", PEAK_PROBE], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    naive_kb, code, rss_kb, _ = (int(x) for x in r.stdout.split())
+    # The kernel charges a child with its parent's memory at the exec: the trap the bench must avoid.
+    assert naive_kb > 350 * 1024
+    assert code == 3
+    assert rss_kb < 100 * 1024
