@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from claude_sync import atomic, prefetch
-from claude_sync.backends import git as git_backend
+from claude_sync import atomic, prefetch, spill
+from claude_sync.backends import http as http_backend
 from claude_sync.claude_home import project_folder_name
 from claude_sync.engine import DONE, FAILED, Outcome, Selection, Summary
+from claude_sync.format import bundle
 from tests.support.devices import Device
 from tests.support.sync_server import SyncServer
 from tests.test_hostile_remote import GOOD_LOG, _git_plant, _server_plant
@@ -100,7 +101,7 @@ def test_a_pipelined_pull_writes_what_a_pull_one_session_after_the_other_writes(
     if how == "large files wait on disk":
         # Every transcript spills to a temp file of the backend's: those of the sessions fetched ahead
         # must still be there when their session is written.
-        monkeypatch.setattr(git_backend, "SPILL_BYTES", 64)
+        monkeypatch.setattr(spill, "SPILL_BYTES", 64)
     else:
         monkeypatch.setattr(prefetch, "AHEAD", 1)  # the worker is still needed after the first session
     one_by_one = Device(tmp_path / "one", "beta", "work", git_url=str(bare_remote))
@@ -148,3 +149,26 @@ def test_a_bulk_pull_looks_up_each_repository_root_and_the_cleanup_period_once(
     alpha.push(all=True)
     summary, _ = _pipelined_pull(beta, in_worker=False)
     assert summary.count(DONE) == 1 and len(periods) == 2
+
+
+def test_a_pipelined_pull_from_the_server_writes_what_a_pull_one_session_after_the_other_writes(
+    tmp_path: Path, sync_server: SyncServer, monkeypatch: pytest.MonkeyPatch
+):
+    """Downloads to temp files and every file spilled (spill.py): those of the sessions fetched ahead
+    must still be there when their session is written, and all go with the pull."""
+    alpha = sync_server.device(tmp_path / "machines", "alpha", "code")
+    honest = _honest_sessions(alpha)
+    one_by_one = sync_server.device(tmp_path / "one", "beta", "work")
+    assert one_by_one.pull(all=True).count(DONE) == SESSIONS
+    monkeypatch.setattr(http_backend, "DOWNLOAD_IN_MEMORY", 64)
+    monkeypatch.setattr(bundle, "_IN_MEMORY_UNPACKED", 64)  # each bundle streams past...
+    monkeypatch.setattr(spill, "SPILL_BYTES", 64)  # ... and its files wait on disk
+
+    pipelined = sync_server.device(tmp_path / "pipelined", "beta", "work")
+    summary, in_worker = _pipelined_pull(pipelined)
+
+    assert in_worker
+    assert summary.count(DONE) == SESSIONS, [o.reason for o in summary.outcomes]
+    assert _without_home(pipelined) == _without_home(one_by_one)
+    assert all(any(sid in p for p in pipelined.all_files()) for sid in honest)
+    assert not [p for p in (pipelined.paths.data / "cache" / "spill").rglob("*") if p.is_file()]

@@ -32,14 +32,12 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from git import Git, Repo
 
@@ -51,7 +49,6 @@ from ..format.bundle import (
     Bundle,
     ContentCheck,
     Manifest,
-    Spilled,
     content_digest,
     is_opaque,
 )
@@ -59,6 +56,7 @@ from ..format.errors import BackendError, BundleError, SessionNotFound, SyncErro
 from ..format.layout import is_log, is_sealed, is_session_id
 from ..format.wire import RemoteEntry
 from ..jsonload import loads
+from ..spill import SpillFolders, SpillSink
 from .base import Backend, PushItem, PushResult
 
 log = logging.getLogger(__name__)
@@ -78,8 +76,6 @@ _CHUNK = 1024 * 1024
 _PIPE_BYTES = 1024 * 1024
 _IN_FLIGHT = 256  # blobs asked of `git cat-file --batch` and not yet read, at most (about 10 KB of requests)
 SPILL_DIR = "claude-sync-spill"
-SPILL_BYTES = 16 * 1024 * 1024  # a file of a pulled session larger than this waits in a temp file, not in memory
-SPILLS_KEPT = 16  # fetches whose spilled files are kept (a bulk pull fetches up to prefetch.AHEAD ahead of its writes)
 # git itself holds a whole object in memory below this size when it receives or reads one; above, it streams.
 BIG_FILE = "core.bigFileThreshold=16m"
 # git maps whole packs to send them (up to 1 GB resident): a push of the 2 GB corpus peaked at 504 MB
@@ -158,8 +154,7 @@ class GitBackend(Backend):
         # runs no `git ls-tree` per session. And one `git cat-file --batch` serves every fetch.
         self._files_at: tuple[str, dict[str, dict[str, tuple[str, int]]]] | None = None
         self._stream: _BlobStream | None = None
-        self._spills = 0  # fetches so far: each spills into its own folder
-        self._spilled: set[int] = set()  # the fetches that made a folder (few do: a stat for each would be many)
+        self._spill = SpillFolders(self.mirror / SPILL_DIR)  # the large files of the sessions fetched
         self._stream_lock = threading.Lock()
         # A bulk push (hold()): commits written here on top of the remote head, pushed once by publish().
         self._holding = False
@@ -399,7 +394,7 @@ class GitBackend(Backend):
             else:
                 raise BundleError(f"session {session_id}: unknown file {rel!r} in the Git repository; nothing was written")
         ordered = {n: [(oid, size) for _seg, oid, size in sorted(parts[n])] for n in sorted(parts)}
-        self._next_spill()
+        self._spill.next()
         with self._stream_lock:
             blobs = self._blobs()
             # Every object of the session asked for at once: git reads the next ones while these are checked.
@@ -439,7 +434,7 @@ class GitBackend(Backend):
         for name, segments in parts.items():
             check = ContentCheck(name)
             text = name not in binary
-            sink = _Sink(self, len(content))
+            sink = SpillSink(self._spill, str(len(content)))
             try:
                 for oid, _size in segments:
                     chunks = blobs.next(oid)
@@ -472,27 +467,6 @@ class GitBackend(Backend):
         if self._stream is None:
             self._stream = _BlobStream(self.mirror, self.env)
         return self._stream
-
-    def _spill_dir(self) -> Path:
-        """The folder of the spilled files of the session being fetched."""
-        d = self.mirror / SPILL_DIR / str(self._spills)
-        self._spilled.add(self._spills)
-        d.mkdir(parents=True, exist_ok=True)
-        return d
-
-    def _next_spill(self) -> None:
-        """A fetch starts: the spilled files of the fetch SPILLS_KEPT before go (a pull writes a
-        session before it fetches that many more), and on the first fetch those of a pull that was killed."""
-        if self._spills == 0:
-            self._clear_spill()
-        self._spills += 1
-        old = self._spills - SPILLS_KEPT
-        if old in self._spilled:
-            self._spilled.discard(old)
-            shutil.rmtree(self.mirror / SPILL_DIR / str(old), ignore_errors=True)
-
-    def _clear_spill(self) -> None:
-        shutil.rmtree(self.mirror / SPILL_DIR, ignore_errors=True)
 
     def recorded_format(self, commit: str | None) -> int | None:
         """The format version the repository records at `commit` (None: none recorded)."""
@@ -674,7 +648,7 @@ class GitBackend(Backend):
             w(f"M 100644 inline {FORMAT_FILE}\ndata {len(record)}\n".encode() + record + b"\n")
 
     def close(self) -> None:
-        self._clear_spill()
+        self._spill.clear()
         with self._stream_lock:
             if self._stream is not None:
                 self._stream.close()
@@ -855,44 +829,6 @@ class GitBackend(Backend):
             raise BackendError(f"cannot push to the Git repository {self.url}: {text.strip() or e}") from e
         self._run("update-ref", f"refs/remotes/origin/{self.branch}", commit)
         return True
-
-
-class _Sink:
-    """Where one file of a pulled session goes as it is read: memory, then past SPILL_BYTES a temp
-    file of the backend's, so a pull's memory stays flat whatever a session holds or inflates to."""
-
-    def __init__(self, backend: GitBackend, index: int) -> None:
-        self._backend, self._index = backend, index
-        self._chunks: list[bytes] = []
-        self._file: BinaryIO | None = None
-        self._digest: hashlib._Hash | None = None
-        self.size = 0
-
-    def add(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self._file is None:
-            self._chunks.append(chunk)
-            if self.size <= SPILL_BYTES:
-                return
-            self._file = open(self._backend._spill_dir() / str(self._index), "wb")
-            self._digest = hashlib.sha256()
-            chunks, self._chunks = self._chunks, []
-        else:
-            chunks = [chunk]
-        for c in chunks:
-            self._file.write(c)
-            self._digest.update(c)  # type: ignore[union-attr]
-
-    def result(self) -> bytes | Spilled:
-        if self._file is None:
-            return b"".join(self._chunks)
-        self._file.close()
-        return Spilled(Path(self._file.name), self.size, self._digest.hexdigest())  # type: ignore[union-attr]
-
-    def drop(self) -> None:
-        self._chunks = []
-        if self._file is not None:
-            self._file.close()
 
 
 def _widen_pipe(fd: int) -> None:

@@ -20,11 +20,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import ipaddress
+import itertools
 import json
 import logging
 import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -43,6 +45,7 @@ from ..format.errors import (
     SyncError,
 )
 from ..format.wire import RemoteEntry
+from ..spill import SpillFolders, SpillSink
 from .base import Backend, PartialPush, PushItem, PushResult
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ TRANSIENT_STATUS = {502, 503, 504}
 TOKEN_HOLD_SECONDS = 5.0  # a token read is used this long; a 401 reads it again at once
 _Body = TypeVar("_Body", bound=wire.ErrorBody)
 PAGE_SIZE = 1000
+DOWNLOAD_IN_MEMORY = 8 * 1024 * 1024  # a bundle larger than this is downloaded to a temp file
 
 
 def _is_loopback(host: str) -> bool:
@@ -77,6 +81,7 @@ class HttpBackend(Backend):
         attempts: int = 4,
         backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
+        spill: Path | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -86,6 +91,8 @@ class HttpBackend(Backend):
         self.url = url.rstrip("/")
         self._token = token
         self.max_bundle_bytes = max_bundle_bytes
+        # Large bundles and their large files wait here between download and writing (None: a temp folder).
+        self._spill = SpillFolders(spill)
         self.attempts, self.backoff, self.push_timeout = max(1, attempts), backoff, push_timeout
         verify: ssl.SSLContext | bool = True
         if ca_bundle:
@@ -121,6 +128,7 @@ class HttpBackend(Backend):
             lambda: credentials.get_token(url, paths),
             ca_bundle=config.ca_bundle,
             max_bundle_bytes=config.max_bundle_bytes,
+            spill=paths.cache / "spill",
         )
 
     # -- plumbing ----------------------------------------------------------
@@ -304,14 +312,8 @@ class HttpBackend(Backend):
                 expected = resp.headers.get(wire.BUNDLE_SHA256)
                 if not expected:
                     raise BundleError(f"the sync server sent {what} without its checksum; nothing was written")
-                data = bytearray()
                 try:
-                    for chunk in resp.iter_bytes():
-                        data += chunk
-                        if len(data) > self.max_bundle_bytes:
-                            raise BundleError(
-                                f"{what} is larger than the limit of {self.max_bundle_bytes} bytes; refused"
-                            )
+                    data = self._download(resp, what)
                 except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
                     if attempt + 1 < self.attempts:
                         log.info("download of %s interrupted (%s); retrying", what, e)
@@ -319,8 +321,54 @@ class HttpBackend(Backend):
                     raise BackendError(f"the download of {what} from {self.url} kept failing: {e}") from e
             finally:
                 resp.close()
-            return Bundle.from_bytes(bytes(data), expected, session_id=session_id, max_bytes=self.max_bundle_bytes)
+            if isinstance(data, bytearray):  # a small download may still unpack to much: large files spill
+                return Bundle.from_bytes(
+                    bytes(data), expected, session_id=session_id, max_bytes=self.max_bundle_bytes, keep=self._sinks()
+                )
+            try:
+                return Bundle.from_file(
+                    data,
+                    expected,
+                    keep=self._sinks(),
+                    session_id=session_id,
+                    max_bytes=self.max_bundle_bytes,
+                )
+            finally:
+                data.unlink(missing_ok=True)  # its files are in memory or spilled beside it
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sinks(self) -> Callable[[str], SpillSink]:
+        """Where each file of a bundle read from its download goes: memory, or a spill file when large."""
+        numbers = itertools.count()
+        return lambda _name: SpillSink(self._spill, str(next(numbers)))
+
+    def _download(self, resp: httpx.Response, what: str) -> bytearray | Path:
+        """A bundle's bytes, in memory, or past DOWNLOAD_IN_MEMORY in a file of this fetch's spill
+        folder: a pull's memory does not grow with what the server sends."""
+        self._spill.next()
+        data, size, f = bytearray(), 0, None
+        try:
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > self.max_bundle_bytes:
+                    raise BundleError(f"{what} is larger than the limit of {self.max_bundle_bytes} bytes; refused")
+                if f is not None:
+                    f.write(chunk)
+                    continue
+                data += chunk
+                if size > DOWNLOAD_IN_MEMORY:
+                    f = open(self._spill.current() / "bundle", "wb")
+                    f.write(data)
+                    data = bytearray()
+        except BaseException:
+            if f is not None:
+                f.close()
+                Path(f.name).unlink(missing_ok=True)
+            raise
+        if f is None:
+            return data
+        f.close()
+        return Path(f.name)
 
     def push(self, items: list[PushItem]) -> dict[str, PushResult]:
         """Push each bundle; a refused base (or, unless forced, a server copy that is longer) is a CONFLICT.
@@ -457,6 +505,7 @@ class HttpBackend(Backend):
 
     def close(self) -> None:
         self._client.close()
+        self._spill.clear()
 
 
 def _route(template: str, **params: str) -> str:

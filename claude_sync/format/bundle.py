@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json as _from_json
@@ -274,9 +274,9 @@ def check_content(name: str, data: bytes | memoryview, text: bool) -> ContentChe
 class Spilled:
     """A file of a pulled session too large to hold in memory, kept in a temp file of the backend's.
 
-    Only the Git backend makes them (it reads files one at a time); they pass through render and
-    restore as files, so a pull's memory does not grow with the session. Comparing and merging
-    need bytes: `Bundle.in_memory()` reads them back.
+    The backends make them (spill.py) as they read a session one file at a time; they pass through
+    render and restore as files, so a pull's memory does not grow with the session. Comparing and
+    merging need bytes: `Bundle.in_memory()` reads them back.
     """
 
     path: Path
@@ -298,6 +298,14 @@ class Spilled:
 Content = bytes | Spilled
 
 
+class MemberSink(Protocol):
+    """Where a file of a bundle read from a stream goes (spill.SpillSink: memory, or a temp file when large)."""
+
+    def add(self, chunk: bytes) -> None: ...
+    def result(self) -> Content: ...
+    def drop(self) -> None: ...
+
+
 def file_sha256(data: Content) -> str:
     return data.sha256 if isinstance(data, Spilled) else sha256(data)
 
@@ -305,7 +313,7 @@ def file_sha256(data: Content) -> str:
 @dataclass
 class Bundle:
     manifest: Manifest
-    files: dict[str, bytes]  # logical name -> tokenized content (a Spilled file where the Git backend spilled it)
+    files: dict[str, bytes]  # logical name -> tokenized content (a Spilled file where a backend spilled it)
     # Of a bundle packed from local files: how many bytes of each file it holds, as read from disk.
     # A writer of those files then knows which lines the client appended after they were read.
     read_sizes: dict[str, int] = field(default_factory=dict, compare=False)
@@ -371,14 +379,19 @@ class Bundle:
         *,
         session_id: str | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        keep: Callable[[str], MemberSink] | None = None,
     ) -> Bundle:
-        """Verify and read a bundle; raises BundleError and has no side effects."""
+        """Verify and read a bundle; raises BundleError and has no side effects (but what `keep`'s
+        sinks spill: with them, a bundle that unpacks past 32 MB streams each file to its sink)."""
         if expected_sha256 is not None:
             _check_sha(sha256(data), expected_sha256)
         tar = _inflate_small(data, max_bytes)
         members: dict[str, bytes] = {}
         if tar is not None:
             members = {name: content.tobytes() for name, content in _tar_members(tar, max_bytes)}
+        elif keep is not None:
+            checked, kept = _read_streaming(io.BytesIO(data), None, session_id=session_id, max_bytes=max_bytes, keep=keep)
+            return cls(checked, kept, text_checked=not is_opaque(checked))  # type: ignore[arg-type]
         else:  # larger ones stream past, as in verify_file: no buffer ever holds more than 32 MB of tar
             with _malformed_as_bundle_error():
                 for name, f in _streamed_members(io.BytesIO(data), max_bytes):
@@ -388,6 +401,25 @@ class Bundle:
         # _checked_manifest checked every file's content (unless sealed): its text is UTF-8.
         files = {name[len(FILES_PREFIX) :]: d for name, d in members.items()}
         return cls(manifest, files, text_checked=not is_opaque(manifest))
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        expected_sha256: str | None,
+        *,
+        keep: Callable[[str], MemberSink],
+        session_id: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> Bundle:
+        """Verify and read a bundle downloaded to a file, as from_bytes does, with memory that does not
+        grow with it: a bundle of up to 8 MB is read whole, a larger one streams past and each file goes
+        where `keep(logical name)` says (a spill sink: memory, or a Spilled file when large)."""
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size <= _IN_MEMORY_PACKED:
+                return cls.from_bytes(f.read(), expected_sha256, session_id=session_id, max_bytes=max_bytes, keep=keep)
+            manifest, files = _read_streaming(f, expected_sha256, session_id=session_id, max_bytes=max_bytes, keep=keep)
+        return cls(manifest, files, text_checked=not is_opaque(manifest))  # type: ignore[arg-type]
 
 
 class _MemberCheck:
@@ -556,32 +588,57 @@ def verify_file(
 def _verify_streaming(
     path: str | os.PathLike[str], expected_sha256: str | None, *, session_id: str | None, max_bytes: int
 ) -> Manifest:
-    """verify_file for any size: members are hashed as they stream past and checked at the end.
+    """verify_file for any size: members are hashed as they stream past and checked at the end."""
+    with open(path, "rb") as raw:
+        return _read_streaming(raw, expected_sha256, session_id=session_id, max_bytes=max_bytes, keep=None)[0]
+
+
+def _read_streaming(
+    raw: BinaryIO,
+    expected_sha256: str | None,
+    *,
+    session_id: str | None,
+    max_bytes: int,
+    keep: Callable[[str], MemberSink] | None,
+) -> tuple[Manifest, dict[str, Content]]:
+    """Members hashed and checked as they stream past, one chunk in memory at a time; the manifest,
+    checked against them, and with `keep` each file's content as its sink (by logical name) made it.
 
     A checksum mismatch is reported in preference to any damage it explains.
     """
     seen: dict[str, tuple[int, str, ContentCheck]] = {}
+    kept: dict[str, Content] = {}
     manifest_bytes: bytes | None = None
-    with open(path, "rb") as raw:
-        reader: BinaryIO | _HashingReader = raw if expected_sha256 is None else _HashingReader(raw)
-        try:
-            with _malformed_as_bundle_error():
-                for name, f in _streamed_members(reader, max_bytes):  # type: ignore[arg-type]
-                    if name == MANIFEST:
-                        manifest_bytes = f.read()
-                        continue
-                    h, n = hashlib.sha256(), 0
-                    content = ContentCheck(name[len(FILES_PREFIX) :])
+    reader: BinaryIO | _HashingReader = raw if expected_sha256 is None else _HashingReader(raw)
+    try:
+        with _malformed_as_bundle_error():
+            for name, f in _streamed_members(reader, max_bytes):  # type: ignore[arg-type]
+                if name == MANIFEST:
+                    manifest_bytes = f.read()
+                    continue
+                logical = name[len(FILES_PREFIX) :]
+                h, n = hashlib.sha256(), 0
+                content = ContentCheck(logical)
+                sink = keep(logical) if keep is not None else None
+                try:
                     while chunk := f.read(_CHUNK):
                         h.update(chunk)
                         content.feed(chunk)
                         n += len(chunk)
-                    seen[name] = (n, h.hexdigest(), content.finish())
-        except BundleError:
-            _check_whole(reader, expected_sha256)  # a transport error explains any damage: report that
-            raise
-        _check_whole(reader, expected_sha256)
-    return _checked_manifest(manifest_bytes, seen, session_id)
+                        if sink is not None:
+                            sink.add(chunk)
+                except BaseException:
+                    if sink is not None:
+                        sink.drop()
+                    raise
+                seen[name] = (n, h.hexdigest(), content.finish())
+                if sink is not None:
+                    kept[logical] = sink.result()
+    except BundleError:
+        _check_whole(reader, expected_sha256)  # a transport error explains any damage: report that
+        raise
+    _check_whole(reader, expected_sha256)
+    return _checked_manifest(manifest_bytes, seen, session_id), kept
 
 
 @contextlib.contextmanager
