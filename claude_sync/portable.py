@@ -178,7 +178,9 @@ def _render_spilled(data: Spilled, tokens, ctx: Context, source, checked: bool) 
     with open(out, "wb") as f:
         for chunk in data.chunks(_RENDER_BATCH):
             chunk = carry + chunk
-            cut = chunk.rfind(b"\n") + 1
+            # Whole lines, or where a line of many MB can be cut (PathTokens.safe_cut): what is
+            # carried to the next batch stays small whatever the file holds.
+            cut = tokens.safe_cut(chunk, *source)
             carry = chunk[cut:]
             size += _render_lines(chunk[:cut], tokens, ctx, source, f, digest, checked)
         size += _render_lines(carry, tokens, ctx, source, f, digest, checked)

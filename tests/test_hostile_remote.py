@@ -364,6 +364,18 @@ _PEAK_RSS = textwrap.dedent(
 )
 
 
+def _pull_all_within(victim: Device, budget: int) -> None:
+    """`claude-sync pull --all` on the device succeeds with a peak RSS (of it and its git processes) under budget."""
+    r = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS, sys.executable, "-m", "claude_sync", "pull", "--all", "--json"],
+        env=victim.env(), cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    *out, peak_kb = r.stdout.strip().splitlines()
+    summary = json.loads("\n".join(out))
+    assert summary["failed"] == 0, summary
+    assert int(peak_kb) * 1024 < budget, f"peak RSS {int(peak_kb) // 1024} MB"
+
+
 def _blob_from_file(repo: Path, path: Path) -> str:
     return subprocess.run(["git", "-C", str(repo), "hash-object", "-w", str(path)], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -411,14 +423,7 @@ def test_a_pull_of_a_session_larger_than_its_memory_budget_streams_it(tmp_path: 
     # The remote is a local path, so the host's own git (upload-pack) runs as a child of the pull and
     # counts in its peak: give the host the streaming setting a server's git would have for big files.
     subprocess.run(["git", "-C", str(bare_remote), "config", "core.bigFileThreshold", "16m"], check=True)
-    r = subprocess.run(
-        [sys.executable, "-c", _PEAK_RSS, sys.executable, "-m", "claude_sync", "pull", "--all", "--json"],
-        env=victim.env(), cwd=REPO, capture_output=True, text=True, timeout=600,
-    )
-    *out, peak_kb = r.stdout.strip().splitlines()
-    summary = json.loads("\n".join(out))
-    assert summary["failed"] == 0, summary
-    assert int(peak_kb) < 200 * 1024, f"peak RSS {int(peak_kb) // 1024} MB"
+    _pull_all_within(victim, 200 * 1024 * 1024)
     placed = victim.paths.claude / "file-history" / sid / "big@v1"
     assert placed.stat().st_size == 300 * 1024 * 1024
     [entry] = [e for e in json.loads(victim.cli("remote", "--json").stdout) if e["session_id"] == sid]
@@ -427,6 +432,39 @@ def test_a_pull_of_a_session_larger_than_its_memory_budget_streams_it(tmp_path: 
     assert transcript.stat().st_size > 120 * 1000 * len(line)  # ${PROJECT_ROOT} became this device's path
     with open(transcript, "rb") as f:
         assert str(victim.projects / "acme" / "api").encode() in f.readline()
+
+
+def test_a_pull_from_the_server_of_a_session_larger_than_its_memory_budget_streams_it(
+    tmp_path: Path, sync_server: SyncServer
+):
+    """3b. The same session from the sync server: 300 MB of zeros and a 120 MB transcript travel as a
+    bundle of a few MB (it unpacks past every in-memory limit); pulled with the pull's memory under
+    200 MB, as from Git."""
+    alpha = sync_server.device(tmp_path / "machines", "alpha", "code")
+    victim = sync_server.device(tmp_path / "machines", "beta", "work")
+    s = alpha.session("acme/api").user("honest").write()
+    line = json.dumps({"type": "user", "cwd": alpha.cwd("acme/api"), "message": "x" * 1000}).encode() + b"\n"
+    with open(alpha.project_dir("acme/api") / f"{s.session_id}.jsonl", "ab") as f:
+        for _ in range(120):
+            f.write(line * 1000)
+    history = alpha.paths.claude / "file-history" / s.session_id
+    history.mkdir(parents=True)
+    with open(history / "big@v1", "wb") as f:
+        f.truncate(300 * 1024 * 1024)
+    pushed = alpha.cli("push", "--all", "--json")  # in a process of its own: it holds the session whole
+    assert pushed.returncode == 0, pushed.stderr
+
+    _pull_all_within(victim, 200 * 1024 * 1024)
+    placed = victim.paths.claude / "file-history" / s.session_id / "big@v1"
+    assert placed.stat().st_size == 300 * 1024 * 1024
+    with open(placed, "rb") as f:
+        assert f.read(1 << 20).count(0) == 1 << 20
+    transcript = next((victim.paths.claude / "projects").glob(f"*/{s.session_id}.jsonl"))
+    with open(transcript, "rb") as f:
+        lines = f.readlines()
+    assert len(lines) == 1 + 120 * 1000
+    assert json.loads(lines[-1])["cwd"] == victim.cwd("acme/api")  # this device's path
+    assert not list((victim.paths.data / "cache" / "spill").rglob("*"))  # the temp files went with the pull
 
 
 @pytest.mark.parametrize(

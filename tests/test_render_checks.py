@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claude_sync import portable
+from claude_sync.format import tokens as tokens_module
 from claude_sync.format.bundle import Bundle, FileEntry, Manifest, Spilled
 from claude_sync.format.errors import BundleError
-from claude_sync.format.tokens import Flavour
+from claude_sync.format.tokens import Context, Flavour, PathTokens
 from claude_sync.portable import render
 from claude_sync.project import DeviceLayout
 
@@ -116,3 +117,63 @@ def test_the_branch_searched_from_the_end_is_the_last_one_in_the_transcript(reco
         mp.setattr(portable, "_BRANCH_TAIL", tail)
         assert portable.session_branch(bundle) == _last_branch_forward(data)
     assert portable.session_branch(bundle) == _last_branch_forward(data)
+
+
+# -- a large file rendered a piece at a time: the same bytes as rendered whole -----------------
+
+_PIECES = [
+    "${PROJECT_ROOT}", "${HOME}", "${PROJECTS_ROOT}", "${$}", "${$}{HOME}", "${PROJECT_ROOT}/src/a.py",
+    "${HOME}\\\\x\\\\y z", "${HOME}\\x\\y", "$", "{", "}", "${", "$x", "/", "\\", " ", "\"", "é", "中", "😀",
+    "abc", "x" * 40, "\n",
+]
+_TARGETS = {
+    Flavour.POSIX: {"HOME": "/Users/b", "PROJECTS_ROOT": "/Users/b/work", "PROJECT_ROOT": "/Users/b/work/acme/api"},
+    Flavour.WINDOWS: {"HOME": "D:\\Users\\b", "PROJECTS_ROOT": "D:\\Users\\b\\work", "PROJECT_ROOT": "D:\\Users\\b\\work\\acme\\api"},
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(_PIECES), max_size=120),
+    newlines=st.booleans(),
+    batch=st.integers(1, 50),
+    target=st.sampled_from(list(Flavour)),
+    source=st.sampled_from(list(Flavour)),
+    ctx=st.sampled_from(list(Context)),
+)
+def test_a_spilled_file_renders_a_piece_at_a_time_as_it_renders_whole(pieces, newlines, batch, target, source, ctx, tmp_path_factory) -> None:
+    """_render_spilled cuts a file where PathTokens.safe_cut says (after a newline, before a token, or
+    in text without one), with batches and a margin this small for the cuts to fall everywhere."""
+    data = "".join(p for p in pieces if newlines or p != "\n").encode("utf-8")
+    tokens = PathTokens(_TARGETS[target], target)
+    whole = tokens.detokenize_bytes(data, ctx, source)
+    spill = tmp_path_factory.mktemp("spill") / "f"
+    spill.write_bytes(data)
+    saved = portable._RENDER_BATCH, tokens_module._CUT_MARGIN
+    portable._RENDER_BATCH, tokens_module._CUT_MARGIN = batch, 64
+    try:
+        out = portable._render_spilled(Spilled(spill, len(data), ""), tokens, ctx, (source, 6), checked=False)
+    finally:
+        portable._RENDER_BATCH, tokens_module._CUT_MARGIN = saved
+    assert out.path.read_bytes() == whole
+    assert out.size == len(whole) and out.sha256 == hashlib.sha256(whole).hexdigest()
+
+
+def test_a_long_line_without_newlines_is_rendered_in_bounded_pieces(tmp_path: Path) -> None:
+    """A 64 MB line (a minified file, zeros): what is carried from one batch to the next stays small."""
+    tokens = PathTokens(_TARGETS[Flavour.POSIX], Flavour.POSIX)
+    line = (b"x" * 1000 + b"${PROJECT_ROOT}/a ") * (64 * 1024 * 1024 // 1018)
+    spill = tmp_path / "f"
+    spill.write_bytes(line)
+    carried: list[int] = []
+    real = tokens.safe_cut
+
+    def watched(data: bytes, *args: object) -> int:
+        cut = real(data, *args)  # type: ignore[arg-type]
+        carried.append(len(data) - cut)
+        return cut
+
+    tokens.safe_cut = watched  # type: ignore[method-assign]
+    out = portable._render_spilled(Spilled(spill, len(line), ""), tokens, Context.RAW, (Flavour.POSIX, 6), checked=True)
+    assert max(carried) < 2 * 1024  # the tokens are a kilobyte apart
+    assert out.size == len(line.replace(b"${PROJECT_ROOT}", b"/Users/b/work/acme/api"))

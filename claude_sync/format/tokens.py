@@ -99,6 +99,7 @@ _FORMAT_1_TOKEN_RE = _token_re(_FORMAT_1_NAMES)
 # of another character, so they match exactly where the text patterns match in the decoded text.
 _TOKEN_BYTES_RE = re.compile(_TOKEN_RE.pattern.encode("ascii"))
 _FORMAT_1_TOKEN_BYTES_RE = re.compile(_FORMAT_1_TOKEN_RE.pattern.encode("ascii"))
+_CUT_MARGIN = 64 * 1024  # a token is whole within this many bytes of where it starts (safe_cut)
 # A "$" that must be escaped on push: followed by "{NAME}" or "{NAME|".
 _NEEDS_ESCAPE_RE = r"\$(?=\{(?:" + _NAMES_RE + r")[|}])"
 
@@ -447,6 +448,42 @@ class PathTokens:
             return out
 
         return token_re.sub(expand, data)
+
+    def safe_cut(self, data: bytes, source: Flavour | None = None, bundle_format: int = 2) -> int:
+        """A length n such that detokenize_bytes of data[:n] and of the rest, joined, is that of data:
+        how a text too large to hold is rendered a piece at a time. 0: none found, read more first.
+
+        After the last newline (no token or path holds one). Else before the last `${`: every
+        `${` the tokenizer wrote starts a token (a literal one is escaped), tokens end before the
+        next, and the path converted after a token across flavours stops at a `$`. With none, at
+        the end (but a trailing `$`, or within a UTF-8 character). A piece that starts with its
+        only `${` ends after that token (same flavour), or after the `$` when it starts none.
+        """
+        nl = data.rfind(b"\n")
+        if nl >= 0:
+            return nl + 1
+        at = data.rfind(b"${")
+        if at > 0:
+            return at
+        if at < 0:
+            n, back = len(data), 0
+            while n > 0 and back < 3 and data[n - 1] & 0xC0 == 0x80:  # the last character, which may
+                n, back = n - 1, back + 1  # not be whole, goes with the next piece
+            if n > 0 and data[n - 1] >= 0xC0:
+                n -= 1
+            if n > 0 and data[n - 1] == 0x24:  # and so does a `$` that may start a token
+                n -= 1
+            return n
+        if len(data) < _CUT_MARGIN:  # a token at the start: wait until it is surely whole
+            return 0
+        source = self.flavour if source is None else Flavour(source)
+        token_re = _FORMAT_1_TOKEN_BYTES_RE if bundle_format < 2 else _TOKEN_BYTES_RE
+        m = token_re.match(data)
+        if m is None:
+            return 1  # not a token: the `$` is text
+        if source is not self.flavour and m.group(1) != _ESCAPE_NAME.encode():
+            return 0  # the path after it may be converted too: read on to a newline or the next token
+        return m.end()
 
     def _expand(self, m: re.Match[str], ctx: Context) -> str:
         return self._expand_token(m.group(1), m.group(2), ctx)
