@@ -84,6 +84,7 @@ def apply_memory(bundle: Bundle, project_folder: Path, layout: DeviceLayout, cla
     m = bundle.manifest
     if m.kind != MEMORY_KIND or m.session_id != memory_object_id(m.project_key):
         raise BundleError(f"{m.session_id} is not a project memory object")
+    bundle = bundle.in_memory()  # memory files are small; one the backend spilled is read back
     tokens = layout.tokens_for(layout.cwd_for(m.project_key), project_folder.name, on_disk=False)
     text = {e.path for e in m.files if e.text}
     root = project_folder / MEMORY_DIR

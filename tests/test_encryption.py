@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from claude_sync import credentials
+from claude_sync import credentials, spill
 from claude_sync.backends import Backend, open_backend
 from claude_sync.encryption import envelope, keys, setup
 from claude_sync.engine import Selection
+from claude_sync.format import bundle as bundle_format
 from claude_sync.format.bundle import Bundle
 from claude_sync.format.errors import BundleError, SyncError
 from claude_sync.format.layout import KEY_RECORD_ID
@@ -197,6 +198,20 @@ def test_the_remote_holds_no_marker_and_the_other_device_reads_everything(pair):
     assert remote_leaks() == []
     st = json.loads(dev_cli(a, "encryption", "status", "--json").stdout)
     assert st["encrypted"] and st["joined"] and st["sealed"] == 1 and st["plain"] == 0
+
+
+def test_a_sealed_session_whose_files_wait_on_disk_is_opened(pair, monkeypatch: pytest.MonkeyPatch):
+    """A sealed file larger than the spill limit comes from the backend as a temp file (spill.py)."""
+    a, b, _remote_leaks = pair
+    s = marker_session(a)
+    phrase = init(a)
+    assert a.push().exit_code == 0
+    assert dev_cli(b, "encryption", "join", stdin=phrase + "\n").returncode == 0
+    monkeypatch.setattr(spill, "SPILL_BYTES", 64)  # every file spills
+    monkeypatch.setattr(bundle_format, "_IN_MEMORY_UNPACKED", 64)  # and the server's bundles stream
+    assert b.pull().exit_code == 0
+    target = b.project_dir(MARKERS["project"] + "/api") / f"{s.session_id}.jsonl"
+    assert MARKERS["file"] in target.read_text() and b.cwd(MARKERS["project"] + "/api") in target.read_text()
 
 
 def test_turning_it_on_seals_what_the_remote_holds_in_plain(pair):

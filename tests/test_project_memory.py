@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from claude_sync import spill
 from claude_sync.config import save_config
+from claude_sync.format import bundle as bundle_format
 from claude_sync.format.bundle import MEMORY_KIND, Bundle, Manifest, memory_object_id
 from claude_sync.format.errors import BundleError
 from tests.support.devices import Device
@@ -106,8 +108,12 @@ def test_opted_in_memory_travels_as_its_own_object_and_lands_only_where_opted_in
     assert {o.session_id: o.status for o in a.push(project=KEY).outcomes}[mid] == "skipped"
 
 
-def test_pulled_memory_backs_up_what_it_replaces_and_keeps_local_only_files(pair):
+@pytest.mark.parametrize("spilled", [False, True])
+def test_pulled_memory_backs_up_what_it_replaces_and_keeps_local_only_files(pair, spilled, monkeypatch):  # type: ignore[no-untyped-def]
     a, b = pair
+    if spilled:  # the backend hands its files over as temp files (spill.py), as it does past 16 MB
+        monkeypatch.setattr(spill, "SPILL_BYTES", 8)
+        monkeypatch.setattr(bundle_format, "_IN_MEMORY_UNPACKED", 8)
     a.rich_session(KEY)
     write_memory(a, "MEMORY.md", memory_note(a))
     opt_in(a, KEY)

@@ -8,6 +8,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from claude_sync import spill
+from claude_sync.engine import DONE
+from claude_sync.format import bundle
+from claude_sync.lsp import actions
+from claude_sync.lsp.models import SidecarOptions
 from claude_sync.lsp.transcript import render_part
 from tests.support.claude_fixture import rich_session
 from tests.support.sidecar_client import rpc_error
@@ -117,6 +124,24 @@ async def test_open_transcript_renders_prompts_answers_and_tool_calls_here_and_o
     assert b.cwd("acme/api") in remote["markdown"]  # with this device's paths
     err = await rpc_error(sa.request("claudeSync/transcript", {"sessionId": "no-such-session"}))
     assert err.code == -32004
+
+
+@pytest.mark.parametrize("kind", ["git", "server"])
+def test_a_remote_transcript_that_waits_in_a_temp_file_opens(kind, devices, tmp_path, monkeypatch, request):  # type: ignore[no-untyped-def]
+    """A large file of a fetched session is a temp file (spill.py), gone when the engine closes: the
+    remote transcript is read from it before then."""
+    if kind == "server":
+        server = request.getfixturevalue("sync_server")
+        devices = server.device(tmp_path / "s", "alpha", "code"), server.device(tmp_path / "s", "beta", "work/projects")
+    a, b = devices
+    s = a.rich_session("acme/api")
+    assert a.push(all=True).count(DONE) == 1
+    monkeypatch.setattr(spill, "SPILL_BYTES", 64)  # every file spills
+    if kind == "server":  # and the server's bundle unpacks past the in-memory limit, so it streams
+        monkeypatch.setattr(bundle, "_IN_MEMORY_UNPACKED", 64)
+    shown = actions.transcript(b.paths, SidecarOptions(), s.session_id, "remote", 0)
+    assert "**Tool call: " in shown["markdown"] and b.cwd("acme/api") in shown["markdown"]
+    assert str(a.home) not in shown["markdown"]
 
 
 def test_a_long_transcript_comes_in_parts_read_line_by_line() -> None:

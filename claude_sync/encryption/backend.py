@@ -183,7 +183,7 @@ class EncryptedBackend(Backend):
         if entry is None:
             self.record, self._record_digest = None, None
         elif entry.content_sha256 != self._record_digest:
-            self.record = parse_record(self.inner.fetch(KEY_RECORD_ID))
+            self.record = parse_record(self.inner.fetch(KEY_RECORD_ID).in_memory())
             self._record_digest = entry.content_sha256
         self._loaded = True
         self._vouched = None
@@ -282,6 +282,7 @@ class EncryptedBackend(Backend):
                 )
             return got
         sealed = self.inner.fetch(self._stored_id.get(session_id, session_id), self._resealed(session_id, have, key))
+        sealed = sealed.in_memory()  # frames are opened from bytes: a large file the backend spilled is read back
         if not envelope.is_sealed(sealed.manifest):
             if self._vouched_plain(key).get(session_id) != content_digest(sealed):
                 raise forged_tombstone(session_id) if sealed.manifest.kind == TOMBSTONE_KIND else unvouched_plain(session_id)
@@ -436,7 +437,7 @@ class EncryptedBackend(Backend):
                 # Sealing it would make the forgery pass: only what was there when encryption was turned on.
                 log.warning("%s", unvouched_plain(e.session_id))
                 continue
-            bundle = self.inner.fetch(e.session_id)
+            bundle = self.inner.fetch(e.session_id).in_memory()  # sealed from bytes
             if content_digest(bundle) != e.content_sha256:
                 continue  # changed since it was listed: the next push looks again
             out.append(PushItem(bundle, e.content_sha256))

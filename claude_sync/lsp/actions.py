@@ -16,6 +16,7 @@ from .. import __version__, credentials
 from ..config import Config, Paths, default_device_name, load_config, save_config, update_config
 from ..discovery import LocalSession
 from ..engine import DONE, FAILED, NOT_PORTABLE, Outcome, Progress, Selection, SyncEngine
+from ..format.bundle import Spilled
 from ..format.errors import ConfigError, SessionNotFound
 from ..format.layout import TRANSCRIPT
 from ..format.locking import exclusive
@@ -219,10 +220,15 @@ def transcript(paths: Paths, options: SidecarOptions, session_id: str, side: str
             bundle = engine.backend.fetch(session_id)
         _, files = render(bundle, engine.layout)
         title = render_title(bundle.manifest.title, bundle.manifest.project_key, engine.layout)
+        data = files.get(TRANSCRIPT, b"")
+        if isinstance(data, Spilled):  # a large transcript waits in a temp file that goes with the engine
+            with open(data.path, "rb") as f:
+                shown = render_part(f, title, part)
+        else:
+            shown = render_part(data.splitlines(), title, part)
     finally:
         engine.close()
-    data = files.get(TRANSCRIPT, b"")
-    return {"sessionId": session_id, "side": side, **render_part(data.splitlines(), title, part)}
+    return {"sessionId": session_id, "side": side, **shown}
 
 
 def resume_plan(paths: Paths, session_id: str) -> dict[str, Any]:
