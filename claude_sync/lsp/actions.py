@@ -215,17 +215,19 @@ def transcript(paths: Paths, options: SidecarOptions, session_id: str, side: str
             return {"sessionId": session_id, "side": side, **render_part(f, s.meta.title, part)}
     engine = _engine(paths, options)
     try:
-        with engine._lock():  # the local mirror of the remote is shared with syncs
+        # Under the lock: the local mirror of the remote is shared with syncs, and so is the folder
+        # where a large transcript waits in a temp file (spill.py) until it is read here.
+        with engine._lock():
             engine.backend.refresh()
             bundle = engine.backend.fetch(session_id)
-        _, files = render(bundle, engine.layout)
-        title = render_title(bundle.manifest.title, bundle.manifest.project_key, engine.layout)
-        data = files.get(TRANSCRIPT, b"")
-        if isinstance(data, Spilled):  # a large transcript waits in a temp file that goes with the engine
-            with open(data.path, "rb") as f:
-                shown = render_part(f, title, part)
-        else:
-            shown = render_part(data.splitlines(), title, part)
+            _, files = render(bundle, engine.layout)
+            title = render_title(bundle.manifest.title, bundle.manifest.project_key, engine.layout)
+            data = files.get(TRANSCRIPT, b"")
+            if isinstance(data, Spilled):
+                with open(data.path, "rb") as f:
+                    shown = render_part(f, title, part)
+            else:
+                shown = render_part(data.splitlines(), title, part)
     finally:
         engine.close()
     return {"sessionId": session_id, "side": side, **shown}
