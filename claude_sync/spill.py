@@ -6,12 +6,16 @@ memory does not grow with what a session holds or inflates to, whichever backend
 
 Each fetch spills into a folder of its own. A bulk pull fetches up to prefetch.AHEAD sessions
 ahead of the one it writes, so the folders of the last SPILLS_KEPT fetches are kept and older
-ones removed; the first fetch also removes what a killed pull left.
+ones removed. The root is shared by the processes of a device (CLI, hooks, the sidecar): a
+backend's first fetch, under the sync lock like every fetch, removes what a killed pull left, and
+closing a backend, which may happen outside the lock, removes only the folders it made.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,6 +25,7 @@ from .format.bundle import Spilled
 
 SPILL_BYTES = 16 * 1024 * 1024  # a file of a pulled session larger than this waits in a temp file
 SPILLS_KEPT = 16  # fetches whose spilled files are kept (a bulk pull fetches up to prefetch.AHEAD ahead)
+_INSTANCES = itertools.count()
 
 
 class SpillFolders:
@@ -29,14 +34,15 @@ class SpillFolders:
     def __init__(self, root: Path | None) -> None:
         self._root = root
         self._own = root is None
+        self._name = f"{os.getpid()}-{next(_INSTANCES)}"  # this backend's folder under a shared root
         self._fetches = 0  # fetches so far: each spills into its own folder
         self._made: set[int] = set()  # the fetches that made a folder (few do: a stat for each would be many)
 
     def next(self) -> None:
-        """A fetch starts: the folder of the fetch SPILLS_KEPT before goes, and on the first fetch
-        what a pull that was killed left."""
-        if self._fetches == 0 and not self._own:
-            self.clear()
+        """A fetch starts (under the sync lock): the folder of the fetch SPILLS_KEPT before goes, and
+        on the first fetch what a pull that was killed left."""
+        if self._fetches == 0 and self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
         self._fetches += 1
         old = self._fetches - SPILLS_KEPT
         if old in self._made:
@@ -53,13 +59,17 @@ class SpillFolders:
         return d
 
     def clear(self) -> None:
-        if self._root is not None:
+        """Remove what this backend spilled (the whole root only if it is its own: another process's
+        pull may be spilling beside it)."""
+        if self._root is not None and self._own:
             shutil.rmtree(self._root, ignore_errors=True)
+        elif self._root is not None:
+            shutil.rmtree(self._root / self._name, ignore_errors=True)
         self._made.clear()
 
     def _path(self, fetch: int) -> Path:
         assert self._root is not None
-        return self._root / str(fetch)
+        return self._root / self._name / str(fetch)
 
 
 class SpillSink:
