@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from claude_sync.backends import PushItem, PushResult
+from claude_sync.backends import http as http_backend
 from claude_sync.backends.http import HttpBackend
 from claude_sync.engine import Selection
 from claude_sync.format import delta
@@ -424,6 +425,26 @@ def test_a_download_delta_that_does_not_verify_falls_back_to_the_whole_bundle(sy
     wire = Wire(tamper=flip_a_payload_byte)
     got = backend(sync_server, wire).fetch(sid, have=v1)
     assert got.files == v2.files
+    assert wire.routes() == [("POST", "/api/sessions/{id}/delta", 200), ("GET", "/api/sessions/{id}", 200)]
+
+
+def test_a_download_delta_larger_than_memory_allows_falls_back_to_the_whole_bundle(
+    sync_server: SyncServer, monkeypatch: pytest.MonkeyPatch
+):
+    """A delta is applied in memory: past DOWNLOAD_IN_MEMORY (a large append, or a server that sends
+    on and on, up to max_bundle_bytes) the device takes the whole bundle, which streams to disk."""
+    rnd = random.Random(9)
+    sid = str(uuid.uuid4())
+    v1 = make_bundle(sid, lines(rnd, 30))
+    v2 = make_bundle(sid, v1.files["transcript.jsonl"] + lines(rnd, 30))
+    be = backend(sync_server)
+    be.refresh()
+    be.push([PushItem(v1, None)])
+    be.push([PushItem(v2, content_digest(v1))])
+    monkeypatch.setattr(http_backend, "DOWNLOAD_IN_MEMORY", 64)
+    wire = Wire()
+    got = backend(sync_server, wire).fetch(sid, have=v1)
+    assert got.in_memory().files == v2.files
     assert wire.routes() == [("POST", "/api/sessions/{id}/delta", 200), ("GET", "/api/sessions/{id}", 200)]
 
 

@@ -278,7 +278,10 @@ class HttpBackend(Backend):
             data = bytearray()
             for chunk in resp.iter_bytes():
                 data += chunk
-                if len(data) > self.max_bundle_bytes:
+                # A delta is applied in memory: a large one (or a server that sends on and on) is
+                # dropped for the whole bundle, which streams to disk.
+                if len(data) > min(self.max_bundle_bytes, DOWNLOAD_IN_MEMORY):
+                    log.info("what is new of %s is larger than %d bytes; downloading it whole", what, DOWNLOAD_IN_MEMORY)
                     return None
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
             log.info("the download of only what is new of %s was interrupted (%s); downloading it whole", what, e)
