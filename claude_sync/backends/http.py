@@ -12,7 +12,9 @@ reply is parsed with its model. Only what is new travels (claude_sync/format/del
 of the pushed one, the push is an append against it; when this device holds an
 older copy, a fetch downloads only what it lacks. Either falls back to whole
 bundles when it does not apply, when the result does not verify, or when the
-server is older and lacks those routes (404/405).
+server is older and lacks those routes (404/405). A download's memory does not grow
+with the session: a large bundle goes to a temp file and its large files wait in temp
+files (claude_sync/spill.py), as a Git pull's do.
 """
 
 from __future__ import annotations
