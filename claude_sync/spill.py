@@ -25,6 +25,9 @@ from .format.bundle import Spilled
 
 SPILL_BYTES = 16 * 1024 * 1024  # a file of a pulled session larger than this waits in a temp file
 SPILLS_KEPT = 16  # fetches whose spilled files are kept (a bulk pull fetches up to prefetch.AHEAD ahead)
+# What one fetch keeps in memory, all its files together: past it every file spills, however small
+# (a session of many files of up to SPILL_BYTES each could otherwise fill memory).
+MEMORY_BUDGET = 32 * 1024 * 1024
 _INSTANCES = itertools.count()
 
 
@@ -37,6 +40,7 @@ class SpillFolders:
         self._name = f"{os.getpid()}-{next(_INSTANCES)}"  # this backend's folder under a shared root
         self._fetches = 0  # fetches so far: each spills into its own folder
         self._made: set[int] = set()  # the fetches that made a folder (few do: a stat for each would be many)
+        self._in_memory = 0  # bytes the fetch under way keeps in memory
 
     def next(self) -> None:
         """A fetch starts (under the sync lock): the folder of the fetch SPILLS_KEPT before goes, and
@@ -44,10 +48,21 @@ class SpillFolders:
         if self._fetches == 0 and self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
         self._fetches += 1
+        self._in_memory = 0
         old = self._fetches - SPILLS_KEPT
         if old in self._made:
             self._made.discard(old)
             shutil.rmtree(self._path(old), ignore_errors=True)
+
+    def hold(self, n: int) -> bool:
+        """Whether the fetch under way may keep n more bytes in memory (they are counted if so)."""
+        if self._in_memory + n > MEMORY_BUDGET:
+            return False
+        self._in_memory += n
+        return True
+
+    def release(self, n: int) -> None:
+        self._in_memory -= n
 
     def current(self) -> Path:
         """The folder of the fetch under way, made on first use."""
@@ -73,8 +88,8 @@ class SpillFolders:
 
 
 class SpillSink:
-    """One file of a pulled session as it is read: in memory, then past `limit` bytes a temp file
-    in the fetch's spill folder (`result()` is then a Spilled)."""
+    """One file of a pulled session as it is read: in memory, then past `limit` bytes (or the fetch's
+    MEMORY_BUDGET) a temp file in the fetch's spill folder (`result()` is then a Spilled)."""
 
     def __init__(self, folders: SpillFolders, name: str, limit: int | None = None) -> None:
         self._folders, self._name = folders, name
@@ -88,8 +103,9 @@ class SpillSink:
         self.size += len(chunk)
         if self._file is None:
             self._chunks.append(chunk)
-            if self.size <= self._limit:
+            if self.size <= self._limit and self._folders.hold(len(chunk)):
                 return
+            self._folders.release(self.size - len(chunk))  # what it held goes to the file
             self._file = open(self._folders.current() / self._name, "wb")
             self._digest = hashlib.sha256()
             chunks, self._chunks = self._chunks, []

@@ -151,18 +151,20 @@ def test_a_bulk_pull_looks_up_each_repository_root_and_the_cleanup_period_once(
     assert summary.count(DONE) == 1 and len(periods) == 2
 
 
+@pytest.mark.parametrize("limit", ["SPILL_BYTES", "MEMORY_BUDGET"])
 def test_a_pipelined_pull_from_the_server_writes_what_a_pull_one_session_after_the_other_writes(
-    tmp_path: Path, sync_server: SyncServer, monkeypatch: pytest.MonkeyPatch
+    limit: str, tmp_path: Path, sync_server: SyncServer, monkeypatch: pytest.MonkeyPatch
 ):
-    """Downloads to temp files and every file spilled (spill.py): those of the sessions fetched ahead
-    must still be there when their session is written, and all go with the pull."""
+    """Downloads to temp files and every file spilled (spill.py: past the size of a file, or past what
+    a fetch may keep in memory): those of the sessions fetched ahead must still be there when their
+    session is written, and all go with the pull."""
     alpha = sync_server.device(tmp_path / "machines", "alpha", "code")
     honest = _honest_sessions(alpha)
     one_by_one = sync_server.device(tmp_path / "one", "beta", "work")
     assert one_by_one.pull(all=True).count(DONE) == SESSIONS
     monkeypatch.setattr(http_backend, "DOWNLOAD_IN_MEMORY", 64)
     monkeypatch.setattr(bundle, "_IN_MEMORY_UNPACKED", 64)  # each bundle streams past...
-    monkeypatch.setattr(spill, "SPILL_BYTES", 64)  # ... and its files wait on disk
+    monkeypatch.setattr(spill, limit, 64)  # ... and its files wait on disk
 
     pipelined = sync_server.device(tmp_path / "pipelined", "beta", "work")
     summary, in_worker = _pipelined_pull(pipelined)

@@ -72,3 +72,24 @@ def test_a_backend_without_a_root_spills_into_a_temp_folder_it_removes(tmp_path:
     assert got.path.exists()
     folders.clear()
     assert not got.path.parent.parent.exists()
+
+
+def test_past_the_fetchs_memory_budget_every_file_spills_however_small(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A session of many files under SPILL_BYTES each must not fill memory either."""
+    monkeypatch.setattr(spill, "MEMORY_BUDGET", 100)
+    folders = SpillFolders(tmp_path / "spill")
+    folders.next()
+
+    def keep(name: str, data: bytes) -> bytes | Spilled:
+        sink = SpillSink(folders, name)
+        for i in range(0, len(data), 7):
+            sink.add(data[i : i + 7])
+        return sink.result()
+
+    assert keep("0", b"a" * 60) == b"a" * 60
+    second = keep("1", b"b" * 60)  # 120 bytes would be past the budget
+    assert isinstance(second, Spilled) and second.path.read_bytes() == b"b" * 60
+    assert keep("2", b"c" * 40) == b"c" * 40  # what the second held went to its file
+    assert isinstance(keep("3", b"d"), Spilled)  # the budget is spent
+    folders.next()  # the next fetch has a budget of its own
+    assert keep("0", b"e" * 100) == b"e" * 100
