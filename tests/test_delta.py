@@ -407,15 +407,20 @@ def test_a_device_with_an_older_copy_downloads_only_what_it_lacks(sync_server: S
     assert tokenized(b, s.session_id).files == tokenized(a, s.session_id).files
 
 
-def test_a_download_delta_that_does_not_verify_falls_back_to_the_whole_bundle(sync_server: SyncServer):
-    rnd = random.Random(8)
+def _stored_append(sync_server: SyncServer, rnd: random.Random, appended: int) -> tuple[str, Bundle, Bundle]:
+    """A session stored as v1, then as v2 = v1 with `appended` lines more: (id, v1, v2)."""
     sid = str(uuid.uuid4())
     v1 = make_bundle(sid, lines(rnd, 30))
-    v2 = make_bundle(sid, v1.files["transcript.jsonl"] + lines(rnd, 3))
+    v2 = make_bundle(sid, v1.files["transcript.jsonl"] + lines(rnd, appended))
     be = backend(sync_server)
     be.refresh()
     be.push([PushItem(v1, None)])
     be.push([PushItem(v2, content_digest(v1))])
+    return sid, v1, v2
+
+
+def test_a_download_delta_that_does_not_verify_falls_back_to_the_whole_bundle(sync_server: SyncServer):
+    sid, v1, v2 = _stored_append(sync_server, random.Random(8), 3)
 
     def flip_a_payload_byte(body: bytes) -> bytes:
         plain = bytearray(zlib.decompress(body, 31))
@@ -433,14 +438,7 @@ def test_a_download_delta_larger_than_memory_allows_falls_back_to_the_whole_bund
 ):
     """A delta is applied in memory: past DOWNLOAD_IN_MEMORY (a large append, or a server that sends
     on and on, up to max_bundle_bytes) the device takes the whole bundle, which streams to disk."""
-    rnd = random.Random(9)
-    sid = str(uuid.uuid4())
-    v1 = make_bundle(sid, lines(rnd, 30))
-    v2 = make_bundle(sid, v1.files["transcript.jsonl"] + lines(rnd, 30))
-    be = backend(sync_server)
-    be.refresh()
-    be.push([PushItem(v1, None)])
-    be.push([PushItem(v2, content_digest(v1))])
+    sid, v1, v2 = _stored_append(sync_server, random.Random(9), 30)
     monkeypatch.setattr(http_backend, "DOWNLOAD_IN_MEMORY", 64)
     wire = Wire()
     got = backend(sync_server, wire).fetch(sid, have=v1)
