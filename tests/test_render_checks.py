@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from claude_sync import portable
@@ -124,7 +124,8 @@ def test_the_branch_searched_from_the_end_is_the_last_one_in_the_transcript(reco
 _PIECES = [
     "${PROJECT_ROOT}", "${HOME}", "${PROJECTS_ROOT}", "${$}", "${$}{HOME}", "${PROJECT_ROOT}/src/a.py",
     "${HOME}\\\\x\\\\y z", "${HOME}\\x\\y", "$", "{", "}", "${", "$x", "/", "\\", " ", "\"", "é", "中", "😀",
-    "abc", "x" * 40, "\n",
+    "abc", "x" * 40, "\n", "${HOME|C:\\}", "${HOME|c:/\\\\}", "${HOME|x", "${HOME}\\\\My Docs\\\\f",
+    "${HOME}\\My Docs\\f", "'", ",", ":", ";", "(", ")", "\t", "|",
 ]
 _TARGETS = {
     Flavour.POSIX: {"HOME": "/Users/b", "PROJECTS_ROOT": "/Users/b/work", "PROJECT_ROOT": "/Users/b/work/acme/api"},
@@ -133,6 +134,14 @@ _TARGETS = {
 
 
 @settings(max_examples=300, deadline=None)
+# A token's variant is a drive and separators (docs/path-tokens.md): "${$|" is text, so the token after
+# it is one; read as a variant running to the next "}", it was a token a cut could fall inside.
+@example(pieces=["${", "$", "|", "${PROJECT_ROOT}"], newlines=False, batch=1, target=Flavour.POSIX,
+         source=Flavour.POSIX, ctx=Context.JSON)
+# A token's variant is a drive and separators (docs/path-tokens.md): "${$|" is text, so the token after
+# it is one; read as a variant running to the next "}", it was a token a cut could fall inside.
+@example(pieces=["${", "$", "|", "${PROJECT_ROOT}"], newlines=False, batch=1, target=Flavour.POSIX,
+         source=Flavour.POSIX, ctx=Context.JSON)
 @given(
     pieces=st.lists(st.sampled_from(_PIECES), max_size=120),
     newlines=st.booleans(),
@@ -159,11 +168,9 @@ def test_a_spilled_file_renders_a_piece_at_a_time_as_it_renders_whole(pieces, ne
     assert out.size == len(whole) and out.sha256 == hashlib.sha256(whole).hexdigest()
 
 
-def test_a_long_line_without_newlines_is_rendered_in_bounded_pieces(tmp_path: Path) -> None:
-    """A 64 MB line (a minified file, zeros): what is carried from one batch to the next stays small."""
-    tokens = PathTokens(_TARGETS[Flavour.POSIX], Flavour.POSIX)
-    line = (b"x" * 1000 + b"${PROJECT_ROOT}/a ") * (64 * 1024 * 1024 // 1018)
-    spill = tmp_path / "f"
+def _render_long_line(line: bytes, tokens: PathTokens, ctx: Context, source: Flavour, folder: Path) -> tuple[Spilled, int]:
+    """_render_spilled of `line`, and the most it carried from one batch to the next."""
+    spill = folder / "f"
     spill.write_bytes(line)
     carried: list[int] = []
     real = tokens.safe_cut
@@ -174,6 +181,31 @@ def test_a_long_line_without_newlines_is_rendered_in_bounded_pieces(tmp_path: Pa
         return cut
 
     tokens.safe_cut = watched  # type: ignore[method-assign]
-    out = portable._render_spilled(Spilled(spill, len(line), ""), tokens, Context.RAW, (Flavour.POSIX, 6), checked=True)
-    assert max(carried) < 2 * 1024  # the tokens are a kilobyte apart
+    out = portable._render_spilled(Spilled(spill, len(line), ""), tokens, ctx, (source, 6), checked=True)
+    return out, max(carried)
+
+
+def test_a_long_line_without_newlines_is_rendered_in_bounded_pieces(tmp_path: Path) -> None:
+    """A 64 MB line (a minified file, zeros): what is carried from one batch to the next stays small."""
+    tokens = PathTokens(_TARGETS[Flavour.POSIX], Flavour.POSIX)
+    line = (b"x" * 1000 + b"${PROJECT_ROOT}/a ") * (64 * 1024 * 1024 // 1018)
+    out, carried = _render_long_line(line, tokens, Context.RAW, Flavour.POSIX, tmp_path)
+    assert carried < 2 * 1024  # the tokens are a kilobyte apart
     assert out.size == len(line.replace(b"${PROJECT_ROOT}", b"/Users/b/work/acme/api"))
+
+
+@pytest.mark.parametrize("source", list(Flavour))
+def test_a_long_line_is_rendered_in_bounded_pieces_across_flavours_too(source: Flavour, tmp_path: Path) -> None:
+    """Across flavours the path after a token is converted too, so a cut must not fall inside it: it
+    falls before a character no path holds (a quote ends a JSON string). A 60 MB JSON line with a token
+    every 20 MB is not carried whole from batch to batch (it was: 20 MB and more)."""
+    target = Flavour.WINDOWS if source is Flavour.POSIX else Flavour.POSIX
+    tokens = PathTokens(_TARGETS[target], target)
+    path = b"${PROJECT_ROOT}\\\\src\\\\a.py" if source is Flavour.WINDOWS else b"${PROJECT_ROOT}/src/a.py"
+    piece = b'"' + path + b'",' + (b'"' + b"x" * 1000 + b'",') * 20_000
+    line = b"[" + piece * 3 + b'""]'
+    out, carried = _render_long_line(line, tokens, Context.JSON, source, tmp_path)
+    assert carried < 4 * 1024
+    expected = b"[" + tokens.detokenize_bytes(piece, Context.JSON, source) * 3 + b'""]'
+    assert b"src" in expected and path not in expected
+    assert out.size == len(expected) and out.sha256 == hashlib.sha256(expected).hexdigest()

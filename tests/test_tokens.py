@@ -204,6 +204,18 @@ def test_unclosed_token_prefix_before_a_path_round_trips():
     assert pb.detokenize(carried, RAW) == "${HOME|/Users/b and more"
 
 
+def test_only_a_drive_and_separators_make_a_variant():
+    # Push never writes "${HOME|" unescaped, but an older client did (above) and a hostile remote may.
+    # Read as a variant running to the next "}", "${HOME|${HOME}" swallowed the token after it.
+    assert pb.detokenize("${HOME|${HOME} and more", RAW) == "${HOME|/Users/b and more"
+    assert wb.detokenize("${HOME|${HOME} and more", RAW) == "${HOME|D:\\Users\\b and more"
+    for text in ["${HOME|xyz}", "${HOME|C}", "${HOME|C:x}", "${HOME|C:/ }", "${HOME|:/}", "${HOME|é:/}"]:
+        assert pb.detokenize(text, RAW) == wb.detokenize(text, RAW) == text
+    assert wb.detokenize("${HOME|d:/\\}", RAW) == "d:/Users\\b"
+    assert wb.detokenize("${HOME|D:" + "/" * 65_536 + "}", RAW) == "D:/Users/b"  # any Windows path's depth
+    assert wb.detokenize("${HOME|D:" + "/" * 65_537 + "}", RAW).startswith("${HOME|")
+
+
 def test_text_after_a_dollar_that_becomes_a_token_round_trips():
     for text in ["$/home/a", "${/home/a}", "${$/home/a}", "${HOME/home/a}", "$${PROJECT_ROOT}/home/a"]:
         roundtrip(pa, text, RAW)

@@ -87,9 +87,12 @@ NEW_IN_FORMAT_2 = (REPO_ROOT, REPO_FOLDER)
 
 
 def _token_re(names: Iterable[str]) -> re.Pattern[str]:
-    # A token: ${NAME} or ${NAME|variant}; the variant spells drive case and separators.
+    # A token: ${NAME} or ${NAME|variant}; the variant spells drive case and separators, as
+    # the grammar says (docs/path-tokens.md), and no more: any other text is not a token, so a
+    # token holds no `$` or `{` and a Windows path's separators (at most 32,767 characters;
+    # JSON spells a backslash with two) keep it well within _CUT_MARGIN.
     alts = "|".join([*names, re.escape(_ESCAPE_NAME)])
-    return re.compile(r"\$\{(" + alts + r")(?:\|([^}]*))?\}")
+    return re.compile(r"\$\{(" + alts + r")(?:\|([A-Za-z]:[\\/]{0,65536}))?\}")
 
 
 _NAMES_RE = "|".join([*TOKEN_NAMES, *FOLDER_NAMES, re.escape(_ESCAPE_NAME)])
@@ -99,7 +102,7 @@ _FORMAT_1_TOKEN_RE = _token_re(_FORMAT_1_NAMES)
 # of another character, so they match exactly where the text patterns match in the decoded text.
 _TOKEN_BYTES_RE = re.compile(_TOKEN_RE.pattern.encode("ascii"))
 _FORMAT_1_TOKEN_BYTES_RE = re.compile(_FORMAT_1_TOKEN_RE.pattern.encode("ascii"))
-_CUT_MARGIN = 64 * 1024  # a token is whole within this many bytes of where it starts (safe_cut)
+_CUT_MARGIN = 96 * 1024  # a token is whole within this many bytes of where it starts (safe_cut)
 # A "$" that must be escaped on push: followed by "{NAME}" or "{NAME|".
 _NEEDS_ESCAPE_RE = r"\$(?=\{(?:" + _NAMES_RE + r")[|}])"
 
@@ -123,6 +126,9 @@ _FOLDER_AFTER = r"(?![\w\-]|[.~+@%=]+\w)"
 _WIN_DRIVE_RE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
 # A path component in the text that follows a token (cross-flavour conversion).
 _TAIL_CHAR = r"[^\\/\s\"'<>|:*?;,()\[\]{}$]"
+# Characters that end such a path (ASCII, so never inside a UTF-8 character): where a long line
+# may be cut (safe_cut). Neither a separator nor a space (a Windows component may hold one).
+_PATH_ENDS = [bytes([c]) for c in b"\"'<>|:*?;,()[]\t\r"]
 
 
 def _allowances(first: str, ctx: Context, flavour: Flavour) -> list[str]:
@@ -248,6 +254,19 @@ class _Scanner:
             return text
         out.append(text[done:])
         return "".join(out)
+
+
+def _text_end(data: bytes, start: int) -> int:
+    """Where text without a token, data[start:], may be cut: at its end, but its last character,
+    which may not be whole, and a `$` that may start a token go with the next piece."""
+    n, back = len(data), 0
+    while n > start and back < 3 and data[n - 1] & 0xC0 == 0x80:
+        n, back = n - 1, back + 1
+    if n > start and data[n - 1] >= 0xC0:
+        n -= 1
+    if n > start and data[n - 1] == 0x24:
+        n -= 1
+    return n
 
 
 class PathTokens:
@@ -453,37 +472,30 @@ class PathTokens:
         """A length n such that detokenize_bytes of data[:n] and of the rest, joined, is that of data:
         how a text too large to hold is rendered a piece at a time. 0: none found, read more first.
 
-        After the last newline (no token or path holds one). Else before the last `${`: every
-        `${` the tokenizer wrote starts a token (a literal one is escaped), tokens end before the
-        next, and the path converted after a token across flavours stops at a `$`. With none, at
-        the end (but a trailing `$`, or within a UTF-8 character). A piece that starts with its
-        only `${` ends after that token (same flavour), or after the `$` when it starts none.
+        After the last newline (no token or path holds one). Else around the last `${` (every `${`
+        the tokenizer wrote starts a token; a literal one is escaped): when it is a whole token,
+        after the text that follows it (same flavour), or across flavours, where the path after it
+        is converted too, before the last character there that no path holds (a quote ends a JSON
+        string); else before it. With no `${`, at the end. Never within a UTF-8 character or
+        before a trailing `$` (it may start a token).
         """
         nl = data.rfind(b"\n")
         if nl >= 0:
             return nl + 1
         at = data.rfind(b"${")
-        if at > 0:
-            return at
         if at < 0:
-            n, back = len(data), 0
-            while n > 0 and back < 3 and data[n - 1] & 0xC0 == 0x80:  # the last character, which may
-                n, back = n - 1, back + 1  # not be whole, goes with the next piece
-            if n > 0 and data[n - 1] >= 0xC0:
-                n -= 1
-            if n > 0 and data[n - 1] == 0x24:  # and so does a `$` that may start a token
-                n -= 1
-            return n
-        if len(data) < _CUT_MARGIN:  # a token at the start: wait until it is surely whole
+            return _text_end(data, 0)
+        if at == 0 and len(data) < _CUT_MARGIN:  # a token at the start: wait until it is surely whole
             return 0
         source = self.flavour if source is None else Flavour(source)
         token_re = _FORMAT_1_TOKEN_BYTES_RE if bundle_format < 2 else _TOKEN_BYTES_RE
-        m = token_re.match(data)
-        if m is None:
-            return 1  # not a token: the `$` is text
-        if source is not self.flavour and m.group(1) != _ESCAPE_NAME.encode():
-            return 0  # the path after it may be converted too: read on to a newline or the next token
-        return m.end()
+        m = token_re.match(data, at)
+        if m is None:  # not a token (at the start, the `$` is text), or not whole yet
+            return at or 1
+        if source is self.flavour or m.group(1) == _ESCAPE_NAME.encode():
+            return _text_end(data, m.end())
+        end = max(data.rfind(b, m.end()) for b in _PATH_ENDS)
+        return end if end >= 0 else at
 
     def _expand(self, m: re.Match[str], ctx: Context) -> str:
         return self._expand_token(m.group(1), m.group(2), ctx)
