@@ -52,7 +52,7 @@ function sizeOf(row: { sizeText?: string; size: number }): string {
 
 function sessionTooltip(title: string, lines: string[], sync: SyncLook | undefined): MarkdownString {
   const md = new MarkdownString();
-  md.appendMarkdown(`**${escape(title || '(untitled)')}**${sync ? ` — ${escape(sync.label)}` : ''}\n\n`);
+  md.appendMarkdown(`**${escape(title.trim() || '(untitled)')}**${sync ? ` — ${escape(sync.label)}` : ''}\n\n`);
   for (const line of lines) md.appendMarkdown(`${line}\n\n`);
   return md;
 }
@@ -97,12 +97,12 @@ export class LocalSessionItem extends SessionRow {
     return sessionTooltip(
       s.title,
       [
-        `Session: \`${s.sessionId}\``,
-        `Path: \`${s.transcript}\``,
-        ...(s.cwd ? [`Working directory: \`${s.cwd}\``] : []),
+        `Session: ${code(s.sessionId)}`,
+        `Path: ${code(s.transcript)}`,
+        ...(s.cwd ? [`Working directory: ${code(s.cwd)}`] : []),
         `${count} · last activity ${shortTime(s.lastTimestamp)} · ${sizeOf(s)}` + (s.files ? ` in ${plural(s.files, 'file')}` : ''),
         ...(s.portable ? [] : [`Not portable: ${escape(s.reason)}`]),
-        ...(s.neverSyncBy ? [`Not synced by choice: the never-sync list names it (\`${s.neverSyncBy}\`)`] : []),
+        ...(s.neverSyncBy ? [`Not synced by choice: the never-sync list names it (${code(s.neverSyncBy)})`] : []),
       ],
       s.sync,
     );
@@ -156,8 +156,8 @@ export class RemoteSessionItem extends SessionRow {
     return sessionTooltip(
       e.title,
       [
-        `Session: \`${e.sessionId}\``,
-        `Path: \`${e.projectKey}\` (under the projects root)`,
+        `Session: ${code(e.sessionId)}`,
+        `Path: ${code(e.projectKey)} (under the projects root)`,
         `From device: ${escape(e.device)}`,
         `${plural(e.messageCount, 'message')} · last activity ${shortTime(e.lastModified)} · ${sizeOf(e)}`,
       ],
@@ -169,8 +169,22 @@ export class RemoteSessionItem extends SessionRow {
 export type LocalNode = LocalProjectItem | LocalSessionItem;
 export type RemoteNode = RemoteProjectItem | RemoteSessionItem;
 
+// A hover is Markdown, and what goes into it comes from transcripts and remotes: a title, a working
+// directory or a project key may hold Markdown (a link, an image fetched on hover). Prose is escaped
+// (every ASCII punctuation character may be), paths go into code spans, and neither keeps line breaks
+// (a blank line would end the paragraph, and a code span with it).
 function escape(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!<>|]/g, '\\$&');
+  return text.replace(/[\r\n]+/g, ' ').replace(/[!-\/:-@[-`{-~]/g, '\\$&');
+}
+
+/** `text` as a Markdown code span, fenced by more backticks than any run of them it holds. */
+export function code(text: string): string {
+  const flat = text.replace(/[\r\n]+/g, ' ');
+  if (!flat) return '';
+  const fence = '`'.repeat(Math.max(0, ...Array.from(flat.matchAll(/`+/g), (m) => m[0].length)) + 1);
+  // A space each side: one is stripped from each when the text starts or ends with a backtick or a space.
+  const pad = /^[` ]|[` ]$/.test(flat) ? ' ' : '';
+  return fence + pad + flat + pad + fence;
 }
 
 export const REFRESH_DELAY_MS = 100;

@@ -16,6 +16,7 @@ import {
 import { MarkdownString, TreeItemCollapsibleState, fake, window } from './fake-vscode';
 import { FakeSidecar, RpcError, group, remoteEntry, session } from './fake-sidecar';
 import { SyncDecorations } from '../../src/decorations';
+import { marked } from 'marked';
 
 /** A row's hover as VS Code gets it: a session row's through the provider's resolveTreeItem. */
 const tooltip = (item: LocalNode | RemoteNode): string => {
@@ -231,4 +232,41 @@ describe('sync states as the sidecar words them', () => {
     assert.equal(((await provider.getChildren(second))[0] as LocalSessionItem).session.title, 'fresh');
     assert.deepEqual(stored.get('localListing'), fresh);
   });
+});
+
+describe('hovers', () => {
+  // What a remote or a transcript names (a title, a working directory, a project key, a device) is Markdown
+  // in a hover: a link there could be followed, an image would be fetched when the row is hovered.
+  const hostile = [
+    'a`![x](https://evil.example/p.png)`b',
+    '``![x](https://evil.example/p.png)``',
+    '`',
+    ' `x` ',
+    'x\n\n![x](https://evil.example/p.png)',
+    '[click](https://evil.example) <img src=https://evil.example/q.png>',
+    'see https://evil.example/autolink and www.evil.example',
+    '*a* _b_ ~~c~~ # d',
+  ];
+  const html = (item: LocalNode | RemoteNode): string => marked.parse(tooltip(item), { async: false });
+  const text = (h: string): string =>
+    h.replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+
+  for (const bad of hostile) {
+    test(`shows ${JSON.stringify(bad)} as text, with no link or image`, () => {
+      const flat = bad.replace(/\n+/g, ' ');
+      const local = new LocalSessionItem(
+        session({ title: bad, cwd: `/home/alpha/${bad}`, transcript: `/home/alpha/.claude/${bad}.jsonl`, portable: false, reason: bad }),
+      );
+      const remote = new RemoteSessionItem(remoteEntry({ title: bad, projectKey: `acme/${bad}`, device: bad }));
+      for (const item of [local, remote]) {
+        const h = html(item);
+        assert.doesNotMatch(h, /<a\b|<img\b|<em>|<del>|<h\d/, h);
+      }
+      assert.ok(text(html(local)).includes(`/home/alpha/${flat}`), html(local));
+      assert.ok(text(html(local)).includes(`Not portable: ${flat}`), html(local));
+      assert.ok(text(html(remote)).includes(`acme/${flat}`), html(remote));
+      assert.ok(text(html(remote)).includes(`From device: ${flat}`), html(remote));
+      assert.ok(text(html(remote)).startsWith(flat.trim()), html(remote));
+    });
+  }
 });
