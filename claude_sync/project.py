@@ -13,6 +13,7 @@ Three kinds of project key, tried in this order (keys always use '/'):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 
 from . import repos
@@ -42,6 +43,9 @@ class NoCheckout(NotPortable):
 
 def repo_key(identity: str, sub: str = "") -> str:
     return REPO_PREFIX + identity + (SUB_SEPARATOR + sub if sub else "")
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc: C0, DEL and C1
 
 
 def split_repo_key(key: str) -> tuple[str, str] | None:
@@ -81,6 +85,8 @@ def _rel(path: str, base: str, flavour: Flavour) -> list[str] | None:
 
 def project_key_for(cwd: str, projects_root: str, home: str, flavour: Flavour) -> str:
     """The portable key of a working directory; NotPortable when it has none."""
+    if _CONTROL.search(cwd):  # every device would refuse its key (validate_key)
+        raise NotPortable(f"{cwd!r} holds a control character, which no project key may")
     rel = _rel(cwd, projects_root, flavour)
     if rel is not None:
         return "/".join(rel) or "."
@@ -94,13 +100,15 @@ def project_key_for(cwd: str, projects_root: str, home: str, flavour: Flavour) -
 
 
 def validate_key(key: str) -> None:
+    # A key names folders here and shows in listings and hovers: no line breaks or terminal escapes.
+    if _CONTROL.search(key):
+        raise NotPortable(f"invalid project key {key!r}: it holds a control character")
     split = split_repo_key(key)
     if split is not None:
         identity, sub = split
         bad = (
             not identity
             or len(key) > 2048
-            or any(ord(c) < 32 for c in key)
             or any(p in ("", ".", "..") for p in identity.lstrip("/").split("/"))
             or (sub and any(p in ("", ".", "..") or "\\" in p or ":" in p for p in sub.split("/")))
         )

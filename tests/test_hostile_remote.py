@@ -204,6 +204,14 @@ def test_a_session_that_breaks_the_rules_fails_alone_and_touches_nothing(remote:
     _pull_under_attack(remote, sid, reason)
 
 
+@pytest.mark.parametrize("key", ["acme/line\n\n![x](https://evil.example/p.png)", "acme/tab\there", "acme/\x1b[31mred", "acme/del\x7f"])
+def test_a_project_key_with_control_characters_is_refused(remote: Remote, key: str):
+    # A key names folders on this device and shows in listings and hovers: no line breaks or escapes.
+    sid = str(uuid.uuid4())
+    remote.plant(sid, {"transcript.jsonl": GOOD_LOG}, project_key=key)
+    _pull_under_attack(remote, sid, "invalid project key")
+
+
 @pytest.mark.parametrize("attack", ["non-UTF-8 text", "log cut mid-line", "log marked as binary"])
 def test_a_session_disguised_as_sealed_on_a_plain_remote_is_refused(remote: Remote, attack: str):
     """Sealed sessions' content is checked only once opened; on a remote that is not encrypted nothing can

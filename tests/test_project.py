@@ -38,3 +38,12 @@ def test_directory_outside_home_and_root_has_no_key():
 def test_keys_that_would_leave_the_root_are_refused(key):
     with pytest.raises(NotPortable):
         cwd_for_key(key, "/home/b/code", "/home/b", Flavour.POSIX)
+
+
+@pytest.mark.parametrize("name", ["line\nbreak", "tab\there", "\x1b[31mred", "del\x7f", "c1\x9b"])
+def test_a_control_character_makes_no_key_here_and_is_refused_from_a_remote(name):
+    with pytest.raises(NotPortable, match="control character"):
+        project_key_for(f"/home/a/code/{name}", "/home/a/code", "/home/a", Flavour.POSIX)
+    for key in [f"acme/{name}", f"~/{name}", f"git:github.com/a/{name}"]:
+        with pytest.raises(NotPortable, match="control character"):
+            cwd_for_key(key, "/home/b/code", "/home/b", Flavour.POSIX)
