@@ -10,8 +10,10 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from . import __version__
 from .config import Paths, load_config, update_config
@@ -19,10 +21,28 @@ from .engine import Outcome, Selection, Summary, SyncEngine
 from .format.errors import ConfigError, SyncError, UsageError
 from .listing import human_size, local_groups, remote_dicts, short_time
 
+# Control characters but newline and tab (Unicode's Cc: C0, DEL, C1) and the bidirectional overrides
+# and isolates ("Trojan Source"): what a title, a device name or a server's error holds.
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+class _VisibleControls:
+    """A text stream that writes those characters as `\\u001b`: whatever a remote or a transcript names
+    reaches the terminal as text, never as an escape sequence (a window title, the clipboard, the
+    screen). In --json output they can only stand inside strings, where the escape reads back the same."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(_UNSHOWABLE.sub(lambda m: "\\u%04x" % ord(m.group()), text))
+
+    def __getattr__(self, name: str) -> object:  # flush, fileno, isatty, encoding...
+        return getattr(self._stream, name)
+
 
 def _print_json(data: object) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")  # one write, one pass of the filter
 
 
 def cmd_configure(args: argparse.Namespace, paths: Paths) -> int:
@@ -635,6 +655,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    streams = sys.stdout, sys.stderr
+    if args.command not in ("lsp", "hook"):  # those speak JSON-RPC and JSON to a program, not to a terminal
+        sys.stdout, sys.stderr = _VisibleControls(sys.stdout), _VisibleControls(sys.stderr)  # type: ignore[assignment]
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     paths = Paths.current()
     try:
@@ -645,6 +668,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("claude-sync: interrupted", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout, sys.stderr = streams
 
 
 if __name__ == "__main__":  # pragma: no cover

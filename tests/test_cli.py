@@ -83,3 +83,25 @@ def test_first_configure_needs_a_projects_root(tmp_path):
     dev.paths.config_file.unlink()
     r = dev.cli("configure", "--device", "x")
     assert r.returncode == 2 and "--projects-root" in r.stderr
+
+
+# Terminal escapes: ESC sequences (OSC 0 sets the window title, OSC 52 writes the clipboard, CSI clears
+# the screen), a carriage return that overwrites the line, a C1 CSI, and a right-to-left override.
+TERMINAL_TRICKS = "\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\rfake\x9b31m\u202etxt.exe"
+
+
+def test_what_a_remote_names_reaches_the_terminal_as_text_not_as_escapes(devices):
+    a, b = devices
+    s = a.session("acme/api").user(f"title {TERMINAL_TRICKS} end").write()
+    assert a.cli("push", "--all").returncode == 0
+    for dev, command in [(b, "remote"), (a, "sessions")]:
+        r = dev.cli(command)
+        assert r.returncode == 0, r.stderr
+        shown = [line for line in r.stdout.splitlines() if s.session_id[:8] in line]
+        assert shown and "title \\u001b]0;pwned\\u0007" in shown[0] and "\\u202etxt.exe end" in shown[0], r.stdout
+        for out in (r.stdout, r.stderr):
+            assert not any(c in out for c in "\x1b\x07\r\x9b\u202e"), repr(out)
+    # --json stays JSON and says exactly what the remote holds
+    [entry] = b.cli_json("remote")
+    assert entry["title"] == f"title {TERMINAL_TRICKS} end".replace("\r", " ")  # a title is one line
+    assert "\x9b" not in b.cli("remote", "--json").stdout
