@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -223,10 +224,18 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    with _serving(httpd) as port:
+        yield f"https://127.0.0.1:{port}", cert
+
+
+@contextlib.contextmanager
+def _serving(httpd: http.server.ThreadingHTTPServer) -> Iterator[int]:
+    """Serve on a thread until the test is done; its port."""
+    httpd.daemon_threads = True
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
     try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}", cert
+        yield httpd.server_address[1]
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -454,3 +463,70 @@ def test_one_oversized_session_fails_alone_and_the_rest_of_the_batch_lands(start
     assert out[small.session_id][0] == "done"
     assert out[big.session_id][0] == "failed" and "413" not in out[small.session_id][1]
     assert summary.exit_code == 1
+
+
+# -- a hostile or broken server: replies that never end ------------------------------------------
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[tuple[str, dict[str, object]]]:
+    """A real HTTP server on 127.0.0.1 whose session list does what `behaviour["list"]` says."""
+    behaviour: dict[str, object] = {"requests": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            behaviour["requests"] = int(behaviour["requests"]) + 1  # type: ignore[call-overload]
+            how = behaviour["list"]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if how == "endless":  # chunked, and never done: a broken proxy, or a server out to fill memory
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b" " * 1024 * 1024
+                try:
+                    while True:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                except OSError:
+                    return  # the client hung up
+            n = int(behaviour["requests"])  # type: ignore[call-overload]
+            cursor = "same" if how == "same cursor" else f"page-{n}"  # "new cursors": a list with no end
+            sessions = [
+                {"session_id": str(uuid.UUID(int=n * 1000 + i)), "project_key": "acme/api", "device": "mallory",
+                 "sha256": "0" * 64, "size": 1, "content_sha256": "0" * 64, "updated_at": "2026-12-06T00:00:00Z"}
+                for i in range(1000)
+            ]
+            body = json.dumps({"sessions": sessions, "next_cursor": cursor}).encode()
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with _serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield f"http://127.0.0.1:{port}", behaviour
+
+
+def test_a_reply_past_the_reply_limit_is_refused_not_held(hostile_server: tuple[str, dict[str, object]]):
+    url, behaviour = hostile_server
+    behaviour["list"] = "endless"
+    backend = HttpBackend(url, lambda: "tok", attempts=1)
+    with pytest.raises(BackendError, match=r"larger than 64 MB"):
+        backend.refresh()
+    backend.close()
+
+
+@pytest.mark.parametrize("how", ["same cursor", "new cursors"])
+def test_a_session_list_that_never_ends_is_refused(hostile_server: tuple[str, dict[str, object]], how: str, monkeypatch):
+    from claude_sync.backends import http as http_backend
+
+    monkeypatch.setattr(http_backend, "MAX_LISTED_SESSIONS", 20_000)  # 20 pages here; 1,000,000 for real
+    url, behaviour = hostile_server
+    behaviour["list"] = how
+    backend = HttpBackend(url, lambda: "tok", attempts=1)
+    with pytest.raises(BackendError, match="does not end" if how == "same cursor" else "more than 20000 sessions"):
+        backend.refresh()
+    backend.close()
+    assert int(behaviour["requests"]) <= 21  # type: ignore[call-overload]

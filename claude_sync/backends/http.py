@@ -56,6 +56,10 @@ TRANSIENT_STATUS = {502, 503, 504}
 TOKEN_HOLD_SECONDS = 5.0  # a token read is used this long; a 401 reads it again at once
 _Body = TypeVar("_Body", bound=wire.ErrorBody)
 PAGE_SIZE = 1000
+# What a reply read whole may hold (a page of the list, a manifest, an error), and how long the session
+# list may be: a broken or hostile server's endless answer costs a device no more than this.
+MAX_REPLY_BYTES = 64 * 1024 * 1024
+MAX_LISTED_SESSIONS = 1_000_000
 DOWNLOAD_IN_MEMORY = 8 * 1024 * 1024  # a bundle larger than this is downloaded to a temp file
 
 
@@ -162,7 +166,9 @@ class HttpBackend(Backend):
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
                 req = self._client.build_request(method, path, headers=headers, **kw)
-                resp = self._client.send(req, stream=stream)
+                resp = self._client.send(req, stream=True)
+                if not stream and resp.status_code not in TRANSIENT_STATUS:
+                    resp = _capped(resp)
             except httpx.ConnectError as e:
                 if "CERTIFICATE_VERIFY_FAILED" in str(e) or isinstance(e.__cause__, ssl.SSLError):
                     raise BackendError(
@@ -223,6 +229,8 @@ class HttpBackend(Backend):
     def refresh(self) -> None:
         entries: dict[str, RemoteEntry] = {}
         cursor: str | None = None
+        cursors: set[str] = set()
+        listed = 0
         while True:
             params: dict[str, str | int] = {"limit": PAGE_SIZE}
             if cursor:
@@ -233,13 +241,19 @@ class HttpBackend(Backend):
             try:
                 page = wire.SessionList.model_validate_json(resp.content)
             except ValueError as e:
-                raise BackendError(f"the sync server {self.url} sent an unreadable session list: {e}") from e
+                raise BackendError(f"the sync server {self.url} sent an unreadable session list: {_first_lines(e)}") from e
             for entry in page.sessions:
                 entries[entry.session_id] = entry
             self.remote_format = page.format
+            listed += len(page.sessions)
             cursor = page.next_cursor
             if not cursor:
                 break
+            if cursor in cursors or not page.sessions:
+                raise BackendError(f"the sync server {self.url} sent a session list that does not end (a page repeats)")
+            if listed > MAX_LISTED_SESSIONS:
+                raise BackendError(f"the sync server {self.url} lists more than {MAX_LISTED_SESSIONS} sessions; nothing was used")
+            cursors.add(cursor)
         self._entries = entries
 
     def entries(self) -> list[RemoteEntry]:
@@ -271,7 +285,7 @@ class HttpBackend(Backend):
         )
         try:
             if resp.status_code != 200:
-                resp.read()
+                resp = _capped(resp)
                 if resp.status_code in (401, 403):
                     raise self._fail(resp, what)
                 self._note_missing_route(resp)
@@ -305,14 +319,14 @@ class HttpBackend(Backend):
             resp = self._send("GET", _route(wire.SESSION, prefix=session_id), stream=True)
             try:
                 if resp.status_code == 409:
-                    resp.read()
+                    resp = _capped(resp)
                     ambiguous = _body(resp, wire.AmbiguousBody)
                     raise AmbiguousSession(
                         f"{what}: {ambiguous.detail if ambiguous else 'ambiguous'}",
                         ambiguous.candidates if ambiguous else [],
                     )
                 if resp.status_code != 200:
-                    resp.read()
+                    resp = _capped(resp)
                     raise self._fail(resp, what)
                 expected = resp.headers.get(wire.BUNDLE_SHA256)
                 if not expected:
@@ -511,6 +525,33 @@ class HttpBackend(Backend):
     def close(self) -> None:
         self._client.close()
         self._spill.clear()
+
+
+def _capped(resp: httpx.Response, limit: int = MAX_REPLY_BYTES) -> httpx.Response:
+    """`resp` read whole, refused past `limit` bytes as decoded (an endless reply, or a gzip bomb)."""
+    body = bytearray()
+    try:
+        for chunk in resp.iter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise BackendError(
+                    f"the sync server's reply to {resp.request.method} {resp.request.url.path} is larger than "
+                    f"{limit // 2**20} MB; nothing of it was used (a broken server or proxy?)"
+                )
+    finally:
+        resp.close()
+    # The body as read (decoded): a response that holds it, without the headers that described the wire.
+    headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+    return httpx.Response(resp.status_code, headers=headers, content=bytes(body), request=resp.request, extensions=resp.extensions)
+
+
+_WIRE_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+def _first_lines(e: Exception, limit: int = 400) -> str:
+    """An error's text, cut: pydantic names every one of a thousand bad entries."""
+    text = str(e)
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 def _route(template: str, **params: str) -> str:
