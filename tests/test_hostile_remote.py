@@ -528,3 +528,35 @@ def test_a_legacy_agent_log_of_another_session_is_refused(remote: Remote, how: s
     carried = _agent_log(own if how.startswith("claims") else sid)
     remote.plant(sid, {"transcript.jsonl": GOOD_LOG, "legacy-agents/agent-0a1b2c3d.jsonl": carried})
     _pull_under_attack(remote, sid, f"is a log of session {own}")
+
+
+def test_huge_session_json_files_are_listed_within_bounded_memory(git_remote: Remote):
+    """Git only: the host writes session.json files of many MB (a title of 12 MB compresses to 12 KB).
+    The listing reads them in batches of a bounded size and keeps a title's first thousand characters;
+    one past the size any session.json has is listed as unreadable without being read."""
+    from bench.measure import run_rusage
+
+    huge = []
+    for _ in range(12):
+        sid = str(uuid.uuid4())
+        meta = _manifest(sid).model_dump(mode="json", exclude={"files"})
+        meta.update(content_sha256=content_digest({"transcript.jsonl": GOOD_LOG}), size=10, binary=[], title="t" * 12_000_000)
+        git_remote.plant(sid, {"transcript.jsonl": GOOD_LOG}, header=json.dumps(meta).encode())
+        huge.append(sid)
+    too_large = str(uuid.uuid4())
+    git_remote.plant(too_large, {"transcript.jsonl": GOOD_LOG}, header=b'{"title": "' + b" " * 40_000_000 + b'"}')
+    victim = git_remote.victim
+    with open(victim.home.parent / "remote.json", "w") as out:
+        code, _cpu, peak_kb = run_rusage(
+            [sys.executable, "-m", "claude_sync", "remote", "--json"], env=victim.env(), cwd=REPO, stdout=out
+        )
+    assert code == 0
+    entries = {e["session_id"]: e for e in json.loads((victim.home.parent / "remote.json").read_text())}
+    assert set(huge) <= set(entries) and git_remote.honest in entries  # type: ignore[attr-defined]
+    assert all(len(entries[sid]["title"]) <= 1000 for sid in huge)
+    assert too_large not in entries
+    assert peak_kb < 400_000, f"peak RSS {peak_kb // 1024} MB"  # 184 MB of session.json files: 637 MB before
+    r = victim.cli("pull", "--all", "--json")
+    outcomes = {o["session_id"]: o for o in json.loads(r.stdout)["outcomes"]}
+    assert outcomes[too_large]["status"] == "failed" and "more than any session's" in outcomes[too_large]["reason"]
+    assert all(outcomes[sid]["status"] == "done" for sid in huge)

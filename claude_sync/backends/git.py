@@ -45,7 +45,6 @@ from .. import atomic
 from ..format import gzblob, version
 from ..format.bundle import (
     DEFAULT_MAX_BYTES,
-    MAX_MANIFEST_BYTES,
     Bundle,
     ContentCheck,
     Manifest,
@@ -62,6 +61,10 @@ from .base import Backend, PushItem, PushResult
 log = logging.getLogger(__name__)
 
 SESSION_JSON = "session.json"
+# A session.json holds a session's metadata and the names of its binary files: 16 MB is thousands of
+# times what one needs. A listing reads them 64 MB at a time whatever a host makes them.
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+HEADER_BATCH_BYTES = 64 * 1024 * 1024
 FORMAT_FILE = "claude-sync-format.json"  # at the root; absent from repositories written before versions
 SEGMENT_LIMIT = 64  # past this many segments a log is rewritten as one
 PUSH_ATTEMPTS = 6
@@ -311,14 +314,18 @@ class GitBackend(Backend):
             if not path.endswith("/" + SESSION_JSON) or path.count("/") > 4:
                 sizes[d] = sizes.get(d, 0) + size
         self._files_at = (head, files)
-        blobs = self._cat([f"{head}:{d}/{SESSION_JSON}" for d in sdirs])
-        for d in sdirs:
+        for d, data in self._session_jsons(head, sdirs, files):
             sid = d.rsplit("/", 1)[-1]
-            data = blobs[f"{head}:{d}/{SESSION_JSON}"]
             by_id.pop(sid, None)
             unreadable.pop(sid, None)
             if data is None:
                 continue  # deleted
+            if isinstance(data, int):
+                unreadable[sid] = (
+                    f"its {SESSION_JSON} in the Git repository is {data} bytes, more than any session's "
+                    f"({MAX_HEADER_BYTES}); nothing was read"
+                )
+                continue
             try:
                 if not is_session_id(sid) or d != session_dir(sid):
                     raise ValueError("not a session folder")
@@ -331,6 +338,34 @@ class GitBackend(Backend):
                 continue
             by_id[sid] = e.model_copy(update={"size": sizes.get(d, 0)})
         return by_id, unreadable
+
+    def _session_jsons(
+        self, head: str, sdirs: list[str], files: dict[str, dict[str, tuple[str, int]]]
+    ) -> Iterator[tuple[str, bytes | int | None]]:
+        """Each folder's session.json at `head`: its bytes, None when the folder is gone, or its size when
+        that is past MAX_HEADER_BYTES (not read). The host decides their sizes: they are read
+        HEADER_BATCH_BYTES at a time, each batch parsed before the next is read."""
+        batch: list[str] = []
+        held = 0
+
+        def read() -> Iterator[tuple[str, bytes | None]]:
+            got = self._cat([f"{head}:{d}/{SESSION_JSON}" for d in batch])
+            for d in batch:
+                yield d, got.pop(f"{head}:{d}/{SESSION_JSON}")
+
+        for d in sdirs:
+            found = files.get(d, {}).get(f"{d}/{SESSION_JSON}")
+            size = found[1] if found else 0
+            if size > MAX_HEADER_BYTES:
+                yield d, size
+                continue
+            if batch and held + size > HEADER_BATCH_BYTES:
+                yield from read()
+                batch, held = [], 0
+            batch.append(d)
+            held += size
+        if batch:
+            yield from read()
 
     # The listing of the last head seen, kept in the mirror: a sync when nothing changed reads no session.json.
     def _listing_file(self) -> Path:
@@ -381,7 +416,7 @@ class GitBackend(Backend):
                 f"session {session_id} holds {real} bytes in the Git repository, more than the limit of "
                 f"{self.max_bundle_bytes} (max_bundle_bytes); nothing was read"
             )
-        if header[1] > MAX_MANIFEST_BYTES:
+        if header[1] > MAX_HEADER_BYTES:
             raise BundleError(f"session {session_id}: its {SESSION_JSON} is too large; nothing was read")
         parts: dict[str, list[tuple[str, str, int]]] = {}  # logical name -> (segment, blob id, size) in order
         for path, (oid, size) in files.items():

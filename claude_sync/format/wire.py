@@ -11,9 +11,9 @@ ambiguous prefix and `current` for a refused push).
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from .bundle import MAX_MEMBERS, Manifest
 from .layout import SESSION_ID_PATTERN as SESSION_ID_PATTERN  # route parameters use it
@@ -97,6 +97,13 @@ MAX_HAVE_BYTES = 32 * 1024**2  # a delta request lists at most MAX_MEMBERS files
 # -- models ----------------------------------------------------------------------
 
 
+TITLE_LIMIT = 1000  # characters of a title a listing keeps: a remote may send any number
+
+
+def _kept_title(title: str) -> str:
+    return title[:TITLE_LIMIT]
+
+
 class RemoteEntry(BaseModel):
     """One session as the remote holds it (both backends list these)."""
 
@@ -104,7 +111,7 @@ class RemoteEntry(BaseModel):
     project_key: str
     device: str
     last_modified: str | None = None
-    title: str = ""
+    title: Annotated[str, AfterValidator(_kept_title)] = ""
     message_count: int = 0
     size: int = 0  # bytes stored for this session
     content_sha256: str  # identity of the version (see bundle.content_digest)
