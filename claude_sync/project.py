@@ -13,13 +13,13 @@ Three kinds of project key, tried in this order (keys always use '/'):
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field, replace
 
 from . import repos
 from .checkouts import Checkouts
 from .claude_home import project_folder_name
 from .format.errors import NotPortable
+from .format.layout import CONTROL_CHARACTER
 from .format.tokens import HOME, PROJECT_ROOT, PROJECTS_ROOT, REPO_ROOT, Flavour, PathTokens, split_path
 
 HOME_PREFIX = "~"
@@ -43,9 +43,6 @@ class NoCheckout(NotPortable):
 
 def repo_key(identity: str, sub: str = "") -> str:
     return REPO_PREFIX + identity + (SUB_SEPARATOR + sub if sub else "")
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc: C0, DEL and C1
 
 
 def split_repo_key(key: str) -> tuple[str, str] | None:
@@ -85,7 +82,7 @@ def _rel(path: str, base: str, flavour: Flavour) -> list[str] | None:
 
 def project_key_for(cwd: str, projects_root: str, home: str, flavour: Flavour) -> str:
     """The portable key of a working directory; NotPortable when it has none."""
-    if _CONTROL.search(cwd):  # every device would refuse its key (validate_key)
+    if CONTROL_CHARACTER.search(cwd):  # every device would refuse its key (validate_key)
         raise NotPortable(f"{cwd!r} holds a control character, which no project key may")
     rel = _rel(cwd, projects_root, flavour)
     if rel is not None:
@@ -101,7 +98,7 @@ def project_key_for(cwd: str, projects_root: str, home: str, flavour: Flavour) -
 
 def validate_key(key: str) -> None:
     # A key names folders here and shows in listings and hovers: no line breaks or terminal escapes.
-    if _CONTROL.search(key):
+    if CONTROL_CHARACTER.search(key):
         raise NotPortable(f"invalid project key {key!r}: it holds a control character")
     split = split_repo_key(key)
     if split is not None:

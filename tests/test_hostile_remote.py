@@ -209,7 +209,7 @@ def test_a_project_key_with_control_characters_is_refused(remote: Remote, key: s
     # A key names folders on this device and shows in listings and hovers: no line breaks or escapes.
     sid = str(uuid.uuid4())
     remote.plant(sid, {"transcript.jsonl": GOOD_LOG}, project_key=key)
-    _pull_under_attack(remote, sid, "invalid project key")
+    _pull_under_attack(remote, sid, "control character")
 
 
 @pytest.mark.parametrize("attack", ["non-UTF-8 text", "log cut mid-line", "log marked as binary"])
@@ -560,3 +560,13 @@ def test_huge_session_json_files_are_listed_within_bounded_memory(git_remote: Re
     outcomes = {o["session_id"]: o for o in json.loads(r.stdout)["outcomes"]}
     assert outcomes[too_large]["status"] == "failed" and "more than any session's" in outcomes[too_large]["reason"]
     assert all(outcomes[sid]["status"] == "done" for sid in huge)
+
+
+def test_the_server_refuses_a_project_key_with_control_characters(sync_server: SyncServer):
+    """The pusher hears it at once, rather than every other device at its next pull."""
+    sid = str(uuid.uuid4())
+    data = forged_bundle(_manifest(sid, "acme/\x1b[31mred"), {"transcript.jsonl": GOOD_LOG}, frozenset()).to_bytes()
+    with sync_server.client() as c:
+        r = c.post("/api/sessions/push", content=data, headers={"X-Bundle-SHA256": hashlib.sha256(data).hexdigest()})
+        assert r.status_code == 422 and "control character" in r.json()["detail"], r.text
+        assert c.get("/api/sessions").json()["sessions"] == []

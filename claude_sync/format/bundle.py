@@ -31,7 +31,7 @@ from pydantic_core import from_json as _from_json
 
 from . import gzblob
 from .errors import BundleError
-from .layout import MEMORY, TOMBSTONE, check_logical, check_owned, is_log, is_sealed
+from .layout import CONTROL_CHARACTER, MEMORY, TOMBSTONE, check_logical, check_owned, is_log, is_sealed
 from .tarheaders import canonical_members
 from .tokens import Context, Flavour
 from .tombstone import TOMBSTONE_FILE, TOMBSTONE_KIND
@@ -741,6 +741,8 @@ def _checked_manifest(
         raise BundleError(f"bundle format {manifest.format} is newer than this tool understands ({FORMAT}); upgrade")
     if session_id is not None and manifest.session_id != session_id:
         raise BundleError(f"bundle holds session {manifest.session_id}, not {session_id}")
+    if CONTROL_CHARACTER.search(manifest.project_key):
+        raise BundleError(f"bundle names the project key {manifest.project_key!r}, which holds a control character")
     listed = {FILES_PREFIX + e.path: e for e in manifest.files}
     if set(listed) != set(files):
         raise BundleError("bundle files do not match its manifest")

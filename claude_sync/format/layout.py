@@ -49,6 +49,9 @@ SESSION_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # 
 SESSION_ID_PATTERN = rf"^{SESSION_ID}$"
 SESSION_PREFIX_PATTERN = r"^[0-9a-f-]{1,36}$"  # what a user may type to name one session
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
+# Unicode's Cc (C0, DEL, C1), which no project key holds: a key names folders on every device and
+# shows in listings, hovers and terminals (project.validate_key; a bundle's manifest, on the server too).
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 # End-to-end encryption (docs/encryption.md): a sealed session's project key is this prefix and a
 # keyed blind index, so a host can tell sealed sessions apart and select by project without reading
