@@ -76,10 +76,8 @@ class SpillFolders:
     def clear(self) -> None:
         """Remove what this backend spilled (the whole root only if it is its own: another process's
         pull may be spilling beside it)."""
-        if self._root is not None and self._own:
-            shutil.rmtree(self._root, ignore_errors=True)
-        elif self._root is not None:
-            shutil.rmtree(self._root / self._name, ignore_errors=True)
+        if self._root is not None:
+            shutil.rmtree(self._root if self._own else self._root / self._name, ignore_errors=True)
         self._made.clear()
 
     def _path(self, fetch: int) -> Path:

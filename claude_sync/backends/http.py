@@ -241,7 +241,8 @@ class HttpBackend(Backend):
             try:
                 page = wire.SessionList.model_validate_json(resp.content)
             except ValueError as e:
-                raise BackendError(f"the sync server {self.url} sent an unreadable session list: {_first_lines(e)}") from e
+                # cut: pydantic names every one of a thousand bad entries
+                raise BackendError(f"the sync server {self.url} sent an unreadable session list: {str(e)[:400]}") from e
             for entry in page.sessions:
                 entries[entry.session_id] = entry
             self.remote_format = page.format
@@ -291,21 +292,20 @@ class HttpBackend(Backend):
                 self._note_missing_route(resp)
                 return None
             declared = resp.headers.get(wire.CONTENT_SHA256)
-            data = bytearray()
-            for chunk in resp.iter_bytes():
-                data += chunk
+            try:
                 # A delta is applied in memory: a large one (or a server that sends on and on) is
                 # dropped for the whole bundle, which streams to disk.
-                if len(data) > min(self.max_bundle_bytes, DOWNLOAD_IN_MEMORY):
-                    log.info("what is new of %s is larger than %d bytes; downloading it whole", what, DOWNLOAD_IN_MEMORY)
-                    return None
+                data = _capped(resp, min(self.max_bundle_bytes, DOWNLOAD_IN_MEMORY)).content
+            except BackendError as e:
+                log.info("what is new of %s: %s; downloading it whole", what, e)
+                return None
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
             log.info("the download of only what is new of %s was interrupted (%s); downloading it whole", what, e)
             return None
         finally:
             resp.close()
         try:
-            got = delta.apply(bytes(data), have, session_id=session_id, max_bytes=self.max_bundle_bytes)
+            got = delta.apply(data, have, session_id=session_id, max_bytes=self.max_bundle_bytes)
             if declared and content_digest(got) != declared:
                 raise BundleError(f"the delta of {what} leads to another version than the server lists")
         except BundleError as e:
@@ -546,12 +546,6 @@ def _capped(resp: httpx.Response, limit: int = MAX_REPLY_BYTES) -> httpx.Respons
 
 
 _WIRE_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
-
-
-def _first_lines(e: Exception, limit: int = 400) -> str:
-    """An error's text, cut: pydantic names every one of a thousand bad entries."""
-    text = str(e)
-    return text if len(text) <= limit else text[:limit] + " …"
 
 
 def _route(template: str, **params: str) -> str:
